@@ -1,0 +1,112 @@
+//! A login and password that have passed the checks every backend relies on.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+
+/// Input that is refused before any network I/O.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    #[error("the login is empty")]
+    EmptyLogin,
+    #[error("the password is empty")]
+    EmptyPassword,
+    #[error("the login contains a CR, LF or NUL character")]
+    ControlInLogin,
+    #[error("the password contains a CR, LF or NUL character")]
+    ControlInPassword,
+}
+
+/// A login with its password. The password lives in a zeroizing secret and never
+/// appears in `Debug` output.
+///
+/// Construction refuses CR, LF and NUL in either part: every line-based protocol we
+/// speak (IMAP, FTP) would otherwise let a login smuggle a second command, and C
+/// libraries (libsmbclient) would silently truncate at NUL.
+pub struct Credentials {
+    login: String,
+    password: SecretString,
+}
+
+fn has_line_control(s: &str) -> bool {
+    s.contains(['\r', '\n', '\0'])
+}
+
+impl Credentials {
+    pub fn new(login: &str, password: SecretString) -> Result<Self, CredentialError> {
+        if login.is_empty() {
+            return Err(CredentialError::EmptyLogin);
+        }
+        if has_line_control(login) {
+            return Err(CredentialError::ControlInLogin);
+        }
+        let secret = password.expose_secret();
+        if secret.is_empty() {
+            return Err(CredentialError::EmptyPassword);
+        }
+        if has_line_control(secret) {
+            return Err(CredentialError::ControlInPassword);
+        }
+        Ok(Credentials {
+            login: login.to_owned(),
+            password,
+        })
+    }
+
+    pub fn login(&self) -> &str {
+        &self.login
+    }
+
+    pub fn password(&self) -> &SecretString {
+        &self.password
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("login", &self.login)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(login: &str, password: &str) -> Result<Credentials, CredentialError> {
+        Credentials::new(login, SecretString::from(password.to_owned()))
+    }
+
+    #[test]
+    fn refuses_line_breaks_and_nul_in_either_part() {
+        for bad in ["a\rb", "a\nb", "a\0b", "\r\n"] {
+            assert_eq!(
+                creds(bad, "pw").unwrap_err(),
+                CredentialError::ControlInLogin
+            );
+            assert_eq!(
+                creds("alice", bad).unwrap_err(),
+                CredentialError::ControlInPassword
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_empty_parts() {
+        assert_eq!(creds("", "pw").unwrap_err(), CredentialError::EmptyLogin);
+        assert_eq!(
+            creds("alice", "").unwrap_err(),
+            CredentialError::EmptyPassword
+        );
+    }
+
+    #[test]
+    fn keeps_every_other_character_and_redacts_debug() {
+        let c = creds("alice", "sp ace\"\\'%@{ü").unwrap();
+        assert_eq!(c.password().expose_secret(), "sp ace\"\\'%@{ü");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("sp ace"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+}

@@ -1,0 +1,20 @@
+//! The core of authbridge: one [`Authenticator`] trait that every way of checking a
+//! password implements, the three-way [`Verdict`], the ordered [`Chain`] of backends,
+//! validated [`Credentials`], and the connection plumbing (deadlines, TLS) that the
+//! network backends share.
+
+mod authenticator;
+mod chain;
+mod credentials;
+mod deadline;
+pub mod tls;
+mod uid;
+mod verdict;
+
+pub use authenticator::{Authenticator, BackendKind};
+pub use chain::{Attempt, Chain, Decision, Outcome};
+pub use credentials::{CredentialError, Credentials};
+pub use deadline::{Deadline, Timeouts, io_unavailable, run_blocking};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use uid::canonical_uid;
+pub use verdict::{Accepted, RejectReason, UnavailableKind, Verdict};
