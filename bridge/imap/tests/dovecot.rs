@@ -1,0 +1,311 @@
+//! The IMAP backend against a real Dovecot on 127.0.0.1 (started by
+//! ci/servers/dovecot.sh), for every case a user relies on.
+
+use authbridge_core::{
+    Accepted, Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
+};
+use authbridge_imap::{ImapBackend, ImapConfig};
+use authbridge_testsupport::{Dovecot, SilentServer, free_port};
+use std::time::{Duration, Instant};
+
+/// Passwords that break naive quoting, each for its own user.
+const AWKWARD: &[(&str, &str)] = &[
+    ("space", "with space inside"),
+    ("dquote", "quote\"in\"side"),
+    ("backslash", "back\\slash\\"),
+    ("squote", "it's mine"),
+    ("percent", "100%sure%40x"),
+    ("at", "at@sign"),
+    ("brace", "{literal}{5}"),
+    ("utf8", "pässwörd-ß-日本"),
+];
+
+fn long_password() -> String {
+    "Lp0-".repeat(32)
+}
+
+/// Each test starts its own Dovecot and stops it when the handle drops
+/// (statics are never dropped, so a shared server would outlive the run).
+fn server() -> Dovecot {
+    let long = long_password();
+    let mut users = vec![
+        ("alice", "alice-mail-pw"),
+        ("bob@example.test", "bob-mail-pw"),
+        ("long", long.as_str()),
+    ];
+    users.extend_from_slice(AWKWARD);
+    Dovecot::start(&users)
+}
+
+fn backend(toml_text: &str) -> ImapBackend {
+    let config: ImapConfig = toml::from_str(toml_text).expect("test config parses");
+    ImapBackend::new(config.resolve().expect("test config resolves")).expect("backend builds")
+}
+
+fn implicit(s: &Dovecot) -> ImapBackend {
+    backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nsslmode = 'ssl'\nca_file = '{}'",
+        s.imaps_port,
+        s.pki.ca_file.display()
+    ))
+}
+
+fn starttls(s: &Dovecot) -> ImapBackend {
+    backend(&format!(
+        "mailbox = '{{127.0.0.1:{}/imap/tls}}'\nca_file = '{}'",
+        s.imap_port,
+        s.pki.ca_file.display()
+    ))
+}
+
+fn creds(login: &str, password: &str) -> Credentials {
+    Credentials::new(login, SecretString::from(password.to_owned())).unwrap()
+}
+
+async fn check(b: &ImapBackend, login: &str, password: &str) -> Verdict {
+    b.authenticate(&creds(login, password)).await
+}
+
+fn accepted(uid: &str) -> Verdict {
+    Verdict::Accepted(Accepted {
+        uid: uid.into(),
+        groups: vec![],
+    })
+}
+
+fn unavailable_kind(v: &Verdict) -> Option<UnavailableKind> {
+    match v {
+        Verdict::Unavailable { kind, .. } => Some(*kind),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn right_password_is_accepted_over_implicit_tls_and_starttls() {
+    let s = server();
+    let before = s.logins("alice");
+    assert_eq!(
+        check(&implicit(&s), "alice", "alice-mail-pw").await,
+        accepted("alice")
+    );
+    assert_eq!(
+        check(&starttls(&s), "alice", "alice-mail-pw").await,
+        accepted("alice")
+    );
+    assert_eq!(s.logins("alice"), before + 2, "the server saw both logins");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_are_rejected() {
+    let s = server();
+    for b in [implicit(&s), starttls(&s)] {
+        assert_eq!(
+            check(&b, "alice", "not-her-password").await,
+            Verdict::Rejected(RejectReason::BadCredentials)
+        );
+        assert_eq!(
+            check(&b, "nobody", "whatever").await,
+            Verdict::Rejected(RejectReason::BadCredentials)
+        );
+    }
+}
+
+#[tokio::test]
+async fn awkward_and_long_passwords_work_both_ways() {
+    let s = server();
+    let long = long_password();
+    assert_eq!(long.chars().count(), 128);
+    let mut cases: Vec<(&str, &str)> = AWKWARD.to_vec();
+    cases.push(("long", &long));
+    for b in [implicit(&s), starttls(&s)] {
+        for (user, password) in &cases {
+            assert_eq!(
+                check(&b, user, password).await,
+                accepted(user),
+                "user {user}"
+            );
+            let wrong = format!("{password}x");
+            assert_eq!(
+                check(&b, user, &wrong).await,
+                Verdict::Rejected(RejectReason::BadCredentials),
+                "user {user} with a wrong password"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn login_case_never_makes_a_second_account() {
+    let s = server();
+    // Dovecot folds the login (auth_username_format %Lu); the uid is folded by us.
+    assert_eq!(
+        check(&implicit(&s), "ALICE", "alice-mail-pw").await,
+        accepted("alice")
+    );
+}
+
+#[tokio::test]
+async fn domain_rules_append_strip_and_group() {
+    let s = server();
+    let with_domain = |extra: &str| {
+        backend(&format!(
+            "host = '127.0.0.1'\nport = {}\nsslmode = 'ssl'\nca_file = '{}'\ndomain = 'example.test'\n{extra}",
+            s.imaps_port,
+            s.pki.ca_file.display()
+        ))
+    };
+    let strip = with_domain("");
+    assert_eq!(check(&strip, "bob", "bob-mail-pw").await, accepted("bob"));
+    assert_eq!(
+        check(&strip, "bob@example.test", "bob-mail-pw").await,
+        accepted("bob")
+    );
+    assert_eq!(
+        check(&strip, "bob%40example.test", "bob-mail-pw").await,
+        accepted("bob")
+    );
+    let keep = with_domain("strip_domain = false\ngroup_domain = true");
+    assert_eq!(
+        check(&keep, "Bob@Example.test", "bob-mail-pw").await,
+        Verdict::Accepted(Accepted {
+            uid: "bob@example.test".into(),
+            groups: vec!["example.test".into()]
+        })
+    );
+}
+
+#[tokio::test]
+async fn wrong_domain_is_rejected_without_connecting() {
+    let silent = SilentServer::start();
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nsslmode = 'ssl'\ndomain = 'example.test'\ntimeout = '2s'",
+        silent.port
+    ));
+    assert_eq!(
+        check(&b, "bob@elsewhere.org", "bob-mail-pw").await,
+        Verdict::Rejected(RejectReason::WrongDomain("elsewhere.org".into()))
+    );
+    assert_eq!(silent.connections(), 0, "no connection was made");
+}
+
+#[tokio::test]
+async fn closed_port_is_unavailable() {
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nsslmode = 'ssl'",
+        free_port()
+    ));
+    let v = check(&b, "alice", "alice-mail-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Connect), "{v}");
+}
+
+#[tokio::test]
+async fn a_silent_server_is_unavailable_within_the_timeout() {
+    let silent = SilentServer::start();
+    for sslmode in ["ssl", "tls"] {
+        let b = backend(&format!(
+            "host = '127.0.0.1'\nport = {}\nsslmode = '{sslmode}'\ntimeout = '700ms'",
+            silent.port
+        ));
+        let started = Instant::now();
+        let v = check(&b, "alice", "alice-mail-pw").await;
+        assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Timeout), "{v}");
+        assert!(
+            started.elapsed() < Duration::from_millis(700 + 300),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_unavailable_unless_validation_is_off() {
+    let s = server();
+    let with = |extra: &str| {
+        backend(&format!(
+            "host = '127.0.0.1'\nport = {}\nsslmode = 'ssl'\n{extra}",
+            s.imaps_port
+        ))
+    };
+    let other_ca = with(&format!("ca_file = '{}'", s.pki.other_ca_file.display()));
+    let v = check(&other_ca, "alice", "alice-mail-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
+    // The system store does not hold the test CA either.
+    let v = check(&with(""), "alice", "alice-mail-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
+    let unchecked = backend(&format!(
+        "mailbox = '{{127.0.0.1:{}/ssl/novalidate-cert}}'",
+        s.imaps_port
+    ));
+    assert_eq!(
+        check(&unchecked, "alice", "alice-mail-pw").await,
+        accepted("alice")
+    );
+}
+
+#[tokio::test]
+async fn starttls_not_offered_is_unavailable_and_no_password_is_sent() {
+    let plain = Dovecot::start_without_tls(&[("carol", "carol-mail-pw")]);
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nsslmode = 'tls'\ntimeout = '3s'",
+        plain.imap_port
+    ));
+    let v = check(&b, "carol", "carol-mail-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
+    // This Dovecot allows plaintext logins, so a client that sent the password anyway
+    // would have logged in. The server saw a connection and no authentication at all.
+    let log = wait_for_log(&plain, "Disconnected");
+    assert!(
+        log.contains("no auth attempts") || log.contains("disconnected before auth was ready"),
+        "{log}"
+    );
+    assert_eq!(plain.logins("carol"), 0, "{log}");
+    assert!(!log.contains("carol"), "{log}");
+}
+
+#[tokio::test]
+async fn plaintext_only_when_the_config_says_so() {
+    let plain = Dovecot::start_without_tls(&[("dave", "dave-mail-pw")]);
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nsslmode = 'none'\nallow_plaintext = true",
+        plain.imap_port
+    ));
+    assert_eq!(check(&b, "dave", "dave-mail-pw").await, accepted("dave"));
+    let b = backend(&format!(
+        "mailbox = '{{127.0.0.1:{}/notls}}'",
+        plain.imap_port
+    ));
+    assert_eq!(check(&b, "dave", "dave-mail-pw").await, accepted("dave"));
+    assert_eq!(plain.logins("dave"), 2);
+}
+
+#[tokio::test]
+async fn a_server_refusing_plaintext_logins_never_gets_the_password() {
+    // Reached from 127.0.0.1, a Dovecot on 127.0.0.2 treats a plaintext connection as
+    // insecure and advertises LOGINDISABLED before STARTTLS.
+    let s = Dovecot::start_on(&[("alice", "alice-mail-pw")], "127.0.0.2");
+    let b = backend(&format!(
+        "mailbox = '{{127.0.0.2:{}/notls}}'\ntimeout = '3s'",
+        s.imap_port
+    ));
+    let v = check(&b, "alice", "alice-mail-pw").await;
+    let log = wait_for_log(&s, "Disconnected");
+    assert_eq!(
+        unavailable_kind(&v),
+        Some(UnavailableKind::Misconfigured),
+        "{v}\n{log}"
+    );
+    assert_eq!(s.logins("alice"), 0, "{log}");
+    assert!(!log.contains("alice"), "no login was attempted: {log}");
+}
+
+/// Dovecot writes its log asynchronously; wait (bounded) for the line we expect.
+fn wait_for_log(server: &Dovecot, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let log = server.log();
+        if log.contains(needle) || started.elapsed() > Duration::from_secs(5) {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,73 @@
+//! Test helpers: a throw-away PKI, free loopback ports, and handles that start the
+//! real servers through the scripts in `ci/servers/` and stop them when dropped.
+
+mod dovecot;
+mod pki;
+mod silent;
+
+pub use dovecot::Dovecot;
+pub use pki::Pki;
+pub use silent::SilentServer;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The repository's top directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// Polls until something accepts TCP on the port: servers that daemonise give no
+/// other readiness signal. Panics after `limit`.
+pub fn wait_for_port(address: &str, port: u16, limit: Duration) {
+    let started = Instant::now();
+    while TcpStream::connect((address, port)).is_err() {
+        assert!(
+            started.elapsed() < limit,
+            "nothing listens on {address}:{port} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a script from `ci/servers/`, panicking with its output if it fails.
+pub fn run_script(script: &str, args: &[&str], env: &[(&str, String)]) {
+    let path = repo_root().join("ci/servers").join(script);
+    let output = Command::new("bash")
+        .arg(&path)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed: {}\n{}",
+        path.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A private directory that servers running as other users can traverse.
+pub fn server_dir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod temp dir");
+    dir
+}
