@@ -2,10 +2,12 @@
 //! real servers through the scripts in `ci/servers/` and stop them when dropped.
 
 mod dovecot;
+mod ftpd;
 mod pki;
 mod silent;
 
 pub use dovecot::Dovecot;
+pub use ftpd::Ftpd;
 pub use pki::Pki;
 pub use silent::SilentServer;
 

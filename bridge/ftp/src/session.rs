@@ -1,0 +1,100 @@
+//! One FTP password check on a blocking thread: greeting, AUTH TLS (+ PBSZ/PROT,
+//! which suppaftp sends with it), USER, PASS, QUIT.
+
+use authbridge_core::{
+    Accepted, Deadline, ExposeSecret, RejectReason, SecretString, UnavailableKind, Verdict,
+    canonical_uid, io_unavailable,
+};
+use rustls::ClientConfig;
+use std::sync::Arc;
+use suppaftp::{FtpError, RustlsConnector, RustlsFtpStream, Status};
+use zeroize::Zeroizing;
+
+// suppaftp's own rustls re-export, so the versions always match.
+use suppaftp::rustls;
+
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    /// `None` for plaintext FTP (only when the config allows it in words).
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
+pub fn check(target: &Target, login: &str, password: &SecretString, deadline: Deadline) -> Verdict {
+    let endpoint = format!("{}:{}", target.host, target.port);
+    let tcp = match deadline.connect_tcp(&target.host, target.port) {
+        Ok(tcp) => tcp,
+        Err(e) => return io_unavailable(&format!("connect to {endpoint}"), &e),
+    };
+    let mut ftp = match RustlsFtpStream::connect_with_stream(tcp) {
+        Ok(ftp) => ftp,
+        Err(e) => return ftp_unavailable(&endpoint, "greeting", e),
+    };
+    if let Some(tls) = &target.tls {
+        ftp = match ftp.into_secure(RustlsConnector::from(Arc::clone(tls)), &target.host) {
+            Ok(ftp) => ftp,
+            // No downgrade: without TLS the password is never sent.
+            Err(e) => {
+                return Verdict::unavailable(
+                    UnavailableKind::Tls,
+                    format!("{endpoint} did not start TLS ({e}); no password was sent"),
+                );
+            }
+        };
+    }
+
+    let user = ftp.custom_command(
+        format!("USER {login}"),
+        &[Status::NeedPassword, Status::LoggedIn, Status::NotLoggedIn],
+    );
+    match user {
+        Ok(r) if r.status == Status::NeedPassword => {}
+        Ok(r) if r.status == Status::LoggedIn => {
+            // A server that lets a user in without a password says nothing about it.
+            return Verdict::unavailable(
+                UnavailableKind::Misconfigured,
+                format!(
+                    "{endpoint} logged the user in without asking for a password; refusing to trust it"
+                ),
+            );
+        }
+        Ok(_) => return Verdict::Rejected(RejectReason::BadCredentials),
+        Err(e) => return ftp_unavailable(&endpoint, "USER", e),
+    }
+
+    let command = Zeroizing::new(format!("PASS {}", password.expose_secret()));
+    let pass = ftp.custom_command(command.as_str(), &[Status::LoggedIn, Status::NotLoggedIn]);
+    let verdict = match pass {
+        Ok(r) if r.status == Status::LoggedIn => Verdict::Accepted(Accepted {
+            uid: canonical_uid(login),
+            groups: vec![],
+        }),
+        Ok(_) => Verdict::Rejected(RejectReason::BadCredentials),
+        Err(e) => ftp_unavailable(&endpoint, "PASS", e),
+    };
+    // The verdict is known; QUIT is a courtesy and its failure changes nothing.
+    let _ = ftp.quit();
+    verdict
+}
+
+fn ftp_unavailable(endpoint: &str, step: &str, err: FtpError) -> Verdict {
+    match err {
+        FtpError::ConnectionError(e) => io_unavailable(&format!("FTP {step} with {endpoint}"), &e),
+        FtpError::SecureError(e) => Verdict::unavailable(
+            UnavailableKind::Tls,
+            format!("FTP {step} with {endpoint}: {e}"),
+        ),
+        FtpError::UnexpectedResponse(r) => Verdict::unavailable(
+            UnavailableKind::Protocol,
+            format!(
+                "FTP {step} with {endpoint}: unexpected reply {} {}",
+                r.status.code(),
+                String::from_utf8_lossy(&r.body).trim()
+            ),
+        ),
+        other => Verdict::unavailable(
+            UnavailableKind::Protocol,
+            format!("FTP {step} with {endpoint}: {other}"),
+        ),
+    }
+}

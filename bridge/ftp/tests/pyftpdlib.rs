@@ -1,0 +1,224 @@
+//! The FTP backend against a real FTP server (pyftpdlib, started by
+//! ci/servers/ftpd.sh) on 127.0.0.1.
+
+use authbridge_core::{
+    Accepted, Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
+};
+use authbridge_ftp::{FtpBackend, FtpConfig};
+use authbridge_testsupport::{Ftpd, SilentServer, free_port};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+const AWKWARD: &[(&str, &str)] = &[
+    ("space", "with space inside"),
+    ("dquote", "quote\"in\"side"),
+    ("backslash", "back\\slash\\"),
+    ("squote", "it's mine"),
+    ("percent", "100%sure%40x"),
+    ("at", "at@sign"),
+    ("brace", "{literal}{5}"),
+    ("utf8", "pässwörd-ß-日本"),
+];
+
+fn long_password() -> String {
+    "Lp0-".repeat(32)
+}
+
+fn server() -> Ftpd {
+    let long = long_password();
+    let mut users = vec![("alice", "alice-ftp-pw"), ("long", long.as_str())];
+    users.extend_from_slice(AWKWARD);
+    Ftpd::start(&users)
+}
+
+fn backend(toml_text: &str) -> FtpBackend {
+    let config: FtpConfig = toml::from_str(toml_text).expect("test config parses");
+    FtpBackend::new(config.resolve().expect("test config resolves")).expect("backend builds")
+}
+
+fn ftps(s: &Ftpd) -> FtpBackend {
+    backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nca_file = '{}'",
+        s.port,
+        s.pki.ca_file.display()
+    ))
+}
+
+async fn check(b: &FtpBackend, login: &str, password: &str) -> Verdict {
+    let creds = Credentials::new(login, SecretString::from(password.to_owned())).unwrap();
+    b.authenticate(&creds).await
+}
+
+fn accepted(uid: &str) -> Verdict {
+    Verdict::Accepted(Accepted {
+        uid: uid.into(),
+        groups: vec![],
+    })
+}
+
+fn unavailable_kind(v: &Verdict) -> Option<UnavailableKind> {
+    match v {
+        Verdict::Unavailable { kind, .. } => Some(*kind),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn right_password_over_explicit_ftps() {
+    let s = server();
+    assert_eq!(
+        check(&ftps(&s), "alice", "alice-ftp-pw").await,
+        accepted("alice")
+    );
+    let sent = s.commands();
+    let auth = sent
+        .iter()
+        .position(|c| c == "AUTH")
+        .expect("AUTH TLS sent");
+    let user = sent.iter().position(|c| c == "USER").expect("USER sent");
+    assert!(auth < user, "TLS before credentials: {sent:?}");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_are_rejected() {
+    let s = server();
+    let b = ftps(&s);
+    let rejected = Verdict::Rejected(RejectReason::BadCredentials);
+    assert_eq!(check(&b, "alice", "not-her-password").await, rejected);
+    assert_eq!(check(&b, "nobody", "whatever").await, rejected);
+}
+
+#[tokio::test]
+async fn awkward_and_long_passwords() {
+    let s = server();
+    let b = ftps(&s);
+    let long = long_password();
+    let mut cases: Vec<(&str, &str)> = AWKWARD.to_vec();
+    cases.push(("long", &long));
+    for (user, password) in cases {
+        assert_eq!(
+            check(&b, user, password).await,
+            accepted(user),
+            "user {user}"
+        );
+        assert_eq!(
+            check(&b, user, &format!("{password}x")).await,
+            Verdict::Rejected(RejectReason::BadCredentials),
+            "user {user} with a wrong password"
+        );
+    }
+}
+
+#[tokio::test]
+async fn closed_port_is_unavailable() {
+    let b = backend(&format!("host = '127.0.0.1'\nport = {}", free_port()));
+    let v = check(&b, "alice", "alice-ftp-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Connect), "{v}");
+}
+
+#[tokio::test]
+async fn a_silent_server_is_unavailable_within_the_timeout() {
+    let silent = SilentServer::start();
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\ntimeout = '700ms'",
+        silent.port
+    ));
+    let started = Instant::now();
+    let v = check(&b, "alice", "alice-ftp-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Timeout), "{v}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_unavailable_unless_validation_is_off() {
+    let s = server();
+    let other = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nca_file = '{}'",
+        s.port,
+        s.pki.other_ca_file.display()
+    ));
+    let v = check(&other, "alice", "alice-ftp-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
+    let unchecked = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\ntls_verify = false",
+        s.port
+    ));
+    assert_eq!(
+        check(&unchecked, "alice", "alice-ftp-pw").await,
+        accepted("alice")
+    );
+}
+
+#[tokio::test]
+async fn no_tls_offered_is_unavailable_and_no_credentials_are_sent() {
+    let plain = Ftpd::start_without_tls(&[("carol", "carol-ftp-pw")]);
+    let b = backend(&format!("host = '127.0.0.1'\nport = {}", plain.port));
+    let v = check(&b, "carol", "carol-ftp-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
+    let sent = plain.commands();
+    assert!(sent.contains(&"AUTH".to_owned()), "{sent:?}");
+    assert!(
+        !sent.contains(&"USER".to_owned()) && !sent.contains(&"PASS".to_owned()),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn plaintext_only_when_the_config_says_so() {
+    let plain = Ftpd::start_without_tls(&[("dave", "dave-ftp-pw")]);
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nsecure = false\nallow_plaintext = true",
+        plain.port
+    ));
+    assert_eq!(check(&b, "dave", "dave-ftp-pw").await, accepted("dave"));
+    assert_eq!(
+        check(&b, "dave", "wrong").await,
+        Verdict::Rejected(RejectReason::BadCredentials)
+    );
+}
+
+/// No FTP server from Debian or PyPI can be told to log a user in on USER alone,
+/// so this one misbehaving peer is scripted: greeting, then 230 to USER.
+#[tokio::test]
+async fn logged_in_without_a_password_is_never_an_accept() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(b"220 careless server\r\n").unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut received = Vec::new();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            let verb = line.split_whitespace().next().unwrap_or("").to_owned();
+            received.push(verb.clone());
+            let reply: &[u8] = match verb.as_str() {
+                "USER" => b"230 come in, no password needed\r\n",
+                "QUIT" => b"221 bye\r\n",
+                _ => b"500 what\r\n",
+            };
+            stream.write_all(reply).unwrap();
+            if verb == "QUIT" {
+                break;
+            }
+            line.clear();
+        }
+        received
+    });
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {port}\nsecure = false\nallow_plaintext = true\ntimeout = '3s'"
+    ));
+    let v = check(&b, "alice", "alice-ftp-pw").await;
+    assert_eq!(
+        unavailable_kind(&v),
+        Some(UnavailableKind::Misconfigured),
+        "{v}"
+    );
+    let received = peer.join().unwrap();
+    assert!(!received.contains(&"PASS".to_owned()), "{received:?}");
+}
