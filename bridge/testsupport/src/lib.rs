@@ -5,11 +5,13 @@ mod dovecot;
 mod ftpd;
 mod pki;
 mod silent;
+mod smbd;
 
 pub use dovecot::Dovecot;
 pub use ftpd::Ftpd;
 pub use pki::Pki;
 pub use silent::SilentServer;
+pub use smbd::Smbd;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -1,0 +1,190 @@
+//! The SMB backend against a real Samba smbd (started by ci/servers/smbd.sh) on
+//! 127.0.0.1, through the real child process.
+
+use authbridge_core::{
+    Accepted, Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
+};
+use authbridge_smb::{ChildCommand, SmbBackend, SmbConfig};
+use authbridge_testsupport::{SilentServer, Smbd, free_port};
+use std::time::{Duration, Instant};
+
+const AWKWARD: &[(&str, &str)] = &[
+    ("space", "with space inside"),
+    ("dquote", "quote\"in\"side"),
+    ("backslash", "back\\slash\\"),
+    ("squote", "it's mine"),
+    ("percent", "100%sure%40x"),
+    ("at", "at@sign"),
+    ("brace", "{literal}{5}"),
+    ("utf8", "pässwörd-ß-日本"),
+];
+
+fn long_password() -> String {
+    "Lp0-".repeat(32)
+}
+
+fn child() -> ChildCommand {
+    ChildCommand {
+        program: env!("CARGO_BIN_EXE_authbridge-smb-child").into(),
+        args: vec![],
+    }
+}
+
+fn backend(toml_text: &str) -> SmbBackend {
+    let config: SmbConfig = toml::from_str(toml_text).expect("test config parses");
+    SmbBackend::new(config.resolve().expect("test config resolves"), child()).expect("backend")
+}
+
+fn share_backend(s: &Smbd) -> SmbBackend {
+    backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nshare = 'share'",
+        s.port
+    ))
+}
+
+async fn check(b: &SmbBackend, login: &str, password: &str) -> Verdict {
+    let creds = Credentials::new(login, SecretString::from(password.to_owned())).unwrap();
+    b.authenticate(&creds).await
+}
+
+fn accepted(uid: &str) -> Verdict {
+    Verdict::Accepted(Accepted {
+        uid: uid.into(),
+        groups: vec![],
+    })
+}
+
+const REJECTED: Verdict = Verdict::Rejected(RejectReason::BadCredentials);
+
+fn unavailable_kind(v: &Verdict) -> Option<UnavailableKind> {
+    match v {
+        Verdict::Unavailable { kind, .. } => Some(*kind),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn right_wrong_and_unknown() {
+    let s = Smbd::start(&[("alice", "alice-smb-pw")]);
+    {
+        let b = share_backend(&s);
+        assert_eq!(check(&b, "alice", "alice-smb-pw").await, accepted("alice"));
+        assert_eq!(check(&b, "alice", "not-her-password").await, REJECTED);
+        assert_eq!(check(&b, "nobody", "whatever").await, REJECTED);
+        // A cached session must not let the wrong password through right after a right one.
+        assert_eq!(check(&b, "alice", "alice-smb-pw").await, accepted("alice"));
+        assert_eq!(check(&b, "alice", "alice-smb-pw-but-wrong").await, REJECTED);
+    }
+}
+
+#[tokio::test]
+async fn awkward_and_long_passwords() {
+    let long = long_password();
+    let mut users: Vec<(&str, &str)> = AWKWARD.to_vec();
+    users.push(("long", &long));
+    let s = Smbd::start(&users);
+    let b = share_backend(&s);
+    for (user, password) in users {
+        assert_eq!(
+            check(&b, user, password).await,
+            accepted(user),
+            "user {user}"
+        );
+        assert_eq!(
+            check(&b, user, &format!("{password}x")).await,
+            REJECTED,
+            "user {user}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_rejected() {
+    let s = Smbd::start(&[("bob", "bob-smb-pw")]);
+    let b = share_backend(&s);
+    assert_eq!(check(&b, "bob", "bob-smb-pw").await, accepted("bob"));
+    s.pdbedit(&["-c", "[D]", "-u", "bob"]);
+    assert_eq!(check(&b, "bob", "bob-smb-pw").await, REJECTED);
+}
+
+#[tokio::test]
+async fn a_guest_session_never_counts_as_the_users() {
+    let s = Smbd::start_with_guest_mapping(&[("alice", "alice-smb-pw")]);
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nshare = 'share'\ntimeout = '2s'",
+        s.port
+    ));
+    // The server maps this unknown user to guest and would let the session in.
+    // libsmbclient, told to require signing, refuses the unsigned guest session
+    // (and then waits, so this check ends at its timeout).
+    let v = check(&b, "mallory", "anything").await;
+    assert!(unavailable_kind(&v).is_some(), "{v}");
+    assert_eq!(check(&b, "alice", "alice-smb-pw").await, accepted("alice"));
+}
+
+#[tokio::test]
+async fn closed_port_is_unavailable() {
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nshare = 'share'",
+        free_port()
+    ));
+    let v = check(&b, "alice", "alice-smb-pw").await;
+    assert!(unavailable_kind(&v).is_some(), "{v}");
+}
+
+#[tokio::test]
+async fn a_missing_share_is_unavailable_not_rejected() {
+    let s = Smbd::start(&[("alice", "alice-smb-pw")]);
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nshare = 'nosuch'",
+        s.port
+    ));
+    let v = check(&b, "alice", "alice-smb-pw").await;
+    assert!(unavailable_kind(&v).is_some(), "{v}");
+}
+
+#[tokio::test]
+async fn a_silent_server_is_unavailable_within_the_timeout_and_the_child_recovers() {
+    let silent = SilentServer::start();
+    let b = backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nshare = 'share'\ntimeout = '1s'",
+        silent.port
+    ));
+    let started = Instant::now();
+    let v = check(&b, "alice", "alice-smb-pw").await;
+    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Timeout), "{v}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1300),
+        "{:?}",
+        started.elapsed()
+    );
+    // The stuck child was killed; a new one serves the next check.
+    let s = Smbd::start(&[("alice", "alice-smb-pw")]);
+    let b2 = share_backend(&s);
+    assert_eq!(check(&b2, "alice", "alice-smb-pw").await, accepted("alice"));
+}
+
+#[tokio::test]
+async fn a_full_queue_is_unavailable_at_once() {
+    let silent = SilentServer::start();
+    let b = std::sync::Arc::new(backend(&format!(
+        "host = '127.0.0.1'\nport = {}\nshare = 'share'\ntimeout = '1s'\nqueue = 1",
+        silent.port
+    )));
+    // One check is in the child, one waits in the queue; the rest find it full.
+    let checks: Vec<_> = (0..4)
+        .map(|_| {
+            let b = std::sync::Arc::clone(&b);
+            tokio::spawn(async move { check(&b, "alice", "alice-smb-pw").await })
+        })
+        .collect();
+    let mut overloaded = 0;
+    for c in checks {
+        let v = c.await.unwrap();
+        assert!(unavailable_kind(&v).is_some(), "{v}");
+        if unavailable_kind(&v) == Some(UnavailableKind::Overloaded) {
+            overloaded += 1;
+        }
+    }
+    assert!(overloaded >= 1, "a bounded queue turns extra checks away");
+}
