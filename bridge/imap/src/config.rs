@@ -93,6 +93,11 @@ pub enum ImapConfigError {
 }
 
 impl ImapConfig {
+    /// Checks a PHP mailbox string alone (for config.php import).
+    pub fn mailbox_check(mailbox: &str) -> Result<(), MailboxError> {
+        mailbox::parse(mailbox).map(|_| ())
+    }
+
     pub fn resolve(&self) -> Result<ImapSettings, ImapConfigError> {
         let (host, port, security, validate) = match (&self.mailbox, &self.host) {
             (Some(_), Some(_)) => return Err(ImapConfigError::MailboxAndHost),

@@ -1,0 +1,109 @@
+//! `authbridge check USER`.
+
+use authbridge_core::{Credentials, Outcome, SecretString, Verdict};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config;
+
+const ACCEPTED: u8 = 0;
+const REJECTED: u8 = 1;
+const UNAVAILABLE: u8 = 2;
+const CONFIG_ERROR: u8 = 3;
+
+pub fn run(config_path: PathBuf, user: &str, password_from_env: bool) -> ExitCode {
+    let (file, text) = match config::load(&config_path) {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
+    };
+    let password = match read_password(password_from_env) {
+        Ok(p) => p,
+        Err(message) => return fail(CONFIG_ERROR, &message),
+    };
+    // Refused before any network I/O: CR, LF, NUL or empty parts.
+    let credentials = match Credentials::new(user, password) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("rejected: {e}");
+            return ExitCode::from(REJECTED);
+        }
+    };
+    let chain = match config::build_chain(&config_path, &file, &text, &smb_child) {
+        Ok(chain) => chain,
+        Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
+    };
+    if chain.backends().is_empty() {
+        return fail(
+            CONFIG_ERROR,
+            &format!("{} lists no [[backend]]", config_path.display()),
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                CONFIG_ERROR,
+                &format!("cannot start the async runtime: {e}"),
+            );
+        }
+    };
+    let decision = runtime.block_on(chain.authenticate(&credentials));
+    for attempt in &decision.attempts {
+        println!(
+            "{}: {} ({} ms)",
+            attempt.backend,
+            attempt.verdict,
+            attempt.elapsed.as_millis()
+        );
+    }
+    match decision.outcome {
+        Outcome::Accepted {
+            backend, uid, kind, ..
+        } => {
+            println!("accepted by {backend} ({kind}) as {uid}");
+            ExitCode::from(ACCEPTED)
+        }
+        Outcome::Rejected => {
+            println!("rejected by every backend");
+            ExitCode::from(REJECTED)
+        }
+        Outcome::Unavailable => {
+            let down = decision
+                .attempts
+                .iter()
+                .filter(|a| matches!(a.verdict, Verdict::Unavailable { .. }))
+                .count();
+            println!("unavailable: no backend accepted and {down} could not be asked");
+            ExitCode::from(UNAVAILABLE)
+        }
+    }
+}
+
+fn read_password(from_env: bool) -> Result<SecretString, String> {
+    if from_env {
+        return match std::env::var("AUTHBRIDGE_PASSWORD") {
+            Ok(p) => Ok(SecretString::from(p)),
+            Err(_) => {
+                Err("--password-from-env: AUTHBRIDGE_PASSWORD is not set (or not UTF-8)".into())
+            }
+        };
+    }
+    rpassword::prompt_password("Password: ")
+        .map(SecretString::from)
+        .map_err(|e| {
+            format!("cannot read the password from the terminal ({e}); use --password-from-env")
+        })
+}
+
+/// The SMB child is this same program with the hidden `smb-child` subcommand.
+fn smb_child() -> std::io::Result<(PathBuf, Vec<String>)> {
+    Ok((std::env::current_exe()?, vec!["smb-child".to_owned()]))
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("authbridge: {message}");
+    ExitCode::from(code)
+}

@@ -1,0 +1,294 @@
+//! `authbridge config import-nextcloud config.php`: Nextcloud's `user_backends`
+//! as authbridge TOML.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::php::{self, Value};
+
+/// The converted TOML and what could not be carried over as it stands.
+#[derive(Debug, Default, PartialEq)]
+pub struct Conversion {
+    pub toml: String,
+    pub notes: Vec<String>,
+}
+
+pub fn run(path: &Path) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("authbridge: cannot read {}: {e}", path.display());
+            return ExitCode::from(3);
+        }
+    };
+    match convert(&text) {
+        Ok(c) => {
+            print!("{}", c.toml);
+            for note in &c.notes {
+                eprintln!("authbridge: {}: {note}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("authbridge: {}: {message}", path.display());
+            ExitCode::from(3)
+        }
+    }
+}
+
+pub fn convert(text: &str) -> Result<Conversion, String> {
+    let backends = php::find_key(text, "user_backends")
+        .map_err(|e| format!("cannot parse: {e}"))?
+        .ok_or("no 'user_backends' entry found")?;
+    if !matches!(backends, Value::Array(_)) {
+        return Err("'user_backends' is not an array".into());
+    }
+    let mut out = Conversion::default();
+    for (index, entry) in backends.items().into_iter().enumerate() {
+        let n = index + 1;
+        let class = match entry.get("class") {
+            Some(Value::Str(s) | Value::Name(s)) => s
+                .trim_start_matches('\\')
+                .trim_end_matches("::class")
+                .to_owned(),
+            _ => {
+                out.notes.push(format!("backend #{n}: no 'class', skipped"));
+                continue;
+            }
+        };
+        let args: Vec<&Value> = entry.get("arguments").map(Value::items).unwrap_or_default();
+        let section = match class.to_ascii_lowercase().as_str() {
+            "oc_user_imap" | "oca\\userexternal\\imap" | "oca\\user_external\\imap" => {
+                imap(n, &args, &mut out.notes)
+            }
+            "oc_user_smb" | "oca\\userexternal\\smb" | "oca\\user_external\\smb" => {
+                smb(n, &args, &mut out.notes)
+            }
+            "oc_user_ftp" | "oca\\userexternal\\ftp" | "oca\\user_external\\ftp" => {
+                ftp(n, &args, &mut out.notes)
+            }
+            _ => {
+                out.notes.push(format!(
+                    "backend #{n}: class {class} is not an IMAP, SMB or FTP backend; not converted"
+                ));
+                continue;
+            }
+        };
+        if let Some(section) = section {
+            if !out.toml.is_empty() {
+                out.toml.push('\n');
+            }
+            out.toml.push_str(&section);
+        }
+    }
+    if out.toml.is_empty() {
+        out.notes.push("nothing could be converted".into());
+    }
+    Ok(out)
+}
+
+fn quoted(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+fn text_arg(args: &[&Value], i: usize) -> Option<String> {
+    match args.get(i) {
+        Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Int(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn bool_arg(args: &[&Value], i: usize) -> Option<bool> {
+    match args.get(i) {
+        Some(Value::Bool(b)) => Some(*b),
+        Some(Value::Int(n)) => Some(*n != 0),
+        Some(Value::Str(s)) => Some(matches!(s.as_str(), "1" | "true")),
+        _ => None,
+    }
+}
+
+fn imap(n: usize, args: &[&Value], notes: &mut Vec<String>) -> Option<String> {
+    let Some(first) = text_arg(args, 0) else {
+        notes.push(format!(
+            "backend #{n} (IMAP): no server argument; not converted"
+        ));
+        return None;
+    };
+    let mut s = String::from("[[backend]]\ntype = \"imap\"\n");
+    if first.starts_with('{') {
+        // OC_User_IMAP($mailbox, $domain): PHP's mailbox string.
+        let _ = writeln!(s, "mailbox = {}", quoted(&first));
+        if let Err(e) = authbridge_imap::ImapConfig::mailbox_check(&first) {
+            notes.push(format!("backend #{n} (IMAP): {e}; fix it before use"));
+        }
+        if let Some(domain) = text_arg(args, 1) {
+            let _ = writeln!(s, "domain = {}", quoted(&domain));
+        }
+        return Some(s);
+    }
+    // \OCA\UserExternal\IMAP($host, $port, $sslmode, $domain, $stripeDomain, $groupDomain)
+    let _ = writeln!(s, "host = {}", quoted(&first));
+    if let Some(port) = text_arg(args, 1) {
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {
+                let _ = writeln!(s, "port = {p}");
+            }
+            _ => notes.push(format!(
+                "backend #{n} (IMAP): port {port:?} is not a port number; left out"
+            )),
+        }
+    }
+    match text_arg(args, 2).as_deref() {
+        Some("ssl") => s.push_str("sslmode = \"ssl\"\n"),
+        Some("tls") => s.push_str("sslmode = \"tls\"\n"),
+        other => {
+            s.push_str("sslmode = \"tls\"\n");
+            notes.push(format!(
+                "backend #{n} (IMAP): sslmode {} means plaintext in user_external; converted to STARTTLS \
+                 (write sslmode = \"none\" and allow_plaintext = true to keep plaintext)",
+                other.map_or("unset".to_owned(), |m| format!("{m:?}"))
+            ));
+        }
+    }
+    if let Some(domain) = text_arg(args, 3) {
+        let _ = writeln!(s, "domain = {}", quoted(&domain));
+    }
+    if let Some(strip) = bool_arg(args, 4) {
+        let _ = writeln!(s, "strip_domain = {strip}");
+    }
+    if let Some(group) = bool_arg(args, 5) {
+        let _ = writeln!(s, "group_domain = {group}");
+    }
+    Some(s)
+}
+
+fn smb(n: usize, args: &[&Value], notes: &mut Vec<String>) -> Option<String> {
+    let Some(host) = text_arg(args, 0) else {
+        notes.push(format!(
+            "backend #{n} (SMB): no server argument; not converted"
+        ));
+        return None;
+    };
+    notes.push(format!(
+        "backend #{n} (SMB): authbridge proves SMB passwords by opening a share; set `share` \
+         to a share every user may open"
+    ));
+    Some(format!(
+        "[[backend]]\ntype = \"smb\"\nhost = {}\nshare = \"CHANGE-ME\"\n",
+        quoted(&host)
+    ))
+}
+
+fn ftp(n: usize, args: &[&Value], notes: &mut Vec<String>) -> Option<String> {
+    let Some(host) = text_arg(args, 0) else {
+        notes.push(format!(
+            "backend #{n} (FTP): no server argument; not converted"
+        ));
+        return None;
+    };
+    if bool_arg(args, 1) != Some(true) {
+        notes.push(format!(
+            "backend #{n} (FTP): plaintext FTP in user_external; converted to explicit FTPS \
+             (write secure = false and allow_plaintext = true to keep plaintext)"
+        ));
+    }
+    Some(format!(
+        "[[backend]]\ntype = \"ftp\"\nhost = {}\nsecure = true\n",
+        quoted(&host)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigFile;
+
+    const MODERN: &str = r#"<?php
+$CONFIG = [
+  'user_backends' => [
+    ['class' => '\OCA\UserExternal\IMAP', 'arguments' => ['mail.example.com', 993, 'ssl', 'example.com', true, true]],
+    ['class' => \OCA\UserExternal\SMB::class, 'arguments' => ['fileserver']],
+    ['class' => '\OCA\UserExternal\FTP', 'arguments' => ['ftp.example.com', true]],
+    ['class' => '\OCA\UserExternal\BasicAuth', 'arguments' => ['https://x']],
+  ],
+];"#;
+
+    const CLASSIC: &str = r#"<?php
+$CONFIG = array (
+  "user_backends" => array (
+    0 => array (
+      "class" => "OC_User_IMAP",
+      "arguments" => array (
+        0 => '{imap.gmail.com:993/imap/ssl}',
+      ),
+    ),
+    1 => array ("class" => "OC_User_FTP", "arguments" => array (0 => 'localhost')),
+  ),
+);"#;
+
+    #[test]
+    fn modern_syntax_and_classes() {
+        let c = convert(MODERN).unwrap();
+        assert_eq!(
+            c.toml,
+            "[[backend]]\ntype = \"imap\"\nhost = \"mail.example.com\"\nport = 993\nsslmode = \"ssl\"\n\
+             domain = \"example.com\"\nstrip_domain = true\ngroup_domain = true\n\n\
+             [[backend]]\ntype = \"smb\"\nhost = \"fileserver\"\nshare = \"CHANGE-ME\"\n\n\
+             [[backend]]\ntype = \"ftp\"\nhost = \"ftp.example.com\"\nsecure = true\n"
+        );
+        assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
+        assert!(c.notes[0].contains("share"));
+        assert!(c.notes[1].contains("BasicAuth"));
+        // What it prints is a config authbridge reads.
+        toml::from_str::<ConfigFile>(&c.toml).unwrap();
+    }
+
+    #[test]
+    fn classic_syntax_and_the_seed_example() {
+        let c = convert(CLASSIC).unwrap();
+        assert_eq!(
+            c.toml,
+            "[[backend]]\ntype = \"imap\"\nmailbox = \"{imap.gmail.com:993/imap/ssl}\"\n\n\
+             [[backend]]\ntype = \"ftp\"\nhost = \"localhost\"\nsecure = true\n"
+        );
+        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        assert!(c.notes[0].contains("plaintext FTP"));
+        toml::from_str::<ConfigFile>(&c.toml).unwrap();
+    }
+
+    #[test]
+    fn plaintext_imap_is_named_and_made_safe() {
+        let c = convert("'user_backends' => [['class' => 'OC_User_IMAP', 'arguments' => ['mail', 143, '', 'ex.org']]]").unwrap();
+        assert!(c.toml.contains("sslmode = \"tls\""), "{}", c.toml);
+        assert!(c.notes[0].contains("plaintext"), "{:?}", c.notes);
+    }
+
+    #[test]
+    fn bad_mailbox_flags_are_named() {
+        let c = convert(
+            "'user_backends' => [['class' => 'OC_User_IMAP', 'arguments' => ['{h/pop3}']]]",
+        )
+        .unwrap();
+        assert!(c.notes[0].contains("/pop3"), "{:?}", c.notes);
+    }
+
+    #[test]
+    fn missing_or_broken_input_is_an_error() {
+        assert_eq!(
+            convert("<?php $CONFIG = array();").unwrap_err(),
+            "no 'user_backends' entry found"
+        );
+        assert!(
+            convert("'user_backends' => array(")
+                .unwrap_err()
+                .contains("cannot parse")
+        );
+        assert!(
+            convert("'user_backends' => 'x'")
+                .unwrap_err()
+                .contains("not an array")
+        );
+    }
+}
