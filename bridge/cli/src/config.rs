@@ -126,7 +126,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// The line of the key a message names in backticks, if it is written inside the
 /// section; else the section's first line.
 fn line_of_key(text: &str, span: Range<usize>, message: &str) -> usize {
-    let key = message.split('`').nth(1);
+    // "`sslmode = \"none\"` sends..." names the key `sslmode`.
+    let key = message
+        .split('`')
+        .nth(1)
+        .and_then(|quoted| quoted.split([' ', '=']).next());
     if let Some(key) = key {
         let section = &text[span.start.min(text.len())..span.end.min(text.len())];
         let mut offset = span.start;

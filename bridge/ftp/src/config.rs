@@ -41,8 +41,8 @@ pub enum FtpConfigError {
     #[error("`port` must be from 1 to 65535")]
     Port,
     #[error(
-        "plaintext FTP sends passwords readable on the network; \
-         set `allow_plaintext = true` in this section if that is really meant"
+        "`secure = false` sends passwords readable on the network; \
+         add `allow_plaintext = true` to this section if that is really meant"
     )]
     PlaintextNotAllowed,
 }

@@ -82,8 +82,8 @@ pub enum ImapConfigError {
     #[error("`{0}` belongs to the host/port form; with `mailbox` put it in the mailbox flags")]
     MixedForms(&'static str),
     #[error(
-        "plaintext IMAP sends passwords readable on the network; \
-         set `allow_plaintext = true` in this section if that is really meant"
+        "`sslmode = \"none\"` sends passwords readable on the network; \
+         add `allow_plaintext = true` to this section if that is really meant"
     )]
     PlaintextNotAllowed,
     #[error("`port` must be from 1 to 65535")]

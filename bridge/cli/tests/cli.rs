@@ -1,0 +1,217 @@
+//! The `authbridge` binary end to end: a chain of real Dovecot, FTP and Samba
+//! servers, exit codes, config errors and config.php import.
+
+use authbridge_testsupport::{Dovecot, Ftpd, SilentServer, Smbd, free_port};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn authbridge(config: &Path, args: &[&str], password: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_authbridge"));
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null());
+    cmd.env_remove("AUTHBRIDGE_PASSWORD");
+    if let Some(p) = password {
+        cmd.env("AUTHBRIDGE_PASSWORD", p);
+    }
+    cmd.output().expect("run authbridge")
+}
+
+fn check(config: &Path, user: &str, password: &str) -> (i32, String, String) {
+    let out = authbridge(
+        config,
+        &["check", "--password-from-env", user],
+        Some(password),
+    );
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_chain_of_real_servers_in_order() {
+    let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
+    let ftp = Ftpd::start(&[("frank", "frank-ftp-pw")]);
+    let smb = Smbd::start(&[("sam", "sam-smb-pw")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\nca_file = \"{}\"\n\n\
+             [[backend]]\ntype = \"ftp\"\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\n\n\
+             [[backend]]\ntype = \"smb\"\nhost = \"127.0.0.1\"\nport = {}\nshare = \"share\"\n",
+            imap.imaps_port,
+            imap.pki.ca_file.display(),
+            ftp.port,
+            ftp.pki.ca_file.display(),
+            smb.port
+        ),
+    );
+
+    let (code, out, err) = check(&config, "alice", "alice-mail-pw");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("accepted by imap:127.0.0.1") && out.contains("as alice"),
+        "{out}"
+    );
+
+    let (code, out, err) = check(&config, "frank", "frank-ftp-pw");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("rejected: wrong password"),
+        "IMAP said no first: {out}"
+    );
+    assert!(
+        out.contains("accepted by ftp:127.0.0.1") && out.contains("as frank"),
+        "{out}"
+    );
+
+    // The SMB child is the authbridge binary itself.
+    let (code, out, err) = check(&config, "sam", "sam-smb-pw");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("accepted by smb:127.0.0.1"), "{out}");
+
+    let (code, out, _) = check(&config, "alice", "wrong");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("rejected by every backend"), "{out}");
+    assert_eq!(
+        out.matches("rejected:").count(),
+        3,
+        "all three were asked: {out}"
+    );
+}
+
+#[test]
+fn unavailable_is_not_rejected() {
+    let ftp = Ftpd::start(&[("frank", "frank-ftp-pw")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\n\n\
+             [[backend]]\ntype = \"ftp\"\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\n",
+            free_port(),
+            ftp.port,
+            ftp.pki.ca_file.display()
+        ),
+    );
+    let (code, out, _) = check(&config, "alice", "some-pw");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("unavailable (connect)"), "{out}");
+    assert!(out.contains("1 could not be asked"), "{out}");
+    // The FTP server still answers for its own users.
+    assert_eq!(check(&config, "frank", "frank-ftp-pw").0, 0);
+}
+
+#[test]
+fn control_characters_are_rejected_before_any_connection() {
+    let silent = SilentServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\n",
+            silent.port
+        ),
+    );
+    // NUL cannot travel in an environment variable; the core library's tests cover it.
+    for (user, password) in [
+        ("alice", "pw\r\nA1 LOGOUT"),
+        ("alice", "pw\rx"),
+        ("al\nice", "pw"),
+    ] {
+        let (code, out, _) = check(&config, user, password);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.starts_with("rejected: the "), "{out}");
+    }
+    assert_eq!(silent.connections(), 0);
+}
+
+#[test]
+fn configuration_and_usage_errors_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[[backend]]\ntype = \"imap\"\nhost = \"h\"\nsslmode = \"none\"\n",
+    );
+    let (code, _, err) = check(&config, "alice", "pw");
+    assert_eq!(code, 3);
+    assert!(
+        err.contains(&format!("{}:4: backend #1 (imap)", config.display())),
+        "{err}"
+    );
+    assert!(err.contains("allow_plaintext"), "{err}");
+
+    let (code, _, err) = check(&dir.path().join("missing.toml"), "alice", "pw");
+    assert_eq!(code, 3);
+    assert!(err.contains("cannot read config file"), "{err}");
+
+    let empty = write_config(dir.path(), "");
+    assert_eq!(check(&empty, "alice", "pw").0, 3);
+
+    let ok = write_config(
+        dir.path(),
+        "[[backend]]\ntype = \"ftp\"\nhost = \"127.0.0.1\"\n",
+    );
+    let out = authbridge(&ok, &["check", "--password-from-env", "alice"], None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AUTHBRIDGE_PASSWORD is not set"));
+}
+
+#[test]
+fn help_documents_the_exit_codes_and_never_takes_a_password_argument() {
+    let out = Command::new(env!("CARGO_BIN_EXE_authbridge"))
+        .args(["check", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("0 accepted, 1 rejected, 2 unavailable"),
+        "{help}"
+    );
+    assert!(help.contains("3 configuration or usage error"), "{help}");
+    assert!(!help.contains("--password "), "{help}");
+}
+
+#[test]
+fn import_nextcloud_prints_toml_and_names_what_it_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let php = dir.path().join("config.php");
+    std::fs::write(
+        &php,
+        "<?php\n$CONFIG = array(\n  'user_backends' => array(\n    array('class' => 'OC_User_IMAP', 'arguments' => array('{127.0.0.1:993/imap/ssl}')),\n    array('class' => 'OC_User_FTP', 'arguments' => array('localhost')),\n  ),\n);\n",
+    )
+    .unwrap();
+    let out = authbridge(
+        Path::new("/nonexistent"),
+        &["config", "import-nextcloud", php.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let toml_text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        toml_text.contains("mailbox = \"{127.0.0.1:993/imap/ssl}\""),
+        "{toml_text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plaintext FTP"));
+    // The printed TOML is a config `check` accepts as valid.
+    let config = write_config(dir.path(), &toml_text);
+    let (code, out, err) = check(&config, "alice", "pw");
+    assert_ne!(code, 3, "{out}{err}");
+
+    let missing = authbridge(
+        Path::new("/nonexistent"),
+        &["config", "import-nextcloud", "/nonexistent/config.php"],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(3));
+}
