@@ -39,6 +39,17 @@ impl Default for Timeouts {
     }
 }
 
+impl Timeouts {
+    /// The defaults, with whatever a config section set.
+    pub fn with_overrides(connect_timeout: Option<Duration>, timeout: Option<Duration>) -> Self {
+        let defaults = Timeouts::default();
+        Timeouts {
+            connect_timeout: connect_timeout.unwrap_or(defaults.connect_timeout),
+            timeout: timeout.unwrap_or(defaults.timeout),
+        }
+    }
+}
+
 /// The moment a check must be finished by.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
@@ -144,7 +155,7 @@ mod tests {
         };
         let started = Instant::now();
         let verdict = run_blocking(timeouts, |_| {
-            std::thread::sleep(Duration::from_secs(2));
+            std::thread::sleep(Duration::from_millis(800));
             Verdict::Rejected(crate::RejectReason::BadCredentials)
         })
         .await;
@@ -155,7 +166,7 @@ mod tests {
                 ..
             }
         ));
-        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(started.elapsed() < Duration::from_millis(800));
     }
 
     #[test]
@@ -176,6 +187,44 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_connect_timeout_bounds_a_connect_that_gets_no_answer() {
+        // A listener that never accepts, with a backlog of 0: once its queue is
+        // full, the kernel drops further SYNs and a connect waits for an answer.
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        socket.listen(0).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        let mut queued = Vec::new();
+        let full =
+            (0..16).any(
+                |_| match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                    Ok(s) => {
+                        queued.push(s);
+                        false
+                    }
+                    Err(_) => true,
+                },
+            );
+        assert!(full, "could not fill the accept queue");
+
+        let deadline = Deadline::start(Timeouts {
+            connect_timeout: Duration::from_millis(300),
+            timeout: Duration::from_secs(5),
+        });
+        let started = Instant::now();
+        let err = deadline.connect_tcp("127.0.0.1", addr.port()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

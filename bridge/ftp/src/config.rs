@@ -59,7 +59,6 @@ impl FtpConfig {
         if !secure && !self.allow_plaintext {
             return Err(FtpConfigError::PlaintextNotAllowed);
         }
-        let defaults = Timeouts::default();
         Ok(FtpSettings {
             host: self.host.trim().to_owned(),
             port: self.port.unwrap_or(21),
@@ -68,10 +67,7 @@ impl FtpConfig {
                 ca_file: self.ca_file.clone(),
                 tls_verify: self.tls_verify.unwrap_or(true),
             },
-            timeouts: Timeouts {
-                connect_timeout: self.connect_timeout.unwrap_or(defaults.connect_timeout),
-                timeout: self.timeout.unwrap_or(defaults.timeout),
-            },
+            timeouts: Timeouts::with_overrides(self.connect_timeout, self.timeout),
         })
     }
 }

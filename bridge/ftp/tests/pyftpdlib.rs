@@ -2,33 +2,20 @@
 //! ci/servers/ftpd.sh) on 127.0.0.1.
 
 use authbridge_core::{
-    Accepted, Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
+    Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
 };
 use authbridge_ftp::{FtpBackend, FtpConfig};
-use authbridge_testsupport::{Ftpd, SilentServer, free_port};
+use authbridge_testsupport::{
+    AWKWARD_PASSWORDS, Ftpd, SilentServer, accepted, free_port, long_password, unavailable_kind,
+};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-const AWKWARD: &[(&str, &str)] = &[
-    ("space", "with space inside"),
-    ("dquote", "quote\"in\"side"),
-    ("backslash", "back\\slash\\"),
-    ("squote", "it's mine"),
-    ("percent", "100%sure%40x"),
-    ("at", "at@sign"),
-    ("brace", "{literal}{5}"),
-    ("utf8", "pässwörd-ß-日本"),
-];
-
-fn long_password() -> String {
-    "Lp0-".repeat(32)
-}
-
 fn server() -> Ftpd {
     let long = long_password();
     let mut users = vec![("alice", "alice-ftp-pw"), ("long", long.as_str())];
-    users.extend_from_slice(AWKWARD);
+    users.extend_from_slice(AWKWARD_PASSWORDS);
     Ftpd::start(&users)
 }
 
@@ -48,20 +35,6 @@ fn ftps(s: &Ftpd) -> FtpBackend {
 async fn check(b: &FtpBackend, login: &str, password: &str) -> Verdict {
     let creds = Credentials::new(login, SecretString::from(password.to_owned())).unwrap();
     b.authenticate(&creds).await
-}
-
-fn accepted(uid: &str) -> Verdict {
-    Verdict::Accepted(Accepted {
-        uid: uid.into(),
-        groups: vec![],
-    })
-}
-
-fn unavailable_kind(v: &Verdict) -> Option<UnavailableKind> {
-    match v {
-        Verdict::Unavailable { kind, .. } => Some(*kind),
-        _ => None,
-    }
 }
 
 #[tokio::test]
@@ -94,7 +67,7 @@ async fn awkward_and_long_passwords() {
     let s = server();
     let b = ftps(&s);
     let long = long_password();
-    let mut cases: Vec<(&str, &str)> = AWKWARD.to_vec();
+    let mut cases: Vec<(&str, &str)> = AWKWARD_PASSWORDS.to_vec();
     cases.push(("long", &long));
     for (user, password) in cases {
         assert_eq!(

@@ -43,7 +43,10 @@ fn main() {
     .unwrap();
     let backend = ImapBackend::new(config.resolve().unwrap()).unwrap();
     let url = format!("imaps://127.0.0.1:{}", server.imaps_port);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let creds = Credentials::new("alice", SecretString::from("alice-mail-pw".to_owned())).unwrap();
 
     let ours = |creds: &Credentials| {
@@ -54,7 +57,10 @@ fn main() {
     };
     let theirs = || {
         let started = Instant::now();
-        assert!(curl_login(&url, &ca_file, "alice", "alice-mail-pw"), "libcurl login failed");
+        assert!(
+            curl_login(&url, &ca_file, "alice", "alice-mail-pw"),
+            "libcurl login failed"
+        );
         started.elapsed()
     };
 
@@ -73,9 +79,24 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("IMAP login against Dovecot over implicit TLS, {logins} logins each, interleaved");
     println!("{:<28} {:>9} {:>9}", "", "p50 ms", "p99 ms");
-    let (a50, a99, c50, c99) = (percentile(&a, 0.5), percentile(&a, 0.99), percentile(&c, 0.5), percentile(&c, 0.99));
-    println!("{:<28} {:>9.2} {:>9.2}", "authbridge (imap crate)", ms(a50), ms(a99));
-    println!("{:<28} {:>9.2} {:>9.2}", "libcurl (user_external)", ms(c50), ms(c99));
+    let (a50, a99, c50, c99) = (
+        percentile(&a, 0.5),
+        percentile(&a, 0.99),
+        percentile(&c, 0.5),
+        percentile(&c, 0.99),
+    );
+    println!(
+        "{:<28} {:>9.2} {:>9.2}",
+        "authbridge (imap crate)",
+        ms(a50),
+        ms(a99)
+    );
+    println!(
+        "{:<28} {:>9.2} {:>9.2}",
+        "libcurl (user_external)",
+        ms(c50),
+        ms(c99)
+    );
     println!(
         "ratio authbridge/libcurl     {:>9.2} {:>9.2}",
         ms(a50) / ms(c50),

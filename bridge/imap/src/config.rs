@@ -140,7 +140,6 @@ impl ImapConfig {
             Some(d) if d.contains(['@', '/', ' ']) => return Err(ImapConfigError::Domain),
             Some(d) => Some(d.to_owned()),
         };
-        let defaults = Timeouts::default();
         Ok(ImapSettings {
             host,
             port,
@@ -152,10 +151,7 @@ impl ImapConfig {
             domain,
             strip_domain: self.strip_domain,
             group_domain: self.group_domain,
-            timeouts: Timeouts {
-                connect_timeout: self.connect_timeout.unwrap_or(defaults.connect_timeout),
-                timeout: self.timeout.unwrap_or(defaults.timeout),
-            },
+            timeouts: Timeouts::with_overrides(self.connect_timeout, self.timeout),
         })
     }
 }

@@ -5,24 +5,10 @@ use authbridge_core::{
     Accepted, Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
 };
 use authbridge_imap::{ImapBackend, ImapConfig};
-use authbridge_testsupport::{Dovecot, SilentServer, free_port};
+use authbridge_testsupport::{
+    AWKWARD_PASSWORDS, Dovecot, SilentServer, accepted, free_port, long_password, unavailable_kind,
+};
 use std::time::{Duration, Instant};
-
-/// Passwords that break naive quoting, each for its own user.
-const AWKWARD: &[(&str, &str)] = &[
-    ("space", "with space inside"),
-    ("dquote", "quote\"in\"side"),
-    ("backslash", "back\\slash\\"),
-    ("squote", "it's mine"),
-    ("percent", "100%sure%40x"),
-    ("at", "at@sign"),
-    ("brace", "{literal}{5}"),
-    ("utf8", "pässwörd-ß-日本"),
-];
-
-fn long_password() -> String {
-    "Lp0-".repeat(32)
-}
 
 /// Each test starts its own Dovecot and stops it when the handle drops
 /// (statics are never dropped, so a shared server would outlive the run).
@@ -33,7 +19,7 @@ fn server() -> Dovecot {
         ("bob@example.test", "bob-mail-pw"),
         ("long", long.as_str()),
     ];
-    users.extend_from_slice(AWKWARD);
+    users.extend_from_slice(AWKWARD_PASSWORDS);
     Dovecot::start(&users)
 }
 
@@ -64,20 +50,6 @@ fn creds(login: &str, password: &str) -> Credentials {
 
 async fn check(b: &ImapBackend, login: &str, password: &str) -> Verdict {
     b.authenticate(&creds(login, password)).await
-}
-
-fn accepted(uid: &str) -> Verdict {
-    Verdict::Accepted(Accepted {
-        uid: uid.into(),
-        groups: vec![],
-    })
-}
-
-fn unavailable_kind(v: &Verdict) -> Option<UnavailableKind> {
-    match v {
-        Verdict::Unavailable { kind, .. } => Some(*kind),
-        _ => None,
-    }
 }
 
 #[tokio::test]
@@ -115,7 +87,7 @@ async fn awkward_and_long_passwords_work_both_ways() {
     let s = server();
     let long = long_password();
     assert_eq!(long.chars().count(), 128);
-    let mut cases: Vec<(&str, &str)> = AWKWARD.to_vec();
+    let mut cases: Vec<(&str, &str)> = AWKWARD_PASSWORDS.to_vec();
     cases.push(("long", &long));
     for b in [implicit(&s), starttls(&s)] {
         for (user, password) in &cases {

@@ -63,17 +63,13 @@ impl SmbConfig {
         if !(1..=10_000).contains(&queue) {
             return Err(SmbConfigError::Queue);
         }
-        let defaults = Timeouts::default();
         Ok(SmbSettings {
             host: host.to_owned(),
             port: self.port.unwrap_or(445),
             share,
             workgroup: self.workgroup.clone().unwrap_or_default(),
             queue,
-            timeouts: Timeouts {
-                connect_timeout: self.connect_timeout.unwrap_or(defaults.connect_timeout),
-                timeout: self.timeout.unwrap_or(defaults.timeout),
-            },
+            timeouts: Timeouts::with_overrides(self.connect_timeout, self.timeout),
         })
     }
 }

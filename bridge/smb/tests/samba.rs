@@ -2,26 +2,13 @@
 //! 127.0.0.1, through the real child process.
 
 use authbridge_core::{
-    Accepted, Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
+    Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
 };
 use authbridge_smb::{ChildCommand, SmbBackend, SmbConfig};
-use authbridge_testsupport::{SilentServer, Smbd, free_port};
+use authbridge_testsupport::{
+    AWKWARD_PASSWORDS, SilentServer, Smbd, accepted, free_port, long_password, unavailable_kind,
+};
 use std::time::{Duration, Instant};
-
-const AWKWARD: &[(&str, &str)] = &[
-    ("space", "with space inside"),
-    ("dquote", "quote\"in\"side"),
-    ("backslash", "back\\slash\\"),
-    ("squote", "it's mine"),
-    ("percent", "100%sure%40x"),
-    ("at", "at@sign"),
-    ("brace", "{literal}{5}"),
-    ("utf8", "pässwörd-ß-日本"),
-];
-
-fn long_password() -> String {
-    "Lp0-".repeat(32)
-}
 
 fn child() -> ChildCommand {
     ChildCommand {
@@ -47,21 +34,7 @@ async fn check(b: &SmbBackend, login: &str, password: &str) -> Verdict {
     b.authenticate(&creds).await
 }
 
-fn accepted(uid: &str) -> Verdict {
-    Verdict::Accepted(Accepted {
-        uid: uid.into(),
-        groups: vec![],
-    })
-}
-
 const REJECTED: Verdict = Verdict::Rejected(RejectReason::BadCredentials);
-
-fn unavailable_kind(v: &Verdict) -> Option<UnavailableKind> {
-    match v {
-        Verdict::Unavailable { kind, .. } => Some(*kind),
-        _ => None,
-    }
-}
 
 #[tokio::test]
 async fn right_wrong_and_unknown() {
@@ -80,7 +53,7 @@ async fn right_wrong_and_unknown() {
 #[tokio::test]
 async fn awkward_and_long_passwords() {
     let long = long_password();
-    let mut users: Vec<(&str, &str)> = AWKWARD.to_vec();
+    let mut users: Vec<(&str, &str)> = AWKWARD_PASSWORDS.to_vec();
     users.push(("long", &long));
     let s = Smbd::start(&users);
     let b = share_backend(&s);

@@ -1,12 +1,14 @@
 //! Test helpers: a throw-away PKI, free loopback ports, and handles that start the
 //! real servers through the scripts in `ci/servers/` and stop them when dropped.
 
+mod cases;
 mod dovecot;
 mod ftpd;
 mod pki;
 mod silent;
 mod smbd;
 
+pub use cases::{AWKWARD_PASSWORDS, accepted, long_password, unavailable_kind};
 pub use dovecot::Dovecot;
 pub use ftpd::Ftpd;
 pub use pki::Pki;
