@@ -1,0 +1,82 @@
+//! The data directory: everything authbridge writes lives here (the store, the
+//! secret key, later the daemon's socket).
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDir(PathBuf);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("cannot create data directory {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl DataDir {
+    /// `--data-dir` / `AUTHBRIDGE_DATA_DIR` (given), else the config's setting,
+    /// else `/var/lib/authbridge` for root and `./authbridge-data` otherwise.
+    pub fn resolve(given: Option<PathBuf>, from_config: Option<PathBuf>, is_root: bool) -> DataDir {
+        DataDir(given.or(from_config).unwrap_or_else(|| {
+            if is_root {
+                PathBuf::from("/var/lib/authbridge")
+            } else {
+                PathBuf::from("authbridge-data")
+            }
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Creates the directory (mode 0700: it holds password hashes and the key).
+    pub fn ensure(&self) -> Result<(), DataDirError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.0)
+            .map_err(|source| DataDirError::Create {
+                path: self.0.clone(),
+                source,
+            })
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.0.join("authbridge.sqlite")
+    }
+
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.0.join("secret.key")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence() {
+        let given = Some(PathBuf::from("/a"));
+        let config = Some(PathBuf::from("/b"));
+        assert_eq!(
+            DataDir::resolve(given.clone(), config.clone(), true).path(),
+            Path::new("/a")
+        );
+        assert_eq!(
+            DataDir::resolve(None, config, false).path(),
+            Path::new("/b")
+        );
+        assert_eq!(
+            DataDir::resolve(None, None, true).path(),
+            Path::new("/var/lib/authbridge")
+        );
+        assert_eq!(
+            DataDir::resolve(None, None, false).path(),
+            Path::new("authbridge-data")
+        );
+    }
+}

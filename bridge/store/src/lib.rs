@@ -1,0 +1,116 @@
+//! The account store: users seen or provisioned, groups, memberships, subadmins,
+//! app passwords and per-user settings and profile fields.
+//!
+//! [`Store`] is the interface every command and (later) the daemon uses;
+//! [`SqliteStore`] is the embedded default. The trait is synchronous on purpose:
+//! every operation is one short transaction, SQLite answers in microseconds, and a
+//! PostgreSQL implementation for several nodes can follow with the `postgres`
+//! crate (or run on a blocking pool behind the same trait) without changing callers.
+
+mod datadir;
+mod sqlite;
+mod uid;
+
+pub use datadir::{DataDir, DataDirError};
+pub use sqlite::SqliteStore;
+pub use uid::{UidError, validate_uid};
+
+/// Where an account comes from, named as Nextcloud's user_external names it.
+pub const LOCAL_BACKEND: &str = "Database";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub uid: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    /// `Database` for local users, `IMAP` / `SMB` / `FTP` for external ones.
+    pub backend: String,
+    pub enabled: bool,
+    /// Unix seconds of the first and the latest accepted login.
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub quota: Option<String>,
+    pub language: Option<String>,
+    /// Created with a generated password and an e-mail: a welcome mail is owed.
+    pub welcome_pending: bool,
+}
+
+/// What `user add` creates.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub uid: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub backend: String,
+    /// argon2id PHC string for local users; `None` for external ones.
+    pub password_hash: Option<String>,
+    pub welcome_pending: bool,
+    /// Groups to join, created when missing.
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub search: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+    pub disabled_only: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("user {0:?} does not exist")]
+    NoSuchUser(String),
+    #[error("group {0:?} does not exist")]
+    NoSuchGroup(String),
+    #[error("user {0:?} already exists")]
+    UserExists(String),
+    #[error("group {0:?} already exists")]
+    GroupExists(String),
+    #[error("the admin group cannot be deleted")]
+    AdminGroup,
+    #[error(transparent)]
+    InvalidUid(#[from] UidError),
+    #[error("{path} is not an authbridge store ({detail}); it was left untouched")]
+    NotAStore { path: String, detail: String },
+    #[error("the store was written by a newer authbridge (schema {found}, this one knows {known})")]
+    NewerSchema { found: i64, known: i64 },
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The operations authbridge needs from an account store.
+pub trait Store {
+    fn create_user(&self, user: &NewUser, now: i64) -> Result<User>;
+    fn user(&self, uid: &str) -> Result<User>;
+    fn users(&self, query: &UserQuery) -> Result<Vec<User>>;
+    fn delete_user(&self, uid: &str) -> Result<()>;
+    fn set_enabled(&self, uid: &str, enabled: bool) -> Result<()>;
+    fn password_hash(&self, uid: &str) -> Result<Option<String>>;
+    fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()>;
+    /// An accepted login: creates an external user on first sight, updates
+    /// last_seen, creates and joins the groups the backend derived.
+    fn record_login(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<User>;
+    /// Users per backend, enabled and disabled, and how many ever logged in.
+    fn report(&self) -> Result<Report>;
+
+    fn create_group(&self, gid: &str, now: i64) -> Result<()>;
+    fn delete_group(&self, gid: &str) -> Result<()>;
+    fn groups(&self, search: Option<&str>, limit: usize, offset: usize) -> Result<Vec<String>>;
+    fn group_exists(&self, gid: &str) -> Result<bool>;
+    fn members(&self, gid: &str) -> Result<Vec<String>>;
+    fn user_groups(&self, uid: &str) -> Result<Vec<String>>;
+    fn add_member(&self, gid: &str, uid: &str) -> Result<bool>;
+    fn remove_member(&self, gid: &str, uid: &str) -> Result<bool>;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// (backend, number of users), by backend name.
+    pub per_backend: Vec<(String, u64)>,
+    pub total: u64,
+    pub active: u64,
+    pub disabled: u64,
+}

@@ -1,0 +1,440 @@
+//! The embedded store: one SQLite file in the data directory, WAL, foreign keys
+//! on, migrations applied on open, every write in an IMMEDIATE transaction (so two
+//! processes writing at once queue on the lock instead of failing).
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::{NewUser, Report, Result, Store, StoreError, User, UserQuery, validate_uid};
+
+/// "ABRG": marks the file as authbridge's, so a stranger's database is refused.
+const APPLICATION_ID: i64 = 0x4142_5247;
+
+/// Each entry moves the schema one version up; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    uid             TEXT PRIMARY KEY COLLATE NOCASE,
+    display_name    TEXT,
+    email           TEXT,
+    backend         TEXT NOT NULL,
+    password_hash   TEXT,
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    first_seen      INTEGER,
+    last_seen       INTEGER,
+    quota           TEXT,
+    language        TEXT,
+    welcome_pending INTEGER NOT NULL DEFAULT 0,
+    created         INTEGER NOT NULL
+);
+CREATE INDEX users_backend ON users(backend);
+CREATE TABLE groups (
+    gid     TEXT PRIMARY KEY COLLATE NOCASE,
+    created INTEGER NOT NULL
+);
+CREATE TABLE memberships (
+    gid TEXT NOT NULL REFERENCES groups(gid) ON DELETE CASCADE,
+    uid TEXT NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    PRIMARY KEY (gid, uid)
+);
+CREATE INDEX memberships_uid ON memberships(uid);
+CREATE TABLE subadmins (
+    gid TEXT NOT NULL REFERENCES groups(gid) ON DELETE CASCADE,
+    uid TEXT NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    PRIMARY KEY (gid, uid)
+);
+CREATE TABLE app_passwords (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid           TEXT NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    hash          BLOB NOT NULL UNIQUE,
+    created       INTEGER NOT NULL,
+    last_activity INTEGER NOT NULL
+);
+CREATE INDEX app_passwords_uid ON app_passwords(uid);
+CREATE TABLE settings (
+    uid   TEXT NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    app   TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (uid, app, key)
+);
+CREATE TABLE profile (
+    uid   TEXT NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (uid, field)
+);
+INSERT INTO groups (gid, created) VALUES ('admin', 0);
+"#];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn not_a_store(path: &Path, detail: impl ToString) -> StoreError {
+    StoreError::NotAStore {
+        path: path.display().to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path` and brings its schema up to date.
+    /// A file that is not an authbridge store is refused and left untouched.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let existed = path.exists()
+            && std::fs::metadata(path)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false);
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        if existed {
+            // Read-only probes first: nothing is written to a stranger's file.
+            let id: i64 = conn
+                .query_row("PRAGMA application_id", [], |r| r.get(0))
+                .map_err(|e| not_a_store(path, e))?;
+            let tables: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| not_a_store(path, e))?;
+            if id != APPLICATION_ID && tables > 0 {
+                return Err(not_a_store(
+                    path,
+                    "it is a SQLite database of another program",
+                ));
+            }
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::NewerSchema {
+                found: version,
+                known,
+            });
+        }
+        for migration in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(migration)?;
+        }
+        tx.pragma_update(None, "user_version", known)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the transaction
+        // rolls back on drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction: all of it, or none of it.
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+const USER_COLUMNS: &str = "uid, display_name, email, backend, enabled, first_seen, last_seen, quota, language, welcome_pending";
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        uid: r.get(0)?,
+        display_name: r.get(1)?,
+        email: r.get(2)?,
+        backend: r.get(3)?,
+        enabled: r.get(4)?,
+        first_seen: r.get(5)?,
+        last_seen: r.get(6)?,
+        quota: r.get(7)?,
+        language: r.get(8)?,
+        welcome_pending: r.get(9)?,
+    })
+}
+
+fn get_user(conn: &Connection, uid: &str) -> Result<User> {
+    conn.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE uid = ?1"),
+        [uid],
+        user_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
+}
+
+fn require_group(conn: &Connection, gid: &str) -> Result<()> {
+    let found: Option<i64> = conn
+        .query_row("SELECT 1 FROM groups WHERE gid = ?1", [gid], |r| r.get(0))
+        .optional()?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::NoSuchGroup(gid.to_owned()))
+}
+
+fn ensure_group(tx: &rusqlite::Transaction<'_>, gid: &str, now: i64) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO groups (gid, created) VALUES (?1, ?2)",
+        params![gid, now],
+    )?;
+    Ok(())
+}
+
+/// `LIKE` pattern matching `search` anywhere, with its wildcards escaped.
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store for SqliteStore {
+    fn create_user(&self, user: &NewUser, now: i64) -> Result<User> {
+        validate_uid(&user.uid)?;
+        for gid in &user.groups {
+            validate_uid(gid)?;
+        }
+        self.write(|tx| {
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO users (uid, display_name, email, backend, password_hash, welcome_pending, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    user.uid,
+                    user.display_name,
+                    user.email,
+                    user.backend,
+                    user.password_hash,
+                    user.welcome_pending,
+                    now
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::UserExists(user.uid.clone()));
+            }
+            for gid in &user.groups {
+                ensure_group(tx, gid, now)?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO memberships (gid, uid) VALUES (?1, ?2)",
+                    params![gid, user.uid],
+                )?;
+            }
+            get_user(tx, &user.uid)
+        })
+    }
+
+    fn user(&self, uid: &str) -> Result<User> {
+        get_user(&self.lock(), uid)
+    }
+
+    fn users(&self, q: &UserQuery) -> Result<Vec<User>> {
+        let conn = self.lock();
+        let pattern = like_pattern(q.search.as_deref().unwrap_or(""));
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users
+             WHERE (uid LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\')
+               AND (?2 = 0 OR enabled = 0)
+             ORDER BY uid LIMIT ?3 OFFSET ?4"
+        ))?;
+        let rows = stmt.query_map(
+            params![pattern, q.disabled_only, q.limit as i64, q.offset as i64],
+            user_from_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn delete_user(&self, uid: &str) -> Result<()> {
+        // Memberships, subadmin rights, app passwords, settings and profile go with
+        // the user (ON DELETE CASCADE).
+        self.write(
+            |tx| match tx.execute("DELETE FROM users WHERE uid = ?1", [uid])? {
+                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
+                _ => Ok(()),
+            },
+        )
+    }
+
+    fn set_enabled(&self, uid: &str, enabled: bool) -> Result<()> {
+        self.write(|tx| {
+            match tx.execute(
+                "UPDATE users SET enabled = ?2 WHERE uid = ?1",
+                params![uid, enabled],
+            )? {
+                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn password_hash(&self, uid: &str) -> Result<Option<String>> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT password_hash FROM users WHERE uid = ?1",
+            [uid],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
+    }
+
+    fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()> {
+        self.write(|tx| {
+            match tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE uid = ?1",
+                params![uid, hash],
+            )? {
+                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn record_login(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<User> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO users (uid, backend, first_seen, last_seen, created) VALUES (?1, ?2, ?3, ?3, ?3)
+                 ON CONFLICT (uid) DO UPDATE SET last_seen = ?3, first_seen = coalesce(first_seen, ?3)",
+                params![uid, backend, now],
+            )?;
+            for gid in groups {
+                ensure_group(tx, gid, now)?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO memberships (gid, uid) VALUES (?1, ?2)",
+                    params![gid, uid],
+                )?;
+            }
+            get_user(tx, uid)
+        })
+    }
+
+    fn report(&self) -> Result<Report> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare("SELECT backend, count(*) FROM users GROUP BY backend ORDER BY backend")?;
+        let per_backend = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let (total, active, disabled): (i64, i64, i64) = conn.query_row(
+            "SELECT count(*), count(last_seen), coalesce(sum(enabled = 0), 0) FROM users",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(Report {
+            per_backend,
+            total: total as u64,
+            active: active as u64,
+            disabled: disabled as u64,
+        })
+    }
+
+    fn create_group(&self, gid: &str, now: i64) -> Result<()> {
+        validate_uid(gid)?;
+        self.write(|tx| {
+            match tx.execute(
+                "INSERT OR IGNORE INTO groups (gid, created) VALUES (?1, ?2)",
+                params![gid, now],
+            )? {
+                0 => Err(StoreError::GroupExists(gid.to_owned())),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn delete_group(&self, gid: &str) -> Result<()> {
+        if gid.eq_ignore_ascii_case("admin") {
+            return Err(StoreError::AdminGroup);
+        }
+        self.write(
+            |tx| match tx.execute("DELETE FROM groups WHERE gid = ?1", [gid])? {
+                0 => Err(StoreError::NoSuchGroup(gid.to_owned())),
+                _ => Ok(()),
+            },
+        )
+    }
+
+    fn groups(&self, search: Option<&str>, limit: usize, offset: usize) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT gid FROM groups WHERE gid LIKE ?1 ESCAPE '\\' ORDER BY gid LIMIT ?2 OFFSET ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                like_pattern(search.unwrap_or("")),
+                limit as i64,
+                offset as i64
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn group_exists(&self, gid: &str) -> Result<bool> {
+        match require_group(&self.lock(), gid) {
+            Ok(()) => Ok(true),
+            Err(StoreError::NoSuchGroup(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn members(&self, gid: &str) -> Result<Vec<String>> {
+        let conn = self.lock();
+        require_group(&conn, gid)?;
+        let mut stmt =
+            conn.prepare_cached("SELECT uid FROM memberships WHERE gid = ?1 ORDER BY uid")?;
+        let rows = stmt.query_map([gid], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn user_groups(&self, uid: &str) -> Result<Vec<String>> {
+        let conn = self.lock();
+        get_user(&conn, uid)?;
+        let mut stmt =
+            conn.prepare_cached("SELECT gid FROM memberships WHERE uid = ?1 ORDER BY gid")?;
+        let rows = stmt.query_map([uid], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_member(&self, gid: &str, uid: &str) -> Result<bool> {
+        self.write(|tx| {
+            require_group(tx, gid)?;
+            get_user(tx, uid)?;
+            Ok(tx.execute(
+                "INSERT OR IGNORE INTO memberships (gid, uid) VALUES (?1, ?2)",
+                params![gid, uid],
+            )? == 1)
+        })
+    }
+
+    fn remove_member(&self, gid: &str, uid: &str) -> Result<bool> {
+        self.write(|tx| {
+            require_group(tx, gid)?;
+            get_user(tx, uid)?;
+            Ok(tx.execute(
+                "DELETE FROM memberships WHERE gid = ?1 AND uid = ?2",
+                params![gid, uid],
+            )? == 1)
+        })
+    }
+}

@@ -1,0 +1,93 @@
+//! Nextcloud's rules for user and group ids created by an admin.
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UidError {
+    #[error("the id is empty")]
+    Empty,
+    #[error("the id {0:?} is longer than 64 characters")]
+    TooLong(String),
+    #[error("the id {0:?} starts or ends with a space")]
+    OuterSpace(String),
+    #[error("the id {id:?} contains {ch:?}; allowed are a-z, A-Z, 0-9, space and _ . @ - '")]
+    Character { id: String, ch: char },
+}
+
+/// Accepts what Nextcloud accepts for a new uid: 1 to 64 characters from
+/// `a-z A-Z 0-9 space _ . @ - '`, without leading or trailing space.
+pub fn validate_uid(id: &str) -> Result<(), UidError> {
+    if id.is_empty() {
+        return Err(UidError::Empty);
+    }
+    if id.chars().count() > 64 {
+        return Err(UidError::TooLong(id.to_owned()));
+    }
+    if id.starts_with(' ') || id.ends_with(' ') {
+        return Err(UidError::OuterSpace(id.to_owned()));
+    }
+    if let Some(ch) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | '@' | '-' | '\'')))
+    {
+        return Err(UidError::Character {
+            id: id.to_owned(),
+            ch,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn examples() {
+        assert!(validate_uid("layla").is_ok());
+        assert!(validate_uid("O'Brien.x-y_z@example.com").is_ok());
+        assert!(validate_uid("with space").is_ok());
+        assert_eq!(validate_uid(""), Err(UidError::Empty));
+        assert!(matches!(validate_uid(" x"), Err(UidError::OuterSpace(_))));
+        assert!(matches!(validate_uid("x "), Err(UidError::OuterSpace(_))));
+        assert!(matches!(
+            validate_uid("a/b"),
+            Err(UidError::Character { ch: '/', .. })
+        ));
+        assert!(matches!(
+            validate_uid("josé"),
+            Err(UidError::Character { ch: 'é', .. })
+        ));
+        assert!(validate_uid(&"a".repeat(64)).is_ok());
+        assert!(matches!(
+            validate_uid(&"a".repeat(65)),
+            Err(UidError::TooLong(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn every_id_of_allowed_characters_is_accepted(id in "[a-zA-Z0-9_.@'-][a-zA-Z0-9 _.@'-]{0,62}[a-zA-Z0-9_.@'-]") {
+            prop_assert!(validate_uid(&id).is_ok());
+        }
+
+        #[test]
+        fn any_other_character_is_refused(
+            prefix in "[a-z]{1,10}",
+            bad in any::<char>().prop_filter("not allowed", |c| !(c.is_ascii_alphanumeric() || " _.@-'".contains(*c))),
+            suffix in "[a-z]{1,10}",
+        ) {
+            let id = format!("{prefix}{bad}{suffix}");
+            prop_assert!(
+                matches!(validate_uid(&id), Err(UidError::Character { ch, .. }) if ch == bad),
+                "{:?}",
+                validate_uid(&id)
+            );
+        }
+
+        #[test]
+        fn length_limit_is_64_characters(n in 1usize..200) {
+            let id = "a".repeat(n);
+            prop_assert_eq!(validate_uid(&id).is_ok(), n <= 64);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The SQLite store, through the `Store` trait, on real files.
+
+use authbridge_store::{NewUser, SqliteStore, Store, StoreError, UserQuery};
+use std::path::Path;
+
+fn open(dir: &Path) -> SqliteStore {
+    SqliteStore::open(&dir.join("authbridge.sqlite")).unwrap()
+}
+
+fn local(uid: &str, groups: &[&str]) -> NewUser {
+    NewUser {
+        uid: uid.into(),
+        backend: "Database".into(),
+        password_hash: Some("$argon2id$stand-in".into()),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..NewUser::default()
+    }
+}
+
+fn all(store: &SqliteStore) -> Vec<String> {
+    store
+        .users(&UserQuery {
+            limit: 10_000,
+            ..UserQuery::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|u| u.uid)
+        .collect()
+}
+
+#[test]
+fn users_groups_and_memberships() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let layla = s
+        .create_user(&local("layla", &["users", "db-admins"]), 100)
+        .unwrap();
+    assert_eq!(layla.backend, "Database");
+    assert!(layla.enabled && layla.last_seen.is_none());
+    assert_eq!(s.user_groups("layla").unwrap(), ["db-admins", "users"]);
+    assert_eq!(
+        s.groups(None, 100, 0).unwrap(),
+        ["admin", "db-admins", "users"]
+    );
+    assert_eq!(s.members("users").unwrap(), ["layla"]);
+
+    assert!(matches!(
+        s.create_user(&local("LAYLA", &[]), 101),
+        Err(StoreError::UserExists(_))
+    ));
+    assert!(s.add_member("admin", "layla").unwrap());
+    assert!(!s.add_member("admin", "layla").unwrap(), "already a member");
+    assert!(matches!(
+        s.add_member("nosuch", "layla"),
+        Err(StoreError::NoSuchGroup(_))
+    ));
+    assert!(matches!(
+        s.add_member("admin", "nobody"),
+        Err(StoreError::NoSuchUser(_))
+    ));
+    assert!(s.remove_member("admin", "layla").unwrap());
+    assert!(matches!(
+        s.delete_group("admin"),
+        Err(StoreError::AdminGroup)
+    ));
+    s.delete_group("db-admins").unwrap();
+    assert_eq!(s.user_groups("layla").unwrap(), ["users"]);
+}
+
+#[test]
+fn search_paging_and_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    for uid in ["alice", "bob", "carol", "dave"] {
+        s.create_user(&local(uid, &[]), 1).unwrap();
+    }
+    s.set_enabled("bob", false).unwrap();
+    let q = |search: Option<&str>, limit, offset, disabled_only| {
+        s.users(&UserQuery {
+            search: search.map(Into::into),
+            limit,
+            offset,
+            disabled_only,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|u| u.uid)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(q(None, 2, 1, false), ["bob", "carol"]);
+    assert_eq!(q(Some("a"), 10, 0, false), ["alice", "carol", "dave"]);
+    assert_eq!(
+        q(Some("%"), 10, 0, false),
+        Vec::<String>::new(),
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(q(None, 10, 0, true), ["bob"]);
+}
+
+#[test]
+fn a_failed_create_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    s.create_user(&local("taken", &[]), 1).unwrap();
+    assert!(s.create_user(&local("taken", &["newgroup"]), 2).is_err());
+    assert!(
+        !s.group_exists("newgroup").unwrap(),
+        "the group of a failed create is not created"
+    );
+    assert!(matches!(
+        s.create_user(&local("ok", &["bad/group"]), 3),
+        Err(StoreError::InvalidUid(_))
+    ));
+    assert!(matches!(
+        s.create_user(&local(" lead", &[]), 3),
+        Err(StoreError::InvalidUid(_))
+    ));
+    assert_eq!(all(&s), ["taken"]);
+}
+
+#[test]
+fn delete_takes_memberships_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    s.create_user(&local("gone", &["team"]), 1).unwrap();
+    s.delete_user("gone").unwrap();
+    assert!(s.members("team").unwrap().is_empty());
+    assert!(matches!(
+        s.delete_user("gone"),
+        Err(StoreError::NoSuchUser(_))
+    ));
+}
+
+#[test]
+fn external_logins_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let first = s
+        .record_login("alice", "IMAP", &["example.com".into()], 1000)
+        .unwrap();
+    assert_eq!(
+        (first.backend.as_str(), first.first_seen, first.last_seen),
+        ("IMAP", Some(1000), Some(1000))
+    );
+    assert_eq!(s.user_groups("alice").unwrap(), ["example.com"]);
+    let again = s
+        .record_login("alice", "IMAP", &["example.com".into()], 2000)
+        .unwrap();
+    assert_eq!(
+        (again.first_seen, again.last_seen),
+        (Some(1000), Some(2000))
+    );
+    let report = s.report().unwrap();
+    assert_eq!(report.per_backend, [("IMAP".to_owned(), 1)]);
+    assert_eq!((report.total, report.active, report.disabled), (1, 1, 0));
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authbridge.sqlite");
+    let text = b"this is a text file, not a database\n".repeat(200);
+    std::fs::write(&path, &text).unwrap();
+    let err = SqliteStore::open(&path).err().expect("refused");
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), text);
+
+    let other = dir.path().join("other.sqlite");
+    rusqlite_like_other_program(&other);
+    let before = std::fs::read(&other).unwrap();
+    let err = SqliteStore::open(&other).err().expect("refused");
+    assert!(err.to_string().contains("another program"), "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+}
+
+/// A SQLite file made by "another program": a store file renamed, its marker cleared.
+fn rusqlite_like_other_program(path: &Path) {
+    let tmp = tempfile::tempdir().unwrap();
+    let made = tmp.path().join("x.sqlite");
+    drop(SqliteStore::open(&made).unwrap());
+    // Clear application_id in the header (offset 68, big-endian u32) as a stranger's file has.
+    let mut bytes = std::fs::read(&made).unwrap();
+    bytes[68..72].copy_from_slice(&[0, 0, 0, 0]);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn two_writers_at_once_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let path = dir.path().join("authbridge.sqlite");
+            std::thread::spawn(move || {
+                // Each writer has its own connection, as two CLI processes would.
+                let s = SqliteStore::open(&path).unwrap();
+                for i in 0..200 {
+                    s.create_user(&local(&format!("w{w}-{i:03}"), &["shared"]), 1)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let s = open(dir.path());
+    assert_eq!(all(&s).len(), 400);
+    assert_eq!(s.members("shared").unwrap().len(), 400);
+}
