@@ -1,8 +1,13 @@
 //! `authbridge check USER`.
 
-use authbridge_core::{Credentials, Outcome, SecretString, Verdict};
+use authbridge_core::{
+    Authenticator, BackendKind, Chain, Credentials, Outcome, SecretString, Verdict,
+};
+use authbridge_local::LocalPasswords;
+use authbridge_store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::config;
 
@@ -11,7 +16,12 @@ const REJECTED: u8 = 1;
 const UNAVAILABLE: u8 = 2;
 const CONFIG_ERROR: u8 = 3;
 
-pub fn run(config_path: PathBuf, user: &str, password_from_env: bool) -> ExitCode {
+pub fn run(
+    config_path: PathBuf,
+    data_dir: Option<PathBuf>,
+    user: &str,
+    password_from_env: bool,
+) -> ExitCode {
     let (file, text) = match config::load(&config_path) {
         Ok(loaded) => loaded,
         Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
@@ -28,16 +38,19 @@ pub fn run(config_path: PathBuf, user: &str, password_from_env: bool) -> ExitCod
             return ExitCode::from(REJECTED);
         }
     };
-    let chain = match config::build_chain(&config_path, &file, &text, &smb_child) {
+    let external = match config::build_chain(&config_path, &file, &text, &smb_child) {
         Ok(chain) => chain,
         Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
     };
-    if chain.backends().is_empty() {
-        return fail(
-            CONFIG_ERROR,
-            &format!("{} lists no [[backend]]", config_path.display()),
-        );
-    }
+    let store = match crate::open_store(&config_path, data_dir) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
+    };
+    // Local users first, then the configured external backends, in order.
+    let mut backends: Vec<Arc<dyn Authenticator>> =
+        vec![Arc::new(LocalPasswords::new(Arc::clone(&store)))];
+    backends.extend(external.backends().iter().cloned());
+    let chain = Chain::new(backends);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,9 +74,19 @@ pub fn run(config_path: PathBuf, user: &str, password_from_env: bool) -> ExitCod
     }
     match decision.outcome {
         Outcome::Accepted {
-            backend, uid, kind, ..
+            backend,
+            uid,
+            kind,
+            groups,
         } => {
             println!("accepted by {backend} ({kind}) as {uid}");
+            // External users are recorded (created on first sight, last_seen updated).
+            if kind != BackendKind::Database
+                && let Err(e) =
+                    store.record_login(&uid, kind.as_str(), &groups, crate::accounts::now())
+            {
+                eprintln!("authbridge: the login was accepted but could not be recorded: {e}");
+            }
             ExitCode::from(ACCEPTED)
         }
         Outcome::Rejected => {

@@ -15,6 +15,8 @@ pub const DEFAULT_PATH: &str = "/etc/authbridge/config.toml";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// Where authbridge keeps its store and key (see `--data-dir`).
+    pub data_dir: Option<PathBuf>,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,
@@ -58,6 +60,15 @@ pub enum ConfigError {
 /// `--config`, else `AUTHBRIDGE_CONFIG` (clap reads both), else the default.
 pub fn path_or_default(given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+}
+
+/// The config's `data_dir`, if the file exists and sets one. A missing file is
+/// no error here: the account commands work without any backend configured.
+pub fn data_dir_setting(path: &Path) -> Result<Option<PathBuf>, ConfigError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(load(path)?.0.data_dir)
 }
 
 pub fn load(path: &Path) -> Result<(ConfigFile, String), ConfigError> {

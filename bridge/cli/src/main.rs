@@ -1,8 +1,10 @@
 //! `authbridge`: the command line of the authentication bridge.
 
+mod accounts;
 mod check;
 mod config;
 mod import;
+mod output;
 mod php;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +21,11 @@ struct Cli {
     /// Config file [default: /etc/authbridge/config.toml]
     #[arg(long, global = true, env = "AUTHBRIDGE_CONFIG", value_name = "PATH")]
     config: Option<PathBuf>,
+
+    /// Where the store and the secret key live [default: the config's data_dir,
+    /// else /var/lib/authbridge for root and ./authbridge-data otherwise]
+    #[arg(long, global = true, env = "AUTHBRIDGE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -40,6 +47,16 @@ enum Command {
         /// Read the password from the AUTHBRIDGE_PASSWORD environment variable
         #[arg(long)]
         password_from_env: bool,
+    },
+    /// Manage users (occ's user commands). Exit codes: 0 done, 1 failed.
+    User {
+        #[command(subcommand)]
+        command: accounts::UserCommand,
+    },
+    /// Manage groups (occ's group commands). Exit codes: 0 done, 1 failed.
+    Group {
+        #[command(subcommand)]
+        command: accounts::GroupCommand,
     },
     /// Work with configuration files.
     Config {
@@ -74,19 +91,49 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    let config_path = config::path_or_default(cli.config);
     match cli.command {
         Command::Check {
             user,
             password_from_env,
-        } => check::run(
-            config::path_or_default(cli.config),
-            &user,
-            password_from_env,
-        ),
+        } => check::run(config_path, cli.data_dir, &user, password_from_env),
+        Command::User { command } => with_store(&config_path, cli.data_dir, |s| {
+            accounts::run_user(s, command)
+        }),
+        Command::Group { command } => with_store(&config_path, cli.data_dir, |s| {
+            accounts::run_group(s, command)
+        }),
         Command::Config {
             command: ConfigCommand::ImportNextcloud { config_php },
         } => import::run(&config_php),
         #[cfg(feature = "smb")]
         Command::SmbChild => ExitCode::from(authbridge_smb::child_main() as u8),
+    }
+}
+
+/// Opens the store in the data directory (creating both on first use).
+pub fn open_store(
+    config_path: &std::path::Path,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<authbridge_store::SqliteStore> {
+    let from_config = config::data_dir_setting(config_path)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let dir = authbridge_store::DataDir::resolve(data_dir, from_config, is_root);
+    dir.ensure()?;
+    Ok(authbridge_store::SqliteStore::open(&dir.store_path())?)
+}
+
+fn with_store(
+    config_path: &std::path::Path,
+    data_dir: Option<PathBuf>,
+    command: impl FnOnce(&authbridge_store::SqliteStore) -> anyhow::Result<()>,
+) -> ExitCode {
+    match open_store(config_path, data_dir).and_then(|store| command(&store)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authbridge: {}", accounts::describe(&e));
+            ExitCode::FAILURE
+        }
     }
 }

@@ -85,8 +85,8 @@ fn a_chain_of_real_servers_in_order() {
     assert!(out.contains("rejected by every backend"), "{out}");
     assert_eq!(
         out.matches("rejected:").count(),
-        3,
-        "all three were asked: {out}"
+        4,
+        "local users and all three backends were asked: {out}"
     );
 }
 
@@ -152,11 +152,15 @@ fn configuration_and_usage_errors_exit_3() {
     assert!(err.contains("allow_plaintext"), "{err}");
 
     let (code, _, err) = check(&dir.path().join("missing.toml"), "alice", "pw");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing written on a config error"
+    );
     assert_eq!(code, 3);
     assert!(err.contains("cannot read config file"), "{err}");
 
-    let empty = write_config(dir.path(), "");
-    assert_eq!(check(&empty, "alice", "pw").0, 3);
+    let bad_data_dir = write_config(dir.path(), "data_dir = 5\n");
+    assert_eq!(check(&bad_data_dir, "alice", "pw").0, 3);
 
     let ok = write_config(
         dir.path(),

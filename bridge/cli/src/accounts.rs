@@ -1,0 +1,406 @@
+//! occ's user and group commands, on authbridge's store.
+
+use anyhow::{Context, Result, bail};
+use authbridge_local::{PasswordPolicy, hash_password};
+use authbridge_store::{LOCAL_BACKEND, NewUser, SqliteStore, Store, StoreError, User, UserQuery};
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+use std::io::IsTerminal;
+
+use crate::output::{self, Format};
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a local user (the `Database` backend)
+    Add(UserAdd),
+    /// Delete a user, with their memberships, subadmin rights and app passwords
+    Delete { uid: String },
+    /// Disable a user: every way in fails from the next check on
+    Disable { uid: String },
+    /// Enable a disabled user
+    Enable { uid: String },
+    /// Show a user's details
+    Info {
+        uid: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// List users
+    List {
+        /// Only users whose id, display name or e-mail contains this
+        search: Option<String>,
+        #[arg(short, long, default_value_t = 500)]
+        limit: usize,
+        #[arg(short, long, default_value_t = 0)]
+        offset: usize,
+        /// Only disabled users
+        #[arg(long)]
+        disabled: bool,
+        /// Show each user's details
+        #[arg(short, long)]
+        info: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show when a user last logged in
+    Lastseen {
+        uid: Option<String>,
+        /// All users
+        #[arg(long)]
+        all: bool,
+    },
+    /// Count users per backend, active and disabled
+    Report,
+    /// Set or clear a local user's password
+    Resetpassword {
+        uid: String,
+        /// Read the password from OC_PASS
+        #[arg(long)]
+        password_from_env: bool,
+        /// Clear the password (asks for confirmation on standard input)
+        #[arg(long, conflicts_with = "password_from_env")]
+        no_password: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct UserAdd {
+    uid: String,
+    /// Read the password from OC_PASS
+    #[arg(long)]
+    password_from_env: bool,
+    /// Set a random password that is never shown (with --email, a welcome mail is owed)
+    #[arg(long, conflicts_with = "password_from_env")]
+    generate_password: bool,
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Groups to join, created when missing (repeatable)
+    #[arg(short, long = "group")]
+    group: Vec<String>,
+    #[arg(long)]
+    email: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum GroupCommand {
+    /// Add a group
+    Add { gid: String },
+    /// Add a user to a group
+    Adduser { gid: String, uid: String },
+    /// Remove a user from a group
+    Removeuser { gid: String, uid: String },
+    /// Delete a group (not the admin group); its users stay
+    Delete { gid: String },
+    /// Show a group
+    Info {
+        gid: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// List groups and their members
+    List {
+        search: Option<String>,
+        #[arg(short, long, default_value_t = 500)]
+        limit: usize,
+        #[arg(short, long, default_value_t = 0)]
+        offset: usize,
+        /// Show each group's details
+        #[arg(short, long)]
+        info: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn user_json(store: &SqliteStore, u: &User) -> Result<Value> {
+    let groups = store.user_groups(&u.uid)?;
+    let mut m = Map::new();
+    m.insert("user_id".into(), json!(u.uid));
+    m.insert(
+        "display_name".into(),
+        json!(u.display_name.clone().unwrap_or_else(|| u.uid.clone())),
+    );
+    m.insert("email".into(), json!(u.email.clone().unwrap_or_default()));
+    m.insert("enabled".into(), json!(u.enabled));
+    m.insert("groups".into(), json!(groups));
+    m.insert(
+        "quota".into(),
+        json!(u.quota.clone().unwrap_or_else(|| "none".into())),
+    );
+    m.insert(
+        "first_seen".into(),
+        json!(
+            u.first_seen
+                .map(output::iso8601)
+                .unwrap_or_else(|| "never".into())
+        ),
+    );
+    m.insert(
+        "last_seen".into(),
+        json!(
+            u.last_seen
+                .map(output::iso8601)
+                .unwrap_or_else(|| "never".into())
+        ),
+    );
+    m.insert("backend".into(), json!(u.backend));
+    Ok(Value::Object(m))
+}
+
+/// A new password from OC_PASS, or the terminal (asked twice), checked against the policy.
+fn new_password(from_env: bool, policy: &PasswordPolicy) -> Result<String> {
+    let password = if from_env {
+        std::env::var("OC_PASS").context("--password-from-env given but OC_PASS is not set")?
+    } else {
+        if !std::io::stdin().is_terminal() {
+            bail!("no terminal to ask for the password on; use --password-from-env (OC_PASS)");
+        }
+        let first = rpassword::prompt_password("Enter password: ")?;
+        let second = rpassword::prompt_password("Confirm password: ")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    };
+    if password.contains(['\r', '\n', '\0']) {
+        bail!("the password must not contain CR, LF or NUL");
+    }
+    let broken = policy.violations(&password);
+    if !broken.is_empty() {
+        let rules: Vec<String> = broken.iter().map(ToString::to_string).collect();
+        bail!("password refused by the policy: {}", rules.join("; "));
+    }
+    Ok(password)
+}
+
+/// 32 characters from a 62-letter alphabet (about 190 bits) from the OS CSPRNG.
+fn generated_password() -> String {
+    use rand::Rng;
+    use rand::distributions::Alphanumeric;
+    rand::rngs::OsRng
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+pub fn run_user(store: &SqliteStore, command: UserCommand) -> Result<()> {
+    let policy = PasswordPolicy::default();
+    match command {
+        UserCommand::Add(a) => {
+            authbridge_store::validate_uid(&a.uid)?;
+            if store.user(&a.uid).is_ok() {
+                bail!("the user {:?} already exists", a.uid);
+            }
+            let password = if a.generate_password {
+                generated_password()
+            } else {
+                new_password(a.password_from_env, &policy)?
+            };
+            let user = store.create_user(
+                &NewUser {
+                    uid: a.uid.clone(),
+                    display_name: a.display_name.clone(),
+                    email: a.email.clone(),
+                    backend: LOCAL_BACKEND.into(),
+                    password_hash: Some(hash_password(&password)),
+                    welcome_pending: a.generate_password && a.email.is_some(),
+                    groups: a.group.clone(),
+                },
+                now(),
+            )?;
+            println!("The account \"{}\" was created successfully", user.uid);
+            if let Some(name) = &a.display_name {
+                println!("Display name set to \"{name}\"");
+            }
+            for gid in &a.group {
+                println!("Account \"{}\" added to group \"{gid}\"", user.uid);
+            }
+            if user.welcome_pending {
+                println!(
+                    "Welcome email to {} is pending (mail delivery is not built yet)",
+                    a.email.as_deref().unwrap_or_default()
+                );
+            }
+        }
+        UserCommand::Delete { uid } => {
+            store.delete_user(&uid)?;
+            println!("The specified user was deleted");
+        }
+        UserCommand::Disable { uid } => {
+            store.set_enabled(&uid, false)?;
+            println!("The specified user is disabled");
+        }
+        UserCommand::Enable { uid } => {
+            store.set_enabled(&uid, true)?;
+            println!("The specified user is enabled");
+        }
+        UserCommand::Info { uid, output } => {
+            let user = store.user(&uid)?;
+            output::print(output, &user_json(store, &user)?);
+        }
+        UserCommand::List {
+            search,
+            limit,
+            offset,
+            disabled,
+            info,
+            output,
+        } => {
+            let users = store.users(&UserQuery {
+                search,
+                limit,
+                offset,
+                disabled_only: disabled,
+            })?;
+            let mut m = Map::new();
+            for u in &users {
+                let v = if info {
+                    user_json(store, u)?
+                } else {
+                    json!(u.display_name.clone().unwrap_or_else(|| u.uid.clone()))
+                };
+                m.insert(u.uid.clone(), v);
+            }
+            output::print(output, &Value::Object(m));
+        }
+        UserCommand::Lastseen { uid, all } => {
+            let users = match (uid, all) {
+                (Some(uid), false) => vec![store.user(&uid)?],
+                (None, true) => store.users(&UserQuery {
+                    limit: usize::MAX >> 1,
+                    ..UserQuery::default()
+                })?,
+                _ => bail!("give either a user id or --all"),
+            };
+            for u in users {
+                match u.last_seen {
+                    Some(ts) => println!("{}'s last login: {}", u.uid, output::minutes(ts)),
+                    None => println!("{} has never logged in.", u.uid),
+                }
+            }
+        }
+        UserCommand::Report => {
+            let r = store.report()?;
+            let mut rows: Vec<(String, String)> = vec![("User Report".into(), String::new())];
+            rows.extend(
+                r.per_backend
+                    .iter()
+                    .map(|(b, n)| (b.clone(), n.to_string())),
+            );
+            rows.push((String::new(), String::new()));
+            rows.push(("total users".into(), r.total.to_string()));
+            rows.push((String::new(), String::new()));
+            rows.push(("active users".into(), r.active.to_string()));
+            rows.push(("disabled users".into(), r.disabled.to_string()));
+            print!("{}", table(&rows));
+        }
+        UserCommand::Resetpassword {
+            uid,
+            password_from_env,
+            no_password,
+        } => {
+            let user = store.user(&uid)?;
+            if user.backend != LOCAL_BACKEND {
+                bail!(
+                    "{uid} is a {} user: change the password on that server, not here",
+                    user.backend
+                );
+            }
+            if no_password {
+                eprint!("Are you sure you want to clear the password for {uid}? [y/N] ");
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    bail!("the password was not changed");
+                }
+                store.set_password_hash(&uid, None)?;
+            } else {
+                let password = new_password(password_from_env, &policy)?;
+                store.set_password_hash(&uid, Some(&hash_password(&password)))?;
+            }
+            println!("Successfully reset password for {uid}");
+        }
+    }
+    Ok(())
+}
+
+/// occ's two-column table (`user:report`).
+fn table(rows: &[(String, String)]) -> String {
+    let w1 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let w2 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+    let line = format!("+-{}-+-{}-+\n", "-".repeat(w1), "-".repeat(w2));
+    let mut out = line.clone();
+    for (i, (a, b)) in rows.iter().enumerate() {
+        out.push_str(&format!("| {a:<w1$} | {b:<w2$} |\n"));
+        if i == 0 {
+            out.push_str(&line);
+        }
+    }
+    out.push_str(&line);
+    out
+}
+
+pub fn run_group(store: &SqliteStore, command: GroupCommand) -> Result<()> {
+    match command {
+        GroupCommand::Add { gid } => {
+            store.create_group(&gid, now())?;
+            println!("Created group \"{gid}\"");
+        }
+        GroupCommand::Adduser { gid, uid } => {
+            if !store.add_member(&gid, &uid)? {
+                println!("{uid} is already a member of {gid}");
+            }
+        }
+        GroupCommand::Removeuser { gid, uid } => {
+            if !store.remove_member(&gid, &uid)? {
+                bail!("{uid} is not a member of {gid}");
+            }
+        }
+        GroupCommand::Delete { gid } => {
+            store.delete_group(&gid)?;
+            println!("Group \"{gid}\" was removed");
+        }
+        GroupCommand::Info { gid, output } => {
+            let members = store.members(&gid)?;
+            let v = json!({"groupID": gid, "displayName": gid, "backends": ["Database"], "members": members});
+            output::print(output, &v);
+        }
+        GroupCommand::List {
+            search,
+            limit,
+            offset,
+            info,
+            output,
+        } => {
+            let mut m = Map::new();
+            for gid in store.groups(search.as_deref(), limit, offset)? {
+                let members = store.members(&gid)?;
+                let v = if info {
+                    json!({"displayName": gid, "backends": ["Database"], "users": members})
+                } else {
+                    json!(members)
+                };
+                m.insert(gid, v);
+            }
+            output::print(output, &Value::Object(m));
+        }
+    }
+    Ok(())
+}
+
+/// Unknown users and groups are errors that name them (exit 1).
+pub fn describe(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<StoreError>() {
+        Some(StoreError::NoSuchUser(u)) => format!("user {u:?} does not exist"),
+        Some(StoreError::NoSuchGroup(g)) => format!("group {g:?} does not exist"),
+        _ => format!("{e:#}"),
+    }
+}

@@ -1,0 +1,106 @@
+//! occ's output layouts: nested "  - key: value" lists, JSON and pretty JSON.
+
+use clap::ValueEnum;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Plain,
+    Json,
+    #[value(name = "json_pretty")]
+    JsonPretty,
+}
+
+/// Prints a JSON value in the chosen format; plain is occ's nested list.
+pub fn print(format: Format, value: &Value) {
+    match format {
+        Format::Json => println!("{value}"),
+        Format::JsonPretty => println!("{}", serde_json::to_string_pretty(value).expect("JSON")),
+        Format::Plain => print!("{}", plain(value, "  ")),
+    }
+}
+
+/// occ's `writeArrayInOutputFormat`: maps as "- key: value" (nested maps and
+/// lists indented below "- key:"), list items as "- item".
+pub fn plain(value: &Value, prefix: &str) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                match item {
+                    Value::Object(_) | Value::Array(_) => {
+                        out.push_str(&format!("{prefix}- {key}:\n"));
+                        out.push_str(&plain(item, &format!("{prefix}  ")));
+                    }
+                    _ => out.push_str(&format!("{prefix}- {key}: {}\n", scalar(item))),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::Object(_) | Value::Array(_) => {
+                        out.push_str(&plain(item, &format!("{prefix}  ")))
+                    }
+                    _ => out.push_str(&format!("{prefix}- {}\n", scalar(item))),
+                }
+            }
+        }
+        other => out.push_str(&format!("{prefix}{}\n", scalar(other))),
+    }
+    out
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// ISO 8601 in UTC, as occ prints first_seen and last_seen.
+pub fn iso8601(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .map(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]+00:00"
+            ))
+            .expect("format")
+        })
+        .unwrap_or_else(|_| ts.to_string())
+}
+
+/// "2024-03-20 17:18", as `user:lastseen` prints it (UTC).
+pub fn minutes(ts: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .map(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]"
+            ))
+            .expect("format")
+        })
+        .unwrap_or_else(|_| ts.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn occ_nested_layout() {
+        let v = json!({"user_id": "layla", "enabled": true, "groups": ["users", "db-admins"], "quota": "none"});
+        assert_eq!(
+            plain(&v, "  "),
+            "  - user_id: layla\n  - enabled: true\n  - groups:\n    - users\n    - db-admins\n  - quota: none\n"
+        );
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(iso8601(1_709_282_686), "2024-03-01T08:44:46+00:00");
+        assert_eq!(minutes(1_710_955_080), "2024-03-20 17:18");
+    }
+}

@@ -1,0 +1,229 @@
+//! occ's user and group commands through the real binary, on a store in a
+//! temporary data directory; every output is an insta snapshot.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs authbridge; returns "exit N" and what it printed, for a snapshot.
+    fn run(&self, args: &[&str], oc_pass: Option<&str>) -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_authbridge"));
+        cmd.arg("--config")
+            .arg(self.dir.path().join("config.toml"))
+            .arg("--data-dir")
+            .arg(self.data())
+            .args(args)
+            .stdin(Stdio::null())
+            .env_remove("OC_PASS");
+        if let Some(p) = oc_pass {
+            cmd.env("OC_PASS", p);
+        }
+        let out = cmd.output().unwrap();
+        format!(
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    fn add(&self, uid: &str, extra: &[&str]) -> String {
+        let mut args = vec!["user", "add", "--password-from-env"];
+        args.extend_from_slice(extra);
+        args.push(uid);
+        self.run(&args, Some("quartz-lantern-88"))
+    }
+}
+
+fn check(env: &Env, user: &str, password: &str) -> i32 {
+    std::fs::write(env.dir.path().join("config.toml"), "").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_authbridge"))
+        .arg("--config")
+        .arg(env.dir.path().join("config.toml"))
+        .arg("--data-dir")
+        .arg(env.data())
+        .args(["check", "--password-from-env", user])
+        .env("AUTHBRIDGE_PASSWORD", password)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap()
+}
+
+#[test]
+fn user_add_list_info_and_groups() {
+    let env = Env::new();
+    insta::assert_snapshot!(
+        "add",
+        env.add(
+            "layla",
+            &[
+                "--display-name",
+                "Layla Smith",
+                "-g",
+                "users",
+                "-g",
+                "db-admins",
+                "--email",
+                "layla@example.tld"
+            ]
+        )
+    );
+    env.add("fred", &["--display-name", "Fred Jones"]);
+    insta::assert_snapshot!("list", env.run(&["user", "list"], None));
+    insta::assert_snapshot!(
+        "list_limit_offset",
+        env.run(&["user", "list", "--limit", "1", "--offset", "1"], None)
+    );
+    insta::assert_snapshot!(
+        "list_json",
+        env.run(&["user", "list", "--output", "json"], None)
+    );
+    insta::assert_snapshot!("info", env.run(&["user", "info", "layla"], None));
+    insta::assert_snapshot!(
+        "info_json_pretty",
+        env.run(&["user", "info", "layla", "--output", "json_pretty"], None)
+    );
+    insta::assert_snapshot!("group_list", env.run(&["group", "list"], None));
+    insta::assert_snapshot!("group_info", env.run(&["group", "info", "users"], None));
+    insta::assert_snapshot!("report", env.run(&["user", "report"], None));
+    insta::assert_snapshot!(
+        "lastseen_all",
+        env.run(&["user", "lastseen", "--all"], None)
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message() {
+    let env = Env::new();
+    insta::assert_snapshot!("bad_uid", env.add("bad/uid", &[]));
+    insta::assert_snapshot!("long_uid", env.add(&"x".repeat(65), &[]));
+    insta::assert_snapshot!("outer_space", env.add(" lead", &[]));
+    insta::assert_snapshot!(
+        "weak_password",
+        env.run(
+            &["user", "add", "--password-from-env", "weak"],
+            Some("password")
+        )
+    );
+    insta::assert_snapshot!(
+        "no_oc_pass",
+        env.run(&["user", "add", "--password-from-env", "nopass"], None)
+    );
+    insta::assert_snapshot!("no_terminal", env.run(&["user", "add", "noterm"], None));
+    env.add("layla", &[]);
+    insta::assert_snapshot!("duplicate", env.add("LAYLA", &[]));
+    insta::assert_snapshot!("unknown_user", env.run(&["user", "info", "nobody"], None));
+    insta::assert_snapshot!(
+        "unknown_group",
+        env.run(&["group", "adduser", "nosuch", "layla"], None)
+    );
+    insta::assert_snapshot!("admin_group", env.run(&["group", "delete", "admin"], None));
+    // Nothing half-done: the refused users do not exist.
+    insta::assert_snapshot!("after_refusals", env.run(&["user", "list"], None));
+}
+
+#[test]
+fn local_passwords_disable_and_delete_take_effect_at_once() {
+    let env = Env::new();
+    env.add("layla", &["-g", "team"]);
+    assert_eq!(check(&env, "layla", "quartz-lantern-88"), 0);
+    assert_eq!(check(&env, "layla", "quartz-lantern-89"), 1);
+    env.run(&["user", "disable", "layla"], None);
+    assert_eq!(
+        check(&env, "layla", "quartz-lantern-88"),
+        1,
+        "disabled: refused at once"
+    );
+    env.run(&["user", "enable", "layla"], None);
+    assert_eq!(check(&env, "layla", "quartz-lantern-88"), 0);
+    insta::assert_snapshot!(
+        "resetpassword",
+        env.run(
+            &["user", "resetpassword", "--password-from-env", "layla"],
+            Some("violet-harbour-21")
+        )
+    );
+    assert_eq!(
+        check(&env, "layla", "quartz-lantern-88"),
+        1,
+        "old password gone"
+    );
+    assert_eq!(check(&env, "layla", "violet-harbour-21"), 0);
+    insta::assert_snapshot!("delete", env.run(&["user", "delete", "layla"], None));
+    assert_eq!(check(&env, "layla", "violet-harbour-21"), 1);
+    insta::assert_snapshot!(
+        "group_after_delete",
+        env.run(&["group", "info", "team"], None)
+    );
+}
+
+#[test]
+fn two_processes_adding_users_at_once_both_land() {
+    let env = Env::new();
+    env.run(&["group", "list"], None); // creates the store
+    let spawn = |prefix: &'static str| {
+        let data = env.data();
+        let config = env.dir.path().join("config.toml");
+        std::thread::spawn(move || {
+            for i in 0..15 {
+                let status = Command::new(env!("CARGO_BIN_EXE_authbridge"))
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("--data-dir")
+                    .arg(&data)
+                    .args([
+                        "user",
+                        "add",
+                        "--password-from-env",
+                        "-g",
+                        "shared",
+                        &format!("{prefix}{i}"),
+                    ])
+                    .env("OC_PASS", "quartz-lantern-88")
+                    .stdout(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        })
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    a.join().unwrap();
+    b.join().unwrap();
+    let out = env.run(&["group", "info", "shared", "--output", "json"], None);
+    let json: serde_json::Value = serde_json::from_str(
+        out.split("--- stdout\n")
+            .nth(1)
+            .unwrap()
+            .split("--- stderr")
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["members"].as_array().unwrap().len(), 30, "{out}");
+}
+
+#[test]
+fn data_dir_holds_the_store() {
+    let env = Env::new();
+    env.add("layla", &[]);
+    assert!(env.data().join("authbridge.sqlite").exists());
+    assert!(Path::new(&env.data()).is_dir());
+}
