@@ -1,6 +1,7 @@
 //! Local accounts (`Database` backend): argon2id password hashes, the password
 //! policy, and the [`LocalPasswords`] authenticator.
 
+mod app_passwords;
 mod hash;
 mod policy;
 
@@ -12,6 +13,7 @@ use authbridge_core::{
 use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
 use std::sync::Arc;
 
+pub use app_passwords::{AppPasswords, SecretKey, generate_app_password};
 pub use hash::{HASH_PARAMS, hash_password, verify_password};
 pub use policy::{PasswordPolicy, PolicyError};
 

@@ -106,6 +106,38 @@ pub trait Store {
     fn remove_member(&self, gid: &str, uid: &str) -> Result<bool>;
 }
 
+/// An app password as listed (never its secret: only a keyed hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPassword {
+    pub id: i64,
+    pub uid: String,
+    pub name: String,
+    pub created: i64,
+    pub last_activity: i64,
+}
+
+/// What validating an app password needs, found by its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPasswordMatch {
+    pub id: i64,
+    pub uid: String,
+    pub hash: Vec<u8>,
+    pub user_enabled: bool,
+    pub last_activity: i64,
+}
+
+/// App passwords, stored only as keyed hashes.
+pub trait AppPasswordStore {
+    fn add_app_password(&self, uid: &str, name: &str, hash: &[u8], now: i64) -> Result<i64>;
+    fn app_password_by_hash(&self, hash: &[u8]) -> Result<Option<AppPasswordMatch>>;
+    fn app_passwords(&self, uid: &str) -> Result<Vec<AppPassword>>;
+    fn delete_app_password(&self, uid: &str, id: i64) -> Result<bool>;
+    /// Deletes the user's app passwords last used before `before`; returns how many.
+    fn delete_app_passwords_before(&self, uid: &str, before: i64) -> Result<usize>;
+    /// Moves last_activity to `now` unless it moved less than `min_interval` ago.
+    fn touch_app_password(&self, id: i64, now: i64, min_interval: i64) -> Result<()>;
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// (backend, number of users), by backend name.
