@@ -2,7 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use authbridge_local::{PasswordPolicy, hash_password};
-use authbridge_store::{LOCAL_BACKEND, NewUser, SqliteStore, Store, StoreError, User, UserQuery};
+use authbridge_store::{
+    AppPasswordStore, LOCAL_BACKEND, NewUser, SqliteStore, Store, StoreError, User, UserQuery,
+};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 use std::io::IsTerminal;
@@ -51,6 +53,12 @@ pub enum UserCommand {
     },
     /// Count users per backend, active and disabled
     Report,
+    /// Manage a user's app passwords
+    #[command(name = "auth-tokens", subcommand)]
+    AuthTokens(TokenCommand),
+    /// (deprecated) alias for `user auth-tokens add`
+    #[command(name = "add-app-password")]
+    AddAppPassword(TokenAdd),
     /// Set or clear a local user's password
     Resetpassword {
         uid: String,
@@ -79,6 +87,39 @@ pub struct UserAdd {
     group: Vec<String>,
     #[arg(long)]
     email: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an app password and print it once
+    Add(TokenAdd),
+    /// List a user's app passwords
+    List {
+        uid: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Delete one app password by id, or all last used before a date
+    Delete {
+        uid: String,
+        /// The id shown by `user auth-tokens list`
+        #[arg(
+            required_unless_present = "last_used_before",
+            conflicts_with = "last_used_before"
+        )]
+        id: Option<i64>,
+        /// YYYY-MM-DD (UTC midnight)
+        #[arg(long)]
+        last_used_before: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct TokenAdd {
+    uid: String,
+    /// A name to recognise it by (e.g. the device)
+    #[arg(long, default_value = "cli")]
+    name: String,
 }
 
 #[derive(Subcommand)]
@@ -191,7 +232,8 @@ fn generated_password() -> String {
         .collect()
 }
 
-pub fn run_user(store: &SqliteStore, command: UserCommand) -> Result<()> {
+pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> {
+    let store: &SqliteStore = &accounts.store;
     let policy = PasswordPolicy::default();
     match command {
         UserCommand::Add(a) => {
@@ -302,6 +344,54 @@ pub fn run_user(store: &SqliteStore, command: UserCommand) -> Result<()> {
             rows.push(("disabled users".into(), r.disabled.to_string()));
             print!("{}", table(&rows));
         }
+        UserCommand::AuthTokens(TokenCommand::Add(t)) => add_token(accounts, &t)?,
+        UserCommand::AddAppPassword(t) => {
+            eprintln!("user add-app-password is deprecated; use user auth-tokens add");
+            add_token(accounts, &t)?;
+        }
+        UserCommand::AuthTokens(TokenCommand::List { uid, output }) => {
+            let tokens = store.app_passwords(&uid)?;
+            if output == Format::Plain {
+                let mut rows =
+                    vec![["id", "name", "lastActivity", "type", "scope"].map(String::from)];
+                for t in &tokens {
+                    rows.push([
+                        t.id.to_string(),
+                        t.name.clone(),
+                        output::iso8601(t.last_activity),
+                        "permanent".into(),
+                        "filesystem".into(),
+                    ]);
+                }
+                print!("{}", grid(&rows));
+            } else {
+                let list: Vec<Value> = tokens
+                    .iter()
+                    .map(|t| {
+                        json!({"id": t.id, "name": t.name, "lastActivity": output::iso8601(t.last_activity),
+                               "type": "permanent", "scope": "filesystem"})
+                    })
+                    .collect();
+                output::print(output, &Value::Array(list));
+            }
+        }
+        UserCommand::AuthTokens(TokenCommand::Delete {
+            uid,
+            id,
+            last_used_before,
+        }) => match (id, last_used_before) {
+            (Some(id), None) => {
+                if !store.delete_app_password(&uid, id)? {
+                    bail!("{uid} has no app password with id {id}");
+                }
+            }
+            (None, Some(date)) => {
+                let before = parse_date(&date)?;
+                let n = store.delete_app_passwords_before(&uid, before)?;
+                println!("Deleted {n} app password(s) last used before {date}");
+            }
+            _ => bail!("give either an id or --last-used-before"),
+        },
         UserCommand::Resetpassword {
             uid,
             password_from_env,
@@ -332,6 +422,55 @@ pub fn run_user(store: &SqliteStore, command: UserCommand) -> Result<()> {
     Ok(())
 }
 
+fn add_token(accounts: &crate::Accounts, t: &TokenAdd) -> Result<()> {
+    let user = accounts.store.user(&t.uid)?;
+    let token = authbridge_local::generate_app_password();
+    accounts
+        .store
+        .add_app_password(&user.uid, &t.name, &accounts.key.hash(&token), now())?;
+    println!("app password: {token}");
+    Ok(())
+}
+
+/// "YYYY-MM-DD" as the Unix time of that day's midnight, UTC.
+fn parse_date(text: &str) -> Result<i64> {
+    let date = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| anyhow::anyhow!("{text:?} is not a date like 2024-01-31"))?;
+    Ok(date.midnight().assume_utc().unix_timestamp())
+}
+
+/// occ's table with a header row (`user:auth-tokens:list`).
+fn grid<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let line = format!(
+        "+{}+\n",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("+")
+    );
+    let mut out = line.clone();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:<w$} "))
+            .collect();
+        out.push_str(&format!("|{}|\n", cells.join("|")));
+        if i == 0 {
+            out.push_str(&line);
+        }
+    }
+    out.push_str(&line);
+    out
+}
+
 /// occ's two-column table (`user:report`).
 fn table(rows: &[(String, String)]) -> String {
     let w1 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
@@ -348,7 +487,8 @@ fn table(rows: &[(String, String)]) -> String {
     out
 }
 
-pub fn run_group(store: &SqliteStore, command: GroupCommand) -> Result<()> {
+pub fn run_group(accounts: &crate::Accounts, command: GroupCommand) -> Result<()> {
+    let store: &SqliteStore = &accounts.store;
     match command {
         GroupCommand::Add { gid } => {
             store.create_group(&gid, now())?;

@@ -3,7 +3,7 @@
 use authbridge_core::{
     Authenticator, BackendKind, Chain, Credentials, Outcome, SecretString, Verdict,
 };
-use authbridge_local::LocalPasswords;
+use authbridge_local::{AppPasswords, LocalPasswords};
 use authbridge_store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,13 +42,19 @@ pub fn run(
         Ok(chain) => chain,
         Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
     };
-    let store = match crate::open_store(&config_path, data_dir) {
-        Ok(s) => Arc::new(s),
+    let crate::Accounts { store, key } = match crate::open_store(&config_path, data_dir) {
+        Ok(accounts) => accounts,
         Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
     };
-    // Local users first, then the configured external backends, in order.
-    let mut backends: Vec<Arc<dyn Authenticator>> =
-        vec![Arc::new(LocalPasswords::new(Arc::clone(&store)))];
+    // App passwords, local users, then the configured external backends, in order.
+    let mut backends: Vec<Arc<dyn Authenticator>> = vec![
+        Arc::new(AppPasswords::new(
+            Arc::clone(&store),
+            key,
+            crate::accounts::now,
+        )),
+        Arc::new(LocalPasswords::new(Arc::clone(&store))),
+    ];
     backends.extend(external.backends().iter().cloned());
     let chain = Chain::new(backends);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

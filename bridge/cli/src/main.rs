@@ -111,25 +111,38 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens the store in the data directory (creating both on first use).
+/// The store and the app-password key, in the data directory (both created on
+/// first use).
+pub struct Accounts {
+    pub store: std::sync::Arc<authbridge_store::SqliteStore>,
+    pub key: std::sync::Arc<authbridge_local::SecretKey>,
+}
+
 pub fn open_store(
     config_path: &std::path::Path,
     data_dir: Option<PathBuf>,
-) -> anyhow::Result<authbridge_store::SqliteStore> {
+) -> anyhow::Result<Accounts> {
+    use anyhow::Context;
     let from_config = config::data_dir_setting(config_path)?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let is_root = unsafe { libc::geteuid() } == 0;
     let dir = authbridge_store::DataDir::resolve(data_dir, from_config, is_root);
     dir.ensure()?;
-    Ok(authbridge_store::SqliteStore::open(&dir.store_path())?)
+    let store = authbridge_store::SqliteStore::open(&dir.store_path())?;
+    let key = authbridge_local::SecretKey::load_or_create(&dir.secret_key_path())
+        .with_context(|| format!("secret key {}", dir.secret_key_path().display()))?;
+    Ok(Accounts {
+        store: std::sync::Arc::new(store),
+        key: std::sync::Arc::new(key),
+    })
 }
 
 fn with_store(
     config_path: &std::path::Path,
     data_dir: Option<PathBuf>,
-    command: impl FnOnce(&authbridge_store::SqliteStore) -> anyhow::Result<()>,
+    command: impl FnOnce(&Accounts) -> anyhow::Result<()>,
 ) -> ExitCode {
-    match open_store(config_path, data_dir).and_then(|store| command(&store)) {
+    match open_store(config_path, data_dir).and_then(|accounts| command(&accounts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authbridge: {}", accounts::describe(&e));

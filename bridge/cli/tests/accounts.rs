@@ -227,3 +227,94 @@ fn data_dir_holds_the_store() {
     assert!(env.data().join("authbridge.sqlite").exists());
     assert!(Path::new(&env.data()).is_dir());
 }
+
+fn token_from(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("app password: "))
+        .expect("an app password line")
+        .to_owned()
+}
+
+#[test]
+fn app_password_lifecycle_through_the_cli() {
+    let env = Env::new();
+    env.add("layla", &[]);
+    let out = env.run(
+        &["user", "auth-tokens", "add", "--name", "laptop", "layla"],
+        None,
+    );
+    assert!(out.starts_with("exit 0"), "{out}");
+    let token = token_from(&out);
+    assert_eq!(token.len(), 29, "{token}");
+    assert_eq!(check(&env, "layla", &token), 0);
+
+    let listed = env.run(&["user", "auth-tokens", "list", "layla"], None);
+    assert!(listed.contains("| id | name   | lastActivity"), "{listed}");
+    assert!(
+        listed.contains("| 1  | laptop |") && listed.contains("| permanent | filesystem |"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token), "the secret is never shown again");
+    let json = env.run(
+        &["user", "auth-tokens", "list", "layla", "--output", "json"],
+        None,
+    );
+    assert!(
+        json.contains("\"name\":\"laptop\"") && json.contains("\"type\":\"permanent\""),
+        "{json}"
+    );
+
+    env.run(&["user", "disable", "layla"], None);
+    assert_eq!(
+        check(&env, "layla", &token),
+        1,
+        "disabled: the app password fails at once"
+    );
+    env.run(&["user", "enable", "layla"], None);
+    assert_eq!(check(&env, "layla", &token), 0);
+
+    insta::assert_snapshot!(
+        "token_delete_unknown",
+        env.run(&["user", "auth-tokens", "delete", "layla", "99"], None)
+    );
+    assert!(
+        env.run(&["user", "auth-tokens", "delete", "layla", "1"], None)
+            .starts_with("exit 0")
+    );
+    assert_eq!(check(&env, "layla", &token), 1, "deleted: refused at once");
+
+    let old = token_from(&env.run(
+        &["user", "add-app-password", "--name", "old", "layla"],
+        None,
+    ));
+    assert_eq!(check(&env, "layla", &old), 0);
+    insta::assert_snapshot!(
+        "token_delete_before",
+        env.run(
+            &[
+                "user",
+                "auth-tokens",
+                "delete",
+                "layla",
+                "--last-used-before",
+                "2999-01-01"
+            ],
+            None
+        )
+    );
+    assert_eq!(check(&env, "layla", &old), 1);
+    insta::assert_snapshot!(
+        "token_bad_date",
+        env.run(
+            &[
+                "user",
+                "auth-tokens",
+                "delete",
+                "layla",
+                "--last-used-before",
+                "yesterday"
+            ],
+            None
+        )
+    );
+}

@@ -85,8 +85,8 @@ fn a_chain_of_real_servers_in_order() {
     assert!(out.contains("rejected by every backend"), "{out}");
     assert_eq!(
         out.matches("rejected:").count(),
-        4,
-        "local users and all three backends were asked: {out}"
+        5,
+        "app passwords, local users and all three backends were asked: {out}"
     );
 }
 
