@@ -3,7 +3,8 @@
 use anyhow::{Context, Result, bail};
 use authbridge_local::{PasswordPolicy, hash_password};
 use authbridge_store::{
-    AppPasswordStore, LOCAL_BACKEND, NewUser, SqliteStore, Store, StoreError, User, UserQuery,
+    AppPasswordStore, LOCAL_BACKEND, NewUser, SqliteStore, Store, StoreError, User, UserDataStore,
+    UserQuery,
 };
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
@@ -53,6 +54,29 @@ pub enum UserCommand {
     },
     /// Count users per backend, active and disabled
     Report,
+    /// Read and change a user's settings (per app)
+    Setting {
+        uid: String,
+        app: Option<String>,
+        key: Option<String>,
+        value: Option<String>,
+        /// Delete the setting APP KEY
+        #[arg(long, conflicts_with = "value")]
+        delete: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Read and change a user's profile fields
+    Profile {
+        uid: String,
+        field: Option<String>,
+        value: Option<String>,
+        /// Delete FIELD
+        #[arg(long, conflicts_with = "value")]
+        delete: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Manage a user's app passwords
     #[command(name = "auth-tokens", subcommand)]
     AuthTokens(TokenCommand),
@@ -344,6 +368,21 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             rows.push(("disabled users".into(), r.disabled.to_string()));
             print!("{}", table(&rows));
         }
+        UserCommand::Setting {
+            uid,
+            app,
+            key,
+            value,
+            delete,
+            output,
+        } => setting(store, &uid, app, key, value, delete, output)?,
+        UserCommand::Profile {
+            uid,
+            field,
+            value,
+            delete,
+            output,
+        } => profile(store, &uid, field, value, delete, output)?,
         UserCommand::AuthTokens(TokenCommand::Add(t)) => add_token(accounts, &t)?,
         UserCommand::AddAppPassword(t) => {
             eprintln!("user add-app-password is deprecated; use user auth-tokens add");
@@ -418,6 +457,102 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             }
             println!("Successfully reset password for {uid}");
         }
+    }
+    Ok(())
+}
+
+fn setting(
+    store: &SqliteStore,
+    uid: &str,
+    app: Option<String>,
+    key: Option<String>,
+    value: Option<String>,
+    delete: bool,
+    output: Format,
+) -> Result<()> {
+    match (app, key, value) {
+        (Some(app), Some(key), Some(value)) => store.set_setting(uid, &app, &key, &value)?,
+        (Some(app), Some(key), None) if delete => {
+            if !store.delete_setting(uid, &app, &key)? {
+                bail!("the setting {app} {key} does not exist for {uid}");
+            }
+        }
+        (Some(app), Some(key), None) => {
+            let all = store.settings(uid, Some(&app))?;
+            match all.iter().find(|(_, k, _)| *k == key) {
+                Some((_, _, v)) => println!("{v}"),
+                None => bail!("the setting {app} {key} does not exist for {uid}"),
+            }
+        }
+        (app, None, None) if !delete => {
+            let mut apps = Map::new();
+            for (a, k, v) in store.settings(uid, app.as_deref())? {
+                let entry = apps.entry(a).or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(m) = entry {
+                    m.insert(k, json!(v));
+                }
+            }
+            output::print(output, &Value::Object(apps));
+        }
+        _ => bail!("--delete needs an app and a key"),
+    }
+    Ok(())
+}
+
+fn profile(
+    store: &SqliteStore,
+    uid: &str,
+    field: Option<String>,
+    value: Option<String>,
+    delete: bool,
+    output: Format,
+) -> Result<()> {
+    let user = store.user(uid)?;
+    // displayname and email live on the account itself; the rest in the profile table.
+    let mut fields = Map::new();
+    fields.insert(
+        "displayname".into(),
+        json!(
+            user.display_name
+                .clone()
+                .unwrap_or_else(|| user.uid.clone())
+        ),
+    );
+    fields.insert(
+        "email".into(),
+        json!(user.email.clone().unwrap_or_default()),
+    );
+    for (f, v) in store.profile(uid)? {
+        fields.insert(f, json!(v));
+    }
+    match (field, value) {
+        (Some(field), Some(value)) => match field.as_str() {
+            "displayname" => store.set_display_name(uid, Some(&value))?,
+            "email" => store.set_email(uid, Some(&value))?,
+            _ => store.set_profile(uid, &field, &value)?,
+        },
+        (Some(field), None) if delete => {
+            let existed = match field.as_str() {
+                "displayname" => {
+                    store.set_display_name(uid, None)?;
+                    true
+                }
+                "email" => {
+                    store.set_email(uid, None)?;
+                    true
+                }
+                _ => store.delete_profile(uid, &field)?,
+            };
+            if !existed {
+                bail!("the profile field {field} does not exist for {uid}");
+            }
+        }
+        (Some(field), None) => match fields.get(&field) {
+            Some(v) => println!("{}", v.as_str().unwrap_or_default()),
+            None => bail!("the profile field {field} does not exist for {uid}"),
+        },
+        (None, None) if !delete => output::print(output, &Value::Object(fields)),
+        _ => bail!("--delete needs a field"),
     }
     Ok(())
 }

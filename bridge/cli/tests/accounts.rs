@@ -318,3 +318,68 @@ fn app_password_lifecycle_through_the_cli() {
         )
     );
 }
+
+#[test]
+fn settings_and_profile() {
+    let env = Env::new();
+    env.add(
+        "layla",
+        &[
+            "--display-name",
+            "Layla Smith",
+            "--email",
+            "layla@example.tld",
+        ],
+    );
+    env.run(&["user", "setting", "layla", "core", "lang", "en"], None);
+    env.run(
+        &[
+            "user",
+            "setting",
+            "layla",
+            "login",
+            "lastLogin",
+            "1465910968",
+        ],
+        None,
+    );
+    insta::assert_snapshot!("setting_all", env.run(&["user", "setting", "layla"], None));
+    insta::assert_snapshot!(
+        "setting_app",
+        env.run(&["user", "setting", "layla", "core"], None)
+    );
+    insta::assert_snapshot!(
+        "setting_one",
+        env.run(&["user", "setting", "layla", "core", "lang"], None)
+    );
+    env.run(
+        &["user", "setting", "layla", "core", "lang", "--delete"],
+        None,
+    );
+    insta::assert_snapshot!(
+        "setting_gone",
+        env.run(&["user", "setting", "layla", "core", "lang"], None)
+    );
+
+    env.run(&["user", "profile", "layla", "address", "Berlin"], None);
+    env.run(&["user", "profile", "layla", "pronouns", "they/them"], None);
+    insta::assert_snapshot!("profile_all", env.run(&["user", "profile", "layla"], None));
+    env.run(&["user", "profile", "layla", "address", "Stuttgart"], None);
+    insta::assert_snapshot!(
+        "profile_one",
+        env.run(&["user", "profile", "layla", "address"], None)
+    );
+    env.run(&["user", "profile", "layla", "address", "--delete"], None);
+    env.run(
+        &["user", "profile", "layla", "displayname", "Layla S."],
+        None,
+    );
+    insta::assert_snapshot!(
+        "profile_after",
+        env.run(&["user", "profile", "layla", "--output", "json"], None)
+    );
+    insta::assert_snapshot!(
+        "profile_unknown_user",
+        env.run(&["user", "profile", "nobody"], None)
+    );
+}

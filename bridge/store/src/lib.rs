@@ -138,6 +138,19 @@ pub trait AppPasswordStore {
     fn touch_app_password(&self, id: i64, now: i64, min_interval: i64) -> Result<()>;
 }
 
+/// Per-user settings (app, key, value) and profile fields, as occ's
+/// `user:setting` and `user:profile` manage them.
+pub trait UserDataStore {
+    fn settings(&self, uid: &str, app: Option<&str>) -> Result<Vec<(String, String, String)>>;
+    fn set_setting(&self, uid: &str, app: &str, key: &str, value: &str) -> Result<()>;
+    fn delete_setting(&self, uid: &str, app: &str, key: &str) -> Result<bool>;
+    fn profile(&self, uid: &str) -> Result<Vec<(String, String)>>;
+    fn set_profile(&self, uid: &str, field: &str, value: &str) -> Result<()>;
+    fn delete_profile(&self, uid: &str, field: &str) -> Result<bool>;
+    fn set_display_name(&self, uid: &str, name: Option<&str>) -> Result<()>;
+    fn set_email(&self, uid: &str, email: Option<&str>) -> Result<()>;
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// (backend, number of users), by backend name.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::{
     AppPassword, AppPasswordMatch, AppPasswordStore, NewUser, Report, Result, Store, StoreError,
-    User, UserQuery, validate_uid,
+    User, UserDataStore, UserQuery, validate_uid,
 };
 
 /// "ABRG": marks the file as authbridge's, so a stranger's database is refused.
@@ -520,5 +520,93 @@ impl AppPasswordStore for SqliteStore {
             )?;
             Ok(())
         })
+    }
+}
+
+impl SqliteStore {
+    /// Updates one column of a user row; the column name is ours, never input.
+    fn set_user_column(&self, uid: &str, column: &'static str, value: Option<&str>) -> Result<()> {
+        self.write(|tx| {
+            match tx.execute(
+                &format!("UPDATE users SET {column} = ?2 WHERE uid = ?1"),
+                params![uid, value],
+            )? {
+                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+impl UserDataStore for SqliteStore {
+    fn settings(&self, uid: &str, app: Option<&str>) -> Result<Vec<(String, String, String)>> {
+        let conn = self.lock();
+        get_user(&conn, uid)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT app, key, value FROM settings WHERE uid = ?1 AND (?2 IS NULL OR app = ?2) ORDER BY app, key",
+        )?;
+        let rows = stmt.query_map(params![uid, app], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_setting(&self, uid: &str, app: &str, key: &str, value: &str) -> Result<()> {
+        self.write(|tx| {
+            get_user(tx, uid)?;
+            tx.execute(
+                "INSERT INTO settings (uid, app, key, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (uid, app, key) DO UPDATE SET value = ?4",
+                params![uid, app, key, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_setting(&self, uid: &str, app: &str, key: &str) -> Result<bool> {
+        self.write(|tx| {
+            get_user(tx, uid)?;
+            Ok(tx.execute(
+                "DELETE FROM settings WHERE uid = ?1 AND app = ?2 AND key = ?3",
+                params![uid, app, key],
+            )? == 1)
+        })
+    }
+
+    fn profile(&self, uid: &str) -> Result<Vec<(String, String)>> {
+        let conn = self.lock();
+        get_user(&conn, uid)?;
+        let mut stmt =
+            conn.prepare_cached("SELECT field, value FROM profile WHERE uid = ?1 ORDER BY field")?;
+        let rows = stmt.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_profile(&self, uid: &str, field: &str, value: &str) -> Result<()> {
+        self.write(|tx| {
+            get_user(tx, uid)?;
+            tx.execute(
+                "INSERT INTO profile (uid, field, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (uid, field) DO UPDATE SET value = ?3",
+                params![uid, field, value],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_profile(&self, uid: &str, field: &str) -> Result<bool> {
+        self.write(|tx| {
+            get_user(tx, uid)?;
+            Ok(tx.execute(
+                "DELETE FROM profile WHERE uid = ?1 AND field = ?2",
+                params![uid, field],
+            )? == 1)
+        })
+    }
+
+    fn set_display_name(&self, uid: &str, name: Option<&str>) -> Result<()> {
+        self.set_user_column(uid, "display_name", name)
+    }
+
+    fn set_email(&self, uid: &str, email: Option<&str>) -> Result<()> {
+        self.set_user_column(uid, "email", email)
     }
 }
