@@ -456,6 +456,10 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
                 store.set_password_hash(&uid, Some(&hash_password(&password)))?;
             }
             println!("Successfully reset password for {uid}");
+            if accounts.revoke_on_reset {
+                let n = store.delete_app_passwords_before(&uid, i64::MAX)?;
+                println!("Revoked {n} app password(s) of {uid}");
+            }
         }
     }
     Ok(())

@@ -42,7 +42,7 @@ pub fn run(
         Ok(chain) => chain,
         Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
     };
-    let crate::Accounts { store, key } = match crate::open_store(&config_path, data_dir) {
+    let crate::Accounts { store, key, .. } = match crate::open_store(&config_path, data_dir) {
         Ok(accounts) => accounts,
         Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
     };

@@ -17,6 +17,9 @@ pub const DEFAULT_PATH: &str = "/etc/authbridge/config.toml";
 pub struct ConfigFile {
     /// Where authbridge keeps its store and key (see `--data-dir`).
     pub data_dir: Option<PathBuf>,
+    /// Delete a user's app passwords when their password is reset (default off).
+    #[serde(default)]
+    pub revoke_app_passwords_on_reset: bool,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,
@@ -62,13 +65,13 @@ pub fn path_or_default(given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
 }
 
-/// The config's `data_dir`, if the file exists and sets one. A missing file is
-/// no error here: the account commands work without any backend configured.
-pub fn data_dir_setting(path: &Path) -> Result<Option<PathBuf>, ConfigError> {
+/// The config, if the file exists. A missing file is no error for the account
+/// commands: they work without any backend configured.
+pub fn load_optional(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
     if !path.exists() {
         return Ok(None);
     }
-    Ok(load(path)?.0.data_dir)
+    Ok(Some(load(path)?.0))
 }
 
 pub fn load(path: &Path) -> Result<(ConfigFile, String), ConfigError> {

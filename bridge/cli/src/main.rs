@@ -116,6 +116,8 @@ fn main() -> ExitCode {
 pub struct Accounts {
     pub store: std::sync::Arc<authbridge_store::SqliteStore>,
     pub key: std::sync::Arc<authbridge_local::SecretKey>,
+    /// The config's `revoke_app_passwords_on_reset`.
+    pub revoke_on_reset: bool,
 }
 
 pub fn open_store(
@@ -123,7 +125,8 @@ pub fn open_store(
     data_dir: Option<PathBuf>,
 ) -> anyhow::Result<Accounts> {
     use anyhow::Context;
-    let from_config = config::data_dir_setting(config_path)?;
+    let config = config::load_optional(config_path)?;
+    let from_config = config.as_ref().and_then(|c| c.data_dir.clone());
     // SAFETY: geteuid has no preconditions and cannot fail.
     let is_root = unsafe { libc::geteuid() } == 0;
     let dir = authbridge_store::DataDir::resolve(data_dir, from_config, is_root);
@@ -134,6 +137,7 @@ pub fn open_store(
     Ok(Accounts {
         store: std::sync::Arc::new(store),
         key: std::sync::Arc::new(key),
+        revoke_on_reset: config.is_some_and(|c| c.revoke_app_passwords_on_reset),
     })
 }
 

@@ -49,8 +49,12 @@ impl Env {
     }
 }
 
+/// `authbridge check` with the env's config (an empty one unless a test wrote one).
 fn check(env: &Env, user: &str, password: &str) -> i32 {
-    std::fs::write(env.dir.path().join("config.toml"), "").unwrap();
+    let config = env.dir.path().join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
     Command::new(env!("CARGO_BIN_EXE_authbridge"))
         .arg("--config")
         .arg(env.dir.path().join("config.toml"))
@@ -382,4 +386,32 @@ fn settings_and_profile() {
         "profile_unknown_user",
         env.run(&["user", "profile", "nobody"], None)
     );
+}
+
+#[test]
+fn a_password_reset_revokes_app_passwords_only_when_configured() {
+    let env = Env::new();
+    env.add("layla", &[]);
+    let token = token_from(&env.run(&["user", "auth-tokens", "add", "layla"], None));
+    env.run(
+        &["user", "resetpassword", "--password-from-env", "layla"],
+        Some("violet-harbour-21"),
+    );
+    assert_eq!(
+        check(&env, "layla", &token),
+        0,
+        "off by default: the app password survives"
+    );
+
+    std::fs::write(
+        env.dir.path().join("config.toml"),
+        "revoke_app_passwords_on_reset = true\n",
+    )
+    .unwrap();
+    let out = env.run(
+        &["user", "resetpassword", "--password-from-env", "layla"],
+        Some("amber-orchard-35"),
+    );
+    assert!(out.contains("Revoked 1 app password(s) of layla"), "{out}");
+    assert_eq!(check(&env, "layla", &token), 1);
 }
