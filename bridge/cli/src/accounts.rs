@@ -144,6 +144,10 @@ pub struct TokenAdd {
     /// A name to recognise it by (e.g. the device)
     #[arg(long, default_value = "cli")]
     name: String,
+    /// Prove the user's login password first, read from NC_PASS (checked by the
+    /// local store or the configured backends, never by another app password)
+    #[arg(long)]
+    password_from_env: bool,
 }
 
 #[derive(Subcommand)]
@@ -563,6 +567,28 @@ fn profile(
 
 fn add_token(accounts: &crate::Accounts, t: &TokenAdd) -> Result<()> {
     let user = accounts.store.user(&t.uid)?;
+    if t.password_from_env {
+        let password =
+            std::env::var("NC_PASS").context("--password-from-env given but NC_PASS is not set")?;
+        let credentials = authbridge_core::Credentials::new(&user.uid, password.into())?;
+        let chain = crate::check::full_chain(&accounts.config_path, None, accounts, false)
+            .map_err(|m| anyhow::anyhow!(m))?;
+        let decision = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(chain.authenticate(&credentials));
+        match decision.outcome {
+            authbridge_core::Outcome::Accepted { uid, .. }
+                if uid.eq_ignore_ascii_case(&user.uid) => {}
+            authbridge_core::Outcome::Unavailable => {
+                bail!(
+                    "could not check {}'s password: a backend was unavailable",
+                    user.uid
+                )
+            }
+            _ => bail!("the password given in NC_PASS is not {}'s", user.uid),
+        }
+    }
     let token = authbridge_local::generate_app_password();
     accounts
         .store

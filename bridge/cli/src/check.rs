@@ -38,25 +38,15 @@ pub fn run(
             return ExitCode::from(REJECTED);
         }
     };
-    let external = match config::build_chain(&config_path, &file, &text, &smb_child) {
-        Ok(chain) => chain,
-        Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
-    };
-    let crate::Accounts { store, key, .. } = match crate::open_store(&config_path, data_dir) {
+    let accounts = match crate::open_store(&config_path, data_dir) {
         Ok(accounts) => accounts,
         Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
     };
-    // App passwords, local users, then the configured external backends, in order.
-    let mut backends: Vec<Arc<dyn Authenticator>> = vec![
-        Arc::new(AppPasswords::new(
-            Arc::clone(&store),
-            key,
-            crate::accounts::now,
-        )),
-        Arc::new(LocalPasswords::new(Arc::clone(&store))),
-    ];
-    backends.extend(external.backends().iter().cloned());
-    let chain = Chain::new(backends);
+    let chain = match full_chain(&config_path, Some((&file, &text)), &accounts, true) {
+        Ok(chain) => chain,
+        Err(message) => return fail(CONFIG_ERROR, &message),
+    };
+    let store = Arc::clone(&accounts.store);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,6 +115,41 @@ fn read_password(from_env: bool) -> Result<SecretString, String> {
         .map_err(|e| {
             format!("cannot read the password from the terminal ({e}); use --password-from-env")
         })
+}
+
+/// App passwords (if asked for), local users, then the configured external
+/// backends, in order. `loaded` is the config if the caller read it already;
+/// otherwise it is read if it exists (no file: local accounts only).
+pub fn full_chain(
+    config_path: &std::path::Path,
+    loaded: Option<(&config::ConfigFile, &str)>,
+    accounts: &crate::Accounts,
+    with_app_passwords: bool,
+) -> Result<Chain, String> {
+    let mut backends: Vec<Arc<dyn Authenticator>> = Vec::new();
+    if with_app_passwords {
+        backends.push(Arc::new(AppPasswords::new(
+            Arc::clone(&accounts.store),
+            Arc::clone(&accounts.key),
+            crate::accounts::now,
+        )));
+    }
+    backends.push(Arc::new(LocalPasswords::new(Arc::clone(&accounts.store))));
+    let read;
+    let config = match loaded {
+        Some(c) => Some(c),
+        None if config_path.exists() => {
+            read = config::load(config_path).map_err(|e| e.to_string())?;
+            Some((&read.0, read.1.as_str()))
+        }
+        None => None,
+    };
+    if let Some((file, text)) = config {
+        let external =
+            config::build_chain(config_path, file, text, &smb_child).map_err(|e| e.to_string())?;
+        backends.extend(external.backends().iter().cloned());
+    }
+    Ok(Chain::new(backends))
 }
 
 /// The SMB child is this same program with the hidden `smb-child` subcommand.

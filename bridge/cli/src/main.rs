@@ -118,6 +118,8 @@ pub struct Accounts {
     pub key: std::sync::Arc<authbridge_local::SecretKey>,
     /// The config's `revoke_app_passwords_on_reset`.
     pub revoke_on_reset: bool,
+    /// The config file, for commands that need the backend chain.
+    pub config_path: PathBuf,
 }
 
 pub fn open_store(
@@ -138,6 +140,7 @@ pub fn open_store(
         store: std::sync::Arc::new(store),
         key: std::sync::Arc::new(key),
         revoke_on_reset: config.is_some_and(|c| c.revoke_app_passwords_on_reset),
+        config_path: config_path.to_owned(),
     })
 }
 

@@ -287,6 +287,26 @@ fn app_password_lifecycle_through_the_cli() {
     );
     assert_eq!(check(&env, "layla", &token), 1, "deleted: refused at once");
 
+    // With --password-from-env the login password (NC_PASS) must be right.
+    let with_nc_pass = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_authbridge"))
+            .arg("--config")
+            .arg(env.dir.path().join("config.toml"))
+            .arg("--data-dir")
+            .arg(env.data())
+            .args(["user", "auth-tokens", "add", "--password-from-env", "layla"])
+            .env("NC_PASS", password)
+            .output()
+            .unwrap()
+    };
+    let refused = with_nc_pass("not-her-password");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not layla's"));
+    let proven = with_nc_pass("quartz-lantern-88");
+    assert_eq!(proven.status.code(), Some(0));
+    let proven = token_from(&String::from_utf8_lossy(&proven.stdout));
+    assert_eq!(check(&env, "layla", &proven), 0);
+
     let old = token_from(&env.run(
         &["user", "add-app-password", "--name", "old", "layla"],
         None,
@@ -307,6 +327,7 @@ fn app_password_lifecycle_through_the_cli() {
         )
     );
     assert_eq!(check(&env, "layla", &old), 1);
+    assert_eq!(check(&env, "layla", &proven), 1);
     insta::assert_snapshot!(
         "token_bad_date",
         env.run(
