@@ -19,8 +19,9 @@ impl Env {
         self.dir.path().join("data")
     }
 
-    /// Runs authbridge; returns "exit N" and what it printed, for a snapshot.
-    fn run(&self, args: &[&str], oc_pass: Option<&str>) -> String {
+    /// authbridge on this env's config and data directory, with no terminal and
+    /// none of the password variables set.
+    fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_authbridge"));
         cmd.arg("--config")
             .arg(self.dir.path().join("config.toml"))
@@ -28,7 +29,15 @@ impl Env {
             .arg(self.data())
             .args(args)
             .stdin(Stdio::null())
-            .env_remove("OC_PASS");
+            .env_remove("OC_PASS")
+            .env_remove("NC_PASS")
+            .env_remove("AUTHBRIDGE_PASSWORD");
+        cmd
+    }
+
+    /// Runs authbridge; returns "exit N" and what it printed, for a snapshot.
+    fn run(&self, args: &[&str], oc_pass: Option<&str>) -> String {
+        let mut cmd = self.cmd(args);
         if let Some(p) = oc_pass {
             cmd.env("OC_PASS", p);
         }
@@ -55,14 +64,8 @@ fn check(env: &Env, user: &str, password: &str) -> i32 {
     if !config.exists() {
         std::fs::write(&config, "").unwrap();
     }
-    Command::new(env!("CARGO_BIN_EXE_authbridge"))
-        .arg("--config")
-        .arg(env.dir.path().join("config.toml"))
-        .arg("--data-dir")
-        .arg(env.data())
-        .args(["check", "--password-from-env", user])
+    env.cmd(&["check", "--password-from-env", user])
         .env("AUTHBRIDGE_PASSWORD", password)
-        .stdin(Stdio::null())
         .output()
         .unwrap()
         .status
@@ -182,46 +185,28 @@ fn local_passwords_disable_and_delete_take_effect_at_once() {
 fn two_processes_adding_users_at_once_both_land() {
     let env = Env::new();
     env.run(&["group", "list"], None); // creates the store
-    let spawn = |prefix: &'static str| {
-        let data = env.data();
-        let config = env.dir.path().join("config.toml");
-        std::thread::spawn(move || {
-            for i in 0..15 {
-                let status = Command::new(env!("CARGO_BIN_EXE_authbridge"))
-                    .arg("--config")
-                    .arg(&config)
-                    .arg("--data-dir")
-                    .arg(&data)
-                    .args([
-                        "user",
-                        "add",
-                        "--password-from-env",
-                        "-g",
-                        "shared",
-                        &format!("{prefix}{i}"),
-                    ])
-                    .env("OC_PASS", "quartz-lantern-88")
-                    .stdout(Stdio::null())
-                    .status()
-                    .unwrap();
-                assert!(status.success());
-            }
-        })
+    let add_many = |prefix: &str| {
+        for i in 0..15 {
+            let uid = format!("{prefix}{i}");
+            let status = env
+                .cmd(&["user", "add", "--password-from-env", "-g", "shared", &uid])
+                .env("OC_PASS", "quartz-lantern-88")
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
     };
-    let (a, b) = (spawn("a"), spawn("b"));
-    a.join().unwrap();
-    b.join().unwrap();
-    let out = env.run(&["group", "info", "shared", "--output", "json"], None);
-    let json: serde_json::Value = serde_json::from_str(
-        out.split("--- stdout\n")
-            .nth(1)
-            .unwrap()
-            .split("--- stderr")
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(json["members"].as_array().unwrap().len(), 30, "{out}");
+    std::thread::scope(|s| {
+        s.spawn(|| add_many("a"));
+        s.spawn(|| add_many("b"));
+    });
+    let out = env
+        .cmd(&["group", "info", "shared", "--output", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["members"].as_array().unwrap().len(), 30, "{json}");
 }
 
 #[test]
@@ -289,12 +274,7 @@ fn app_password_lifecycle_through_the_cli() {
 
     // With --password-from-env the login password (NC_PASS) must be right.
     let with_nc_pass = |password: &str| {
-        Command::new(env!("CARGO_BIN_EXE_authbridge"))
-            .arg("--config")
-            .arg(env.dir.path().join("config.toml"))
-            .arg("--data-dir")
-            .arg(env.data())
-            .args(["user", "auth-tokens", "add", "--password-from-env", "layla"])
+        env.cmd(&["user", "auth-tokens", "add", "--password-from-env", "layla"])
             .env("NC_PASS", password)
             .output()
             .unwrap()
