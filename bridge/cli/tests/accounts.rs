@@ -416,3 +416,106 @@ fn a_password_reset_revokes_app_passwords_only_when_configured() {
     assert!(out.contains("Revoked 1 app password(s) of layla"), "{out}");
     assert_eq!(check(&env, "layla", &token), 1);
 }
+
+#[test]
+fn group_and_state_commands_print_what_occ_prints() {
+    let env = Env::new();
+    env.add("layla", &[]);
+    insta::assert_snapshot!("group_add", env.run(&["group", "add", "milliways"], None));
+    insta::assert_snapshot!(
+        "group_add_again",
+        env.run(&["group", "add", "milliways"], None)
+    );
+    insta::assert_snapshot!(
+        "group_adduser",
+        env.run(&["group", "adduser", "milliways", "layla"], None)
+    );
+    insta::assert_snapshot!(
+        "group_list_info",
+        env.run(&["group", "list", "milli", "--info"], None)
+    );
+    insta::assert_snapshot!(
+        "group_removeuser",
+        env.run(&["group", "removeuser", "milliways", "layla"], None)
+    );
+    insta::assert_snapshot!(
+        "group_removeuser_again",
+        env.run(&["group", "removeuser", "milliways", "layla"], None)
+    );
+    insta::assert_snapshot!(
+        "group_delete",
+        env.run(&["group", "delete", "milliways"], None)
+    );
+    insta::assert_snapshot!("user_disable", env.run(&["user", "disable", "layla"], None));
+    insta::assert_snapshot!(
+        "list_disabled",
+        env.run(&["user", "list", "--disabled"], None)
+    );
+    insta::assert_snapshot!("user_enable", env.run(&["user", "enable", "layla"], None));
+    insta::assert_snapshot!(
+        "lastseen_never",
+        env.run(&["user", "lastseen", "layla"], None)
+    );
+}
+
+#[test]
+fn generated_passwords_are_never_printed_and_a_welcome_mail_is_pending() {
+    let env = Env::new();
+    insta::assert_snapshot!(
+        "generate_password",
+        env.run(
+            &[
+                "user",
+                "add",
+                "--generate-password",
+                "--email",
+                "layla@example.tld",
+                "layla"
+            ],
+            None
+        )
+    );
+}
+
+#[test]
+fn clearing_a_password_needs_confirmation() {
+    let env = Env::new();
+    env.add("layla", &[]);
+    let clear = |answer: &str| {
+        let mut child = env
+            .cmd(&["user", "resetpassword", "--no-password", "layla"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(clear("n\n").0, 1);
+    assert_eq!(
+        check(&env, "layla", "quartz-lantern-88"),
+        0,
+        "declined: password kept"
+    );
+    let (code, out) = clear("y\n");
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Successfully reset password for layla\n")
+    );
+    assert_eq!(
+        check(&env, "layla", "quartz-lantern-88"),
+        1,
+        "no password: no local login"
+    );
+}

@@ -2,6 +2,9 @@
 //! (default 10), common passwords forbidden, and optionally upper and lower case,
 //! digits and special characters.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 /// Each rule that can fail, named in its message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
@@ -64,15 +67,36 @@ impl PasswordPolicy {
     }
 }
 
-/// The `passwords` crate ships 99,838 common passwords (lower-cased); compare
-/// case-insensitively, as "Password123" is as guessable as "password123".
+/// The common-password list shipped in `data/` (see its README for provenance).
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+fn common_passwords() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| COMMON_PASSWORDS.lines().collect())
+}
+
+/// Compared case-insensitively: "Password123" is as guessable as "password123".
 fn is_common(password: &str) -> bool {
-    passwords::analyzer::is_common_password(password.to_lowercase())
+    common_passwords().contains(password.to_lowercase().as_str())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_list_holds_over_100000_distinct_passwords() {
+        assert!(
+            common_passwords().len() >= 100_000,
+            "{}",
+            common_passwords().len()
+        );
+        assert_eq!(
+            common_passwords().len(),
+            COMMON_PASSWORDS.lines().count(),
+            "no duplicates"
+        );
+    }
 
     #[test]
     fn defaults_are_length_10_and_no_common_passwords() {
