@@ -262,7 +262,7 @@ fn generated_password() -> String {
 
 pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> {
     let store: &SqliteStore = &accounts.store;
-    let policy = PasswordPolicy::default();
+    let policy = &accounts.policy;
     match command {
         UserCommand::Add(a) => {
             authbridge_store::validate_uid(&a.uid)?;
@@ -272,7 +272,7 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             let password = if a.generate_password {
                 generated_password()
             } else {
-                new_password(a.password_from_env, &policy)?
+                new_password(a.password_from_env, policy)?
             };
             let user = store.create_user(
                 &NewUser {
@@ -456,7 +456,7 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
                 }
                 store.set_password_hash(&uid, None)?;
             } else {
-                let password = new_password(password_from_env, &policy)?;
+                let password = new_password(password_from_env, policy)?;
                 store.set_password_hash(&uid, Some(&hash_password(&password)))?;
             }
             println!("Successfully reset password for {uid}");

@@ -20,6 +20,9 @@ pub struct ConfigFile {
     /// Delete a user's app passwords when their password is reset (default off).
     #[serde(default)]
     pub revoke_app_passwords_on_reset: bool,
+    /// Rules for local passwords (defaults: 10 characters, no common passwords).
+    #[serde(default)]
+    pub password_policy: authbridge_local::PasswordPolicy,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,

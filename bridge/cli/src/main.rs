@@ -118,6 +118,8 @@ pub struct Accounts {
     pub key: std::sync::Arc<authbridge_local::SecretKey>,
     /// The config's `revoke_app_passwords_on_reset`.
     pub revoke_on_reset: bool,
+    /// The config's `[password_policy]`.
+    pub policy: authbridge_local::PasswordPolicy,
     /// The config file, for commands that need the backend chain.
     pub config_path: PathBuf,
 }
@@ -139,7 +141,10 @@ pub fn open_store(
     Ok(Accounts {
         store: std::sync::Arc::new(store),
         key: std::sync::Arc::new(key),
-        revoke_on_reset: config.is_some_and(|c| c.revoke_app_passwords_on_reset),
+        revoke_on_reset: config
+            .as_ref()
+            .is_some_and(|c| c.revoke_app_passwords_on_reset),
+        policy: config.map(|c| c.password_policy).unwrap_or_default(),
         config_path: config_path.to_owned(),
     })
 }

@@ -42,12 +42,14 @@ impl Env {
             cmd.env("OC_PASS", p);
         }
         let out = cmd.output().unwrap();
+        // The temporary directory differs per run; snapshots show it as [DIR].
         format!(
             "exit {}\n--- stdout\n{}--- stderr\n{}",
             out.status.code().unwrap(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
+        .replace(self.dir.path().to_str().unwrap(), "[DIR]")
     }
 
     fn add(&self, uid: &str, extra: &[&str]) -> String {
@@ -518,4 +520,26 @@ fn clearing_a_password_needs_confirmation() {
         1,
         "no password: no local login"
     );
+}
+
+#[test]
+fn the_policy_comes_from_the_config() {
+    let env = Env::new();
+    std::fs::write(
+        env.dir.path().join("config.toml"),
+        "[password_policy]\nmin_length = 12\nrequire_mixed_case = true\nrequire_digit = true\nrequire_special = true\n",
+    )
+    .unwrap();
+    insta::assert_snapshot!("policy_from_config", env.add("layla", &[]));
+    let strong = env.run(
+        &["user", "add", "--password-from-env", "layla"],
+        Some("Quartz-Lantern-88"),
+    );
+    assert!(strong.starts_with("exit 0"), "{strong}");
+    std::fs::write(
+        env.dir.path().join("config.toml"),
+        "[password_policy]\nmin_lenght = 12\n",
+    )
+    .unwrap();
+    insta::assert_snapshot!("policy_typo", env.add("other", &[]));
 }

@@ -20,7 +20,9 @@ pub enum PolicyError {
     NeedsSpecial,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The `[password_policy]` section of the config.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PasswordPolicy {
     pub min_length: usize,
     pub forbid_common: bool,
