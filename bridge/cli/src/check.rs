@@ -18,13 +18,20 @@ const CONFIG_ERROR: u8 = 3;
 
 pub fn run(
     config_path: PathBuf,
+    config_given: bool,
     data_dir: Option<PathBuf>,
     user: &str,
     password_from_env: bool,
 ) -> ExitCode {
-    let (file, text) = match config::load(&config_path) {
-        Ok(loaded) => loaded,
-        Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
+    // Without --config, a missing default file means "no external backends":
+    // local users and app passwords still work on the embedded default.
+    let loaded = if config_given || config_path.exists() {
+        match config::load(&config_path) {
+            Ok(loaded) => Some(loaded),
+            Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
+        }
+    } else {
+        None
     };
     let password = match read_password(password_from_env) {
         Ok(p) => p,
@@ -42,7 +49,12 @@ pub fn run(
         Ok(accounts) => accounts,
         Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
     };
-    let chain = match full_chain(&config_path, Some((&file, &text)), &accounts, true) {
+    let chain = match full_chain(
+        &config_path,
+        loaded.as_ref().map(|(f, t)| (f, t.as_str())),
+        &accounts,
+        true,
+    ) {
         Ok(chain) => chain,
         Err(message) => return fail(CONFIG_ERROR, &message),
     };

@@ -91,12 +91,19 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    let config_given = cli.config.is_some();
     let config_path = config::path_or_default(cli.config);
     match cli.command {
         Command::Check {
             user,
             password_from_env,
-        } => check::run(config_path, cli.data_dir, &user, password_from_env),
+        } => check::run(
+            config_path,
+            config_given,
+            cli.data_dir,
+            &user,
+            password_from_env,
+        ),
         Command::User { command } => with_store(&config_path, cli.data_dir, |s| {
             accounts::run_user(s, command)
         }),
