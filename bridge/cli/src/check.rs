@@ -1,10 +1,7 @@
 //! `authbridge check USER`.
 
-use authbridge_core::{
-    Authenticator, BackendKind, Chain, Credentials, Outcome, SecretString, Verdict,
-};
-use authbridge_local::{AppPasswords, LocalPasswords};
-use authbridge_store::Store;
+use authbridge_core::{Authenticator, Chain, Credentials, Outcome, SecretString, Verdict};
+use authbridge_local::{AppPasswords, Gate, LocalPasswords};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,7 +55,7 @@ pub fn run(
         Ok(chain) => chain,
         Err(message) => return fail(CONFIG_ERROR, &message),
     };
-    let store = Arc::clone(&accounts.store);
+    let gate = Gate::new(chain, Arc::clone(&accounts.store), crate::accounts::now);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,7 +68,7 @@ pub fn run(
             );
         }
     };
-    let decision = runtime.block_on(chain.authenticate(&credentials));
+    let decision = runtime.block_on(gate.authenticate(&credentials));
     for attempt in &decision.attempts {
         println!(
             "{}: {} ({} ms)",
@@ -82,23 +79,13 @@ pub fn run(
     }
     match decision.outcome {
         Outcome::Accepted {
-            backend,
-            uid,
-            kind,
-            groups,
+            backend, uid, kind, ..
         } => {
             println!("accepted by {backend} ({kind}) as {uid}");
-            // External users are recorded (created on first sight, last_seen updated).
-            if kind != BackendKind::Database
-                && let Err(e) =
-                    store.record_login(&uid, kind.as_str(), &groups, crate::accounts::now())
-            {
-                eprintln!("authbridge: the login was accepted but could not be recorded: {e}");
-            }
             ExitCode::from(ACCEPTED)
         }
         Outcome::Rejected => {
-            println!("rejected by every backend");
+            println!("rejected");
             ExitCode::from(REJECTED)
         }
         Outcome::Unavailable => {

@@ -82,12 +82,31 @@ fn a_chain_of_real_servers_in_order() {
 
     let (code, out, _) = check(&config, "alice", "wrong");
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("rejected by every backend"), "{out}");
+    assert!(out.ends_with("\nrejected\n"), "{out}");
     assert_eq!(
         out.matches("rejected:").count(),
         5,
         "app passwords, local users and all three backends were asked: {out}"
     );
+
+    // The store decides: disabled, alice gets in by no backend, and the mail server
+    // is not even asked.
+    let logins_before = imap.logins("alice");
+    assert!(
+        authbridge(&config, &["user", "disable", "alice"], None)
+            .status
+            .success()
+    );
+    let (code, out, _) = check(&config, "alice", "alice-mail-pw");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("store: rejected: account disabled"), "{out}");
+    assert_eq!(imap.logins("alice"), logins_before);
+    assert!(
+        authbridge(&config, &["user", "enable", "alice"], None)
+            .status
+            .success()
+    );
+    assert_eq!(check(&config, "alice", "alice-mail-pw").0, 0);
 }
 
 #[test]

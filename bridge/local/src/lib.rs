@@ -2,6 +2,7 @@
 //! policy, and the [`LocalPasswords`] authenticator.
 
 mod app_passwords;
+mod gate;
 mod hash;
 mod policy;
 
@@ -14,6 +15,7 @@ use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
 use std::sync::Arc;
 
 pub use app_passwords::{AppPasswords, SecretKey, generate_app_password};
+pub use gate::Gate;
 pub use hash::{HASH_PARAMS, hash_password, verify_password};
 pub use policy::{PasswordPolicy, PolicyError};
 
