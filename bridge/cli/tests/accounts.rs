@@ -240,6 +240,7 @@ fn app_password_lifecycle_through_the_cli() {
     assert_eq!(check(&env, "layla", &token), 0);
 
     let listed = env.run(&["user", "auth-tokens", "list", "layla"], None);
+    insta::assert_snapshot!("token_list", mask_times(&listed));
     assert!(listed.contains("| id | name   | lastActivity"), "{listed}");
     assert!(
         listed.contains("| 1  | laptop |") && listed.contains("| permanent | filesystem |"),
@@ -542,4 +543,24 @@ fn the_policy_comes_from_the_config() {
     )
     .unwrap();
     insta::assert_snapshot!("policy_typo", env.add("other", &[]));
+}
+
+/// lastActivity is "now"; snapshots show it as [TIME].
+fn mask_times(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            line.split('|')
+                .map(|cell| {
+                    let t = cell.trim();
+                    if t.len() == 25 && t.ends_with("+00:00") && t.as_bytes()[10] == b'T' {
+                        cell.replace(t, &format!("{:<25}", "[TIME]"))
+                    } else {
+                        cell.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
