@@ -28,22 +28,13 @@ pub enum UserCommand {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
-    /// List users
+    /// List users (SEARCH matches the id, display name or e-mail)
     List {
-        /// Only users whose id, display name or e-mail contains this
-        search: Option<String>,
-        #[arg(short, long, default_value_t = 500)]
-        limit: usize,
-        #[arg(short, long, default_value_t = 0)]
-        offset: usize,
+        #[command(flatten)]
+        listing: Listing,
         /// Only disabled users
         #[arg(long)]
         disabled: bool,
-        /// Show each user's details
-        #[arg(short, long)]
-        info: bool,
-        #[arg(long, value_enum, default_value_t)]
-        output: Format,
     },
     /// Show when a user last logged in
     Lastseen {
@@ -113,6 +104,22 @@ pub struct UserAdd {
     email: Option<String>,
 }
 
+/// occ's list options, shared by `user list` and `group list`.
+#[derive(Args)]
+pub struct Listing {
+    /// Only entries containing this
+    search: Option<String>,
+    #[arg(short, long, default_value_t = 500)]
+    limit: usize,
+    #[arg(short, long, default_value_t = 0)]
+    offset: usize,
+    /// Show each entry's details
+    #[arg(short, long)]
+    info: bool,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create an app password and print it once
@@ -168,16 +175,8 @@ pub enum GroupCommand {
     },
     /// List groups and their members
     List {
-        search: Option<String>,
-        #[arg(short, long, default_value_t = 500)]
-        limit: usize,
-        #[arg(short, long, default_value_t = 0)]
-        offset: usize,
-        /// Show each group's details
-        #[arg(short, long)]
-        info: bool,
-        #[arg(long, value_enum, default_value_t)]
-        output: Format,
+        #[command(flatten)]
+        listing: Listing,
     },
 }
 
@@ -317,12 +316,15 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             output::print(output, &user_json(store, &user)?);
         }
         UserCommand::List {
-            search,
-            limit,
-            offset,
+            listing:
+                Listing {
+                    search,
+                    limit,
+                    offset,
+                    info,
+                    output,
+                },
             disabled,
-            info,
-            output,
         } => {
             let users = store.users(&UserQuery {
                 search,
@@ -679,11 +681,14 @@ pub fn run_group(accounts: &crate::Accounts, command: GroupCommand) -> Result<()
             output::print(output, &v);
         }
         GroupCommand::List {
-            search,
-            limit,
-            offset,
-            info,
-            output,
+            listing:
+                Listing {
+                    search,
+                    limit,
+                    offset,
+                    info,
+                    output,
+                },
         } => {
             let mut m = Map::new();
             for gid in store.groups(search.as_deref(), limit, offset)? {
