@@ -30,18 +30,6 @@ pub fn run(
     } else {
         None
     };
-    let password = match read_password(password_from_env) {
-        Ok(p) => p,
-        Err(message) => return fail(CONFIG_ERROR, &message),
-    };
-    // Refused before any network I/O: CR, LF, NUL or empty parts.
-    let credentials = match Credentials::new(user, password) {
-        Ok(c) => c,
-        Err(e) => {
-            println!("rejected: {e}");
-            return ExitCode::from(REJECTED);
-        }
-    };
     let accounts = match crate::open_store(&config_path, data_dir) {
         Ok(accounts) => accounts,
         Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
@@ -54,6 +42,19 @@ pub fn run(
     ) {
         Ok(chain) => chain,
         Err(message) => return fail(CONFIG_ERROR, &message),
+    };
+    // Asked only once the configuration is known to be good.
+    let password = match read_password(password_from_env) {
+        Ok(p) => p,
+        Err(message) => return fail(CONFIG_ERROR, &message),
+    };
+    // Refused before any network I/O: CR, LF, NUL or empty parts.
+    let credentials = match Credentials::new(user, password) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("rejected: {e}");
+            return ExitCode::from(REJECTED);
+        }
     };
     let gate = Gate::new(chain, Arc::clone(&accounts.store), crate::accounts::now);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
