@@ -573,8 +573,9 @@ fn add_token(accounts: &crate::Accounts, t: &TokenAdd) -> Result<()> {
         let password =
             std::env::var("NC_PASS").context("--password-from-env given but NC_PASS is not set")?;
         let credentials = authbridge_core::Credentials::new(&user.uid, password.into())?;
-        let chain = crate::check::full_chain(&accounts.config_path, None, accounts, false)
+        let external = crate::check::external_chain(&accounts.config_path, None)
             .map_err(|m| anyhow::anyhow!(m))?;
+        let chain = crate::check::full_chain(accounts, &external, false);
         let decision = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

@@ -30,19 +30,17 @@ pub fn run(
     } else {
         None
     };
+    // Every configuration error is found before anything is written.
+    let external = match external_chain(&config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))
+    {
+        Ok(chain) => chain,
+        Err(message) => return fail(CONFIG_ERROR, &message),
+    };
     let accounts = match crate::open_store(&config_path, data_dir) {
         Ok(accounts) => accounts,
         Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
     };
-    let chain = match full_chain(
-        &config_path,
-        loaded.as_ref().map(|(f, t)| (f, t.as_str())),
-        &accounts,
-        true,
-    ) {
-        Ok(chain) => chain,
-        Err(message) => return fail(CONFIG_ERROR, &message),
-    };
+    let chain = full_chain(&accounts, &external, true);
     // Asked only once the configuration is known to be good.
     let password = match read_password(password_from_env) {
         Ok(p) => p,
@@ -117,24 +115,12 @@ fn read_password(from_env: bool) -> Result<SecretString, String> {
         })
 }
 
-/// App passwords (if asked for), local users, then the configured external
-/// backends, in order. `loaded` is the config if the caller read it already;
-/// otherwise it is read if it exists (no file: local accounts only).
-pub fn full_chain(
+/// The configured external backends. `loaded` is the config if the caller read it
+/// already; otherwise it is read if it exists (no file: no external backends).
+pub fn external_chain(
     config_path: &std::path::Path,
     loaded: Option<(&config::ConfigFile, &str)>,
-    accounts: &crate::Accounts,
-    with_app_passwords: bool,
 ) -> Result<Chain, String> {
-    let mut backends: Vec<Arc<dyn Authenticator>> = Vec::new();
-    if with_app_passwords {
-        backends.push(Arc::new(AppPasswords::new(
-            Arc::clone(&accounts.store),
-            Arc::clone(&accounts.key),
-            crate::accounts::now,
-        )));
-    }
-    backends.push(Arc::new(LocalPasswords::new(Arc::clone(&accounts.store))));
     let read;
     let config = match loaded {
         Some(c) => Some(c),
@@ -144,12 +130,27 @@ pub fn full_chain(
         }
         None => None,
     };
-    if let Some((file, text)) = config {
-        let external =
-            config::build_chain(config_path, file, text, &smb_child).map_err(|e| e.to_string())?;
-        backends.extend(external.backends().iter().cloned());
+    match config {
+        Some((file, text)) => {
+            config::build_chain(config_path, file, text, &smb_child).map_err(|e| e.to_string())
+        }
+        None => Ok(Chain::default()),
     }
-    Ok(Chain::new(backends))
+}
+
+/// App passwords (if asked for), local users, then the external backends, in order.
+pub fn full_chain(accounts: &crate::Accounts, external: &Chain, with_app_passwords: bool) -> Chain {
+    let mut backends: Vec<Arc<dyn Authenticator>> = Vec::new();
+    if with_app_passwords {
+        backends.push(Arc::new(AppPasswords::new(
+            Arc::clone(&accounts.store),
+            Arc::clone(&accounts.key),
+            crate::accounts::now,
+        )));
+    }
+    backends.push(Arc::new(LocalPasswords::new(Arc::clone(&accounts.store))));
+    backends.extend(external.backends().iter().cloned());
+    Chain::new(backends)
 }
 
 /// The SMB child is this same program with the hidden `smb-child` subcommand.

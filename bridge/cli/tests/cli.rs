@@ -7,8 +7,12 @@ use std::process::{Command, Output, Stdio};
 
 fn authbridge(config: &Path, args: &[&str], password: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authbridge"));
+    // The store lives beside the config, never in /var/lib/authbridge.
+    let data_dir = config.parent().expect("config in a directory").join("data");
     cmd.arg("--config")
         .arg(config)
+        .arg("--data-dir")
+        .arg(data_dir)
         .args(args)
         .stdin(Stdio::null());
     cmd.env_remove("AUTHBRIDGE_PASSWORD");
@@ -41,7 +45,7 @@ fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
 fn a_chain_of_real_servers_in_order() {
     let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
     let ftp = Ftpd::start(&[("frank", "frank-ftp-pw")]);
-    let smb = Smbd::start(&[("sam", "sam-smb-pw")]);
+    let smb = Smbd::start(&[("sam", "sam-smb-pw"), ("sally", "sally-smb-pw")]);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
@@ -107,6 +111,35 @@ fn a_chain_of_real_servers_in_order() {
             .success()
     );
     assert_eq!(check(&config, "alice", "alice-mail-pw").0, 0);
+
+    // Each account belongs to one backend: the SMB server's "sally" does not open a
+    // local account "sally".
+    let sally = Command::new(env!("CARGO_BIN_EXE_authbridge"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["user", "add", "--password-from-env", "sally"])
+        .env("OC_PASS", "quartz-lantern-88")
+        .output()
+        .unwrap();
+    assert!(
+        dir.path().join("data/authbridge.sqlite").exists(),
+        "the same store as check uses"
+    );
+    assert!(
+        sally.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sally.stderr)
+    );
+    let (code, out, _) = check(&config, "sally", "sally-smb-pw");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "store: rejected: server said: the account sally belongs to the Database backend, not SMB"
+        ),
+        "{out}"
+    );
 }
 
 #[test]

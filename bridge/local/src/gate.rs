@@ -16,12 +16,17 @@ pub struct Gate {
 
 fn disabled(uid: &str) -> Decision {
     tracing::info!(uid, "refused: the account is disabled");
+    rejected_by_store(RejectReason::AccountDisabled)
+}
+
+/// A refusal the store made, shown as its own attempt in the decision.
+fn rejected_by_store(reason: RejectReason) -> Decision {
     Decision {
         outcome: Outcome::Rejected,
         attempts: vec![Attempt {
             backend: "store".into(),
             kind: BackendKind::Database,
-            verdict: Verdict::Rejected(RejectReason::AccountDisabled),
+            verdict: Verdict::Rejected(reason),
             elapsed: Duration::ZERO,
         }],
     }
@@ -64,10 +69,23 @@ impl Gate {
         if self.is_disabled(uid) {
             return disabled(uid);
         }
-        if !matches!(kind, BackendKind::Database | BackendKind::AppPassword)
-            && let Err(e) = self
-                .store
-                .record_login(uid, kind.as_str(), groups, (self.clock)())
+        if matches!(kind, BackendKind::Database | BackendKind::AppPassword) {
+            return decision;
+        }
+        // Each account belongs to one backend, as in Nextcloud: a mail server that
+        // accepts "bob" does not open the local account "bob" or the SMB one.
+        if let Ok(user) = self.store.user(uid)
+            && user.backend != kind.as_str()
+        {
+            tracing::warn!(uid, owner = %user.backend, by = %kind, "refused: the account belongs to another backend");
+            return rejected_by_store(RejectReason::Server(format!(
+                "the account {uid} belongs to the {} backend, not {kind}",
+                user.backend
+            )));
+        }
+        if let Err(e) = self
+            .store
+            .record_login(uid, kind.as_str(), groups, (self.clock)())
         {
             tracing::warn!(uid, "accepted, but the login could not be recorded: {e}");
         }
