@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real FTP server (pyftpdlib) for authbridge's tests, on 127.0.0.1.
 
-    ftpd.py --port N --users FILE --commands FILE [--cert CRT --key KEY]
+    ftpd.py --port N --users FILE --commands FILE --home DIR [--cert CRT --key KEY]
 
 FILE of users: one JSON object per line, {"login": ..., "password": ...}.
 With --cert/--key the server offers explicit FTPS (AUTH TLS) and requires it
@@ -12,7 +12,6 @@ password), so a test can prove from the server side what a client sent.
 import argparse
 import json
 import os
-import tempfile
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
@@ -24,11 +23,13 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--users", required=True)
     parser.add_argument("--commands", required=True)
+    parser.add_argument("--home", required=True)
     parser.add_argument("--cert")
     parser.add_argument("--key")
     args = parser.parse_args()
 
-    home = tempfile.mkdtemp(prefix="abftp-home")
+    os.makedirs(args.home, exist_ok=True)
+    home = args.home
     authorizer = DummyAuthorizer()
     with open(args.users, encoding="utf-8") as users:
         for line in users:

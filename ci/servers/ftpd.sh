@@ -34,6 +34,6 @@ if [ "${TLS:-yes}" = yes ]; then
 fi
 touch "$dir/commands.log"
 python3 "$here/ftpd.py" --port "$FTP_PORT" --users "$dir/users.jsonl" \
-    --commands "$dir/commands.log" "${tls_args[@]}" \
+    --commands "$dir/commands.log" --home "$dir/home" "${tls_args[@]}" \
     </dev/null >"$dir/ftpd.log" 2>&1 &
 echo $! >"$dir/ftpd.pid"
