@@ -9,7 +9,10 @@
 //! crash in C code costs one check, not the daemon.
 
 use pavao::{SmbClient, SmbCredentials, SmbDialect, SmbError, SmbOptions};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::io::{self, BufReader, BufWriter};
+use std::os::fd::FromRawFd;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::wire::{Reply, Request, Status};
@@ -28,10 +31,20 @@ pub const CLIENT_CONF: &str = "\
 
 /// Serves requests from stdin until it closes. Returns the process exit code.
 pub fn child_main() -> i32 {
+    // Replies go to the original stdout; fd 1 itself is pointed at stderr, so
+    // anything libsmbclient prints can never corrupt a reply frame.
+    // SAFETY: plain descriptor calls on this process's own fds, before any thread.
+    let replies = unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 || libc::dup2(2, 1) < 0 {
+            eprintln!("authbridge-smb-child: cannot set up its descriptors");
+            return 2;
+        }
+        std::fs::File::from_raw_fd(fd)
+    };
     let stdin = io::stdin();
-    let stdout = io::stdout();
     let mut input = BufReader::new(stdin.lock());
-    let mut output = BufWriter::new(stdout.lock());
+    let mut output = BufWriter::new(replies);
     loop {
         let request = match Request::read_from(&mut input) {
             Ok(Some(r)) => r,
@@ -41,6 +54,7 @@ pub fn child_main() -> i32 {
                 return 2;
             }
         };
+        REASONS.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let reply = check(&request);
         if reply.write_to(&mut output).is_err() {
             return 0;
@@ -74,41 +88,119 @@ fn check(r: &Request) -> Reply {
         Err(e) => return reply(Status::Failed, format!("libsmbclient setup failed: {e}")),
     };
     let _ = client.set_timeout(Duration::from_millis(u64::from(r.timeout_ms)));
+    capture_reasons(&client);
     // Needs an authenticated session and tree connect; keeps the server's refusal.
     match client.stat("/") {
         Ok(_) => reply(Status::Accepted, String::new()),
-        Err(SmbError::Io(e)) => classify(&e),
+        Err(SmbError::Io(e)) => classify(&e, &REASONS.lock().unwrap_or_else(|p| p.into_inner())),
         Err(e) => reply(Status::Failed, e.to_string()),
     }
 }
 
 /// libsmbclient reduces NT status codes to errno: LOGON_FAILURE, WRONG_PASSWORD,
 /// ACCOUNT_DISABLED, PASSWORD_EXPIRED, INVALID_LOGON_HOURS and ACCESS_DENIED all
-/// arrive as EACCES, so the exact reason is only in the server's log.
-fn classify(e: &io::Error) -> Reply {
+/// arrive as EACCES. The reason is recovered from its debug log (see
+/// [`capture_reasons`]); without one, EACCES is a plain rejection.
+fn classify(e: &io::Error, reasons: &[String]) -> Reply {
     let errno = e.raw_os_error().unwrap_or(0);
-    let status = match errno {
-        libc_errno::EACCES | libc_errno::EPERM => Status::Rejected,
-        libc_errno::ECONNREFUSED | libc_errno::EHOSTUNREACH | libc_errno::ENETUNREACH => {
-            Status::Connect
+    let status = if !reasons.is_empty() {
+        // The server refused the session setup: whatever errno libsmbclient chose
+        // (ACCOUNT_LOCKED_OUT, for one, arrives as EINVAL), this is a refusal.
+        refusal(reasons)
+    } else {
+        match errno {
+            libc::EACCES | libc::EPERM => Status::Rejected,
+            libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH => Status::Connect,
+            libc::ETIMEDOUT => Status::Timeout,
+            _ => Status::Failed,
         }
-        libc_errno::ETIMEDOUT => Status::Timeout,
-        _ => Status::Failed,
     };
-    reply(status, format!("{e} (errno {errno})"))
+    let detail = reasons.last().map(String::as_str).unwrap_or("");
+    reply(
+        status,
+        format!("{e} (errno {errno}) {detail}")
+            .trim_end()
+            .to_owned(),
+    )
 }
 
-/// The few errno values we tell apart (Linux numbering, which is what libsmbclient
-/// on this platform reports).
-mod libc_errno {
-    pub const EPERM: i32 = 1;
-    pub const EACCES: i32 = 13;
-    pub const ENETUNREACH: i32 = 101;
-    pub const ETIMEDOUT: i32 = 110;
-    pub const ECONNREFUSED: i32 = 111;
-    pub const EHOSTUNREACH: i32 = 113;
+/// Samba logs a failed session setup at level 3 as "SPNEGO login failed: " and
+/// the NT status's description from its error table (libcli/util/nterr.c).
+fn refusal(reasons: &[String]) -> Status {
+    let text = reasons.join("\n").to_ascii_lowercase();
+    if text.contains("account is currently disabled") || text.contains("account has expired") {
+        Status::AccountDisabled
+    } else if text.contains("automatically locked") {
+        Status::AccountLocked
+    } else if text.contains("password has expired") || text.contains("password must be changed") {
+        Status::PasswordExpired
+    } else {
+        Status::Rejected
+    }
+}
+
+/// Collected "login failed" lines of the current request.
+static REASONS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+extern "C" fn collect(_: *mut c_void, _level: c_int, message: *const c_char) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: libsmbclient passes a NUL-terminated message valid for this call.
+    let text = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    if text.contains("login failed") {
+        if let Ok(mut reasons) = REASONS.lock() {
+            reasons.push(text.trim().to_owned());
+        }
+    }
+}
+
+/// Debug level 3 carries the session-setup failure reason; the callback keeps it
+/// in memory (nothing is written anywhere, and no password is ever in it).
+fn capture_reasons(client: &SmbClient) {
+    if let Ok(ctx) = client.ctx() {
+        // SAFETY: `ctx` is this client's live context; the callback is a plain
+        // function that never unwinds, and the client outlives the check.
+        unsafe {
+            pavao_sys::smbc_setDebug(ctx, 3);
+            pavao_sys::smbc_setLogCallback(ctx, std::ptr::null_mut(), Some(collect));
+        }
+    }
 }
 
 fn reply(status: Status, message: String) -> Reply {
     Reply { status, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samba_reasons_are_recognised() {
+        let r = |line: &str| refusal(&[line.to_owned()]);
+        assert_eq!(
+            r(
+                "SPNEGO login failed: The referenced account is currently disabled and cannot be logged on to."
+            ),
+            Status::AccountDisabled
+        );
+        assert_eq!(
+            r(
+                "SPNEGO login failed: The user account has been automatically locked because too many invalid logon attempts or password change attempts have been requested."
+            ),
+            Status::AccountLocked
+        );
+        assert_eq!(
+            r("SPNEGO login failed: The user account password has expired."),
+            Status::PasswordExpired
+        );
+        assert_eq!(
+            r(
+                "SPNEGO login failed: The attempted logon is invalid. This is either due to a bad username or authentication information."
+            ),
+            Status::Rejected
+        );
+        assert_eq!(refusal(&[]), Status::Rejected);
+    }
 }

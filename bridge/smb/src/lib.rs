@@ -135,6 +135,9 @@ impl Authenticator for SmbBackend {
                 tracing::info!(backend = %self.name, login = credentials.login(), detail = %reply.message, "SMB server refused the credentials");
                 Verdict::Rejected(RejectReason::BadCredentials)
             }
+            Status::AccountDisabled => Verdict::Rejected(RejectReason::AccountDisabled),
+            Status::AccountLocked => Verdict::Rejected(RejectReason::AccountLocked),
+            Status::PasswordExpired => Verdict::Rejected(RejectReason::PasswordExpired),
             Status::Connect => Verdict::unavailable(UnavailableKind::Connect, reply.message),
             Status::Timeout => Verdict::unavailable(UnavailableKind::Timeout, reply.message),
             Status::Failed => Verdict::unavailable(UnavailableKind::Protocol, reply.message),

@@ -35,6 +35,12 @@ pub enum Status {
     Timeout = 3,
     /// Anything else: the share does not exist, protocol errors.
     Failed = 4,
+    /// Refused: the account is disabled (or expired).
+    AccountDisabled = 5,
+    /// Refused: the account is locked out.
+    AccountLocked = 6,
+    /// Refused: the password has expired or must be changed.
+    PasswordExpired = 7,
 }
 
 impl Status {
@@ -45,6 +51,9 @@ impl Status {
             2 => Status::Connect,
             3 => Status::Timeout,
             4 => Status::Failed,
+            5 => Status::AccountDisabled,
+            6 => Status::AccountLocked,
+            7 => Status::PasswordExpired,
             _ => return Err(invalid("unknown status byte")),
         })
     }

@@ -72,12 +72,23 @@ async fn awkward_and_long_passwords() {
 }
 
 #[tokio::test]
-async fn a_disabled_account_is_rejected() {
+async fn disabled_and_locked_accounts_are_rejected_with_the_reason() {
     let s = Smbd::start(&[("bob", "bob-smb-pw")]);
     let b = share_backend(&s);
     assert_eq!(check(&b, "bob", "bob-smb-pw").await, accepted("bob"));
     s.pdbedit(&["-c", "[D]", "-u", "bob"]);
-    assert_eq!(check(&b, "bob", "bob-smb-pw").await, REJECTED);
+    assert_eq!(
+        check(&b, "bob", "bob-smb-pw").await,
+        Verdict::Rejected(RejectReason::AccountDisabled)
+    );
+    s.pdbedit(&["-c", "[]", "-u", "bob"]);
+    s.pdbedit(&["-c", "[L]", "-u", "bob"]);
+    assert_eq!(
+        check(&b, "bob", "bob-smb-pw").await,
+        Verdict::Rejected(RejectReason::AccountLocked)
+    );
+    s.pdbedit(&["-c", "[]", "-u", "bob"]);
+    assert_eq!(check(&b, "bob", "bob-smb-pw").await, accepted("bob"));
 }
 
 #[tokio::test]
@@ -87,11 +98,10 @@ async fn a_guest_session_never_counts_as_the_users() {
         "host = '127.0.0.1'\nport = {}\nshare = 'share'\ntimeout = '2s'",
         s.port
     ));
-    // The server maps this unknown user to guest and would let the session in.
-    // libsmbclient, told to require signing, refuses the unsigned guest session
-    // (and then waits, so this check ends at its timeout).
+    // The server maps this unknown user to guest and would let the session in;
+    // libsmbclient, told to require signing, refuses the unsigned guest session.
     let v = check(&b, "mallory", "anything").await;
-    assert!(unavailable_kind(&v).is_some(), "{v}");
+    assert!(matches!(v, Verdict::Rejected(_)), "{v}");
     assert_eq!(check(&b, "alice", "alice-smb-pw").await, accepted("alice"));
 }
 
