@@ -148,10 +148,10 @@ extern "C" fn collect(_: *mut c_void, _level: c_int, message: *const c_char) {
     }
     // SAFETY: libsmbclient passes a NUL-terminated message valid for this call.
     let text = unsafe { CStr::from_ptr(message) }.to_string_lossy();
-    if text.contains("login failed") {
-        if let Ok(mut reasons) = REASONS.lock() {
-            reasons.push(text.trim().to_owned());
-        }
+    if text.contains("login failed")
+        && let Ok(mut reasons) = REASONS.lock()
+    {
+        reasons.push(text.trim().to_owned());
     }
 }
 
