@@ -36,7 +36,8 @@ pub fn run(
         Ok(chain) => chain,
         Err(message) => return fail(CONFIG_ERROR, &message),
     };
-    let accounts = match crate::open_store(&config_path, data_dir) {
+    let accounts = match crate::open_store(&config_path, loaded.as_ref().map(|(f, _)| f), data_dir)
+    {
         Ok(accounts) => accounts,
         Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
     };

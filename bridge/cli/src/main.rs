@@ -131,12 +131,13 @@ pub struct Accounts {
     pub config_path: PathBuf,
 }
 
+/// `config` is the file at `config_path` as the caller read it (`None`: there is none).
 pub fn open_store(
     config_path: &std::path::Path,
+    config: Option<&config::ConfigFile>,
     data_dir: Option<PathBuf>,
 ) -> anyhow::Result<Accounts> {
     use anyhow::Context;
-    let config = config::load_optional(config_path)?;
     let from_config = config.as_ref().and_then(|c| c.data_dir.clone());
     // SAFETY: geteuid has no preconditions and cannot fail.
     let is_root = unsafe { libc::geteuid() } == 0;
@@ -148,10 +149,10 @@ pub fn open_store(
     Ok(Accounts {
         store: std::sync::Arc::new(store),
         key: std::sync::Arc::new(key),
-        revoke_on_reset: config
-            .as_ref()
-            .is_some_and(|c| c.revoke_app_passwords_on_reset),
-        policy: config.map(|c| c.password_policy).unwrap_or_default(),
+        revoke_on_reset: config.is_some_and(|c| c.revoke_app_passwords_on_reset),
+        policy: config
+            .map(|c| c.password_policy.clone())
+            .unwrap_or_default(),
         config_path: config_path.to_owned(),
     })
 }
@@ -161,7 +162,10 @@ fn with_store(
     data_dir: Option<PathBuf>,
     command: impl FnOnce(&Accounts) -> anyhow::Result<()>,
 ) -> ExitCode {
-    match open_store(config_path, data_dir).and_then(|accounts| command(&accounts)) {
+    let opened = config::load_optional(config_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|config| open_store(config_path, config.as_ref(), data_dir));
+    match opened.and_then(|accounts| command(&accounts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authbridge: {}", accounts::describe(&e));

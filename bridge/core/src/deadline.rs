@@ -5,7 +5,6 @@
 //! [`Deadline`], and the async caller stops waiting at that same deadline, so no
 //! check ever takes longer than its configured overall timeout.
 
-use serde::Deserialize;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -13,12 +12,9 @@ use std::time::{Duration, Instant};
 use crate::{UnavailableKind, Verdict};
 
 /// Per-backend limits (`connect_timeout`, `timeout` in the config, e.g. `"5s"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    #[serde(default = "default_connect", with = "humantime_serde")]
     pub connect_timeout: Duration,
-    #[serde(default = "default_overall", with = "humantime_serde")]
     pub timeout: Duration,
 }
 
@@ -228,15 +224,15 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_five_and_ten_seconds() {
-        let t: Timeouts =
-            serde::Deserialize::deserialize(serde::de::value::MapDeserializer::<
-                _,
-                serde::de::value::Error,
-            >::new(std::iter::empty::<(&str, &str)>()))
-            .unwrap();
+    fn defaults_are_five_and_ten_seconds_unless_overridden() {
+        let t = Timeouts::with_overrides(None, None);
         assert_eq!(t, Timeouts::default());
         assert_eq!(t.connect_timeout, Duration::from_secs(5));
         assert_eq!(t.timeout, Duration::from_secs(10));
+        let t = Timeouts::with_overrides(None, Some(Duration::from_secs(3)));
+        assert_eq!(
+            (t.connect_timeout, t.timeout),
+            (Duration::from_secs(5), Duration::from_secs(3))
+        );
     }
 }

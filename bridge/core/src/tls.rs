@@ -9,22 +9,16 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// `ca_file` and `tls_verify` of a backend section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
     /// Trust only the certificates in this PEM file instead of the system store.
     pub ca_file: Option<PathBuf>,
     /// Validate the server's certificate (default true).
-    #[serde(default = "yes")]
     pub tls_verify: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Default for TlsSettings {

@@ -123,11 +123,14 @@ impl Authenticator for AppPasswords {
         if !found.user_enabled {
             return Verdict::Rejected(RejectReason::AccountDisabled);
         }
-        // A failed last_activity update does not change the verdict.
-        if let Err(e) = self
-            .store
-            .touch_app_password(found.id, (self.clock)(), TOUCH_INTERVAL_SECS)
+        // Only a stale last_activity costs a write; steady use stays read-only.
+        let now = (self.clock)();
+        if now - found.last_activity >= TOUCH_INTERVAL_SECS
+            && let Err(e) = self
+                .store
+                .touch_app_password(found.id, now, TOUCH_INTERVAL_SECS)
         {
+            // A failed update does not change the verdict.
             tracing::warn!(uid = %found.uid, "could not update an app password's last activity: {e}");
         }
         Verdict::Accepted(Accepted {

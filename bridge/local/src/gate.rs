@@ -65,8 +65,17 @@ impl Gate {
         else {
             return decision;
         };
-        // The backend may map the login to another uid (e.g. a mail domain stripped).
-        if self.is_disabled(uid) {
+        // One lookup for both rules below; the backend may have mapped the login to
+        // another uid (e.g. a mail domain stripped).
+        let known = match self.store.user(uid) {
+            Ok(user) => Some(user),
+            Err(StoreError::NoSuchUser(_)) => None,
+            Err(e) => {
+                tracing::warn!(uid, "store unreadable, refusing: {e}");
+                return disabled(uid);
+            }
+        };
+        if known.as_ref().is_some_and(|u| !u.enabled) {
             return disabled(uid);
         }
         if matches!(kind, BackendKind::Database | BackendKind::AppPassword) {
@@ -74,7 +83,7 @@ impl Gate {
         }
         // Each account belongs to one backend, as in Nextcloud: a mail server that
         // accepts "bob" does not open the local account "bob" or the SMB one.
-        if let Ok(user) = self.store.user(uid)
+        if let Some(user) = known
             && user.backend != kind.as_str()
         {
             tracing::warn!(uid, owner = %user.backend, by = %kind, "refused: the account belongs to another backend");

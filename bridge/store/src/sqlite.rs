@@ -176,6 +176,14 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// An UPDATE or DELETE of one user's row: no row touched means no such user.
+fn user_row(changed: usize, uid: &str) -> Result<()> {
+    match changed {
+        0 => Err(StoreError::NoSuchUser(uid.to_owned())),
+        _ => Ok(()),
+    }
+}
+
 fn get_user(conn: &Connection, uid: &str) -> Result<User> {
     conn.query_row(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE uid = ?1"),
@@ -269,23 +277,18 @@ impl Store for SqliteStore {
     fn delete_user(&self, uid: &str) -> Result<()> {
         // Memberships, subadmin rights, app passwords, settings and profile go with
         // the user (ON DELETE CASCADE).
-        self.write(
-            |tx| match tx.execute("DELETE FROM users WHERE uid = ?1", [uid])? {
-                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
-                _ => Ok(()),
-            },
-        )
+        self.write(|tx| user_row(tx.execute("DELETE FROM users WHERE uid = ?1", [uid])?, uid))
     }
 
     fn set_enabled(&self, uid: &str, enabled: bool) -> Result<()> {
         self.write(|tx| {
-            match tx.execute(
-                "UPDATE users SET enabled = ?2 WHERE uid = ?1",
-                params![uid, enabled],
-            )? {
-                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
-                _ => Ok(()),
-            }
+            user_row(
+                tx.execute(
+                    "UPDATE users SET enabled = ?2 WHERE uid = ?1",
+                    params![uid, enabled],
+                )?,
+                uid,
+            )
         })
     }
 
@@ -302,13 +305,13 @@ impl Store for SqliteStore {
 
     fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()> {
         self.write(|tx| {
-            match tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE uid = ?1",
-                params![uid, hash],
-            )? {
-                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
-                _ => Ok(()),
-            }
+            user_row(
+                tx.execute(
+                    "UPDATE users SET password_hash = ?2 WHERE uid = ?1",
+                    params![uid, hash],
+                )?,
+                uid,
+            )
         })
     }
 
@@ -527,13 +530,13 @@ impl SqliteStore {
     /// Updates one column of a user row; the column name is ours, never input.
     fn set_user_column(&self, uid: &str, column: &'static str, value: Option<&str>) -> Result<()> {
         self.write(|tx| {
-            match tx.execute(
-                &format!("UPDATE users SET {column} = ?2 WHERE uid = ?1"),
-                params![uid, value],
-            )? {
-                0 => Err(StoreError::NoSuchUser(uid.to_owned())),
-                _ => Ok(()),
-            }
+            user_row(
+                tx.execute(
+                    &format!("UPDATE users SET {column} = ?2 WHERE uid = ?1"),
+                    params![uid, value],
+                )?,
+                uid,
+            )
         })
     }
 }

@@ -1,6 +1,5 @@
 //! A private Samba smbd started with `ci/servers/smbd.sh`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::{free_port, run_script, server_dir, wait_for_port};
@@ -59,14 +58,6 @@ impl Smbd {
             .status()
             .expect("run pdbedit");
         assert!(status.success(), "pdbedit {args:?} failed");
-    }
-
-    pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join("smbd.log")
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 }
 
