@@ -8,8 +8,13 @@
 //! crate (or run on a blocking pool behind the same trait) without changing callers.
 
 mod datadir;
+mod posix;
+mod security;
 mod sqlite;
 mod uid;
+
+pub use posix::{Directory, IdRange, PosixGroup, PosixUser};
+pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError};
 pub use sqlite::SqliteStore;
@@ -75,8 +80,26 @@ pub enum StoreError {
     NotAStore { path: String, detail: String },
     #[error("the store was written by a newer authbridge (schema {found}, this one knows {known})")]
     NewerSchema { found: i64, known: i64 },
+    #[error(
+        "no POSIX id is left in the configured range [nss] id_min..id_max; widen the range (ids are never reused)"
+    )]
+    IdRangeExhausted,
+    #[error("invalid id range {0}..{1}: id_min must be above 0 and not above id_max")]
+    InvalidIdRange(u32, u32),
     #[error("store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        // The id triggers abort with this text when the range is used up.
+        match &e {
+            rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("id range exhausted") => {
+                StoreError::IdRangeExhausted
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

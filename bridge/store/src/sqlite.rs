@@ -16,7 +16,8 @@ use crate::{
 const APPLICATION_ID: i64 = 0x4142_5247;
 
 /// Each entry moves the schema one version up; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     uid             TEXT PRIMARY KEY COLLATE NOCASE,
     display_name    TEXT,
@@ -70,7 +71,61 @@ CREATE TABLE profile (
     PRIMARY KEY (uid, field)
 );
 INSERT INTO groups (gid, created) VALUES ('admin', 0);
-"#];
+"#,
+    r#"
+-- POSIX ids for the NSS module: one sequence for users and groups (a user's
+-- private group has the user's number, so the two can never collide), handed out
+-- by a trigger on every insert path and never reused (the counter only grows).
+ALTER TABLE users ADD COLUMN id_number INTEGER;
+ALTER TABLE groups ADD COLUMN id_number INTEGER;
+CREATE TABLE id_allocator (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    min  INTEGER NOT NULL,
+    max  INTEGER NOT NULL,
+    next INTEGER NOT NULL
+);
+INSERT INTO id_allocator VALUES (1, 200000, 299999, 200000);
+UPDATE users SET id_number = 200000 + (SELECT count(*) FROM users u WHERE u.rowid < users.rowid);
+UPDATE groups SET id_number = 200000 + (SELECT count(*) FROM users)
+    + (SELECT count(*) FROM groups g WHERE g.rowid < groups.rowid);
+UPDATE id_allocator SET next = 200000 + (SELECT count(*) FROM users) + (SELECT count(*) FROM groups);
+CREATE UNIQUE INDEX users_id_number ON users(id_number);
+CREATE UNIQUE INDEX groups_id_number ON groups(id_number);
+CREATE TRIGGER users_id_number AFTER INSERT ON users WHEN NEW.id_number IS NULL
+BEGIN
+    UPDATE id_allocator SET next = max(next, min) + 1;
+    SELECT RAISE(ABORT, 'authbridge: id range exhausted') FROM id_allocator WHERE next - 1 > max;
+    UPDATE users SET id_number = (SELECT next - 1 FROM id_allocator) WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER groups_id_number AFTER INSERT ON groups WHEN NEW.id_number IS NULL
+BEGIN
+    UPDATE id_allocator SET next = max(next, min) + 1;
+    SELECT RAISE(ABORT, 'authbridge: id range exhausted') FROM id_allocator WHERE next - 1 > max;
+    UPDATE groups SET id_number = (SELECT next - 1 FROM id_allocator) WHERE rowid = NEW.rowid;
+END;
+
+-- Brute-force throttling: failures per (login, source), kept across restarts.
+CREATE TABLE login_failures (
+    login        TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    failures     INTEGER NOT NULL,
+    last_failure INTEGER NOT NULL,
+    PRIMARY KEY (login, source)
+);
+
+-- Verifiers of external passwords for the daemon's cache and offline logins.
+-- Gone with the user, and dropped on a password reset or a disable.
+CREATE TABLE verifiers (
+    login                TEXT PRIMARY KEY COLLATE NOCASE,
+    uid                  TEXT NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    verifier             TEXT NOT NULL,
+    verified_online      INTEGER NOT NULL,
+    offline_failures     INTEGER NOT NULL DEFAULT 0,
+    last_offline_failure INTEGER
+);
+CREATE INDEX verifiers_uid ON verifiers(uid);
+"#,
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -143,14 +198,17 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the transaction
         // rolls back on drop), so a poisoned lock is safe to keep using.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs `f` in an IMMEDIATE transaction: all of it, or none of it.
-    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
@@ -282,6 +340,9 @@ impl Store for SqliteStore {
 
     fn set_enabled(&self, uid: &str, enabled: bool) -> Result<()> {
         self.write(|tx| {
+            if !enabled {
+                tx.execute("DELETE FROM verifiers WHERE uid = ?1", [uid])?;
+            }
             user_row(
                 tx.execute(
                     "UPDATE users SET enabled = ?2 WHERE uid = ?1",
@@ -305,6 +366,7 @@ impl Store for SqliteStore {
 
     fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()> {
         self.write(|tx| {
+            tx.execute("DELETE FROM verifiers WHERE uid = ?1", [uid])?;
             user_row(
                 tx.execute(
                     "UPDATE users SET password_hash = ?2 WHERE uid = ?1",

@@ -1,0 +1,122 @@
+//! POSIX ids for NSS, and the daemon's throttle and verifier state.
+
+use authbridge_store::{
+    Directory, IdRange, LoginFailure, NewUser, SecurityStore, SqliteStore, Store, StoreError,
+};
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+    (dir, store)
+}
+
+fn local(uid: &str, groups: &[&str]) -> NewUser {
+    NewUser {
+        uid: uid.into(),
+        backend: "Database".into(),
+        password_hash: Some("$argon2id$stand-in".into()),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..NewUser::default()
+    }
+}
+
+#[test]
+fn every_user_and_group_gets_a_distinct_id_from_the_range() {
+    let (_d, s) = store();
+    s.create_user(&local("alice", &["staff"]), 1).unwrap();
+    s.record_login("bob", "IMAP", &["mail".into()], 2).unwrap();
+    s.create_group("ops", 3).unwrap();
+    let mut ids: Vec<u32> = s.posix_users().unwrap().iter().map(|u| u.id).collect();
+    ids.extend(s.posix_groups().unwrap().iter().map(|g| g.id));
+    assert_eq!(ids.len(), 6, "2 users, admin + staff + mail + ops: {ids:?}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "ids collide: {ids:?}");
+    assert!(
+        ids.iter().all(|id| (200_000..=299_999).contains(id)),
+        "{ids:?}"
+    );
+    let alice = s.posix_user("ALICE").unwrap().unwrap();
+    assert_eq!(s.posix_user_by_id(alice.id).unwrap().unwrap().name, "alice");
+    let staff = s.posix_group("staff").unwrap().unwrap();
+    assert_eq!(staff.members, vec!["alice".to_string()]);
+    assert_eq!(s.posix_group_ids_of("alice").unwrap(), vec![staff.id]);
+    assert_eq!(
+        s.posix_group_by_id(staff.id).unwrap().unwrap().name,
+        "staff"
+    );
+    assert!(s.posix_user("nobody-here").unwrap().is_none());
+}
+
+#[test]
+fn ids_are_never_reused_after_a_delete() {
+    let (_d, s) = store();
+    s.create_user(&local("carol", &[]), 1).unwrap();
+    let first = s.posix_user("carol").unwrap().unwrap().id;
+    s.delete_user("carol").unwrap();
+    s.create_user(&local("carol", &[]), 2).unwrap();
+    let second = s.posix_user("carol").unwrap().unwrap().id;
+    assert!(second > first, "{first} then {second}");
+}
+
+#[test]
+fn an_exhausted_range_refuses_the_create_and_writes_nothing() {
+    let (_d, s) = store();
+    s.set_id_range(IdRange {
+        min: 300_000,
+        max: 300_001,
+    })
+    .unwrap();
+    s.create_user(&local("u1", &[]), 1).unwrap();
+    s.create_user(&local("u2", &[]), 1).unwrap();
+    let err = s.create_user(&local("u3", &["newgroup"]), 1).unwrap_err();
+    assert!(matches!(err, StoreError::IdRangeExhausted), "{err}");
+    assert!(matches!(s.user("u3"), Err(StoreError::NoSuchUser(_))));
+    assert!(!s.group_exists("newgroup").unwrap());
+    assert_eq!(s.posix_user("u1").unwrap().unwrap().id, 300_000);
+    assert!(matches!(
+        s.set_id_range(IdRange { min: 5, max: 4 }),
+        Err(StoreError::InvalidIdRange(5, 4))
+    ));
+}
+
+#[test]
+fn disable_and_password_reset_drop_verifiers() {
+    let (_d, s) = store();
+    s.record_login("dave", "IMAP", &[], 1).unwrap();
+    s.set_verifier("dave@example.org", "dave", "$argon2id$v", 1)
+        .unwrap();
+    assert!(s.verifier("dave@example.org").unwrap().is_some());
+    s.set_enabled("dave", false).unwrap();
+    assert!(s.verifier("dave@example.org").unwrap().is_none());
+    s.set_enabled("dave", true).unwrap();
+    s.set_verifier("dave", "dave", "$argon2id$v", 1).unwrap();
+    s.set_password_hash("dave", None).unwrap();
+    assert!(s.verifier("dave").unwrap().is_none());
+    s.set_verifier("dave", "dave", "$argon2id$v", 1).unwrap();
+    s.record_offline_failure("dave", 5).unwrap();
+    let v = s.verifier("dave").unwrap().unwrap();
+    assert_eq!((v.offline_failures, v.last_offline_failure), (1, Some(5)));
+    s.confirm_verifier("dave", 9).unwrap();
+    let v = s.verifier("dave").unwrap().unwrap();
+    assert_eq!((v.offline_failures, v.verified_online), (0, 9));
+    s.delete_user("dave").unwrap();
+    assert!(s.verifier("dave").unwrap().is_none());
+}
+
+#[test]
+fn login_failures_expire_after_the_window() {
+    let (_d, s) = store();
+    let f = |login: &str, at| LoginFailure {
+        login: login.into(),
+        source: "203.0.113.9".into(),
+        failures: 3,
+        last_failure: at,
+    };
+    s.set_login_failure(&f("old", 10)).unwrap();
+    s.set_login_failure(&f("new", 100)).unwrap();
+    assert_eq!(s.login_failures(50).unwrap(), vec![f("new", 100)]);
+    s.clear_login_failures("new", "203.0.113.9").unwrap();
+    assert!(s.login_failures(0).unwrap().is_empty());
+}
