@@ -1,0 +1,24 @@
+//! The socket protocol between `authbridge serve` and its thin clients, the PAM and
+//! NSS modules.
+//!
+//! A frame is a 4-byte big-endian length followed by that many bytes: one version
+//! byte, then a [postcard](https://docs.rs/postcard) encoded [`Request`] or
+//! [`Response`]. One request, one response, in order, on a connection. This crate
+//! uses only blocking std I/O, so the modules load no async runtime into the
+//! programs that link them (sshd, login, every `ls -l`).
+
+mod client;
+mod frame;
+mod messages;
+mod peer;
+
+pub use client::{Client, ClientError};
+pub use frame::{FrameError, MAX_FRAME, VERSION, decode, encode, read_frame, write_frame};
+pub use messages::{
+    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, Group, Passwd, PasswordChange, Request,
+    Response,
+};
+pub use peer::{PeerCred, peer_cred};
+
+/// The socket of a system-wide daemon.
+pub const DEFAULT_SOCKET: &str = "/run/authbridge/authbridge.sock";

@@ -1,0 +1,116 @@
+//! What travels in the frames.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Check a password (PAM authenticate).
+    Authenticate(AuthRequest),
+    /// May this user log in now (PAM acct_mgmt)?
+    Account { user: String },
+    /// A session opened (PAM open_session): records the last login.
+    OpenSession {
+        user: String,
+        service: String,
+        rhost: Option<String>,
+    },
+    /// Change a local user's password under the policy (PAM chauthtok); root only.
+    ChangePassword {
+        user: String,
+        old_password: Zeroizing<String>,
+        new_password: Zeroizing<String>,
+    },
+    PasswdByName(String),
+    PasswdById(u32),
+    /// Every user, for setpwent/getpwent.
+    PasswdAll,
+    GroupByName(String),
+    GroupById(u32),
+    /// Every group, for setgrent/getgrent.
+    GroupAll,
+    /// The gids of the groups a user belongs to, for initgroups.
+    GroupIdsOf(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthRequest {
+    /// The PAM service (`sshd`, `login`, ...), for the log.
+    pub service: String,
+    pub user: String,
+    pub password: Zeroizing<String>,
+    /// PAM_RHOST: the remote host, the throttle's source when set.
+    pub rhost: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Auth(AuthAnswer),
+    Account(AccountStatus),
+    /// A request that needs no data back was carried out.
+    Done,
+    PasswordChange(PasswordChange),
+    /// Zero or more entries; empty means "not found".
+    Passwd(Vec<Passwd>),
+    Group(Vec<Group>),
+    GroupIds(Vec<u32>),
+    /// The request was refused or failed; the text is for logs.
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthAnswer {
+    pub status: AuthStatus,
+    /// The canonical user id when accepted.
+    pub uid: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthStatus {
+    Accepted,
+    /// Wrong password (or a user only a backend could know).
+    Rejected,
+    /// No backend serves this login and the store does not know it.
+    UnknownUser,
+    /// The account is disabled in authbridge.
+    Disabled,
+    /// Too many recent failures for this login and source; no backend was asked.
+    Throttled,
+    /// No backend could be asked and no offline verifier applied.
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountStatus {
+    Active,
+    Disabled,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PasswordChange {
+    Changed,
+    /// The old password is wrong.
+    Denied,
+    /// The account's password lives elsewhere; the text says where to change it.
+    External(String),
+    /// The new password breaks the policy; the text says how.
+    Policy(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Passwd {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub gecos: String,
+    pub dir: String,
+    pub shell: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
+}
