@@ -16,9 +16,10 @@ pub enum Request {
         rhost: Option<String>,
     },
     /// Change a local user's password under the policy (PAM chauthtok); root only.
+    /// Without the old password when root itself asks (`passwd USER` run by root).
     ChangePassword {
         user: String,
-        old_password: Zeroizing<String>,
+        old_password: Option<Zeroizing<String>>,
         new_password: Zeroizing<String>,
     },
     PasswdByName(String),

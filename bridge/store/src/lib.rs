@@ -116,6 +116,8 @@ pub trait Store {
     /// An accepted login: creates an external user on first sight, updates
     /// last_seen, creates and joins the groups the backend derived.
     fn record_login(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<User>;
+    /// A session opened for a known user (PAM open_session): last_seen moves.
+    fn touch_last_seen(&self, uid: &str, now: i64) -> Result<()>;
     /// Users per backend, enabled and disabled, and how many ever logged in.
     fn report(&self) -> Result<Report>;
 

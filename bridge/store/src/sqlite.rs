@@ -395,6 +395,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn touch_last_seen(&self, uid: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            user_row(
+                tx.execute(
+                    "UPDATE users SET last_seen = ?2, first_seen = coalesce(first_seen, ?2) WHERE uid = ?1",
+                    params![uid, now],
+                )?,
+                uid,
+            )
+        })
+    }
+
     fn report(&self) -> Result<Report> {
         let conn = self.lock();
         let mut stmt =

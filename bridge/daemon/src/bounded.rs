@@ -1,0 +1,138 @@
+//! Bounded concurrency per backend: at most `max_concurrent` checks run against one
+//! server at once and at most `queue` wait; beyond that the answer is
+//! "unavailable" at once, so a slow mail server cannot pile up the whole daemon.
+
+use async_trait::async_trait;
+use authbridge_core::{Authenticator, BackendKind, Credentials, UnavailableKind, Verdict};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Semaphore;
+
+pub struct Bounded {
+    inner: Arc<dyn Authenticator>,
+    running: Semaphore,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+impl Bounded {
+    pub fn new(inner: Arc<dyn Authenticator>, max_concurrent: usize, queue: usize) -> Self {
+        Bounded {
+            inner,
+            running: Semaphore::new(max_concurrent.max(1)),
+            waiting: AtomicUsize::new(0),
+            queue,
+        }
+    }
+}
+
+/// Decrements the waiting count however the wait ends (granted or cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[async_trait]
+impl Authenticator for Bounded {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+
+    async fn authenticate(&self, credentials: &Credentials) -> Verdict {
+        let permit = match self.running.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Verdict::unavailable(
+                        UnavailableKind::Overloaded,
+                        format!(
+                            "{}: {} checks queued already; try again later",
+                            self.inner.name(),
+                            self.queue
+                        ),
+                    );
+                }
+                let _waiting = Waiting(&self.waiting);
+                match self.running.acquire().await {
+                    Ok(permit) => permit,
+                    Err(_) => {
+                        return Verdict::unavailable(UnavailableKind::Overloaded, "shutting down");
+                    }
+                }
+            }
+        };
+        let verdict = self.inner.authenticate(credentials).await;
+        drop(permit);
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authbridge_core::RejectReason;
+    use tokio::sync::Notify;
+
+    /// Holds every check until released, counting how many are inside at once.
+    struct Gatekeeper {
+        release: Notify,
+        inside: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Authenticator for Gatekeeper {
+        fn name(&self) -> &str {
+            "held"
+        }
+        fn kind(&self) -> BackendKind {
+            BackendKind::Imap
+        }
+        async fn authenticate(&self, _: &Credentials) -> Verdict {
+            let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            self.release.notified().await;
+            self.inside.fetch_sub(1, Ordering::SeqCst);
+            Verdict::Rejected(RejectReason::BadCredentials)
+        }
+    }
+
+    #[tokio::test]
+    async fn beyond_the_queue_the_answer_is_unavailable_at_once() {
+        let held = Arc::new(Gatekeeper {
+            release: Notify::new(),
+            inside: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        });
+        let bounded = Arc::new(Bounded::new(held.clone(), 2, 3));
+        let creds = || Credentials::new("u", "p".to_string().into()).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..5 {
+            let b = bounded.clone();
+            tasks.push(tokio::spawn(async move { b.authenticate(&creds()).await }));
+        }
+        // Two inside, three queued: wait until that is so.
+        while held.inside.load(Ordering::SeqCst) < 2 || bounded.waiting.load(Ordering::SeqCst) < 3 {
+            tokio::task::yield_now().await;
+        }
+        let sixth = bounded.authenticate(&creds()).await;
+        assert!(matches!(sixth, Verdict::Unavailable { .. }), "{sixth:?}");
+        while tasks.iter().any(|t| !t.is_finished()) {
+            held.release.notify_waiters();
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            assert!(matches!(t.await.unwrap(), Verdict::Rejected(_)));
+        }
+        assert_eq!(held.most.load(Ordering::SeqCst), 2);
+        assert_eq!(bounded.waiting.load(Ordering::SeqCst), 0);
+    }
+}

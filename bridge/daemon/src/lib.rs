@@ -1,0 +1,19 @@
+//! `authbridge serve`: answers the PAM and NSS modules over a unix socket.
+//!
+//! The policy lives here, in front of the backend chain: the brute-force throttle
+//! ([`throttle`]), the verifier cache and offline logins ([`verifiers`]), bounded
+//! concurrency per backend ([`bounded`]), and the directory the NSS module shows
+//! ([`directory`]). [`server`] is the socket, the signals and the decision log.
+
+pub mod bounded;
+pub mod directory;
+pub mod server;
+pub mod service;
+pub mod settings;
+pub mod throttle;
+pub mod verifiers;
+
+pub use bounded::Bounded;
+pub use server::{Server, ServeError};
+pub use service::{Engine, Loader, Service};
+pub use settings::{DaemonSettings, NssSettings, ThrottleSettings};

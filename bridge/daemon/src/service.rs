@@ -1,0 +1,397 @@
+//! One request in, one answer out: the policy in front of the backend chain.
+//!
+//! Order for a password check: the throttle (an attempt inside its delay reaches no
+//! backend), the verifier cache, the gate (disabled accounts, then the chain), and
+//! when every backend was unavailable, the offline verifier.
+
+use authbridge_core::{
+    Attempt, BackendKind, Credentials, Decision, Outcome, RejectReason, SecretString, Verdict,
+    canonical_uid,
+};
+use authbridge_local::{Gate, PasswordPolicy};
+use authbridge_proto::{
+    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PeerCred, Request,
+    Response,
+};
+use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+use crate::directory::Directory;
+use crate::settings::{DaemonSettings, NssSettings, ThrottleSettings};
+use crate::throttle::Throttle;
+use crate::verifiers::{Offline, Verifiers};
+
+/// Everything a reload replaces: the backends and the tunables.
+pub struct Engine {
+    pub gate: Gate,
+    pub daemon: DaemonSettings,
+    pub throttle: ThrottleSettings,
+    pub nss: NssSettings,
+    pub policy: PasswordPolicy,
+}
+
+/// Reads the config again and builds a new engine (SIGHUP).
+pub type Loader = Box<dyn Fn() -> Result<Engine, String> + Send + Sync>;
+
+pub struct Service {
+    engine: RwLock<Arc<Engine>>,
+    loader: Loader,
+    store: Arc<SqliteStore>,
+    throttle: Throttle,
+    verifiers: Verifiers,
+    /// The daemon's own euid: peers running as it are trusted like root.
+    own_uid: u32,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What one password check came to, for the answer and the log.
+struct Conclusion {
+    status: AuthStatus,
+    uid: Option<String>,
+    backend: String,
+    detail: String,
+}
+
+impl Conclusion {
+    fn new(status: AuthStatus, uid: Option<String>, backend: &str, detail: impl Into<String>) -> Self {
+        Conclusion {
+            status,
+            uid,
+            backend: backend.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl Service {
+    pub fn new(loader: Loader, store: Arc<SqliteStore>) -> Result<Service, String> {
+        let engine = loader()?;
+        let throttle = Throttle::load(Arc::clone(&store), &engine.throttle, now_ms())
+            .map_err(|e| format!("cannot read the throttle state: {e}"))?;
+        // SAFETY: geteuid cannot fail and touches no memory.
+        let own_uid = unsafe { libc::geteuid() };
+        Ok(Service {
+            engine: RwLock::new(Arc::new(engine)),
+            loader,
+            verifiers: Verifiers::new(Arc::clone(&store)),
+            store,
+            throttle,
+            own_uid,
+        })
+    }
+
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.engine.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Builds a new engine from the config; requests in flight finish on the old one.
+    pub fn reload(&self) -> Result<(), String> {
+        let engine = (self.loader)()?;
+        *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
+        Ok(())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.engine().daemon.request_timeout
+    }
+
+    /// Root and the daemon's own uid may act for anyone; another peer only for the
+    /// user it runs as (a screen locker checking its own user's password).
+    fn may_act_for(&self, peer: &PeerCred, user: &str) -> bool {
+        if peer.uid == 0 || peer.uid == self.own_uid {
+            return true;
+        }
+        let engine = self.engine();
+        let dir = Directory::new(&self.store, &engine.nss);
+        dir.name_of(peer.uid).is_some_and(|name| name.eq_ignore_ascii_case(user))
+    }
+
+    pub async fn handle(&self, request: Request, peer: &PeerCred) -> Response {
+        let engine = self.engine();
+        let dir = Directory::new(&self.store, &engine.nss);
+        match request {
+            Request::Authenticate(auth) => {
+                if !self.may_act_for(peer, &auth.user) {
+                    return refused(peer, "authenticate another user");
+                }
+                Response::Auth(self.authenticate(auth, peer).await)
+            }
+            Request::Account { user } => {
+                if !self.may_act_for(peer, &user) {
+                    return refused(peer, "query another user's account");
+                }
+                Response::Account(self.account(&user))
+            }
+            Request::OpenSession { user, service, rhost } => {
+                if !self.may_act_for(peer, &user) {
+                    return refused(peer, "open a session for another user");
+                }
+                self.open_session(&user, &service, rhost.as_deref())
+            }
+            Request::ChangePassword {
+                user,
+                old_password,
+                new_password,
+            } => {
+                if peer.uid != 0 && peer.uid != self.own_uid {
+                    return refused(peer, "change passwords");
+                }
+                Response::PasswordChange(
+                    self.change_password(&user, old_password, new_password, &engine.policy).await,
+                )
+            }
+            Request::PasswdByName(name) => Response::Passwd(dir.passwd_by_name(&name)),
+            Request::PasswdById(id) => Response::Passwd(dir.passwd_by_id(id)),
+            Request::PasswdAll => Response::Passwd(dir.passwd_all()),
+            Request::GroupByName(name) => Response::Group(dir.group_by_name(&name)),
+            Request::GroupById(id) => Response::Group(dir.group_by_id(id)),
+            Request::GroupAll => Response::Group(dir.group_all()),
+            Request::GroupIdsOf(name) => Response::GroupIds(dir.group_ids_of(&name)),
+        }
+    }
+
+    /// The throttle's source: the remote host when PAM knows it, else the local peer.
+    fn source(rhost: Option<&str>, peer: &PeerCred) -> String {
+        match rhost {
+            Some(h) if !h.is_empty() => h.to_owned(),
+            _ => format!("local uid {}", peer.uid),
+        }
+    }
+
+    pub async fn authenticate(&self, request: AuthRequest, peer: &PeerCred) -> AuthAnswer {
+        let started = Instant::now();
+        let engine = self.engine();
+        let login = canonical_uid(&request.user);
+        let source = Self::source(request.rhost.as_deref(), peer);
+        let password = SecretString::from(request.password.as_str().to_owned());
+        let result = self
+            .decide(&engine, &request.user, &login, &source, password)
+            .await;
+        // One line per decision, nothing secret in it.
+        tracing::info!(
+            login = %login,
+            uid = result.uid.as_deref().unwrap_or("-"),
+            backend = %result.backend,
+            verdict = ?result.status,
+            detail = %result.detail,
+            latency_ms = started.elapsed().as_millis() as u64,
+            service = %request.service,
+            source = %source,
+            peer_uid = peer.uid,
+            peer_pid = peer.pid,
+            "decision"
+        );
+        AuthAnswer {
+            status: result.status,
+            uid: result.uid,
+        }
+    }
+
+    async fn decide(
+        &self,
+        engine: &Engine,
+        user: &str,
+        login: &str,
+        source: &str,
+        password: SecretString,
+    ) -> Conclusion {
+        if let Some(wait) = self.throttle.wait(login, source, &engine.throttle, now_ms()) {
+            return Conclusion::new(
+                AuthStatus::Throttled,
+                None,
+                "throttle",
+                format!("{} ms left of the delay", wait.as_millis()),
+            );
+        }
+        let now = now_ms() / 1000;
+        if let Some(uid) = self.verifiers.cached(login, &password, &engine.daemon, now).await {
+            if self.enabled(&uid) {
+                self.throttle.succeeded(login, source);
+                return Conclusion::new(AuthStatus::Accepted, Some(uid), "cache", "verifier fresh");
+            }
+        }
+        let credentials = match Credentials::new(user, password.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.throttle.failed(login, source, &engine.throttle, now_ms());
+                return Conclusion::new(AuthStatus::Rejected, None, "input", e.to_string());
+            }
+        };
+        let decision = engine.gate.authenticate(&credentials).await;
+        let detail = describe(&decision.attempts);
+        match decision.outcome {
+            Outcome::Accepted {
+                backend, kind, uid, ..
+            } => {
+                self.throttle.succeeded(login, source);
+                let external = !matches!(kind, BackendKind::Database | BackendKind::AppPassword);
+                if external && Verifiers::enabled(&engine.daemon) {
+                    self.verifiers.remember(login, &uid, &password, now).await;
+                }
+                Conclusion::new(AuthStatus::Accepted, Some(uid), &backend, detail)
+            }
+            Outcome::Rejected => {
+                self.throttle.failed(login, source, &engine.throttle, now_ms());
+                let status = self.rejection(login, &decision);
+                Conclusion::new(status, None, "-", detail)
+            }
+            Outcome::Unavailable => {
+                match self.verifiers.offline(login, &password, &engine.daemon, now).await {
+                    Offline::Accepted { uid } if self.enabled(&uid) => Conclusion::new(
+                        AuthStatus::Accepted,
+                        Some(uid),
+                        "offline",
+                        format!("backends unavailable, verifier matched ({detail})"),
+                    ),
+                    Offline::Accepted { .. } => {
+                        Conclusion::new(AuthStatus::Disabled, None, "offline", "account disabled")
+                    }
+                    Offline::Mismatch => {
+                        self.throttle.failed(login, source, &engine.throttle, now_ms());
+                        Conclusion::new(
+                            AuthStatus::Rejected,
+                            None,
+                            "offline",
+                            format!("backends unavailable, verifier did not match ({detail})"),
+                        )
+                    }
+                    Offline::Delayed => Conclusion::new(
+                        AuthStatus::Unavailable,
+                        None,
+                        "offline",
+                        "too many wrong offline passwords; waiting out offline_failed_login_delay",
+                    ),
+                    Offline::NotApplicable => {
+                        Conclusion::new(AuthStatus::Unavailable, None, "-", detail)
+                    }
+                }
+            }
+        }
+    }
+
+    fn enabled(&self, uid: &str) -> bool {
+        matches!(self.store.user(uid), Ok(u) if u.enabled)
+    }
+
+    /// Disabled, unknown to everyone, or a plain wrong password.
+    fn rejection(&self, login: &str, decision: &Decision) -> AuthStatus {
+        let said = |reason: &RejectReason| {
+            decision
+                .attempts
+                .iter()
+                .any(|a| matches!(&a.verdict, Verdict::Rejected(r) if r == reason))
+        };
+        if said(&RejectReason::AccountDisabled) {
+            return AuthStatus::Disabled;
+        }
+        let known = !matches!(self.store.user(login), Err(StoreError::NoSuchUser(_)));
+        // Only local checks and backends that do not serve the login's domain
+        // answered: nobody could know this user.
+        let nobody_serves = decision.attempts.iter().all(|a| {
+            matches!(a.kind, BackendKind::Database | BackendKind::AppPassword)
+                || matches!(a.verdict, Verdict::Rejected(RejectReason::WrongDomain(_)))
+        });
+        if !known && nobody_serves {
+            AuthStatus::UnknownUser
+        } else {
+            AuthStatus::Rejected
+        }
+    }
+
+    pub fn account(&self, user: &str) -> AccountStatus {
+        match self.store.user(&canonical_uid(user)) {
+            Ok(u) if u.enabled => AccountStatus::Active,
+            Ok(_) => AccountStatus::Disabled,
+            Err(StoreError::NoSuchUser(_)) => AccountStatus::Unknown,
+            Err(e) => {
+                tracing::warn!(user, "store unreadable, answering disabled: {e}");
+                AccountStatus::Disabled
+            }
+        }
+    }
+
+    fn open_session(&self, user: &str, service: &str, rhost: Option<&str>) -> Response {
+        let uid = canonical_uid(user);
+        match self.store.touch_last_seen(&uid, now_ms() / 1000) {
+            Ok(()) => {
+                tracing::info!(uid, service, rhost = rhost.unwrap_or("-"), "session opened");
+                Response::Done
+            }
+            // Not one of ours (an /etc/passwd user in the same stack): nothing to record.
+            Err(StoreError::NoSuchUser(_)) => Response::Done,
+            Err(e) => Response::Error(e.to_string()),
+        }
+    }
+
+    async fn change_password(
+        &self,
+        user: &str,
+        old: Option<Zeroizing<String>>,
+        new: Zeroizing<String>,
+        policy: &PasswordPolicy,
+    ) -> PasswordChange {
+        let uid = canonical_uid(user);
+        let account = match self.store.user(&uid) {
+            Ok(u) => u,
+            Err(e) => return PasswordChange::External(format!("authbridge cannot change it: {e}")),
+        };
+        if account.backend != LOCAL_BACKEND {
+            return PasswordChange::External(format!(
+                "{uid}'s password belongs to the {} server; change it there (webmail or its own tool)",
+                account.backend
+            ));
+        }
+        let store = Arc::clone(&self.store);
+        let violations = policy.violations(&new);
+        if !violations.is_empty() {
+            let text: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+            return PasswordChange::Policy(text.join("; "));
+        }
+        // argon2id twice at most: off the async threads.
+        tokio::task::spawn_blocking(move || {
+            if let Some(old) = old {
+                let hash = match store.password_hash(&uid) {
+                    Ok(Some(h)) => h,
+                    _ => return PasswordChange::Denied,
+                };
+                if !authbridge_local::verify_password(&old, &hash) {
+                    return PasswordChange::Denied;
+                }
+            }
+            let hash = authbridge_local::hash_password(&new);
+            match store.set_password_hash(&uid, Some(&hash)) {
+                Ok(()) => PasswordChange::Changed,
+                Err(e) => PasswordChange::External(format!("the store refused the change: {e}")),
+            }
+        })
+        .await
+        .unwrap_or_else(|e| PasswordChange::External(format!("aborted: {e}")))
+    }
+}
+
+fn refused(peer: &PeerCred, what: &str) -> Response {
+    tracing::warn!(peer_uid = peer.uid, peer_pid = peer.pid, "refused: a peer may not {what}");
+    Response::Error(format!("uid {} may not {what}", peer.uid))
+}
+
+/// "imap: rejected (wrong password...)" per attempt, for the decision log.
+fn describe(attempts: &[Attempt]) -> String {
+    attempts
+        .iter()
+        .map(|a| match &a.verdict {
+            Verdict::Accepted(_) => format!("{}: accepted", a.backend),
+            Verdict::Rejected(r) => format!("{}: rejected ({r})", a.backend),
+            Verdict::Unavailable { kind, detail } => {
+                format!("{}: unavailable ({kind}: {detail})", a.backend)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

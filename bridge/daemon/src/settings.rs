@@ -1,0 +1,107 @@
+//! The daemon's sections of the config file: `[daemon]`, `[throttle]`, `[nss]`.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonSettings {
+    /// Where the daemon listens; the modules read the same key.
+    pub socket: Option<PathBuf>,
+    /// Longest a request may take before it is answered "unavailable".
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Checks running at once against one backend.
+    pub max_concurrent_per_backend: usize,
+    /// Checks waiting for one backend; beyond that, "unavailable" at once.
+    pub queue_per_backend: usize,
+    /// Accept a password matching the verifier of the last online success for
+    /// this long without asking the backend (0 = off).
+    #[serde(with = "humantime_serde")]
+    pub cached_auth_timeout: Duration,
+    /// When every backend is unavailable, accept a matching password for this long
+    /// after the last online success (0 = off).
+    #[serde(with = "humantime_serde")]
+    pub offline_credentials_expiration: Duration,
+    /// Wrong offline passwords allowed before `offline_failed_login_delay` applies
+    /// (as SSSD's option of the same name; 0 = no limit).
+    pub offline_failed_login_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub offline_failed_login_delay: Duration,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            socket: None,
+            request_timeout: Duration::from_secs(15),
+            max_concurrent_per_backend: 16,
+            queue_per_backend: 256,
+            cached_auth_timeout: Duration::ZERO,
+            offline_credentials_expiration: Duration::ZERO,
+            offline_failed_login_attempts: 3,
+            offline_failed_login_delay: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// Nextcloud's brute-force protection: each failure doubles the delay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleSettings {
+    /// The delay after the first failure.
+    #[serde(with = "humantime_serde")]
+    pub first_delay: Duration,
+    /// The delay never grows beyond this (Nextcloud: 25 s).
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Failures older than this are forgotten (Nextcloud: 12 h).
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        ThrottleSettings {
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(25),
+            window: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NssSettings {
+    pub id_min: u32,
+    pub id_max: u32,
+    /// `%u` is replaced by the user name.
+    pub home: String,
+    pub shell: String,
+}
+
+impl Default for NssSettings {
+    fn default() -> Self {
+        let range = authbridge_store::IdRange::default();
+        NssSettings {
+            id_min: range.min,
+            id_max: range.max,
+            home: "/home/%u".into(),
+            shell: "/bin/bash".into(),
+        }
+    }
+}
+
+impl NssSettings {
+    pub fn id_range(&self) -> authbridge_store::IdRange {
+        authbridge_store::IdRange {
+            min: self.id_min,
+            max: self.id_max,
+        }
+    }
+
+    pub fn home_of(&self, user: &str) -> String {
+        self.home.replace("%u", user)
+    }
+}

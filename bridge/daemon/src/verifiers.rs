@@ -1,0 +1,136 @@
+//! The verifier cache: after a backend accepts an external password, the daemon
+//! keeps an argon2id verifier of it. Within `cached_auth_timeout` a matching password
+//! is accepted without asking the backend again; when every backend is unavailable,
+//! a matching password is accepted offline for `offline_credentials_expiration`
+//! after the last online success, with SSSD's limit on wrong offline attempts.
+
+use authbridge_core::{ExposeSecret, SecretString};
+use authbridge_store::{SecurityStore, SqliteStore, Verifier};
+use std::sync::Arc;
+
+use crate::settings::DaemonSettings;
+
+pub struct Verifiers {
+    store: Arc<SqliteStore>,
+}
+
+/// What the verifier says about an offline attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offline {
+    /// No verifier, or its window is over: the answer stays "unavailable".
+    NotApplicable,
+    /// Too many wrong offline passwords lately.
+    Delayed,
+    Accepted { uid: String },
+    Mismatch,
+}
+
+impl Verifiers {
+    pub fn new(store: Arc<SqliteStore>) -> Self {
+        Verifiers { store }
+    }
+
+    pub fn enabled(settings: &DaemonSettings) -> bool {
+        !settings.cached_auth_timeout.is_zero() || !settings.offline_credentials_expiration.is_zero()
+    }
+
+    fn load(&self, login: &str) -> Option<Verifier> {
+        self.store.verifier(login).unwrap_or_else(|e| {
+            tracing::warn!(login, "verifier unreadable: {e}");
+            None
+        })
+    }
+
+    async fn matches(verifier: &Verifier, password: &SecretString) -> bool {
+        let phc = verifier.verifier.clone();
+        let password = password.clone();
+        // argon2id costs tens of milliseconds by design: off the async threads.
+        tokio::task::spawn_blocking(move || {
+            authbridge_local::verify_password(password.expose_secret(), &phc)
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// A fresh verifier that matches: the uid it belongs to. A mismatch or a stale
+    /// verifier returns None, and the backend is asked.
+    pub async fn cached(
+        &self,
+        login: &str,
+        password: &SecretString,
+        settings: &DaemonSettings,
+        now: i64,
+    ) -> Option<String> {
+        if settings.cached_auth_timeout.is_zero() {
+            return None;
+        }
+        let verifier = self.load(login)?;
+        if now - verifier.verified_online >= settings.cached_auth_timeout.as_secs() as i64 {
+            return None;
+        }
+        Self::matches(&verifier, password).await.then_some(verifier.uid)
+    }
+
+    /// Every backend was unavailable: decide from the verifier alone.
+    pub async fn offline(
+        &self,
+        login: &str,
+        password: &SecretString,
+        settings: &DaemonSettings,
+        now: i64,
+    ) -> Offline {
+        if settings.offline_credentials_expiration.is_zero() {
+            return Offline::NotApplicable;
+        }
+        let Some(verifier) = self.load(login) else {
+            return Offline::NotApplicable;
+        };
+        if now - verifier.verified_online >= settings.offline_credentials_expiration.as_secs() as i64 {
+            return Offline::NotApplicable;
+        }
+        let limit = settings.offline_failed_login_attempts;
+        if limit > 0
+            && verifier.offline_failures >= limit
+            && verifier.last_offline_failure.is_some_and(|at| {
+                now - at < settings.offline_failed_login_delay.as_secs() as i64
+            })
+        {
+            return Offline::Delayed;
+        }
+        if Self::matches(&verifier, password).await {
+            Offline::Accepted { uid: verifier.uid }
+        } else {
+            if let Err(e) = self.store.record_offline_failure(login, now) {
+                tracing::warn!(login, "offline failure not recorded: {e}");
+            }
+            Offline::Mismatch
+        }
+    }
+
+    /// A backend accepted `password` for `login` (as `uid`): keep a verifier of it.
+    /// When the stored verifier already matches, only its time moves.
+    pub async fn remember(&self, login: &str, uid: &str, password: &SecretString, now: i64) {
+        if let Some(existing) = self.load(login)
+            && existing.uid == uid
+            && Self::matches(&existing, password).await
+        {
+            if let Err(e) = self.store.confirm_verifier(login, now) {
+                tracing::warn!(login, "verifier not refreshed: {e}");
+            }
+            return;
+        }
+        let password = password.clone();
+        let phc = tokio::task::spawn_blocking(move || {
+            authbridge_local::hash_password(password.expose_secret())
+        })
+        .await;
+        match phc {
+            Ok(phc) => {
+                if let Err(e) = self.store.set_verifier(login, uid, &phc, now) {
+                    tracing::warn!(login, "verifier not stored: {e}");
+                }
+            }
+            Err(e) => tracing::warn!(login, "verifier not computed: {e}"),
+        }
+    }
+}
