@@ -23,6 +23,15 @@ pub struct ConfigFile {
     /// Rules for local passwords (defaults: 10 characters, no common passwords).
     #[serde(default)]
     pub password_policy: authbridge_local::PasswordPolicy,
+    /// `authbridge serve`: socket, timeouts, verifier cache, offline logins.
+    #[serde(default)]
+    pub daemon: authbridge_daemon::DaemonSettings,
+    /// Brute-force throttling (Nextcloud's doubling delay).
+    #[serde(default)]
+    pub throttle: authbridge_daemon::ThrottleSettings,
+    /// What the NSS module shows: id range, home and shell templates.
+    #[serde(default)]
+    pub nss: authbridge_daemon::NssSettings,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,
@@ -70,6 +79,14 @@ pub fn path_or_default(given: Option<PathBuf>) -> PathBuf {
 
 /// The config, if the file exists. A missing file is no error for the account
 /// commands: they work without any backend configured.
+/// The file and its text (for error lines), or `None` when there is no file.
+pub fn load_optional_with_text(path: &Path) -> Result<Option<(ConfigFile, String)>, ConfigError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    load(path).map(Some)
+}
+
 pub fn load_optional(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
     if !path.exists() {
         return Ok(None);

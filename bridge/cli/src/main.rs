@@ -6,6 +6,7 @@ mod config;
 mod import;
 mod output;
 mod php;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -58,6 +59,18 @@ enum Command {
         #[command(subcommand)]
         command: accounts::GroupCommand,
     },
+    /// Run the daemon that answers the PAM and NSS modules.
+    ///
+    /// Listens on [daemon] socket (default /run/authbridge/authbridge.sock as root,
+    /// DATA_DIR/authbridge.sock otherwise). SIGHUP reloads the config, SIGTERM
+    /// stops after the requests in flight. Log level from AUTHBRIDGE_LOG (default info).
+    /// Exit codes: 0 stopped by a signal, 3 configuration error, 1 runtime failure.
+    #[command(verbatim_doc_comment)]
+    Serve {
+        /// Listen on this socket instead
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -84,11 +97,17 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The daemon logs every decision; the commands only what goes wrong.
+    let default_level = match cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("AUTHBRIDGE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
     let config_given = cli.config.is_some();
@@ -104,6 +123,7 @@ fn main() -> ExitCode {
             &user,
             password_from_env,
         ),
+        Command::Serve { socket } => serve::run(config_path, config_given, cli.data_dir, socket),
         Command::User { command } => with_store(&config_path, cli.data_dir, |s| {
             accounts::run_user(s, command)
         }),
@@ -129,6 +149,7 @@ pub struct Accounts {
     pub policy: authbridge_local::PasswordPolicy,
     /// The config file, for commands that need the backend chain.
     pub config_path: PathBuf,
+    pub data_dir: PathBuf,
 }
 
 /// `config` is the file at `config_path` as the caller read it (`None`: there is none).
@@ -144,6 +165,10 @@ pub fn open_store(
     let dir = authbridge_store::DataDir::resolve(data_dir, from_config, is_root);
     dir.ensure()?;
     let store = authbridge_store::SqliteStore::open(&dir.store_path())?;
+    if let Some(c) = config {
+        use authbridge_store::Directory;
+        store.set_id_range(c.nss.id_range())?;
+    }
     let key = authbridge_local::SecretKey::load_or_create(&dir.secret_key_path())
         .with_context(|| format!("secret key {}", dir.secret_key_path().display()))?;
     Ok(Accounts {
@@ -154,6 +179,7 @@ pub fn open_store(
             .map(|c| c.password_policy.clone())
             .unwrap_or_default(),
         config_path: config_path.to_owned(),
+        data_dir: dir.path().to_owned(),
     })
 }
 

@@ -14,6 +14,6 @@ pub mod throttle;
 pub mod verifiers;
 
 pub use bounded::Bounded;
-pub use server::{Server, ServeError};
+pub use server::{ServeError, Server};
 pub use service::{Engine, Loader, Service};
 pub use settings::{DaemonSettings, NssSettings, ThrottleSettings};

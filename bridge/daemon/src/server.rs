@@ -20,11 +20,17 @@ const MAX_REQUEST: usize = 64 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot create {path}: {source}")]
-    SocketDir { path: String, source: std::io::Error },
+    SocketDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("another authbridge daemon is already answering on {0}")]
     InUse(String),
     #[error("cannot listen on {path}: {source}")]
-    Bind { path: String, source: std::io::Error },
+    Bind {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -61,8 +67,12 @@ impl Server {
             path: shown.clone(),
             source,
         })?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-            .map_err(|source| ServeError::Bind { path: shown, source })?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(
+            |source| ServeError::Bind {
+                path: shown,
+                source,
+            },
+        )?;
         Ok(Server {
             listener,
             path: path.to_owned(),
@@ -101,16 +111,24 @@ impl Server {
                 _ = int.recv() => break,
             }
         }
-        tracing::info!(in_flight = connections.len(), "stopping: no new connections");
+        tracing::info!(
+            in_flight = connections.len(),
+            "stopping: no new connections"
+        );
         let _ = std::fs::remove_file(&self.path);
         drop(self.listener);
         let _ = stop_tx.send(true);
         let grace = self.service.request_timeout() + Duration::from_secs(1);
-        if tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} })
-            .await
-            .is_err()
+        if tokio::time::timeout(grace, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
         {
-            tracing::warn!(left = connections.len(), "requests still running after the grace period");
+            tracing::warn!(
+                left = connections.len(),
+                "requests still running after the grace period"
+            );
             connections.abort_all();
         }
         tracing::info!("stopped");
@@ -119,7 +137,9 @@ impl Server {
 }
 
 /// Reads one frame; `None` when the peer hung up cleanly between frames.
-async fn read_request(stream: &mut UnixStream) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, FrameError> {
+async fn read_request(
+    stream: &mut UnixStream,
+) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, FrameError> {
     let mut prefix = [0u8; 4];
     match stream.read_exact(&mut prefix).await {
         Ok(_) => {}
@@ -144,7 +164,11 @@ async fn write_response(stream: &mut UnixStream, response: &Response) -> Result<
     Ok(())
 }
 
-async fn connection(mut stream: UnixStream, service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+async fn connection(
+    mut stream: UnixStream,
+    service: Arc<Service>,
+    mut stop: watch::Receiver<bool>,
+) {
     let peer = match stream.peer_cred() {
         Ok(c) => PeerCred {
             pid: c.pid().unwrap_or(0),
@@ -172,10 +196,19 @@ async fn connection(mut stream: UnixStream, service: Arc<Service>, mut stop: wat
         };
         let response = match decode::<Request>(&body) {
             Ok(request) => {
-                match tokio::time::timeout(service.request_timeout(), service.handle(request, &peer)).await {
+                match tokio::time::timeout(
+                    service.request_timeout(),
+                    service.handle(request, &peer),
+                )
+                .await
+                {
                     Ok(response) => response,
                     Err(_) => {
-                        tracing::warn!(peer_uid = peer.uid, peer_pid = peer.pid, "request timed out");
+                        tracing::warn!(
+                            peer_uid = peer.uid,
+                            peer_pid = peer.pid,
+                            "request timed out"
+                        );
                         Response::Error("the request timed out".into())
                     }
                 }

@@ -10,8 +10,7 @@ use authbridge_core::{
 };
 use authbridge_local::{Gate, PasswordPolicy};
 use authbridge_proto::{
-    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PeerCred, Request,
-    Response,
+    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PeerCred, Request, Response,
 };
 use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
 use std::sync::{Arc, RwLock};
@@ -60,7 +59,12 @@ struct Conclusion {
 }
 
 impl Conclusion {
-    fn new(status: AuthStatus, uid: Option<String>, backend: &str, detail: impl Into<String>) -> Self {
+    fn new(
+        status: AuthStatus,
+        uid: Option<String>,
+        backend: &str,
+        detail: impl Into<String>,
+    ) -> Self {
         Conclusion {
             status,
             uid,
@@ -110,7 +114,8 @@ impl Service {
         }
         let engine = self.engine();
         let dir = Directory::new(&self.store, &engine.nss);
-        dir.name_of(peer.uid).is_some_and(|name| name.eq_ignore_ascii_case(user))
+        dir.name_of(peer.uid)
+            .is_some_and(|name| name.eq_ignore_ascii_case(user))
     }
 
     pub async fn handle(&self, request: Request, peer: &PeerCred) -> Response {
@@ -129,7 +134,11 @@ impl Service {
                 }
                 Response::Account(self.account(&user))
             }
-            Request::OpenSession { user, service, rhost } => {
+            Request::OpenSession {
+                user,
+                service,
+                rhost,
+            } => {
                 if !self.may_act_for(peer, &user) {
                     return refused(peer, "open a session for another user");
                 }
@@ -144,7 +153,8 @@ impl Service {
                     return refused(peer, "change passwords");
                 }
                 Response::PasswordChange(
-                    self.change_password(&user, old_password, new_password, &engine.policy).await,
+                    self.change_password(&user, old_password, new_password, &engine.policy)
+                        .await,
                 )
             }
             Request::PasswdByName(name) => Response::Passwd(dir.passwd_by_name(&name)),
@@ -202,7 +212,10 @@ impl Service {
         source: &str,
         password: SecretString,
     ) -> Conclusion {
-        if let Some(wait) = self.throttle.wait(login, source, &engine.throttle, now_ms()) {
+        if let Some(wait) = self
+            .throttle
+            .wait(login, source, &engine.throttle, now_ms())
+        {
             return Conclusion::new(
                 AuthStatus::Throttled,
                 None,
@@ -211,7 +224,11 @@ impl Service {
             );
         }
         let now = now_ms() / 1000;
-        if let Some(uid) = self.verifiers.cached(login, &password, &engine.daemon, now).await {
+        if let Some(uid) = self
+            .verifiers
+            .cached(login, &password, &engine.daemon, now)
+            .await
+        {
             if self.enabled(&uid) {
                 self.throttle.succeeded(login, source);
                 return Conclusion::new(AuthStatus::Accepted, Some(uid), "cache", "verifier fresh");
@@ -220,7 +237,8 @@ impl Service {
         let credentials = match Credentials::new(user, password.clone()) {
             Ok(c) => c,
             Err(e) => {
-                self.throttle.failed(login, source, &engine.throttle, now_ms());
+                self.throttle
+                    .failed(login, source, &engine.throttle, now_ms());
                 return Conclusion::new(AuthStatus::Rejected, None, "input", e.to_string());
             }
         };
@@ -238,12 +256,17 @@ impl Service {
                 Conclusion::new(AuthStatus::Accepted, Some(uid), &backend, detail)
             }
             Outcome::Rejected => {
-                self.throttle.failed(login, source, &engine.throttle, now_ms());
+                self.throttle
+                    .failed(login, source, &engine.throttle, now_ms());
                 let status = self.rejection(login, &decision);
                 Conclusion::new(status, None, "-", detail)
             }
             Outcome::Unavailable => {
-                match self.verifiers.offline(login, &password, &engine.daemon, now).await {
+                match self
+                    .verifiers
+                    .offline(login, &password, &engine.daemon, now)
+                    .await
+                {
                     Offline::Accepted { uid } if self.enabled(&uid) => Conclusion::new(
                         AuthStatus::Accepted,
                         Some(uid),
@@ -254,7 +277,8 @@ impl Service {
                         Conclusion::new(AuthStatus::Disabled, None, "offline", "account disabled")
                     }
                     Offline::Mismatch => {
-                        self.throttle.failed(login, source, &engine.throttle, now_ms());
+                        self.throttle
+                            .failed(login, source, &engine.throttle, now_ms());
                         Conclusion::new(
                             AuthStatus::Rejected,
                             None,
@@ -377,7 +401,11 @@ impl Service {
 }
 
 fn refused(peer: &PeerCred, what: &str) -> Response {
-    tracing::warn!(peer_uid = peer.uid, peer_pid = peer.pid, "refused: a peer may not {what}");
+    tracing::warn!(
+        peer_uid = peer.uid,
+        peer_pid = peer.pid,
+        "refused: a peer may not {what}"
+    );
     Response::Error(format!("uid {} may not {what}", peer.uid))
 }
 

@@ -102,7 +102,11 @@ impl Throttle {
             .is_some();
         // Only a pair that failed before costs a write.
         if had && let Err(e) = self.store.clear_login_failures(login, source) {
-            tracing::warn!(login, source, "login failures not cleared in the store: {e}");
+            tracing::warn!(
+                login,
+                source,
+                "login failures not cleared in the store: {e}"
+            );
         }
     }
 }
@@ -125,7 +129,9 @@ mod tests {
         let delays: Vec<u128> = (0..12).map(|n| delay_after(n, &s).as_millis()).collect();
         assert_eq!(
             delays,
-            [0, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25000, 25000, 25000]
+            [
+                0, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25000, 25000, 25000
+            ]
         );
         assert_eq!(delay_after(u32::MAX, &s), s.max_delay);
     }
@@ -138,13 +144,27 @@ mod tests {
         let throttle = Throttle::load(open(), &s, 0).unwrap();
         throttle.failed("alice", "192.0.2.7", &s, 1_000);
         throttle.failed("alice", "192.0.2.7", &s, 1_050);
-        assert_eq!(throttle.wait("alice", "192.0.2.7", &s, 1_100), Some(Duration::from_millis(150)));
-        assert_eq!(throttle.wait("alice", "198.51.100.1", &s, 1_100), None, "other source");
-        assert_eq!(throttle.wait("alice", "192.0.2.7", &s, 1_250), None, "delay over");
+        assert_eq!(
+            throttle.wait("alice", "192.0.2.7", &s, 1_100),
+            Some(Duration::from_millis(150))
+        );
+        assert_eq!(
+            throttle.wait("alice", "198.51.100.1", &s, 1_100),
+            None,
+            "other source"
+        );
+        assert_eq!(
+            throttle.wait("alice", "192.0.2.7", &s, 1_250),
+            None,
+            "delay over"
+        );
         drop(throttle);
 
         let again = Throttle::load(open(), &s, 1_100).unwrap();
-        assert_eq!(again.wait("alice", "192.0.2.7", &s, 1_100), Some(Duration::from_millis(150)));
+        assert_eq!(
+            again.wait("alice", "192.0.2.7", &s, 1_100),
+            Some(Duration::from_millis(150))
+        );
         again.succeeded("alice", "192.0.2.7");
         drop(again);
         let cleared = Throttle::load(open(), &s, 1_100).unwrap();
@@ -163,6 +183,9 @@ mod tests {
         let later = 3_600_000 + 10;
         assert_eq!(throttle.wait("bob", "peer", &s, later), None);
         throttle.failed("bob", "peer", &s, later);
-        assert_eq!(throttle.wait("bob", "peer", &s, later), Some(Duration::from_millis(100)));
+        assert_eq!(
+            throttle.wait("bob", "peer", &s, later),
+            Some(Duration::from_millis(100))
+        );
     }
 }

@@ -21,7 +21,9 @@ pub enum Offline {
     NotApplicable,
     /// Too many wrong offline passwords lately.
     Delayed,
-    Accepted { uid: String },
+    Accepted {
+        uid: String,
+    },
     Mismatch,
 }
 
@@ -31,7 +33,8 @@ impl Verifiers {
     }
 
     pub fn enabled(settings: &DaemonSettings) -> bool {
-        !settings.cached_auth_timeout.is_zero() || !settings.offline_credentials_expiration.is_zero()
+        !settings.cached_auth_timeout.is_zero()
+            || !settings.offline_credentials_expiration.is_zero()
     }
 
     fn load(&self, login: &str) -> Option<Verifier> {
@@ -68,7 +71,9 @@ impl Verifiers {
         if now - verifier.verified_online >= settings.cached_auth_timeout.as_secs() as i64 {
             return None;
         }
-        Self::matches(&verifier, password).await.then_some(verifier.uid)
+        Self::matches(&verifier, password)
+            .await
+            .then_some(verifier.uid)
     }
 
     /// Every backend was unavailable: decide from the verifier alone.
@@ -85,15 +90,17 @@ impl Verifiers {
         let Some(verifier) = self.load(login) else {
             return Offline::NotApplicable;
         };
-        if now - verifier.verified_online >= settings.offline_credentials_expiration.as_secs() as i64 {
+        if now - verifier.verified_online
+            >= settings.offline_credentials_expiration.as_secs() as i64
+        {
             return Offline::NotApplicable;
         }
         let limit = settings.offline_failed_login_attempts;
         if limit > 0
             && verifier.offline_failures >= limit
-            && verifier.last_offline_failure.is_some_and(|at| {
-                now - at < settings.offline_failed_login_delay.as_secs() as i64
-            })
+            && verifier
+                .last_offline_failure
+                .is_some_and(|at| now - at < settings.offline_failed_login_delay.as_secs() as i64)
         {
             return Offline::Delayed;
         }

@@ -19,7 +19,9 @@ pub enum ClientError {
     },
     #[error("the daemon at {path} did not accept the connection within {ms} ms")]
     ConnectTimeout { path: String, ms: u128 },
-    #[error("the process behind {path} runs as uid {uid}, not as root or uid {own}; refusing to talk to it")]
+    #[error(
+        "the process behind {path} runs as uid {uid}, not as root or uid {own}; refusing to talk to it"
+    )]
     UntrustedPeer { path: String, uid: u32, own: u32 },
     #[error(transparent)]
     Frame(#[from] FrameError),
@@ -38,7 +40,8 @@ impl Client {
             path: shown(),
             source,
         };
-        let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(connect_err)?;
+        let socket =
+            Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(connect_err)?;
         let addr = SockAddr::unix(path).map_err(connect_err)?;
         // A unix connect blocks when the listener's backlog is full; nonblocking, it
         // answers EAGAIN instead, which is retried until the deadline.
@@ -64,8 +67,12 @@ impl Client {
         let remaining = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(1));
-        stream.set_read_timeout(Some(remaining)).map_err(connect_err)?;
-        stream.set_write_timeout(Some(remaining)).map_err(connect_err)?;
+        stream
+            .set_read_timeout(Some(remaining))
+            .map_err(connect_err)?;
+        stream
+            .set_write_timeout(Some(remaining))
+            .map_err(connect_err)?;
         let peer = peer_cred(&stream).map_err(connect_err)?;
         // SAFETY: geteuid has no failure mode and touches no memory.
         let own = unsafe { libc::geteuid() };

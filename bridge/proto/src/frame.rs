@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn another_version_and_garbage_are_refused() {
-        assert!(matches!(decode::<Request>(&[2, 0]), Err(FrameError::Version(2))));
+        assert!(matches!(
+            decode::<Request>(&[2, 0]),
+            Err(FrameError::Version(2))
+        ));
         assert!(matches!(decode::<Request>(&[]), Err(FrameError::Empty)));
         assert!(matches!(
             decode::<Request>(&[VERSION, 200, 1]),

@@ -8,7 +8,9 @@ pub enum Request {
     /// Check a password (PAM authenticate).
     Authenticate(AuthRequest),
     /// May this user log in now (PAM acct_mgmt)?
-    Account { user: String },
+    Account {
+        user: String,
+    },
     /// A session opened (PAM open_session): records the last login.
     OpenSession {
         user: String,

@@ -1,0 +1,114 @@
+//! `authbridge serve`: loads the config, opens the store, and runs the daemon.
+
+use authbridge_daemon::{Bounded, Engine, Server, Service};
+use authbridge_local::Gate;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::{check, config};
+
+/// Set in the daemon's environment; the NSS module answers "unavailable" when it
+/// sees it, so the daemon's own user lookups never come back to itself (SSSD's
+/// `_SSS_LOOPS`).
+pub const LOOP_GUARD: &str = "_AUTHBRIDGE_LOOPS";
+
+const CONFIG_ERROR: u8 = 3;
+
+fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, String> {
+    let loaded = config::load_optional_with_text(config_path).map_err(|e| e.to_string())?;
+    let external =
+        check::external_chain(config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))?;
+    let file = loaded.map(|(f, _)| f);
+    let settings = file.as_ref().map(|f| f.daemon.clone()).unwrap_or_default();
+    let bounded =
+        |b: &Arc<dyn authbridge_core::Authenticator>| -> Arc<dyn authbridge_core::Authenticator> {
+            Arc::new(Bounded::new(
+                Arc::clone(b),
+                settings.max_concurrent_per_backend,
+                settings.queue_per_backend,
+            ))
+        };
+    let external = authbridge_core::Chain::new(external.backends().iter().map(bounded).collect());
+    let chain = check::full_chain(accounts, &external, true);
+    Ok(Engine {
+        gate: Gate::new(chain, Arc::clone(&accounts.store), crate::accounts::now),
+        throttle: file
+            .as_ref()
+            .map(|f| f.throttle.clone())
+            .unwrap_or_default(),
+        nss: file.as_ref().map(|f| f.nss.clone()).unwrap_or_default(),
+        policy: file
+            .as_ref()
+            .map(|f| f.password_policy.clone())
+            .unwrap_or_default(),
+        daemon: settings,
+    })
+}
+
+/// Root's daemon is the system's; anyone else's lives in their data directory.
+fn socket_path(given: Option<PathBuf>, configured: Option<PathBuf>, data_dir: &Path) -> PathBuf {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    given.or(configured).unwrap_or_else(|| {
+        if is_root {
+            PathBuf::from(authbridge_proto::DEFAULT_SOCKET)
+        } else {
+            data_dir.join("authbridge.sock")
+        }
+    })
+}
+
+pub fn run(
+    config_path: PathBuf,
+    config_given: bool,
+    data_dir: Option<PathBuf>,
+    socket: Option<PathBuf>,
+) -> ExitCode {
+    // SAFETY: single-threaded here, before the runtime starts any thread.
+    unsafe { std::env::set_var(LOOP_GUARD, "YES") };
+    if config_given && !config_path.exists() {
+        return fail(
+            CONFIG_ERROR,
+            &format!("{}: no such file", config_path.display()),
+        );
+    }
+    let file = match config::load_optional(&config_path) {
+        Ok(f) => f,
+        Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
+    };
+    let accounts = match crate::open_store(&config_path, file.as_ref(), data_dir) {
+        Ok(a) => Arc::new(a),
+        Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
+    };
+    let socket = socket_path(
+        socket,
+        file.as_ref().and_then(|f| f.daemon.socket.clone()),
+        &accounts.data_dir,
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async move {
+        let loader_accounts = Arc::clone(&accounts);
+        let loader_path = config_path.clone();
+        let loader = Box::new(move || engine(&loader_path, &loader_accounts));
+        let service =
+            Service::new(loader, Arc::clone(&accounts.store)).map_err(|e| (CONFIG_ERROR, e))?;
+        let server = Server::bind(&socket, Arc::new(service)).map_err(|e| (1, e.to_string()))?;
+        server.run().await.map_err(|e| (1, e.to_string()))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => fail(code, &message),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("authbridge: {message}");
+    ExitCode::from(code)
+}
