@@ -10,7 +10,8 @@ use authbridge_core::{
 };
 use authbridge_local::{Gate, PasswordPolicy};
 use authbridge_proto::{
-    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PeerCred, Request, Response,
+    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PasswordOwner, PeerCred,
+    Request, Response,
 };
 use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
 use std::sync::{Arc, RwLock};
@@ -157,6 +158,7 @@ impl Service {
                         .await,
                 )
             }
+            Request::PasswordOwner { user } => Response::PasswordOwner(self.password_owner(&user)),
             Request::PasswdByName(name) => Response::Passwd(dir.passwd_by_name(&name)),
             Request::PasswdById(id) => Response::Passwd(dir.passwd_by_id(id)),
             Request::PasswdAll => Response::Passwd(dir.passwd_all()),
@@ -187,7 +189,7 @@ impl Service {
         // One line per decision, nothing secret in it.
         tracing::info!(
             login = %login,
-            uid = result.uid.as_deref().unwrap_or("-"),
+            uid = %result.uid.as_deref().unwrap_or("-"),
             backend = %result.backend,
             verdict = ?result.status,
             detail = %result.detail,
@@ -354,6 +356,19 @@ impl Service {
         }
     }
 
+    fn password_owner(&self, user: &str) -> PasswordOwner {
+        let uid = canonical_uid(user);
+        match self.store.user(&uid) {
+            Ok(u) if u.backend == LOCAL_BACKEND => PasswordOwner::Local,
+            Ok(u) => PasswordOwner::External(format!(
+                "the password of {uid} belongs to the {} server: change it there (webmail or the server's own tool)",
+                u.backend
+            )),
+            Err(StoreError::NoSuchUser(_)) => PasswordOwner::Unknown,
+            Err(e) => PasswordOwner::External(format!("authbridge cannot read the account: {e}")),
+        }
+    }
+
     async fn change_password(
         &self,
         user: &str,
@@ -362,15 +377,10 @@ impl Service {
         policy: &PasswordPolicy,
     ) -> PasswordChange {
         let uid = canonical_uid(user);
-        let account = match self.store.user(&uid) {
-            Ok(u) => u,
-            Err(e) => return PasswordChange::External(format!("authbridge cannot change it: {e}")),
-        };
-        if account.backend != LOCAL_BACKEND {
-            return PasswordChange::External(format!(
-                "{uid}'s password belongs to the {} server; change it there (webmail or its own tool)",
-                account.backend
-            ));
+        match self.password_owner(&uid) {
+            PasswordOwner::Local => {}
+            PasswordOwner::External(text) => return PasswordChange::External(text),
+            PasswordOwner::Unknown => return PasswordChange::Unknown,
         }
         let store = Arc::clone(&self.store);
         let violations = policy.violations(&new);

@@ -24,6 +24,10 @@ pub enum Request {
         old_password: Option<Zeroizing<String>>,
         new_password: Zeroizing<String>,
     },
+    /// Where the user's password lives, before asking for a new one (chauthtok).
+    PasswordOwner {
+        user: String,
+    },
     PasswdByName(String),
     PasswdById(u32),
     /// Every user, for setpwent/getpwent.
@@ -53,6 +57,7 @@ pub enum Response {
     /// A request that needs no data back was carried out.
     Done,
     PasswordChange(PasswordChange),
+    PasswordOwner(PasswordOwner),
     /// Zero or more entries; empty means "not found".
     Passwd(Vec<Passwd>),
     Group(Vec<Group>),
@@ -91,6 +96,15 @@ pub enum AccountStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PasswordOwner {
+    /// A local user: authbridge changes it.
+    Local,
+    /// The text says where to change it.
+    External(String),
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PasswordChange {
     Changed,
     /// The old password is wrong.
@@ -99,6 +113,8 @@ pub enum PasswordChange {
     External(String),
     /// The new password breaks the policy; the text says how.
     Policy(String),
+    /// authbridge does not know this user.
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
