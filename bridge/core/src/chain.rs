@@ -55,9 +55,19 @@ impl Chain {
     /// unavailable backend moves on too but is remembered, so that "every backend
     /// rejected" and "none accepted, one could not be asked" stay different answers.
     pub async fn authenticate(&self, credentials: &Credentials) -> Decision {
+        self.authenticate_with(credentials, &|_| true).await
+    }
+
+    /// As [`Chain::authenticate`], asking only the backends of the kinds `ask` allows
+    /// (an account known to belong to one backend is never sent to another).
+    pub async fn authenticate_with(
+        &self,
+        credentials: &Credentials,
+        ask: &(dyn Fn(BackendKind) -> bool + Sync),
+    ) -> Decision {
         let mut attempts = Vec::with_capacity(self.backends.len());
         let mut any_unavailable = false;
-        for backend in &self.backends {
+        for backend in self.backends.iter().filter(|b| ask(b.kind())) {
             let started = Instant::now();
             let verdict = backend.authenticate(credentials).await;
             let elapsed = started.elapsed();

@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::directory::Directory;
 use crate::settings::{DaemonSettings, NssSettings, ThrottleSettings};
-use crate::throttle::Throttle;
+use crate::throttle::{Admission, Throttle};
 use crate::verifiers::{Offline, Verifiers};
 
 /// Everything a reload replaces: the backends and the tunables.
@@ -214,16 +214,20 @@ impl Service {
         source: &str,
         password: SecretString,
     ) -> Conclusion {
-        if let Some(wait) = self
+        match self
             .throttle
-            .wait(login, source, &engine.throttle, now_ms())
+            .admit(login, source, &engine.throttle, now_ms())
         {
-            return Conclusion::new(
-                AuthStatus::Throttled,
-                None,
-                "throttle",
-                format!("{} ms left of the delay", wait.as_millis()),
-            );
+            Admission::Go => {}
+            Admission::WaitThenGo(wait, _ticket) => tokio::time::sleep(wait).await,
+            Admission::Refuse(left) => {
+                return Conclusion::new(
+                    AuthStatus::Throttled,
+                    None,
+                    "throttle",
+                    format!("{} ms left of the delay", left.as_millis()),
+                );
+            }
         }
         let now = now_ms() / 1000;
         if let Some(uid) = self

@@ -59,6 +59,11 @@ pub struct ThrottleSettings {
     /// Failures older than this are forgotten (Nextcloud: 12 h).
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// An attempt inside the delay waits out the rest of it when that is at most
+    /// this long (as Nextcloud sleeps); a longer rest, or a second attempt while
+    /// one waits, is refused at once and reaches no backend.
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
 }
 
 impl Default for ThrottleSettings {
@@ -67,6 +72,7 @@ impl Default for ThrottleSettings {
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(25),
             window: Duration::from_secs(12 * 3600),
+            max_wait: Duration::from_secs(2),
         }
     }
 }

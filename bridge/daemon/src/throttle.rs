@@ -17,6 +17,19 @@ pub struct Throttle {
     /// (failures, last failure in unix ms), mirrored from the store so a check
     /// costs no query.
     failures: Mutex<HashMap<Key, (u32, i64)>>,
+    /// Pairs with an attempt waiting out its delay right now.
+    waiting: Mutex<std::collections::HashSet<Key>>,
+}
+
+/// What to do with an attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission<'a> {
+    Go,
+    /// Wait this long first; the pair counts as waiting until the ticket drops
+    /// (also when the request is cancelled mid-wait).
+    WaitThenGo(Duration, WaitTicket<'a>),
+    /// Refuse at once: the delay has this long left.
+    Refuse(Duration),
 }
 
 /// The delay after `failures` failures: first_delay doubled per further failure.
@@ -30,6 +43,36 @@ pub fn delay_after(failures: u32, settings: &ThrottleSettings) -> Duration {
         .checked_mul(1u32 << doublings)
         .unwrap_or(settings.max_delay)
         .min(settings.max_delay)
+}
+
+#[derive(Debug)]
+pub struct WaitTicket<'a> {
+    throttle: &'a Throttle,
+    key: Key,
+}
+
+impl PartialEq for WaitTicket<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for WaitTicket<'_> {}
+
+impl Drop for WaitTicket<'_> {
+    fn drop(&mut self) {
+        self.throttle
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Throttle")
+    }
 }
 
 impl Throttle {
@@ -48,6 +91,7 @@ impl Throttle {
         Ok(Throttle {
             store,
             failures: Mutex::new(failures),
+            waiting: Mutex::new(Default::default()),
         })
     }
 
@@ -70,6 +114,35 @@ impl Throttle {
         }
         let until = last + delay_after(failures, settings).as_millis() as i64;
         (now_ms < until).then(|| Duration::from_millis((until - now_ms) as u64))
+    }
+
+    /// Go, wait first (at most `max_wait`, one waiter per pair), or refuse.
+    pub fn admit(
+        &self,
+        login: &str,
+        source: &str,
+        settings: &ThrottleSettings,
+        now_ms: i64,
+    ) -> Admission<'_> {
+        let Some(left) = self.wait(login, source, settings, now_ms) else {
+            return Admission::Go;
+        };
+        if left > settings.max_wait {
+            return Admission::Refuse(left);
+        }
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (login.to_owned(), source.to_owned());
+        if waiting.insert(key.clone()) {
+            Admission::WaitThenGo(
+                left,
+                WaitTicket {
+                    throttle: self,
+                    key,
+                },
+            )
+        } else {
+            Admission::Refuse(left)
+        }
     }
 
     pub fn failed(&self, login: &str, source: &str, settings: &ThrottleSettings, now_ms: i64) {
@@ -120,7 +193,38 @@ mod tests {
             first_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(25),
             window: Duration::from_secs(3600),
+            max_wait: Duration::from_millis(500),
         }
+    }
+
+    #[test]
+    fn short_delays_are_waited_out_by_one_attempt_long_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
+        let s = settings();
+        let t = Throttle::load(store, &s, 0).unwrap();
+        assert_eq!(t.admit("eve", "x", &s, 0), Admission::Go);
+        t.failed("eve", "x", &s, 0);
+        let first = t.admit("eve", "x", &s, 10);
+        assert!(matches!(first, Admission::WaitThenGo(d, _) if d == Duration::from_millis(90)));
+        // A second attempt while the first waits is refused.
+        assert_eq!(
+            t.admit("eve", "x", &s, 20),
+            Admission::Refuse(Duration::from_millis(80))
+        );
+        drop(first);
+        assert!(matches!(
+            t.admit("eve", "x", &s, 20),
+            Admission::WaitThenGo(..)
+        ));
+        for at in 1..=4 {
+            t.failed("eve", "x", &s, at);
+        }
+        // Five failures: 1.6 s left, more than max_wait.
+        assert_eq!(
+            t.admit("eve", "x", &s, 4),
+            Admission::Refuse(Duration::from_millis(1600))
+        );
     }
 
     #[test]

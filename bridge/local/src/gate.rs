@@ -41,24 +41,30 @@ impl Gate {
         }
     }
 
-    fn is_disabled(&self, uid: &str) -> bool {
-        match self.store.user(uid) {
-            Ok(user) => !user.enabled,
-            Err(StoreError::NoSuchUser(_)) => false,
+    pub async fn authenticate(&self, credentials: &Credentials) -> Decision {
+        let login = credentials.login();
+        let owner = match self.store.user(login) {
+            // A disabled account known by this login never reaches a backend.
+            Ok(user) if !user.enabled => return disabled(login),
+            Ok(user) => Some(user.backend),
+            Err(StoreError::NoSuchUser(_)) => None,
             // Cannot tell: refuse rather than let a possibly disabled user in.
             Err(e) => {
-                tracing::warn!(uid, "store unreadable, refusing: {e}");
-                true
+                tracing::warn!(login, "store unreadable, refusing: {e}");
+                return disabled(login);
             }
-        }
-    }
-
-    pub async fn authenticate(&self, credentials: &Credentials) -> Decision {
-        // A disabled account known by this login never reaches a backend.
-        if self.is_disabled(credentials.login()) {
-            return disabled(credentials.login());
-        }
-        let decision = self.chain.authenticate(credentials).await;
+        };
+        // A known account's password goes to its own backend only (and app
+        // passwords): a local user's password is never shown to a mail server.
+        let decision = match owner {
+            Some(owner) => {
+                let ask = move |kind: BackendKind| {
+                    kind == BackendKind::AppPassword || kind.as_str() == owner
+                };
+                self.chain.authenticate_with(credentials, &ask).await
+            }
+            None => self.chain.authenticate(credentials).await,
+        };
         let Outcome::Accepted {
             uid, kind, groups, ..
         } = &decision.outcome

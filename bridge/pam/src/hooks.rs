@@ -127,18 +127,22 @@ impl<'a> Call<'a> {
         (!text.is_empty()).then(|| Zeroizing::new(text.to_owned()))
     }
 
-    /// The password as the options say: the stacked token, or a prompt (which then
-    /// becomes PAM_AUTHTOK for the modules below).
-    fn password(&mut self) -> Result<Zeroizing<String>, PamResultCode> {
+    /// The password as the options say: the stacked token (and whether it came from
+    /// the stack), or a prompt, which then becomes PAM_AUTHTOK for the modules below.
+    fn password(&mut self) -> Result<(Zeroizing<String>, bool), PamResultCode> {
         if self.options.use_first_pass || self.options.try_first_pass {
             if let Some(token) = self.token(false) {
-                return Ok(token);
+                return Ok((token, true));
             }
             if self.options.use_first_pass {
                 self.debug("use_first_pass: no password from an earlier module");
                 return Err(PAM_AUTH_ERR);
             }
         }
+        Ok((self.prompt_password()?, false))
+    }
+
+    fn prompt_password(&mut self) -> Result<Zeroizing<String>, PamResultCode> {
         let password = self.prompt("Password: ")?;
         set_token(self.pamh, PAM_AUTHTOK, password.as_bytes());
         Ok(password)
@@ -171,24 +175,26 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
         Ok(u) => u,
         Err(e) => return e,
     };
-    let password = match call.password() {
+    let (password, from_stack) = match call.password() {
         Ok(p) => p,
         Err(e) => return e,
     };
-    if password.is_empty() {
-        return PAM_AUTH_ERR;
-    }
-    let request = Request::Authenticate(AuthRequest {
-        service: call.item(|p| item_string(p, false)).unwrap_or_default(),
-        user: user.clone(),
-        password,
-        rhost: call.item(|p| item_string(p, true)),
-    });
-    let Some(Response::Auth(answer)) = call.ask(&request) else {
-        return PAM_AUTHINFO_UNAVAIL;
+    let mut status = match check(call, &user, password) {
+        Some(status) => status,
+        None => return PAM_AUTHINFO_UNAVAIL,
     };
-    call.debug(&format!("authenticate {user}: {:?}", answer.status));
-    match answer.status {
+    // try_first_pass: the stacked password was not this one; ask for it.
+    if from_stack && call.options.try_first_pass && status == AuthStatus::Rejected {
+        let password = match call.prompt_password() {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        status = match check(call, &user, password) {
+            Some(status) => status,
+            None => return PAM_AUTHINFO_UNAVAIL,
+        };
+    }
+    match status {
         AuthStatus::Accepted => PAM_SUCCESS,
         AuthStatus::Rejected | AuthStatus::Throttled => PAM_AUTH_ERR,
         AuthStatus::Disabled => {
@@ -198,6 +204,24 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
         AuthStatus::UnknownUser => PAM_USER_UNKNOWN,
         AuthStatus::Unavailable => PAM_AUTHINFO_UNAVAIL,
     }
+}
+
+/// One password check; None when the daemon cannot be asked.
+fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<AuthStatus> {
+    if password.is_empty() {
+        return Some(AuthStatus::Rejected);
+    }
+    let request = Request::Authenticate(AuthRequest {
+        service: call.item(|p| item_string(p, false)).unwrap_or_default(),
+        user: user.to_owned(),
+        password,
+        rhost: call.item(|p| item_string(p, true)),
+    });
+    let Some(Response::Auth(answer)) = call.ask(&request) else {
+        return None;
+    };
+    call.debug(&format!("authenticate {user}: {:?}", answer.status));
+    Some(answer.status)
 }
 
 fn account(call: &mut Call<'_>) -> PamResultCode {

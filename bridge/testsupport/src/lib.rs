@@ -2,6 +2,7 @@
 //! real servers through the scripts in `ci/servers/` and stop them when dropped.
 
 mod cases;
+mod daemon;
 mod dovecot;
 mod ftpd;
 mod pki;
@@ -9,6 +10,7 @@ mod silent;
 mod smbd;
 
 pub use cases::{AWKWARD_PASSWORDS, accepted, long_password, unavailable_kind};
+pub use daemon::{Daemon, module, target_dir};
 pub use dovecot::Dovecot;
 pub use ftpd::Ftpd;
 pub use pki::Pki;

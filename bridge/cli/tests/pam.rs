@@ -1,0 +1,505 @@
+//! pam_authbridge.so through the real libpam (pam_wrapper + pamtester), against a
+//! real `authbridge serve`: every verdict, every option, and chauthtok.
+
+use authbridge_testsupport::{Daemon, free_port, module};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_authbridge");
+const PAM_WRAPPER: &str = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
+const SET_ITEMS: &str = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
+
+/// pam_strerror texts, as pamtester prints them.
+const SUCCESS: &str = "successfully";
+const AUTH_ERR: &str = "Authentication failure";
+const USER_UNKNOWN: &str = "User not known to the underlying authentication module";
+const AUTHINFO_UNAVAIL: &str = "Authentication service cannot retrieve authentication info";
+const ACCT_EXPIRED: &str = "User account has expired";
+const AUTHTOK_ERR: &str = "Authentication token manipulation error";
+
+struct Pam {
+    services: tempfile::TempDir,
+    module: PathBuf,
+}
+
+struct Run {
+    ok: bool,
+    output: String,
+}
+
+impl Pam {
+    fn new() -> Pam {
+        Pam {
+            services: tempfile::tempdir().unwrap(),
+            module: module(BIN, "libpam_authbridge.so"),
+        }
+    }
+
+    /// A service file; `MODULE` stands for the module's path.
+    fn service(&self, name: &str, lines: &str) {
+        let text = lines.replace("MODULE", self.module.to_str().unwrap());
+        std::fs::write(self.services.path().join(name), text).unwrap();
+    }
+
+    /// pamtester SERVICE USER OPS, the password lines on stdin.
+    fn run(
+        &self,
+        service: &str,
+        user: &str,
+        ops: &[&str],
+        stdin: &str,
+        extra: &[(&str, &str)],
+    ) -> Run {
+        self.run_with(service, user, ops, stdin, extra, &[])
+    }
+
+    fn run_with(
+        &self,
+        service: &str,
+        user: &str,
+        ops: &[&str],
+        stdin: &str,
+        env: &[(&str, &str)],
+        items: &[&str],
+    ) -> Run {
+        let mut cmd = Command::new("pamtester");
+        for item in items {
+            cmd.args(["-I", item]);
+        }
+        let mut child = cmd
+            .arg(service)
+            .arg(user)
+            .args(ops)
+            .env("PAM_WRAPPER", "1")
+            .env("PAM_WRAPPER_SERVICE_DIR", self.services.path())
+            .env("LD_PRELOAD", PAM_WRAPPER)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pamtester (apt-get install pamtester libpam-wrapper)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Run {
+            ok: out.status.success(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+}
+
+fn expect(run: Run, ok: bool, text: &str) -> String {
+    assert_eq!(run.ok, ok, "{}", run.output);
+    assert!(
+        run.output.contains(text),
+        "expected {text:?} in:\n{}",
+        run.output
+    );
+    run.output
+}
+
+fn line(socket: &Path, options: &str) -> String {
+    format!("MODULE socket={} {options}", socket.display())
+}
+
+/// A daemon whose only external backend serves example.org on an IMAP port nobody
+/// listens on: such logins are unavailable, logins of other domains unknown.
+fn daemon(extra_config: &str) -> Daemon {
+    let config = format!(
+        "{extra_config}\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\ndomain = \"example.org\"\n",
+        free_port()
+    );
+    let d = Daemon::start(BIN, &config);
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
+    d.cli(
+        &["user", "add", "--password-from-env", "dave"],
+        Some("Dave-pass-1234"),
+    );
+    d.cli(&["user", "disable", "dave"], None);
+    d
+}
+
+#[test]
+fn every_verdict_maps_to_its_pam_code() {
+    let d = daemon("");
+    let pam = Pam::new();
+    let l = line(&d.socket, "");
+    pam.service(
+        "ab",
+        &format!("auth required {l}\naccount required {l}\nsession required {l}\n"),
+    );
+    let all = [
+        "authenticate",
+        "acct_mgmt",
+        "setcred",
+        "open_session",
+        "close_session",
+    ];
+    expect(
+        pam.run("ab", "alice", &all, "Alice-pass-123\n", &[]),
+        true,
+        SUCCESS,
+    );
+    expect(
+        pam.run("ab", "alice", &["authenticate"], "wrong-password\n", &[]),
+        false,
+        AUTH_ERR,
+    );
+    // Disabled: the password is refused, and the account is reported expired.
+    expect(
+        pam.run("ab", "dave", &["authenticate"], "Dave-pass-1234\n", &[]),
+        false,
+        AUTH_ERR,
+    );
+    expect(
+        pam.run("ab", "dave", &["acct_mgmt"], "", &[]),
+        false,
+        ACCT_EXPIRED,
+    );
+    // No backend serves other.org and the store does not know the login.
+    expect(
+        pam.run(
+            "ab",
+            "nobody@other.org",
+            &["authenticate"],
+            "x-password\n",
+            &[],
+        ),
+        false,
+        USER_UNKNOWN,
+    );
+    expect(
+        pam.run("ab", "nobody", &["acct_mgmt"], "", &[]),
+        false,
+        USER_UNKNOWN,
+    );
+    // The example.org mail server cannot be reached.
+    expect(
+        pam.run(
+            "ab",
+            "carol@example.org",
+            &["authenticate"],
+            "c-password\n",
+            &[],
+        ),
+        false,
+        AUTHINFO_UNAVAIL,
+    );
+    // open_session recorded the login.
+    let info = d.cli(&["user", "info", "alice", "--output=json"], None);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(!info.contains("\"last_seen\":\"1970"), "{info}");
+    let log = d.log();
+    assert!(
+        log.contains("session opened") && log.contains("uid=alice"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_daemon_down_or_mute_is_authinfo_unavail() {
+    let pam = Pam::new();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nobody-listens.sock");
+    pam.service(
+        "down",
+        &format!(
+            "auth required {}\naccount required {}\n",
+            line(&missing, ""),
+            line(&missing, "")
+        ),
+    );
+    expect(
+        pam.run("down", "alice", &["authenticate"], "pw\n", &[]),
+        false,
+        AUTHINFO_UNAVAIL,
+    );
+    expect(
+        pam.run("down", "alice", &["acct_mgmt"], "", &[]),
+        false,
+        AUTHINFO_UNAVAIL,
+    );
+
+    // A daemon that accepts and never answers: timeout= bounds the wait.
+    let mute = dir.path().join("mute.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&mute).unwrap();
+    pam.service(
+        "mute",
+        &format!("auth required {}\n", line(&mute, "timeout=1")),
+    );
+    let started = std::time::Instant::now();
+    expect(
+        pam.run("mute", "alice", &["authenticate"], "pw\n", &[]),
+        false,
+        AUTHINFO_UNAVAIL,
+    );
+    let waited = started.elapsed();
+    drop(listener);
+    assert!(
+        waited.as_secs() < 15,
+        "the module waited {waited:?}, not about timeout=1"
+    );
+}
+
+#[test]
+fn no_password_goes_to_a_socket_of_another_unprivileged_user() {
+    let dir = authbridge_testsupport::server_dir("abpam");
+    let sock = dir.path().join("impostor.sock");
+    let received = dir.path().join("received");
+    // A listener running as nobody, recording how many bytes it was sent.
+    let script = format!(
+        "import socket,os\ns=socket.socket(socket.AF_UNIX)\ns.bind({sock:?})\nos.chmod({sock:?},0o666)\ns.listen()\nopen({ready:?},'w').close()\nc,_=s.accept()\nc.settimeout(3)\nn=0\ntry:\n  while True:\n    b=c.recv(4096)\n    if not b: break\n    n+=len(b)\nexcept Exception: pass\nopen({received:?},'w').write(str(n))\n",
+        sock = sock.to_str().unwrap(),
+        ready = dir.path().join("ready").to_str().unwrap(),
+        received = received.to_str().unwrap(),
+    );
+    std::fs::write(dir.path().join("impostor.py"), script).unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let mut impostor = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+        ])
+        .arg(dir.path().join("impostor.py"))
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !dir.path().join("ready").exists() {
+        assert!(started.elapsed().as_secs() < 10, "impostor did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pam = Pam::new();
+    pam.service("imp", &format!("auth required {}\n", line(&sock, "")));
+    let out = expect(
+        pam.run("imp", "alice", &["authenticate"], "secret-pw\n", &[]),
+        false,
+        AUTHINFO_UNAVAIL,
+    );
+    assert!(out.contains("runs as uid 65534"), "{out}");
+    impostor.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&received).unwrap(),
+        "0",
+        "bytes reached the impostor"
+    );
+}
+
+#[test]
+fn first_pass_options_and_the_stacked_token() {
+    let d = daemon("");
+    let pam = Pam::new();
+    let l = |o: &str| line(&d.socket, o);
+    // The first module prompts and stores PAM_AUTHTOK; the second uses it unasked.
+    pam.service(
+        "stack",
+        &format!(
+            "auth required {}\nauth required {}\n",
+            l(""),
+            l("use_first_pass")
+        ),
+    );
+    expect(
+        pam.run("stack", "alice", &["authenticate"], "Alice-pass-123\n", &[]),
+        true,
+        SUCCESS,
+    );
+
+    // use_first_pass with a token from pam_set_items, nothing on stdin.
+    pam.service(
+        "first",
+        &format!(
+            "auth required {SET_ITEMS}\nauth required {}\n",
+            l("use_first_pass")
+        ),
+    );
+    expect(
+        pam.run(
+            "first",
+            "alice",
+            &["authenticate"],
+            "",
+            &[("PAM_AUTHTOK", "Alice-pass-123")],
+        ),
+        true,
+        SUCCESS,
+    );
+    // use_first_pass without a token: refused, never prompts.
+    let out = expect(
+        pam.run("first", "alice", &["authenticate"], "Alice-pass-123\n", &[]),
+        false,
+        AUTH_ERR,
+    );
+    assert!(!out.contains("Password:"), "prompted: {out}");
+
+    // try_first_pass: a wrong stacked token, then the prompt.
+    pam.service(
+        "try",
+        &format!(
+            "auth required {SET_ITEMS}\nauth required {}\n",
+            l("try_first_pass")
+        ),
+    );
+    let out = expect(
+        pam.run(
+            "try",
+            "alice",
+            &["authenticate"],
+            "Alice-pass-123\n",
+            &[("PAM_AUTHTOK", "not-it")],
+        ),
+        true,
+        SUCCESS,
+    );
+    assert!(out.contains("Password:"), "{out}");
+    // try_first_pass with the right token: no prompt.
+    let out = expect(
+        pam.run(
+            "try",
+            "alice",
+            &["authenticate"],
+            "",
+            &[("PAM_AUTHTOK", "Alice-pass-123")],
+        ),
+        true,
+        SUCCESS,
+    );
+    assert!(!out.contains("Password:"), "{out}");
+
+    // debug: the verdict goes to syslog; an unknown option is named there too.
+    pam.service("dbg", &format!("auth required {}\n", l("debug frobnicate")));
+    let out = expect(
+        pam.run(
+            "dbg",
+            "alice",
+            &["authenticate"],
+            "Alice-pass-123\n",
+            &[("PAM_WRAPPER_DEBUGLEVEL", "2")],
+        ),
+        true,
+        SUCCESS,
+    );
+    assert!(out.contains("authenticate alice: Accepted"), "{out}");
+    assert!(out.contains("unknown options ignored: frobnicate"), "{out}");
+}
+
+#[test]
+fn throttled_attempts_fail_and_reach_no_backend() {
+    // A long first delay, so the second attempt is surely inside it.
+    let d = daemon("[throttle]\nfirst_delay = \"1h\"\n");
+    let pam = Pam::new();
+    pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
+    let from = |host: &str| format!("rhost={host}");
+    let attempt = |password: &str, host: &str| {
+        pam.run_with(
+            "ab",
+            "alice",
+            &["authenticate"],
+            &format!("{password}\n"),
+            &[],
+            &[&from(host)],
+        )
+    };
+    expect(attempt("wrong-password", "192.0.2.1"), false, AUTH_ERR);
+    expect(attempt("Alice-pass-123", "192.0.2.1"), false, AUTH_ERR);
+    // Another source is not throttled, and its success does not clear the first.
+    expect(attempt("Alice-pass-123", "198.51.100.2"), true, SUCCESS);
+    expect(attempt("Alice-pass-123", "192.0.2.1"), false, AUTH_ERR);
+    let log = d.log();
+    let throttled: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("verdict=Throttled"))
+        .collect();
+    assert_eq!(throttled.len(), 2, "{log}");
+    assert!(
+        throttled
+            .iter()
+            .all(|l| l.contains("backend=throttle") && l.contains("source=192.0.2.1")),
+        "{log}"
+    );
+
+    // The state survives a restart.
+    let mut d = d;
+    d.stop();
+    d.restart();
+    expect(attempt("Alice-pass-123", "192.0.2.1"), false, AUTH_ERR);
+    assert_eq!(d.log().matches("verdict=Throttled").count(), 3);
+}
+
+#[test]
+fn chauthtok_changes_local_passwords_under_the_policy_only() {
+    let d = daemon("");
+    let pam = Pam::new();
+    let l = line(&d.socket, "");
+    pam.service("pw", &format!("auth required {l}\npassword required {l}\n"));
+    // Root changes without the old password; the new one twice.
+    expect(
+        pam.run(
+            "pw",
+            "alice",
+            &["chauthtok"],
+            "Brand-new-pass-42\nBrand-new-pass-42\n",
+            &[],
+        ),
+        true,
+        SUCCESS,
+    );
+    expect(
+        pam.run("pw", "alice", &["authenticate"], "Brand-new-pass-42\n", &[]),
+        true,
+        SUCCESS,
+    );
+    expect(
+        pam.run("pw", "alice", &["authenticate"], "Alice-pass-123\n", &[]),
+        false,
+        AUTH_ERR,
+    );
+    // Mismatch, policy.
+    let out = expect(
+        pam.run(
+            "pw",
+            "alice",
+            &["chauthtok"],
+            "Other-pass-4242\nOther-pass-4243\n",
+            &[],
+        ),
+        false,
+        AUTHTOK_ERR,
+    );
+    assert!(out.contains("do not match"), "{out}");
+    let out = expect(
+        pam.run("pw", "alice", &["chauthtok"], "short\nshort\n", &[]),
+        false,
+        AUTHTOK_ERR,
+    );
+    assert!(out.contains("at least"), "policy message missing: {out}");
+    expect(
+        pam.run("pw", "alice", &["authenticate"], "Brand-new-pass-42\n", &[]),
+        true,
+        SUCCESS,
+    );
+    // Unknown to authbridge: the stack may fall through to pam_unix.
+    expect(
+        pam.run("pw", "nobody", &["chauthtok"], "", &[]),
+        false,
+        USER_UNKNOWN,
+    );
+}

@@ -1,0 +1,153 @@
+//! `authbridge serve` on a private socket, with its own data directory and config;
+//! stopped with SIGTERM when dropped.
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    binary: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Writes `config` (TOML) and starts the daemon. `binary` is the `authbridge`
+    /// executable (`env!("CARGO_BIN_EXE_authbridge")`).
+    pub fn start(binary: &str, config: &str) -> Daemon {
+        let dir = crate::server_dir("abd");
+        let config_path = dir.path().join("config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut daemon = Daemon {
+            socket: dir.path().join("authbridge.sock"),
+            config: config_path,
+            binary: PathBuf::from(binary),
+            dir,
+            child: None,
+        };
+        daemon.restart();
+        daemon
+    }
+
+    /// A command of the same installation (same config and data directory).
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.binary);
+        c.env("AUTHBRIDGE_CONFIG", &self.config)
+            .env("AUTHBRIDGE_DATA_DIR", self.dir.path().join("data"));
+        c
+    }
+
+    /// Runs `authbridge ARGS` (OC_PASS set when a password is given); panics on failure.
+    pub fn cli(&self, args: &[&str], password: Option<&str>) -> Output {
+        let mut c = self.command();
+        c.args(args);
+        if let Some(p) = password {
+            c.env("OC_PASS", p);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "authbridge {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("daemon.log")
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Starts the daemon (again), appending to the same log.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = self
+            .command()
+            .args(["serve", "--socket"])
+            .arg(&self.socket)
+            .env("AUTHBRIDGE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_for_socket(&self.socket, Duration::from_secs(10), self);
+    }
+
+    /// Sends `signal` to the daemon.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill with a pid we own.
+        unsafe { libc::kill(self.pid() as i32, signal) };
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        // SAFETY: kill with a pid we own.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().ok();
+        status
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn wait_for_socket(path: &Path, limit: Duration, daemon: &Daemon) {
+    let started = Instant::now();
+    while UnixStream::connect(path).is_err() {
+        assert!(
+            started.elapsed() < limit,
+            "the daemon did not listen on {} within {limit:?}:\n{}",
+            path.display(),
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The directory cargo puts the `authbridge` binary and the modules in.
+pub fn target_dir(binary: &str) -> PathBuf {
+    Path::new(binary).parent().unwrap().to_owned()
+}
+
+/// A built cdylib (`libpam_authbridge.so`, `libnss_authbridge.so`); panics with
+/// the command to build it when missing.
+pub fn module(binary: &str, file: &str) -> PathBuf {
+    let path = target_dir(binary).join(file);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    path
+}
