@@ -81,7 +81,7 @@ async fn a_disabled_account_never_reaches_a_backend() {
 
 #[tokio::test]
 async fn an_account_belongs_to_one_backend() {
-    let (_dir, store, _, gate) = setup(BackendKind::Smb);
+    let (_dir, store, backend, gate) = setup(BackendKind::Smb);
     store
         .create_user(
             &NewUser {
@@ -95,4 +95,15 @@ async fn an_account_belongs_to_one_backend() {
     let d = gate.authenticate(&creds("sally")).await;
     assert_eq!(d.outcome, Outcome::Rejected, "{:?}", d.attempts);
     assert_eq!(store.user("sally").unwrap().backend, "Database");
+    // A local account's password is never shown to an external server.
+    assert_eq!(backend.asked.load(Ordering::SeqCst), 0);
+    // An account the SMB backend owns is still asked there.
+    gate.authenticate(&creds("sam")).await;
+    let d = gate.authenticate(&creds("sam")).await;
+    assert!(
+        matches!(d.outcome, Outcome::Accepted { .. }),
+        "{:?}",
+        d.attempts
+    );
+    assert_eq!(backend.asked.load(Ordering::SeqCst), 2);
 }
