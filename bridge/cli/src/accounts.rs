@@ -102,6 +102,28 @@ pub struct UserAdd {
     group: Vec<String>,
     #[arg(long)]
     email: Option<String>,
+    /// An account of an external backend, known before its first login (sshd looks
+    /// users up before it authenticates them); its password stays on that server
+    #[arg(long, value_enum, conflicts_with_all = ["password_from_env", "generate_password"])]
+    backend: Option<External>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum External {
+    Imap,
+    Smb,
+    Ftp,
+}
+
+impl External {
+    fn name(self) -> &'static str {
+        use authbridge_core::BackendKind;
+        match self {
+            External::Imap => BackendKind::Imap.as_str(),
+            External::Smb => BackendKind::Smb.as_str(),
+            External::Ftp => BackendKind::Ftp.as_str(),
+        }
+    }
 }
 
 /// occ's list options, shared by `user list` and `group list`.
@@ -268,18 +290,32 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             if store.user(&a.uid).is_ok() {
                 bail!("the user {:?} already exists", a.uid);
             }
-            let password = if a.generate_password {
-                generated_password()
-            } else {
-                new_password(a.password_from_env, policy)?
+            let (backend, password_hash) = match a.backend {
+                Some(external) => {
+                    if a.uid != authbridge_core::canonical_uid(&a.uid) {
+                        bail!(
+                            "external accounts are named as their backend names them: {:?}, not {:?}",
+                            authbridge_core::canonical_uid(&a.uid),
+                            a.uid
+                        );
+                    }
+                    (external.name(), None)
+                }
+                None if a.generate_password => {
+                    (LOCAL_BACKEND, Some(hash_password(&generated_password())))
+                }
+                None => (
+                    LOCAL_BACKEND,
+                    Some(hash_password(&new_password(a.password_from_env, policy)?)),
+                ),
             };
             let user = store.create_user(
                 &NewUser {
                     uid: a.uid.clone(),
                     display_name: a.display_name.clone(),
                     email: a.email.clone(),
-                    backend: LOCAL_BACKEND.into(),
-                    password_hash: Some(hash_password(&password)),
+                    backend: backend.into(),
+                    password_hash,
                     welcome_pending: a.generate_password && a.email.is_some(),
                     groups: a.group.clone(),
                 },

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End to end: an IMAP-only user logs into Linux over ssh through pam_authbridge.so
+# and libnss_authbridge.so.2. Run inside a private mount namespace
+# (`unshare -m --propagation private`), so that nothing here touches the machine:
+# /run, /etc/pam.d, /etc/nsswitch.conf and the library directory are replaced
+# only for the processes started below.
+#
+# Environment (all required):
+#   AUTHBRIDGE          the authbridge binary
+#   PAM_MODULE          target/.../libpam_authbridge.so
+#   NSS_MODULE          target/.../libnss_authbridge.so
+#   AUTHBRIDGE_CONFIG   config with the IMAP backend (Dovecot already running)
+#   AUTHBRIDGE_DATA_DIR the store
+#   WORK                a scratch directory
+#   SSH_PORT            a free port on 127.0.0.1
+#   ALICE_PASSWORD      alice's mail password on the IMAP server
+# Prints one "ok: ..." line per step; exits non-zero at the first failure.
+set -euo pipefail
+
+for v in AUTHBRIDGE PAM_MODULE NSS_MODULE AUTHBRIDGE_CONFIG AUTHBRIDGE_DATA_DIR WORK SSH_PORT ALICE_PASSWORD; do
+    [ -n "${!v:-}" ] || { echo "ssh.sh: $v is not set" >&2; exit 2; }
+done
+libdir=/usr/lib/x86_64-linux-gnu
+[ "$(findmnt -no PROPAGATION / 2>/dev/null || echo private)" = private ] || {
+    echo "ssh.sh: run me in a private mount namespace (unshare -m --propagation private)" >&2
+    exit 2
+}
+
+daemon_pid=""
+cleanup() {
+    [ -f "$WORK/sshd.pid" ] && kill "$(cat "$WORK/sshd.pid")" 2>/dev/null || true
+    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    echo "--- daemon log" >&2; cat "$WORK/daemon.log" >&2 || true
+    echo "--- sshd log" >&2; cat "$WORK/sshd.log" >&2 || true
+    exit 1
+}
+
+# A private /run: the daemon's default socket and sshd's privilege-separation dir.
+mount -t tmpfs tmpfs /run
+mkdir -p /run/sshd /run/authbridge
+chmod 755 /run/sshd
+
+# glibc dlopens libnss_authbridge.so.2 from the library directory: overlay it there.
+mkdir -p "$WORK/lib"
+cp "$NSS_MODULE" "$WORK/lib/libnss_authbridge.so.2"
+mount -t overlay overlay -o "lowerdir=$WORK/lib:$libdir" "$libdir"
+
+sed -E 's/^(passwd|group):.*/\1: files authbridge/' /etc/nsswitch.conf >"$WORK/nsswitch.conf"
+grep -q '^passwd: files authbridge' "$WORK/nsswitch.conf" || echo "passwd: files authbridge" >>"$WORK/nsswitch.conf"
+grep -q '^group: files authbridge' "$WORK/nsswitch.conf" || echo "group: files authbridge" >>"$WORK/nsswitch.conf"
+mount --bind "$WORK/nsswitch.conf" /etc/nsswitch.conf
+
+mkdir -p "$WORK/pam.d"
+cat >"$WORK/pam.d/sshd" <<PAM
+auth     required  $PAM_MODULE
+account  required  $PAM_MODULE
+session  optional  $PAM_MODULE
+session  required  pam_permit.so
+password required  $PAM_MODULE
+PAM
+printf 'auth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n' >"$WORK/pam.d/other"
+mount --bind "$WORK/pam.d" /etc/pam.d
+
+"$AUTHBRIDGE" serve --socket /run/authbridge/authbridge.sock 2>"$WORK/daemon.log" &
+daemon_pid=$!
+for _ in $(seq 200); do [ -S /run/authbridge/authbridge.sock ] && break; sleep 0.05; done
+[ -S /run/authbridge/authbridge.sock ] || fail "the daemon did not start"
+
+# sshd looks a user up before authenticating: alice is provisioned as an IMAP
+# account (her password stays on the mail server).
+"$AUTHBRIDGE" user add --backend imap -g mailusers alice >/dev/null
+entry=$(getent passwd alice) || fail "getent passwd alice"
+uid=$(echo "$entry" | cut -d: -f3)
+[ "$uid" -ge 200000 ] && [ "$uid" -le 299999 ] || fail "uid $uid outside 200000-299999"
+echo "ok: getent passwd alice -> $entry"
+
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/host_key"
+cat >"$WORK/sshd_config" <<SSHD
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $WORK/host_key
+PidFile $WORK/sshd.pid
+UsePAM yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication no
+PermitRootLogin no
+StrictModes no
+UseDNS no
+LogLevel VERBOSE
+SSHD
+/usr/sbin/sshd -f "$WORK/sshd_config" -E "$WORK/sshd.log" || fail "sshd did not start"
+for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$SSH_PORT") 2>/dev/null && break; sleep 0.05; done
+
+ssh_as() { # ssh_as PASSWORD USER COMMAND
+    SSHPASS="$1" sshpass -e ssh -p "$SSH_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o PreferredAuthentications=password -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
+        -o LogLevel=ERROR -o ConnectTimeout=20 "$2@127.0.0.1" "$3"
+}
+
+out=$(ssh_as "$ALICE_PASSWORD" alice id) || fail "ssh with alice's mail password"
+echo "$out" | grep -q "^uid=$uid(alice) gid=$uid(alice) groups=$uid(alice),[0-9]*(mailusers)$" ||
+    fail "unexpected id output: $out"
+echo "ok: ssh alice (mail password) -> $out"
+
+if ssh_as "not-$ALICE_PASSWORD" alice id >/dev/null 2>&1; then fail "a wrong password logged in"; fi
+echo "ok: a wrong password is refused"
+
+app=$("$AUTHBRIDGE" user auth-tokens add --name e2e alice | grep -Eo '[A-Za-z0-9]{5}(-[A-Za-z0-9]{5}){4}') ||
+    fail "no app password printed"
+out=$(ssh_as "$app" alice id) || fail "ssh with an app password"
+echo "ok: ssh alice (app password) -> $out"
+
+"$AUTHBRIDGE" user disable alice >/dev/null
+if ssh_as "$ALICE_PASSWORD" alice id >/dev/null 2>&1; then fail "a disabled user logged in"; fi
+if ssh_as "$app" alice id >/dev/null 2>&1; then fail "a disabled user's app password logged in"; fi
+echo "ok: after user disable alice, ssh is refused"
