@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # Installs everything authbridge's build and tests need on a fresh Debian 12 machine
-# (run as root): the real servers the tests start (Dovecot, Samba, pyftpdlib),
-# libsmbclient and libcurl for linking, nss_wrapper for the private Samba accounts.
+# (run as root): the real servers the tests start (Dovecot, Samba, pyftpdlib,
+# OpenSSH), libsmbclient, libpam and libcurl for linking, pam_wrapper, pamtester and
+# nss_wrapper for PAM and NSS tests without touching the machine's own files.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
+# Packages must not start their services (sshd on port 22, smbd, dovecot): the
+# tests start private instances on loopback. policy-rc.d says so to invoke-rc.d.
+own_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    own_policy=yes
+fi
+trap '[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update
 apt-get install -y --no-install-recommends \
-    ca-certificates openssl pkg-config gcc \
+    ca-certificates openssl pkg-config gcc util-linux \
     dovecot-imapd \
     samba smbclient libsmbclient-dev \
-    libnss-wrapper \
+    libnss-wrapper libpam-wrapper pamtester libpam0g-dev \
+    openssh-server openssh-client sshpass \
     libcurl4-openssl-dev \
     python3 python3-pip
 
