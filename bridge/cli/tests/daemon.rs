@@ -58,7 +58,9 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
 }
 
 fn app_password(d: &Daemon, user: &str) -> String {
@@ -72,30 +74,47 @@ fn a_hanging_backend_is_unavailable_and_a_killed_daemon_fails_fast() {
     let silent = SilentServer::start();
     let mut d = Daemon::start(BIN, &hanging_backend(&silent));
     let started = Instant::now();
-    assert_eq!(status(&d.socket, "carol@example.org", "pw"), AuthStatus::Unavailable);
-    assert!(started.elapsed() >= Duration::from_secs(3), "answered before the backend timed out");
+    assert_eq!(
+        status(&d.socket, "carol@example.org", "pw"),
+        AuthStatus::Unavailable
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "answered before the backend timed out"
+    );
 
     // Killed mid-request: the client hears it at once instead of waiting.
     let socket = d.socket.clone();
     let before = silent.connections();
     let pending = std::thread::spawn(move || ask(&socket, &auth("dora@example.org", "pw")));
-    wait_for("the request reaches the backend", Duration::from_secs(10), || {
-        silent.connections() > before
-    });
+    wait_for(
+        "the request reaches the backend",
+        Duration::from_secs(10),
+        || silent.connections() > before,
+    );
     let killed_at = Instant::now();
     d.kill();
-    assert!(pending.join().unwrap().is_err(), "no answer can come from a dead daemon");
+    assert!(
+        pending.join().unwrap().is_err(),
+        "no answer can come from a dead daemon"
+    );
     assert!(killed_at.elapsed() < Duration::from_secs(2));
 
     // The stale socket file of the crash does not stop a restart.
     d.restart();
-    assert_eq!(status(&d.socket, "nobody@other.org", "pw"), AuthStatus::UnknownUser);
+    assert_eq!(
+        status(&d.socket, "nobody@other.org", "pw"),
+        AuthStatus::UnknownUser
+    );
 }
 
 #[test]
 fn a_thousand_concurrent_authentications_leak_nothing() {
     let mut d = Daemon::start(BIN, "");
-    d.cli(&["user", "add", "--password-from-env", "alice"], Some("Alice-pass-123"));
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
     let token = app_password(&d, "alice");
     // Warm up (the runtime's threads and the store's statements exist from now on).
     assert_eq!(status(&d.socket, "alice", &token), AuthStatus::Accepted);
@@ -104,27 +123,48 @@ fn a_thousand_concurrent_authentications_leak_nothing() {
     let threads: Vec<_> = (0..1000)
         .map(|i| {
             let socket = d.socket.clone();
-            let password = if i % 10 == 0 { "wrong-password".to_owned() } else { token.clone() };
+            let password = if i % 10 == 0 {
+                "wrong-password".to_owned()
+            } else {
+                token.clone()
+            };
             // One source per client: the throttle (tested elsewhere) stays out of it.
             let rhost = format!("192.0.2.{}:{i}", i % 250);
             std::thread::spawn(move || status_from(&socket, "alice", &password, Some(rhost)))
         })
         .collect();
     let results: Vec<AuthStatus> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    let accepted = results.iter().filter(|s| **s == AuthStatus::Accepted).count();
+    let accepted = results
+        .iter()
+        .filter(|s| **s == AuthStatus::Accepted)
+        .count();
     assert_eq!(accepted, 900, "{:?}", &results[..20]);
-    assert_eq!(results.iter().filter(|s| **s == AuthStatus::Rejected).count(), 100);
-    wait_for("the daemon's fds back at the baseline", Duration::from_secs(10), || {
-        open_fds(pid) <= baseline
-    });
+    assert_eq!(
+        results
+            .iter()
+            .filter(|s| **s == AuthStatus::Rejected)
+            .count(),
+        100
+    );
+    wait_for(
+        "the daemon's fds back at the baseline",
+        Duration::from_secs(10),
+        || open_fds(pid) <= baseline,
+    );
     assert_eq!(d.stop().map(|s| s.code()), Some(Some(0)));
 }
 
 #[test]
 fn sighup_reloads_without_dropping_the_request_in_flight() {
     let silent = SilentServer::start();
-    let d = Daemon::start(BIN, &format!("[nss]\nhome = \"/home/%u\"\n{}", hanging_backend(&silent)));
-    d.cli(&["user", "add", "--password-from-env", "alice"], Some("Alice-pass-123"));
+    let d = Daemon::start(
+        BIN,
+        &format!("[nss]\nhome = \"/home/%u\"\n{}", hanging_backend(&silent)),
+    );
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
     let home = |d: &Daemon| match ask(&d.socket, &Request::PasswdByName("alice".into())).unwrap() {
         Response::Passwd(p) => p[0].dir.clone(),
         other => panic!("{other:?}"),
@@ -134,12 +174,20 @@ fn sighup_reloads_without_dropping_the_request_in_flight() {
     let socket = d.socket.clone();
     let before = silent.connections();
     let pending = std::thread::spawn(move || ask(&socket, &auth("erin@example.org", "pw")));
-    wait_for("the request reaches the backend", Duration::from_secs(10), || {
-        silent.connections() > before
-    });
-    std::fs::write(&d.config, format!("[nss]\nhome = \"/srv/%u\"\n{}", hanging_backend(&silent))).unwrap();
+    wait_for(
+        "the request reaches the backend",
+        Duration::from_secs(10),
+        || silent.connections() > before,
+    );
+    std::fs::write(
+        &d.config,
+        format!("[nss]\nhome = \"/srv/%u\"\n{}", hanging_backend(&silent)),
+    )
+    .unwrap();
     d.signal(libc::SIGHUP);
-    wait_for("the reload", Duration::from_secs(10), || d.log().contains("configuration reloaded"));
+    wait_for("the reload", Duration::from_secs(10), || {
+        d.log().contains("configuration reloaded")
+    });
     assert_eq!(home(&d), "/srv/alice");
     match pending.join().unwrap().unwrap() {
         Response::Auth(a) => assert_eq!(a.status, AuthStatus::Unavailable),
@@ -149,7 +197,9 @@ fn sighup_reloads_without_dropping_the_request_in_flight() {
     // A broken config is refused and the running one kept.
     std::fs::write(&d.config, "[nss]\nhome = 42\n").unwrap();
     d.signal(libc::SIGHUP);
-    wait_for("the refused reload", Duration::from_secs(10), || d.log().contains("reload failed"));
+    wait_for("the refused reload", Duration::from_secs(10), || {
+        d.log().contains("reload failed")
+    });
     assert_eq!(home(&d), "/srv/alice");
 }
 
@@ -159,9 +209,15 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let mut d = Daemon::start(BIN, &hanging_backend(&silent));
     let socket = d.socket.clone();
     let pending = std::thread::spawn(move || ask(&socket, &auth("fay@example.org", "pw")));
-    wait_for("the request reaches the backend", Duration::from_secs(10), || silent.connections() > 0);
+    wait_for(
+        "the request reaches the backend",
+        Duration::from_secs(10),
+        || silent.connections() > 0,
+    );
     d.signal(libc::SIGTERM);
-    wait_for("the socket is gone", Duration::from_secs(10), || !d.socket.exists());
+    wait_for("the socket is gone", Duration::from_secs(10), || {
+        !d.socket.exists()
+    });
     // The answer still arrives (the backend times out after 3 s), then the daemon exits 0.
     match pending.join().unwrap().unwrap() {
         Response::Auth(a) => assert_eq!(a.status, AuthStatus::Unavailable),
@@ -174,30 +230,64 @@ fn sigterm_lets_the_request_in_flight_finish() {
 #[test]
 fn each_decision_is_one_log_line_without_the_password() {
     let d = Daemon::start(BIN, "");
-    d.cli(&["user", "add", "--password-from-env", "alice"], Some("Alice-pass-123"));
-    assert_eq!(status(&d.socket, "alice", "Alice-pass-123"), AuthStatus::Accepted);
-    assert_eq!(status(&d.socket, "alice", "Wrong-pass-999"), AuthStatus::Rejected);
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
+    assert_eq!(
+        status(&d.socket, "alice", "Alice-pass-123"),
+        AuthStatus::Accepted
+    );
+    assert_eq!(
+        status(&d.socket, "alice", "Wrong-pass-999"),
+        AuthStatus::Rejected
+    );
     let log = d.log();
     let decisions: Vec<&str> = log.lines().filter(|l| l.contains(" decision ")).collect();
     assert_eq!(decisions.len(), 2, "{log}");
-    for field in ["login=alice", "backend=local", "verdict=Accepted", "latency_ms=", "peer_uid=0", "peer_pid="] {
-        assert!(decisions[0].contains(field), "{field} missing: {}", decisions[0]);
+    for field in [
+        "login=alice",
+        "backend=local",
+        "verdict=Accepted",
+        "latency_ms=",
+        "peer_uid=0",
+        "peer_pid=",
+    ] {
+        assert!(
+            decisions[0].contains(field),
+            "{field} missing: {}",
+            decisions[0]
+        );
     }
     assert!(decisions[1].contains("verdict=Rejected"));
-    assert!(!log.contains("Alice-pass-123") && !log.contains("Wrong-pass-999"), "{log}");
+    assert!(
+        !log.contains("Alice-pass-123") && !log.contains("Wrong-pass-999"),
+        "{log}"
+    );
 }
 
 #[test]
 fn an_unprivileged_peer_may_look_up_but_not_authenticate_others() {
     let d = Daemon::start(BIN, "");
-    d.cli(&["user", "add", "--password-from-env", "alice"], Some("Alice-pass-123"));
-    std::fs::set_permissions(d.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
+    std::fs::set_permissions(
+        d.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     // The PAM module run as nobody (pam_wrapper + pamtester): the daemon refuses.
     let services = authbridge_testsupport::server_dir("abpriv");
     let module = authbridge_testsupport::module(BIN, "libpam_authbridge.so");
     std::fs::write(
         services.path().join("ab"),
-        format!("auth required {} socket={}\n", module.display(), d.socket.display()),
+        format!(
+            "auth required {} socket={}\n",
+            module.display(),
+            d.socket.display()
+        ),
     )
     .unwrap();
     let out = std::process::Command::new("sh")
@@ -209,7 +299,15 @@ fn an_unprivileged_peer_may_look_up_but_not_authenticate_others() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains("Authentication service cannot retrieve authentication info"), "{text}");
-    assert!(d.log().contains("refused: a peer may not authenticate another user"), "{}", d.log());
+    assert!(
+        text.contains("Authentication service cannot retrieve authentication info"),
+        "{text}"
+    );
+    assert!(
+        d.log()
+            .contains("refused: a peer may not authenticate another user"),
+        "{}",
+        d.log()
+    );
     assert!(!d.log().contains("verdict=Accepted"));
 }

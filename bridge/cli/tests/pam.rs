@@ -1,7 +1,7 @@
 //! pam_authbridge.so through the real libpam (pam_wrapper + pamtester), against a
 //! real `authbridge serve`: every verdict, every option, and chauthtok.
 
-use authbridge_testsupport::{Daemon, free_port, module};
+use authbridge_testsupport::{Daemon, Dovecot, free_port, module};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -502,4 +502,118 @@ fn chauthtok_changes_local_passwords_under_the_policy_only() {
         false,
         USER_UNKNOWN,
     );
+}
+
+/// A daemon in front of Dovecot (implicit TLS) with these daemon settings.
+fn with_mail_server(imap: &Dovecot, daemon_settings: &str) -> Daemon {
+    Daemon::start(
+        BIN,
+        &format!(
+            "[daemon]\n{daemon_settings}\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\nca_file = \"{}\"\n",
+            imap.imaps_port,
+            imap.pki.ca_file.display()
+        ),
+    )
+}
+
+#[test]
+fn the_verifier_cache_spares_the_mail_server() {
+    let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
+    let d = with_mail_server(&imap, "cached_auth_timeout = \"60s\"");
+    let pam = Pam::new();
+    pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
+    for _ in 0..10 {
+        expect(
+            pam.run("ab", "alice", &["authenticate"], "alice-mail-pw\n", &[]),
+            true,
+            SUCCESS,
+        );
+    }
+    assert_eq!(imap.logins("alice"), 1, "{}", imap.log());
+    assert_eq!(d.log().matches("backend=cache").count(), 9);
+    // A password that does not match the verifier goes to the server.
+    expect(
+        pam.run("ab", "alice", &["authenticate"], "not-alices-pw\n", &[]),
+        false,
+        AUTH_ERR,
+    );
+    assert_eq!(
+        imap.log().matches("Password mismatch").count(),
+        1,
+        "{}",
+        imap.log()
+    );
+}
+
+#[test]
+fn offline_logins_inside_the_window_only() {
+    let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
+    let d = with_mail_server(
+        &imap,
+        "offline_credentials_expiration = \"1h\"\noffline_failed_login_attempts = 2\noffline_failed_login_delay = \"1h\"",
+    );
+    let pam = Pam::new();
+    pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
+    let login = |password: &str| {
+        pam.run(
+            "ab",
+            "alice",
+            &["authenticate"],
+            &format!("{password}\n"),
+            &[],
+        )
+    };
+    expect(login("alice-mail-pw"), true, SUCCESS);
+    let out = d.cli(&["user", "auth-tokens", "add", "alice"], None);
+    let token = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    imap.stop();
+    // The mail server is down: the verifier of the last online login decides.
+    expect(login("alice-mail-pw"), true, SUCCESS);
+    assert!(d.log().contains("backend=offline"), "{}", d.log());
+    // App passwords do not depend on the mail server at all.
+    expect(login(&token), true, SUCCESS);
+    // Wrong offline passwords are counted; after two, even the right one waits.
+    expect(login("guess-one"), false, AUTH_ERR);
+    expect(login("guess-two"), false, AUTH_ERR);
+    expect(login("alice-mail-pw"), false, AUTHINFO_UNAVAIL);
+    assert!(
+        d.log().contains("too many wrong offline passwords"),
+        "{}",
+        d.log()
+    );
+    // The outage revoked nothing.
+    let tokens = d.cli(&["user", "auth-tokens", "list", "alice"], None);
+    assert!(!String::from_utf8_lossy(&tokens.stdout).trim().is_empty());
+
+    // Move the last online login two hours back: the window is over.
+    let db = rusqlite::Connection::open(d.dir.path().join("data/authbridge.sqlite")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE verifiers SET verified_online = verified_online - 7200, offline_failures = 0",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    expect(login("alice-mail-pw"), false, AUTHINFO_UNAVAIL);
+
+    // Back inside the window, a disable drops the verifier for good.
+    db.execute(
+        "UPDATE verifiers SET verified_online = verified_online + 7200",
+        [],
+    )
+    .unwrap();
+    expect(login("alice-mail-pw"), true, SUCCESS);
+    d.cli(&["user", "disable", "alice"], None);
+    d.cli(&["user", "enable", "alice"], None);
+    let left: i64 = db
+        .query_row("SELECT count(*) FROM verifiers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    expect(login("alice-mail-pw"), false, AUTHINFO_UNAVAIL);
 }
