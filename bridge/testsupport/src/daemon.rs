@@ -146,7 +146,7 @@ pub fn module(binary: &str, file: &str) -> PathBuf {
     let path = target_dir(binary).join(file);
     assert!(
         path.exists(),
-        "{} is missing: build the workspace first (cargo build --workspace)",
+        "{} is missing: build the modules first (cargo build --workspace, with --release for the benches)",
         path.display()
     );
     path
