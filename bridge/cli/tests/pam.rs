@@ -201,7 +201,7 @@ fn every_verdict_maps_to_its_pam_code() {
     // open_session recorded the login.
     let info = d.cli(&["user", "info", "alice", "--output=json"], None);
     let info = String::from_utf8_lossy(&info.stdout);
-    assert!(!info.contains("\"last_seen\":\"1970"), "{info}");
+    assert!(!info.contains("\"last_seen\":\"never\""), "{info}");
     let log = d.log();
     assert!(
         log.contains("session opened") && log.contains("uid=alice"),

@@ -50,3 +50,27 @@ pub fn system_socket() -> PathBuf {
         .or_else(|| socket_from_config(Path::new(SYSTEM_CONFIG)))
         .unwrap_or_else(|| PathBuf::from(crate::DEFAULT_SOCKET))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_socket_key_is_read_from_a_full_config_and_nothing_else_matters() {
+        let dir = std::env::temp_dir().join(format!("ab-locate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            "data_dir = \"/var/lib/x\"\n[daemon]\nsocket = \"/run/x/y.sock\"\ncached_auth_timeout = \"60s\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"h\"\n",
+        )
+        .unwrap();
+        assert_eq!(socket_from_config(&config), Some(PathBuf::from("/run/x/y.sock")));
+        std::fs::write(&config, "[daemon]\nrequest_timeout = \"5s\"\n").unwrap();
+        assert_eq!(socket_from_config(&config), None);
+        std::fs::write(&config, "not toml at all [").unwrap();
+        assert_eq!(socket_from_config(&config), None);
+        assert_eq!(socket_from_config(&dir.join("missing.toml")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
