@@ -14,10 +14,14 @@
 #   WORK                a scratch directory
 #   SSH_PORT            a free port on 127.0.0.1
 #   ALICE_PASSWORD      alice's mail password on the IMAP server
+#   PAM_STACK           "own" (a minimal sshd stack naming the module by path) or
+#                       "debian" (Debian's own /etc/pam.d with the repository's
+#                       pam-auth-update profile enabled by pam-auth-update)
+#   PAM_PROFILE         bridge/pam/dist/authbridge (for PAM_STACK=debian)
 # Prints one "ok: ..." line per step; exits non-zero at the first failure.
 set -euo pipefail
 
-for v in AUTHBRIDGE PAM_MODULE NSS_MODULE AUTHBRIDGE_CONFIG AUTHBRIDGE_DATA_DIR WORK SSH_PORT ALICE_PASSWORD; do
+for v in AUTHBRIDGE PAM_MODULE NSS_MODULE AUTHBRIDGE_CONFIG AUTHBRIDGE_DATA_DIR WORK SSH_PORT ALICE_PASSWORD PAM_STACK; do
     [ -n "${!v:-}" ] || { echo "ssh.sh: $v is not set" >&2; exit 2; }
 done
 libdir=/usr/lib/x86_64-linux-gnu
@@ -44,9 +48,11 @@ mount -t tmpfs tmpfs /run
 mkdir -p /run/sshd /run/authbridge
 chmod 755 /run/sshd
 
-# glibc dlopens libnss_authbridge.so.2 from the library directory: overlay it there.
-mkdir -p "$WORK/lib"
+# glibc dlopens libnss_authbridge.so.2 from the library directory, libpam finds
+# pam_authbridge.so in its security/ subdirectory: overlay both there.
+mkdir -p "$WORK/lib/security"
 cp "$NSS_MODULE" "$WORK/lib/libnss_authbridge.so.2"
+cp "$PAM_MODULE" "$WORK/lib/security/pam_authbridge.so"
 mount -t overlay overlay -o "lowerdir=$WORK/lib:$libdir" "$libdir"
 
 sed -E 's/^(passwd|group):.*/\1: files authbridge/' /etc/nsswitch.conf >"$WORK/nsswitch.conf"
@@ -54,16 +60,34 @@ grep -q '^passwd: files authbridge' "$WORK/nsswitch.conf" || echo "passwd: files
 grep -q '^group: files authbridge' "$WORK/nsswitch.conf" || echo "group: files authbridge" >>"$WORK/nsswitch.conf"
 mount --bind "$WORK/nsswitch.conf" /etc/nsswitch.conf
 
-mkdir -p "$WORK/pam.d"
-cat >"$WORK/pam.d/sshd" <<PAM
+case "$PAM_STACK" in
+own)
+    mkdir -p "$WORK/pam.d"
+    cat >"$WORK/pam.d/sshd" <<PAM
 auth     required  $PAM_MODULE
 account  required  $PAM_MODULE
 session  optional  $PAM_MODULE
 session  required  pam_permit.so
 password required  $PAM_MODULE
 PAM
-printf 'auth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n' >"$WORK/pam.d/other"
-mount --bind "$WORK/pam.d" /etc/pam.d
+    printf 'auth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n' >"$WORK/pam.d/other"
+    mount --bind "$WORK/pam.d" /etc/pam.d
+    ;;
+debian)
+    # Copies of the machine's PAM files, changed only by pam-auth-update itself.
+    cp -a /etc/pam.d "$WORK/pam.d"
+    cp -a /usr/share/pam-configs "$WORK/pam-configs"
+    cp -a /var/lib/pam "$WORK/pam-state"
+    cp "${PAM_PROFILE:?PAM_PROFILE is required for PAM_STACK=debian}" "$WORK/pam-configs/authbridge"
+    mount --bind "$WORK/pam.d" /etc/pam.d
+    mount --bind "$WORK/pam-configs" /usr/share/pam-configs
+    mount --bind "$WORK/pam-state" /var/lib/pam
+    DEBIAN_FRONTEND=noninteractive pam-auth-update --enable authbridge || fail "pam-auth-update"
+    grep -q pam_authbridge.so /etc/pam.d/common-auth || fail "the profile is not in common-auth"
+    echo "ok: pam-auth-update enabled the profile: $(grep -c pam_authbridge.so /etc/pam.d/common-*| tr '\n' ' ')"
+    ;;
+*) fail "PAM_STACK must be own or debian" ;;
+esac
 
 "$AUTHBRIDGE" serve --socket /run/authbridge/authbridge.sock 2>"$WORK/daemon.log" &
 daemon_pid=$!

@@ -116,7 +116,7 @@ fn getent_and_id_show_store_users_and_groups() {
     assert!((500_000..=500_999).contains(&uid), "{alice}");
     assert_eq!(
         alice,
-        format!("alice:x:{uid}:{uid}::/srv/home/alice:/bin/zsh")
+        format!("alice:*:{uid}:{uid}::/srv/home/alice:/bin/zsh")
     );
     let (_, by_uid) = nss.run("getent", &["passwd", &uid.to_string()]);
     assert_eq!(by_uid.trim(), alice);
@@ -130,7 +130,7 @@ fn getent_and_id_show_store_users_and_groups() {
     assert_eq!(by_gid, staff);
     // Each user has a private group of the same number.
     let (_, private) = nss.run("getent", &["group", &uid.to_string()]);
-    assert_eq!(private.trim(), format!("alice:x:{uid}:"));
+    assert_eq!(private.trim(), format!("alice:*:{uid}:"));
 
     let (code, id) = nss.run("id", &["bob"]);
     assert_eq!(code, 0);

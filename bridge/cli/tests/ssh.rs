@@ -9,6 +9,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_authbridge");
 
 #[test]
 fn an_imap_only_user_logs_into_linux_over_ssh() {
+    ssh_end_to_end("own");
+}
+
+/// The same through Debian's own sshd stack (common-auth, common-account, ...)
+/// with the repository's pam-auth-update profile enabled by pam-auth-update.
+#[test]
+fn the_debian_pam_profile_works_in_debians_own_stack() {
+    let out = ssh_end_to_end("debian");
+    assert!(
+        out.contains("ok: pam-auth-update enabled the profile"),
+        "{out}"
+    );
+}
+
+fn ssh_end_to_end(stack: &str) -> String {
     let imap = Dovecot::start(&[("alice", "alice-mail-pw-7")]);
     let work = server_dir("abssh");
     let config = work.path().join("config.toml");
@@ -33,6 +48,11 @@ fn an_imap_only_user_logs_into_linux_over_ssh() {
         .env("WORK", work.path())
         .env("SSH_PORT", free_port().to_string())
         .env("ALICE_PASSWORD", "alice-mail-pw-7")
+        .env("PAM_STACK", stack)
+        .env(
+            "PAM_PROFILE",
+            repo_root().join("bridge/pam/dist/authbridge"),
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -53,4 +73,5 @@ fn an_imap_only_user_logs_into_linux_over_ssh() {
     }
     // The mail server saw alice's password once per mail-password login.
     assert!(imap.logins("alice") >= 1, "{}", imap.log());
+    stdout.into_owned()
 }

@@ -38,7 +38,9 @@ const TOO_SMALL: (NssStatus, c_int) = (NssStatus::TryAgain, libc::ERANGE);
 fn fill_passwd(p: &Passwd, out: *mut libc::passwd, buf: &mut Buffer) -> Result<(), TooSmall> {
     let entry = libc::passwd {
         pw_name: buf.string(&p.name)?,
-        pw_passwd: buf.string("x")?,
+        // "*", not "x": no shadow entry exists, and pam_unix's account check fails
+        // for an "x" user whose shadow entry it cannot find (SSSD answers "*" too).
+        pw_passwd: buf.string("*")?,
         pw_uid: p.uid,
         pw_gid: p.gid,
         pw_gecos: buf.string(&p.gecos)?,
@@ -53,7 +55,7 @@ fn fill_passwd(p: &Passwd, out: *mut libc::passwd, buf: &mut Buffer) -> Result<(
 fn fill_group(g: &Group, out: *mut libc::group, buf: &mut Buffer) -> Result<(), TooSmall> {
     let entry = libc::group {
         gr_name: buf.string(&g.name)?,
-        gr_passwd: buf.string("x")?,
+        gr_passwd: buf.string("*")?,
         gr_gid: g.gid,
         gr_mem: buf.string_array(&g.members)?,
     };

@@ -65,7 +65,10 @@ mod tests {
             "data_dir = \"/var/lib/x\"\n[daemon]\nsocket = \"/run/x/y.sock\"\ncached_auth_timeout = \"60s\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"h\"\n",
         )
         .unwrap();
-        assert_eq!(socket_from_config(&config), Some(PathBuf::from("/run/x/y.sock")));
+        assert_eq!(
+            socket_from_config(&config),
+            Some(PathBuf::from("/run/x/y.sock"))
+        );
         std::fs::write(&config, "[daemon]\nrequest_timeout = \"5s\"\n").unwrap();
         assert_eq!(socket_from_config(&config), None);
         std::fs::write(&config, "not toml at all [").unwrap();
