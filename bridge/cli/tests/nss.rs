@@ -1,7 +1,7 @@
 //! libnss_authbridge.so.2 through the real glibc (nss_wrapper loads the module
 //! without touching /etc/nsswitch.conf), against a real `authbridge serve`.
 
-use authbridge_testsupport::{Daemon, module, server_dir};
+use authbridge_testsupport::{Daemon, server_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

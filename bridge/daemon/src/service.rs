@@ -230,15 +230,15 @@ impl Service {
             }
         }
         let now = now_ms() / 1000;
-        if let Some(uid) = self
+        let cached = self
             .verifiers
             .cached(login, &password, &engine.daemon, now)
-            .await
+            .await;
+        if let Some(uid) = cached
+            && self.enabled(&uid)
         {
-            if self.enabled(&uid) {
-                self.throttle.succeeded(login, source);
-                return Conclusion::new(AuthStatus::Accepted, Some(uid), "cache", "verifier fresh");
-            }
+            self.throttle.succeeded(login, source);
+            return Conclusion::new(AuthStatus::Accepted, Some(uid), "cache", "verifier fresh");
         }
         let credentials = match Credentials::new(user, password.clone()) {
             Ok(c) => c,

@@ -103,8 +103,7 @@ impl Daemon {
         let mut child = self.child.take()?;
         // SAFETY: kill with a pid we own.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let status = child.wait().ok();
-        status
+        child.wait().ok()
     }
 
     /// SIGKILL, as a crash would.
