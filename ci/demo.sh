@@ -2,16 +2,19 @@
 # The main job on its embedded default, on a fresh machine: installs what it needs,
 # starts a private Dovecot on 127.0.0.1 with one mail user, writes an authbridge
 # config for it, and checks passwords with `authbridge check` against the mail
-# server, a local user and an app password in the embedded SQLite store.
+# server, a local user and an app password in the embedded SQLite store; then runs
+# the daemon on its embedded default socket and asks it through the real PAM and
+# NSS modules (pam_wrapper and nss_wrapper keep /etc untouched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash ci/install-deps.sh
-cargo build --release --locked -p authbridge
+cargo build --release --locked -p authbridge -p pam-authbridge -p nss-authbridge
 
 demo=$(mktemp -d /tmp/authbridge-demo.XXXXXX)
 chmod 755 "$demo"
-trap 'bash ci/servers/dovecot.sh stop "$demo"; rm -rf "$demo"' EXIT
+daemon=""
+trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; bash ci/servers/dovecot.sh stop "$demo"; rm -rf "$demo"' EXIT
 
 printf 'alice:{PLAIN}correct horse battery::::::\n' >"$demo/users"
 # A throw-away CA and a server certificate it signed (a self-signed CA certificate
@@ -54,10 +57,42 @@ AUTHBRIDGE_PASSWORD='quartz-lantern-88' ab check --password-from-env layla
 token=$(ab user auth-tokens add --name demo alice | sed -n 's/^app password: //p')
 AUTHBRIDGE_PASSWORD="$token" ab check --password-from-env alice
 ab user auth-tokens list alice
+echo "== the daemon, on the embedded default socket $demo/data/authbridge.sock"
+ab serve 2>"$demo/daemon.log" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$demo/data/authbridge.sock" ] && break; sleep 0.1; done
+mkdir "$demo/pam.d"
+echo "auth required $PWD/target/release/libpam_authbridge.so socket=$demo/data/authbridge.sock
+account required $PWD/target/release/libpam_authbridge.so socket=$demo/data/authbridge.sock" >"$demo/pam.d/demo"
+pam() {
+    env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$demo/pam.d" \
+        LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libpam_wrapper.so pamtester demo "$@" 2>&1 | grep -v PWRAP_
+}
+echo "== PAM: alice's mail password, then layla's local password, through pam_authbridge.so"
+printf 'correct horse battery\n' | pam alice authenticate acct_mgmt
+printf 'quartz-lantern-88\n' | pam layla authenticate acct_mgmt
+cp target/release/libnss_authbridge.so "$demo/libnss_authbridge.so.2"
+echo 'root:x:0:0:root:/root:/bin/bash' >"$demo/passwd"
+echo 'root:x:0:' >"$demo/group"
+nss() {
+    env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libnss_wrapper.so NSS_WRAPPER_PASSWD="$demo/passwd" \
+        NSS_WRAPPER_GROUP="$demo/group" NSS_WRAPPER_MODULE_SO_PATH="$demo/libnss_authbridge.so.2" \
+        NSS_WRAPPER_MODULE_FN_PREFIX=authbridge AUTHBRIDGE_SOCKET="$demo/data/authbridge.sock" "$@"
+}
+echo "== NSS: the store's users and groups through libnss_authbridge.so.2"
+nss getent passwd alice layla
+nss id layla
+echo "== the daemon's decision log"
+grep ' decision ' "$demo/daemon.log"
+
 echo "== disabled: every way in fails at once (exit code 1 expected)"
 ab user disable alice
 if AUTHBRIDGE_PASSWORD="$token" ab check --password-from-env alice; then
     echo "unexpected: a disabled user's app password was accepted" >&2
+    exit 1
+fi
+if printf 'correct horse battery\n' | pam alice authenticate | grep -q successfully; then
+    echo "unexpected: PAM let a disabled user in" >&2
     exit 1
 fi
 ab user list --info

@@ -87,10 +87,19 @@ fn a_chain_of_real_servers_in_order() {
     let (code, out, _) = check(&config, "alice", "wrong");
     assert_eq!(code, 1, "{out}");
     assert!(out.ends_with("\nrejected\n"), "{out}");
+    // alice is known as an IMAP account now: her password goes to app passwords and
+    // the IMAP server only, never to the local store, the FTP or the SMB server.
+    assert_eq!(out.matches("rejected:").count(), 2, "{out}");
+    assert!(
+        out.contains("imap:127.0.0.1") && !out.contains("ftp:") && !out.contains("smb:"),
+        "{out}"
+    );
+    let (code, out, _) = check(&config, "nobody-known", "wrong");
+    assert_eq!(code, 1, "{out}");
     assert_eq!(
         out.matches("rejected:").count(),
         5,
-        "app passwords, local users and all three backends were asked: {out}"
+        "an unknown login goes to app passwords, local users and all three backends: {out}"
     );
 
     // The store decides: disabled, alice gets in by no backend, and the mail server
@@ -113,7 +122,7 @@ fn a_chain_of_real_servers_in_order() {
     assert_eq!(check(&config, "alice", "alice-mail-pw").0, 0);
 
     // Each account belongs to one backend: the SMB server's "sally" does not open a
-    // local account "sally".
+    // local account "sally" (her password is not even shown to the SMB server).
     let sally = Command::new(env!("CARGO_BIN_EXE_authbridge"))
         .arg("--config")
         .arg(&config)
@@ -135,9 +144,7 @@ fn a_chain_of_real_servers_in_order() {
     let (code, out, _) = check(&config, "sally", "sally-smb-pw");
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains(
-            "store: rejected: server said: the account sally belongs to the Database backend, not SMB"
-        ),
+        out.contains("local: rejected") && !out.contains("smb:"),
         "{out}"
     );
 }

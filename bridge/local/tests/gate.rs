@@ -27,8 +27,10 @@ impl Authenticator for Accepting {
     }
     async fn authenticate(&self, c: &Credentials) -> Verdict {
         self.asked.fetch_add(1, Ordering::SeqCst);
+        // Maps "name@domain" to "name", as IMAP's strip_domain does.
+        let name = c.login().split('@').next().unwrap_or_default();
         Verdict::Accepted(Accepted {
-            uid: c.login().to_lowercase(),
+            uid: name.to_lowercase(),
             groups: vec!["example.org".into()],
         })
     }
@@ -97,6 +99,12 @@ async fn an_account_belongs_to_one_backend() {
     assert_eq!(store.user("sally").unwrap().backend, "Database");
     // A local account's password is never shown to an external server.
     assert_eq!(backend.asked.load(Ordering::SeqCst), 0);
+    // A login the store does not know is asked; when the server maps it onto the
+    // local account, the store still refuses that account to the server.
+    let d = gate.authenticate(&creds("sally@example.org")).await;
+    assert_eq!(d.outcome, Outcome::Rejected, "{:?}", d.attempts);
+    assert_eq!(backend.asked.load(Ordering::SeqCst), 1);
+    assert!(format!("{:?}", d.attempts).contains("belongs to the Database backend"));
     // An account the SMB backend owns is still asked there.
     gate.authenticate(&creds("sam")).await;
     let d = gate.authenticate(&creds("sam")).await;
@@ -105,5 +113,5 @@ async fn an_account_belongs_to_one_backend() {
         "{:?}",
         d.attempts
     );
-    assert_eq!(backend.asked.load(Ordering::SeqCst), 2);
+    assert_eq!(backend.asked.load(Ordering::SeqCst), 3);
 }
