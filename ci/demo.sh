@@ -14,7 +14,16 @@ cargo build --release --locked -p authbridge -p pam-authbridge -p nss-authbridge
 demo=$(mktemp -d /tmp/authbridge-demo.XXXXXX)
 chmod 755 "$demo"
 daemon=""
-trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; bash ci/servers/dovecot.sh stop "$demo"; rm -rf "$demo"' EXIT
+finish() {
+    status=$?
+    if [ -n "$daemon" ]; then
+        kill "$daemon" 2>/dev/null || true
+        [ "$status" = 0 ] || { echo "== daemon log"; cat "$demo/daemon.log"; }
+    fi
+    bash ci/servers/dovecot.sh stop "$demo"
+    rm -rf "$demo"
+}
+trap finish EXIT
 
 printf 'alice:{PLAIN}correct horse battery::::::\n' >"$demo/users"
 # A throw-away CA and a server certificate it signed (a self-signed CA certificate
@@ -58,7 +67,9 @@ token=$(ab user auth-tokens add --name demo alice | sed -n 's/^app password: //p
 AUTHBRIDGE_PASSWORD="$token" ab check --password-from-env alice
 ab user auth-tokens list alice
 echo "== the daemon, on the embedded default socket $demo/data/authbridge.sock"
-ab serve 2>"$demo/daemon.log" &
+# Started directly (not through the ab function), so that $! is the daemon itself.
+./target/release/authbridge --config "$demo/config.toml" --data-dir "$demo/data" serve \
+    </dev/null >/dev/null 2>"$demo/daemon.log" &
 daemon=$!
 for _ in $(seq 100); do [ -S "$demo/data/authbridge.sock" ] && break; sleep 0.1; done
 mkdir "$demo/pam.d"

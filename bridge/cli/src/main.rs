@@ -61,8 +61,8 @@ enum Command {
     },
     /// Run the daemon that answers the PAM and NSS modules.
     ///
-    /// Listens on [daemon] socket (default /run/authbridge/authbridge.sock as root,
-    /// DATA_DIR/authbridge.sock otherwise). SIGHUP reloads the config, SIGTERM
+    /// Listens on [daemon] socket (default /run/authbridge/authbridge.sock for the
+    /// system store in /var/lib/authbridge, DATA_DIR/authbridge.sock for any other). SIGHUP reloads the config, SIGTERM
     /// stops after the requests in flight. Log level from AUTHBRIDGE_LOG (default info).
     /// Exit codes: 0 stopped by a signal, 3 configuration error, 1 runtime failure.
     #[command(verbatim_doc_comment)]

@@ -46,12 +46,12 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
     })
 }
 
-/// Root's daemon is the system's; anyone else's lives in their data directory.
+/// The system installation (store in /var/lib/authbridge) listens where the modules
+/// look by default; any other store (the embedded default, a test, a second
+/// instance) keeps its socket beside it.
 fn socket_path(given: Option<PathBuf>, configured: Option<PathBuf>, data_dir: &Path) -> PathBuf {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let is_root = unsafe { libc::geteuid() } == 0;
     given.or(configured).unwrap_or_else(|| {
-        if is_root {
+        if authbridge_store::DataDir::resolve(Some(data_dir.to_owned()), None, false).is_system() {
             PathBuf::from(authbridge_proto::DEFAULT_SOCKET)
         } else {
             data_dir.join("authbridge.sock")

@@ -15,17 +15,25 @@ pub enum DataDirError {
     },
 }
 
+/// The data directory of a system-wide installation (root's default).
+pub const SYSTEM_DATA_DIR: &str = "/var/lib/authbridge";
+
 impl DataDir {
     /// `--data-dir` / `AUTHBRIDGE_DATA_DIR` (given), else the config's setting,
     /// else `/var/lib/authbridge` for root and `./authbridge-data` otherwise.
     pub fn resolve(given: Option<PathBuf>, from_config: Option<PathBuf>, is_root: bool) -> DataDir {
         DataDir(given.or(from_config).unwrap_or_else(|| {
             if is_root {
-                PathBuf::from("/var/lib/authbridge")
+                PathBuf::from(SYSTEM_DATA_DIR)
             } else {
                 PathBuf::from("authbridge-data")
             }
         }))
+    }
+
+    /// Whether this is the system-wide installation's directory.
+    pub fn is_system(&self) -> bool {
+        self.0 == Path::new(SYSTEM_DATA_DIR)
     }
 
     pub fn path(&self) -> &Path {

@@ -16,7 +16,7 @@ mod uid;
 pub use posix::{Directory, IdRange, PosixGroup, PosixUser};
 pub use security::{LoginFailure, SecurityStore, Verifier};
 
-pub use datadir::{DataDir, DataDirError};
+pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
 pub use sqlite::SqliteStore;
 pub use uid::{UidError, validate_uid};
 
