@@ -102,6 +102,9 @@ pub fn run(
         let server = Server::bind(&socket, Arc::new(service)).map_err(|e| (1, e.to_string()))?;
         server.run().await.map_err(|e| (1, e.to_string()))
     });
+    // Backend checks abandoned at their request's timeout may still sit on blocking
+    // threads until their own timeout; the process need not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => fail(code, &message),

@@ -311,3 +311,25 @@ fn an_unprivileged_peer_may_look_up_but_not_authenticate_others() {
     );
     assert!(!d.log().contains("verdict=Accepted"));
 }
+
+#[test]
+fn the_request_timeout_bounds_a_slow_backend() {
+    let silent = SilentServer::start();
+    // The backend would wait 30 s; the daemon answers after its own 1 s.
+    let config = format!(
+        "[daemon]\nrequest_timeout = \"1s\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\ntimeout = \"30s\"\n",
+        silent.port
+    );
+    let d = Daemon::start(BIN, &config);
+    let started = Instant::now();
+    match ask(&d.socket, &auth("gil", "pw")).unwrap() {
+        Response::Error(e) => assert!(e.contains("timed out"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(d.log().contains("request timed out"), "{}", d.log());
+}
