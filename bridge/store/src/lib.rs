@@ -9,11 +9,13 @@
 
 mod datadir;
 mod posix;
+mod provisioning;
 mod security;
 mod sqlite;
 mod uid;
 
 pub use posix::{Directory, IdRange, PosixGroup, PosixUser};
+pub use provisioning::ProvisioningStore;
 pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};

@@ -125,6 +125,21 @@ CREATE TABLE verifiers (
 );
 CREATE INDEX verifiers_uid ON verifiers(uid);
 "#,
+    r#"
+-- authbridge's optional modules, switched on and off through the OCS apps API.
+CREATE TABLE apps (
+    id      TEXT PRIMARY KEY,
+    enabled INTEGER NOT NULL
+);
+-- Single-use links to set a password (welcome and reset mails): only a hash of
+-- the token is kept.
+CREATE TABLE password_tokens (
+    hash    BLOB PRIMARY KEY,
+    uid     TEXT NOT NULL REFERENCES users(uid) ON DELETE CASCADE,
+    expires INTEGER NOT NULL
+);
+CREATE INDEX subadmins_uid ON subadmins(uid);
+"#,
 ];
 
 pub struct SqliteStore {
@@ -242,7 +257,7 @@ fn user_row(changed: usize, uid: &str) -> Result<()> {
     }
 }
 
-fn get_user(conn: &Connection, uid: &str) -> Result<User> {
+pub(crate) fn get_user(conn: &Connection, uid: &str) -> Result<User> {
     conn.query_row(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE uid = ?1"),
         [uid],
@@ -252,7 +267,7 @@ fn get_user(conn: &Connection, uid: &str) -> Result<User> {
     .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
 }
 
-fn require_group(conn: &Connection, gid: &str) -> Result<()> {
+pub(crate) fn require_group(conn: &Connection, gid: &str) -> Result<()> {
     let found: Option<i64> = conn
         .query_row("SELECT 1 FROM groups WHERE gid = ?1", [gid], |r| r.get(0))
         .optional()?;
@@ -602,7 +617,12 @@ impl AppPasswordStore for SqliteStore {
 
 impl SqliteStore {
     /// Updates one column of a user row; the column name is ours, never input.
-    fn set_user_column(&self, uid: &str, column: &'static str, value: Option<&str>) -> Result<()> {
+    pub(crate) fn set_user_column(
+        &self,
+        uid: &str,
+        column: &'static str,
+        value: Option<&str>,
+    ) -> Result<()> {
         self.write(|tx| {
             user_row(
                 tx.execute(

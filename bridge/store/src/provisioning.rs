@@ -1,0 +1,134 @@
+//! What the OCS Provisioning API needs beyond accounts and groups: subadmin
+//! rights, quota and language, the on/off state of authbridge's optional modules,
+//! and single-use password-set tokens.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::sqlite::{get_user, require_group};
+use crate::{Result, SqliteStore};
+
+pub trait ProvisioningStore {
+    /// Makes `uid` a subadmin of `gid`; false when it already was.
+    fn add_subadmin(&self, gid: &str, uid: &str) -> Result<bool>;
+    /// False when `uid` was not a subadmin of `gid`.
+    fn remove_subadmin(&self, gid: &str, uid: &str) -> Result<bool>;
+    fn subadmin_groups(&self, uid: &str) -> Result<Vec<String>>;
+    fn group_subadmins(&self, gid: &str) -> Result<Vec<String>>;
+    fn set_quota(&self, uid: &str, quota: Option<&str>) -> Result<()>;
+    fn set_language(&self, uid: &str, language: Option<&str>) -> Result<()>;
+    /// None when the module was never switched (its default applies).
+    fn app_enabled(&self, id: &str) -> Result<Option<bool>>;
+    fn set_app_enabled(&self, id: &str, enabled: bool) -> Result<()>;
+    /// Stores a token hash for `uid`, valid until `expires` (unix seconds).
+    fn add_password_token(&self, uid: &str, hash: &[u8], expires: i64) -> Result<()>;
+    /// The token's user, if it exists and has not expired; the token is deleted
+    /// either way (single use).
+    fn take_password_token(&self, hash: &[u8], now: i64) -> Result<Option<String>>;
+    /// The token's user if valid now, without using it up (to show the form).
+    fn peek_password_token(&self, hash: &[u8], now: i64) -> Result<Option<String>>;
+}
+
+impl ProvisioningStore for SqliteStore {
+    fn add_subadmin(&self, gid: &str, uid: &str) -> Result<bool> {
+        self.write(|tx| {
+            get_user(tx, uid)?;
+            require_group(tx, gid)?;
+            Ok(tx.execute(
+                "INSERT OR IGNORE INTO subadmins (gid, uid) VALUES (?1, ?2)",
+                params![gid, uid],
+            )? == 1)
+        })
+    }
+
+    fn remove_subadmin(&self, gid: &str, uid: &str) -> Result<bool> {
+        self.write(|tx| {
+            get_user(tx, uid)?;
+            require_group(tx, gid)?;
+            Ok(tx.execute(
+                "DELETE FROM subadmins WHERE gid = ?1 AND uid = ?2",
+                params![gid, uid],
+            )? == 1)
+        })
+    }
+
+    fn subadmin_groups(&self, uid: &str) -> Result<Vec<String>> {
+        let conn = self.lock();
+        get_user(&conn, uid)?;
+        let mut stmt =
+            conn.prepare_cached("SELECT gid FROM subadmins WHERE uid = ?1 ORDER BY gid")?;
+        let rows = stmt.query_map([uid], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn group_subadmins(&self, gid: &str) -> Result<Vec<String>> {
+        let conn = self.lock();
+        require_group(&conn, gid)?;
+        let mut stmt =
+            conn.prepare_cached("SELECT uid FROM subadmins WHERE gid = ?1 ORDER BY uid")?;
+        let rows = stmt.query_map([gid], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_quota(&self, uid: &str, quota: Option<&str>) -> Result<()> {
+        self.set_user_column(uid, "quota", quota)
+    }
+
+    fn set_language(&self, uid: &str, language: Option<&str>) -> Result<()> {
+        self.set_user_column(uid, "language", language)
+    }
+
+    fn app_enabled(&self, id: &str) -> Result<Option<bool>> {
+        Ok(self
+            .lock()
+            .query_row("SELECT enabled FROM apps WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_app_enabled(&self, id: &str, enabled: bool) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO apps (id, enabled) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET enabled = ?2",
+                params![id, enabled],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn add_password_token(&self, uid: &str, hash: &[u8], expires: i64) -> Result<()> {
+        self.write(|tx| {
+            get_user(tx, uid)?;
+            tx.execute(
+                "INSERT INTO password_tokens (hash, uid, expires) VALUES (?1, ?2, ?3)",
+                params![hash, uid, expires],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn take_password_token(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
+        self.write(|tx| {
+            let found: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT uid, expires FROM password_tokens WHERE hash = ?1",
+                    [hash],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            tx.execute("DELETE FROM password_tokens WHERE hash = ?1", [hash])?;
+            tx.execute("DELETE FROM password_tokens WHERE expires <= ?1", [now])?;
+            Ok(found.and_then(|(uid, expires)| (expires > now).then_some(uid)))
+        })
+    }
+
+    fn peek_password_token(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT uid FROM password_tokens WHERE hash = ?1 AND expires > ?2",
+                params![hash, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
