@@ -10,13 +10,19 @@ pub enum UidError {
     OuterSpace(String),
     #[error("the id {id:?} contains {ch:?}; allowed are a-z, A-Z, 0-9, space and _ . @ - '")]
     Character { id: String, ch: char },
+    #[error("the id {0:?} consists of dots only")]
+    DotsOnly(String),
 }
 
 /// Accepts what Nextcloud accepts for a new uid: 1 to 64 characters from
-/// `a-z A-Z 0-9 space _ . @ - '`, without leading or trailing space.
+/// `a-z A-Z 0-9 space _ . @ - '`, without leading or trailing space, and not dots
+/// only (`.` and `..` would make home directories like `/home/..`).
 pub fn validate_uid(id: &str) -> Result<(), UidError> {
     if id.is_empty() {
         return Err(UidError::Empty);
+    }
+    if id.chars().all(|c| c == '.') {
+        return Err(UidError::DotsOnly(id.to_owned()));
     }
     if id.chars().count() > 64 {
         return Err(UidError::TooLong(id.to_owned()));
@@ -39,6 +45,14 @@ pub fn validate_uid(id: &str) -> Result<(), UidError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dots_only_is_refused() {
+        for id in [".", "..", "..."] {
+            assert!(matches!(validate_uid(id), Err(UidError::DotsOnly(_))), "{id}");
+        }
+        assert!(validate_uid("a.b").is_ok() && validate_uid(".profile").is_ok());
+    }
     use proptest::prelude::*;
 
     #[test]
