@@ -318,6 +318,7 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
                     password_hash,
                     welcome_pending: a.generate_password && a.email.is_some(),
                     groups: a.group.clone(),
+                    ..NewUser::default()
                 },
                 now(),
             )?;

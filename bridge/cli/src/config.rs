@@ -32,6 +32,9 @@ pub struct ConfigFile {
     /// What the NSS module shows: id range, home and shell templates.
     #[serde(default)]
     pub nss: authbridge_daemon::NssSettings,
+    /// The OCS Provisioning API and /auth/check.
+    #[serde(default)]
+    pub http: authbridge_daemon::HttpSettings,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,

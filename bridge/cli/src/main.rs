@@ -70,6 +70,10 @@ enum Command {
         /// Listen on this socket instead
         #[arg(long, value_name = "PATH")]
         socket: Option<PathBuf>,
+        /// Serve the OCS API and /auth/check on this address [default: [http] listen,
+        /// else 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Work with configuration files.
     Config {
@@ -123,7 +127,9 @@ fn main() -> ExitCode {
             &user,
             password_from_env,
         ),
-        Command::Serve { socket } => serve::run(config_path, config_given, cli.data_dir, socket),
+        Command::Serve { socket, listen } => {
+            serve::run(config_path, config_given, cli.data_dir, socket, listen)
+        }
         Command::User { command } => with_store(&config_path, cli.data_dir, |s| {
             accounts::run_user(s, command)
         }),

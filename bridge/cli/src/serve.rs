@@ -64,6 +64,7 @@ pub fn run(
     config_given: bool,
     data_dir: Option<PathBuf>,
     socket: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
 ) -> ExitCode {
     // SAFETY: single-threaded here, before the runtime starts any thread.
     unsafe { std::env::set_var(LOOP_GUARD, "YES") };
@@ -86,6 +87,14 @@ pub fn run(
         file.as_ref().and_then(|f| f.daemon.socket.clone()),
         &accounts.data_dir,
     );
+    let http = file.as_ref().map(|f| f.http.clone()).unwrap_or_default();
+    let listen = listen.or(http.enabled.then_some(http.listen));
+    // The first admin is for the HTTP API; without it nobody would need one.
+    if listen.is_some()
+        && let Err(e) = first_admin(&accounts)
+    {
+        return fail(1, &format!("cannot create the first admin account: {e:#}"));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -99,8 +108,19 @@ pub fn run(
         let loader = Box::new(move || engine(&loader_path, &loader_accounts));
         let service =
             Service::new(loader, Arc::clone(&accounts.store)).map_err(|e| (CONFIG_ERROR, e))?;
-        let server = Server::bind(&socket, Arc::new(service)).map_err(|e| (1, e.to_string()))?;
-        server.run().await.map_err(|e| (1, e.to_string()))
+        let service = Arc::new(service);
+        let server = Server::bind(&socket, Arc::clone(&service)).map_err(|e| (1, e.to_string()))?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let http = match listen {
+            Some(addr) => Some(start_http(addr, Arc::clone(&service), stopped).await?),
+            None => None,
+        };
+        let result = server.run().await.map_err(|e| (1, e.to_string()));
+        let _ = stop.send(true);
+        if let Some(http) = http {
+            let _ = tokio::time::timeout(service.request_timeout(), http).await;
+        }
+        result
     });
     // Backend checks abandoned at their request's timeout may still sit on blocking
     // threads until their own timeout; the process need not wait for them.
@@ -109,6 +129,69 @@ pub fn run(
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => fail(code, &message),
     }
+}
+
+/// Binds the OCS API and serves it until `stopped` turns true (then drains).
+async fn start_http(
+    addr: std::net::SocketAddr,
+    service: Arc<Service>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, (u8, String)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| (1, format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| (1, e.to_string()))?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(%bound, "the OCS API listens beyond loopback without TLS: put a TLS proxy in front");
+    }
+    tracing::info!(%bound, "OCS API listening");
+    let app = authbridge_daemon::ocs::router(Arc::new(authbridge_daemon::ocs::Ocs { service }))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    Ok(tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!("the OCS API stopped: {e}");
+        }
+    }))
+}
+
+/// On first start of an empty store: an `admin` account in the admin group, its
+/// generated password printed once on standard output.
+fn first_admin(accounts: &crate::Accounts) -> anyhow::Result<()> {
+    use authbridge_store::{NewUser, Store, UserQuery};
+    let empty = accounts
+        .store
+        .users(&UserQuery {
+            limit: 1,
+            ..UserQuery::default()
+        })?
+        .is_empty();
+    if !empty {
+        return Ok(());
+    }
+    let password = authbridge_local::generate_app_password();
+    accounts.store.create_user(
+        &NewUser {
+            uid: "admin".into(),
+            backend: authbridge_store::LOCAL_BACKEND.into(),
+            password_hash: Some(authbridge_local::hash_password(&password)),
+            groups: vec!["admin".into()],
+            ..NewUser::default()
+        },
+        crate::accounts::now(),
+    )?;
+    println!(
+        "authbridge: the store was empty; created the account \"admin\" (group admin) with the password {password}"
+    );
+    println!(
+        "authbridge: this password is shown once; change it with `authbridge user resetpassword admin`"
+    );
+    Ok(())
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

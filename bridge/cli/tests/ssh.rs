@@ -30,7 +30,7 @@ fn ssh_end_to_end(stack: &str) -> String {
     std::fs::write(
         &config,
         format!(
-            "[nss]\nhome = \"{home}/%u\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\nsslmode = \"ssl\"\nca_file = \"{ca}\"\n",
+            "[http]\nenabled = false\n\n[nss]\nhome = \"{home}/%u\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\nsslmode = \"ssl\"\nca_file = \"{ca}\"\n",
             home = work.path().display(),
             port = imap.imaps_port,
             ca = imap.pki.ca_file.display()

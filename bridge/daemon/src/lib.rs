@@ -7,6 +7,7 @@
 
 pub mod bounded;
 pub mod directory;
+pub mod ocs;
 pub mod server;
 pub mod service;
 pub mod settings;
@@ -16,4 +17,4 @@ pub mod verifiers;
 pub use bounded::Bounded;
 pub use server::{ServeError, Server};
 pub use service::{Engine, Loader, Service};
-pub use settings::{DaemonSettings, NssSettings, ThrottleSettings};
+pub use settings::{DaemonSettings, HttpSettings, NssSettings, ThrottleSettings};

@@ -178,14 +178,33 @@ impl Service {
     }
 
     pub async fn authenticate(&self, request: AuthRequest, peer: &PeerCred) -> AuthAnswer {
-        let started = Instant::now();
-        let engine = self.engine();
-        let login = canonical_uid(&request.user);
         let source = Self::source(request.rhost.as_deref(), peer);
         let password = SecretString::from(request.password.as_str().to_owned());
-        let result = self
-            .decide(&engine, &request.user, &login, &source, password)
-            .await;
+        self.check_password(
+            &request.user,
+            password,
+            &request.service,
+            &source,
+            Some(peer),
+        )
+        .await
+    }
+
+    /// A password check from any front end (the socket, HTTP): throttle, cache,
+    /// gate, offline verifier, and one decision log line. `source` is what the
+    /// throttle counts failures against (remote host, client address, local peer).
+    pub async fn check_password(
+        &self,
+        user: &str,
+        password: SecretString,
+        service: &str,
+        source: &str,
+        peer: Option<&PeerCred>,
+    ) -> AuthAnswer {
+        let started = Instant::now();
+        let engine = self.engine();
+        let login = canonical_uid(user);
+        let result = self.decide(&engine, user, &login, source, password).await;
         // One line per decision, nothing secret in it.
         tracing::info!(
             login = %login,
@@ -194,16 +213,20 @@ impl Service {
             verdict = ?result.status,
             detail = %result.detail,
             latency_ms = started.elapsed().as_millis() as u64,
-            service = %request.service,
+            service = %service,
             source = %source,
-            peer_uid = peer.uid,
-            peer_pid = peer.pid,
+            peer_uid = peer.map(|p| p.uid as i64).unwrap_or(-1),
+            peer_pid = peer.map(|p| p.pid as i64).unwrap_or(-1),
             "decision"
         );
         AuthAnswer {
             status: result.status,
             uid: result.uid,
         }
+    }
+
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
     }
 
     async fn decide(
@@ -248,7 +271,9 @@ impl Service {
                 return Conclusion::new(AuthStatus::Rejected, None, "input", e.to_string());
             }
         };
-        let decision = engine.gate.authenticate(&credentials).await;
+        let store = Arc::clone(&self.store);
+        let allowed = move |kind| crate::ocs::kind_enabled(&store, kind);
+        let decision = engine.gate.authenticate_where(&credentials, &allowed).await;
         let detail = describe(&decision.attempts);
         match decision.outcome {
             Outcome::Accepted {

@@ -111,3 +111,21 @@ impl NssSettings {
         self.home.replace("%u", user)
     }
 }
+
+/// `[http]`: the OCS API and `/auth/check`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub enabled: bool,
+    /// Loopback by default; `authbridge serve --listen` overrides it.
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            enabled: true,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}

@@ -42,6 +42,16 @@ impl Gate {
     }
 
     pub async fn authenticate(&self, credentials: &Credentials) -> Decision {
+        self.authenticate_where(credentials, &|_| true).await
+    }
+
+    /// As [`Gate::authenticate`], asking only backends of the kinds `allowed` lets
+    /// through (modules switched off by an admin are not asked).
+    pub async fn authenticate_where(
+        &self,
+        credentials: &Credentials,
+        allowed: &(dyn Fn(BackendKind) -> bool + Sync),
+    ) -> Decision {
         let login = credentials.login();
         let owner = match self.store.user(login) {
             // A disabled account known by this login never reaches a backend.
@@ -59,11 +69,11 @@ impl Gate {
         let decision = match owner {
             Some(owner) => {
                 let ask = move |kind: BackendKind| {
-                    kind == BackendKind::AppPassword || kind.as_str() == owner
+                    allowed(kind) && (kind == BackendKind::AppPassword || kind.as_str() == owner)
                 };
                 self.chain.authenticate_with(credentials, &ask).await
             }
-            None => self.chain.authenticate(credentials).await,
+            None => self.chain.authenticate_with(credentials, allowed).await,
         };
         let Outcome::Accepted {
             uid, kind, groups, ..

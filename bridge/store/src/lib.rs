@@ -54,6 +54,10 @@ pub struct NewUser {
     pub welcome_pending: bool,
     /// Groups to join, created when missing.
     pub groups: Vec<String>,
+    /// Groups this user administers as a subadmin (they must exist).
+    pub subadmin_of: Vec<String>,
+    pub quota: Option<String>,
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

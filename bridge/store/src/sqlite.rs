@@ -301,8 +301,8 @@ impl Store for SqliteStore {
         }
         self.write(|tx| {
             let inserted = tx.execute(
-                "INSERT OR IGNORE INTO users (uid, display_name, email, backend, password_hash, welcome_pending, created)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR IGNORE INTO users (uid, display_name, email, backend, password_hash, welcome_pending, created, quota, language)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     user.uid,
                     user.display_name,
@@ -310,7 +310,9 @@ impl Store for SqliteStore {
                     user.backend,
                     user.password_hash,
                     user.welcome_pending,
-                    now
+                    now,
+                    user.quota,
+                    user.language
                 ],
             )?;
             if inserted == 0 {
@@ -320,6 +322,13 @@ impl Store for SqliteStore {
                 ensure_group(tx, gid, now)?;
                 tx.execute(
                     "INSERT OR IGNORE INTO memberships (gid, uid) VALUES (?1, ?2)",
+                    params![gid, user.uid],
+                )?;
+            }
+            for gid in &user.subadmin_of {
+                require_group(tx, gid)?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO subadmins (gid, uid) VALUES (?1, ?2)",
                     params![gid, user.uid],
                 )?;
             }

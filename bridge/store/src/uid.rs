@@ -49,7 +49,10 @@ mod tests {
     #[test]
     fn dots_only_is_refused() {
         for id in [".", "..", "..."] {
-            assert!(matches!(validate_uid(id), Err(UidError::DotsOnly(_))), "{id}");
+            assert!(
+                matches!(validate_uid(id), Err(UidError::DotsOnly(_))),
+                "{id}"
+            );
         }
         assert!(validate_uid("a.b").is_ok() && validate_uid(".profile").is_ok());
     }

@@ -12,12 +12,33 @@ pub struct Daemon {
     pub config: PathBuf,
     binary: PathBuf,
     child: Option<Child>,
+    /// Where the OCS API listens, when started with [`Daemon::start_http`].
+    pub http: Option<std::net::SocketAddr>,
+    /// The first admin's password, printed once on the first start.
+    pub admin_password: Option<String>,
+    with_http: bool,
 }
 
 impl Daemon {
     /// Writes `config` (TOML) and starts the daemon. `binary` is the `authbridge`
     /// executable (`env!("CARGO_BIN_EXE_authbridge")`).
+    /// The OCS API stays off (`[http] enabled = false` is added unless the config
+    /// has an `[http]` section).
     pub fn start(binary: &str, config: &str) -> Daemon {
+        let config = if config.contains("[http]") {
+            config.to_owned()
+        } else {
+            format!("{config}\n[http]\nenabled = false\n")
+        };
+        Self::start_with(binary, &config, false)
+    }
+
+    /// With the OCS API on a free loopback port (see [`Daemon::http`]).
+    pub fn start_http(binary: &str, config: &str) -> Daemon {
+        Self::start_with(binary, config, true)
+    }
+
+    fn start_with(binary: &str, config: &str, with_http: bool) -> Daemon {
         let dir = crate::server_dir("abd");
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -27,9 +48,17 @@ impl Daemon {
             binary: PathBuf::from(binary),
             dir,
             child: None,
+            http: None,
+            admin_password: None,
+            with_http,
         };
         daemon.restart();
         daemon
+    }
+
+    /// The base URL of the OCS API (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.http.expect("started with start_http"))
     }
 
     /// A command of the same installation (same config and data directory).
@@ -78,18 +107,56 @@ impl Daemon {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let child = self
-            .command()
-            .args(["serve", "--socket"])
-            .arg(&self.socket)
+        let stdout = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.out"))
+            .unwrap();
+        let mut command = self.command();
+        command.args(["serve", "--socket"]).arg(&self.socket);
+        if self.with_http {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        let child = command
             .env("AUTHBRIDGE_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(log)
             .spawn()
             .unwrap();
         self.child = Some(child);
         wait_for_socket(&self.socket, Duration::from_secs(10), self);
+        if self.with_http {
+            self.http = Some(self.wait_for_http());
+            let out =
+                std::fs::read_to_string(self.dir.path().join("daemon.out")).unwrap_or_default();
+            if let Some(p) = out.split("with the password ").nth(1) {
+                self.admin_password = p.split_whitespace().next().map(str::to_owned);
+            }
+        }
+    }
+
+    /// The address from the daemon's "OCS API listening" log line.
+    fn wait_for_http(&self) -> std::net::SocketAddr {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            let found = log
+                .lines()
+                .rev()
+                .find(|l| l.contains("OCS API listening"))
+                .and_then(|l| l.split("bound=").nth(1))
+                .and_then(|a| a.split_whitespace().next())
+                .and_then(|a| a.parse().ok());
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no OCS API:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends `signal` to the daemon.

@@ -21,6 +21,8 @@ pub enum Format {
 }
 
 pub const OK: u32 = 100;
+/// "invalid input data" in most endpoints' own lists.
+pub const BAD_INPUT: u32 = 101;
 /// Not logged in (Nextcloud's OCSController::RESPOND_UNAUTHORISED).
 pub const UNAUTHORISED: u32 = 997;
 /// Nextcloud's OCSController::RESPOND_NOT_FOUND.
@@ -58,7 +60,10 @@ impl Reply {
     }
 
     pub fn forbidden() -> Reply {
-        Reply::fail(FORBIDDEN, "Logged in account must be an admin or a sub admin of the group")
+        Reply::fail(
+            FORBIDDEN,
+            "Logged in account must be an admin or a sub admin of the group",
+        )
     }
 
     pub fn unauthorised() -> Reply {
@@ -203,12 +208,18 @@ mod tests {
     #[test]
     fn v2_maps_codes_to_http_statuses_and_v1_does_not() {
         assert_eq!(http_status(Version::V1, 102), StatusCode::OK);
-        assert_eq!(http_status(Version::V1, UNAUTHORISED), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            http_status(Version::V1, UNAUTHORISED),
+            StatusCode::UNAUTHORIZED
+        );
         assert_eq!(http_status(Version::V2, OK), StatusCode::OK);
         assert_eq!(http_status(Version::V2, 102), StatusCode::BAD_REQUEST);
         assert_eq!(http_status(Version::V2, NOT_FOUND), StatusCode::NOT_FOUND);
         assert_eq!(http_status(Version::V2, FORBIDDEN), StatusCode::FORBIDDEN);
-        assert_eq!(http_status(Version::V2, UNAUTHORISED), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            http_status(Version::V2, UNAUTHORISED),
+            StatusCode::UNAUTHORIZED
+        );
     }
 
     #[test]

@@ -1,0 +1,176 @@
+//! The apps instruction set, over authbridge's own optional modules. Switching one
+//! off persists in the store and takes effect on the next request: a disabled
+//! backend module is not asked, disabled app passwords are not accepted, a
+//! disabled welcome mail makes password-less creation fail with 109.
+
+use authbridge_core::BackendKind;
+use authbridge_store::{ProvisioningStore, SqliteStore};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
+use serde_json::json;
+use std::collections::HashMap;
+
+use super::envelope::Reply;
+use super::{Parts, run};
+
+type Body = Result<Bytes, BytesRejection>;
+
+pub struct Module {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The backend kind this module stands for, if any.
+    pub kind: Option<BackendKind>,
+    /// Modules the API itself needs cannot be switched off through it.
+    pub required: bool,
+}
+
+pub const MODULES: &[Module] = &[
+    Module {
+        id: "provisioning_api",
+        name: "Provisioning API",
+        description: "This OCS API: users, groups and apps",
+        kind: None,
+        required: true,
+    },
+    Module {
+        id: "user_imap",
+        name: "IMAP backend",
+        description: "Checks passwords against IMAP servers",
+        kind: Some(BackendKind::Imap),
+        required: false,
+    },
+    Module {
+        id: "user_smb",
+        name: "SMB backend",
+        description: "Checks passwords against SMB servers",
+        kind: Some(BackendKind::Smb),
+        required: false,
+    },
+    Module {
+        id: "user_ftp",
+        name: "FTP backend",
+        description: "Checks passwords against FTP servers",
+        kind: Some(BackendKind::Ftp),
+        required: false,
+    },
+    Module {
+        id: "app_passwords",
+        name: "App passwords",
+        description: "Per-device passwords, stored as keyed hashes",
+        kind: Some(BackendKind::AppPassword),
+        required: false,
+    },
+    Module {
+        id: "password_policy",
+        name: "Password policy",
+        description: "Length and common-password rules for local passwords",
+        kind: None,
+        required: false,
+    },
+    Module {
+        id: "welcome_mail",
+        name: "Welcome mail",
+        description: "Mails a single-use link to set a password",
+        kind: None,
+        required: false,
+    },
+];
+
+fn module(id: &str) -> Option<&'static Module> {
+    MODULES.iter().find(|m| m.id == id)
+}
+
+/// Whether a module is on (every module is on until switched off).
+pub fn enabled(store: &SqliteStore, id: &str) -> bool {
+    store.app_enabled(id).ok().flatten().unwrap_or(true)
+}
+
+/// Whether the backends of `kind` may be asked now.
+pub fn kind_enabled(store: &SqliteStore, kind: BackendKind) -> bool {
+    MODULES
+        .iter()
+        .find(|m| m.kind == Some(kind))
+        .is_none_or(|m| enabled(store, m.id))
+}
+
+fn appid(path: &HashMap<String, String>) -> String {
+    path.get("appid").cloned().unwrap_or_default()
+}
+
+/// `GET /cloud/apps?filter=enabled|disabled`: 101 for another filter.
+pub async fn list(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, _| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        let filter = ctx.query.get("filter").filter(|f| !f.is_empty());
+        let want = match filter {
+            None => None,
+            Some("enabled") => Some(true),
+            Some("disabled") => Some(false),
+            Some(other) => return Reply::fail(101, format!("unknown filter {other:?}")),
+        };
+        let apps: Vec<&str> = MODULES
+            .iter()
+            .filter(|m| want.is_none_or(|w| enabled(ctx.store(), m.id) == w))
+            .map(|m| m.id)
+            .collect();
+        Reply::ok(json!({ "apps": apps }))
+    })
+    .await
+}
+
+/// `GET /cloud/apps/{appid}`: 998 for a module authbridge does not have.
+pub async fn info(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        let Some(m) = module(&appid(&path)) else {
+            return Reply::not_found("App");
+        };
+        Reply::ok(json!({
+            "id": m.id,
+            "name": m.name,
+            "description": m.description,
+            "licence": "MIT OR Apache-2.0",
+            "author": "authbridge",
+            "version": env!("CARGO_PKG_VERSION"),
+            "shipped": true,
+            "enabled": enabled(ctx.store(), m.id),
+            "types": [if m.kind.is_some() { "authentication" } else { "prevent_group_restriction" }],
+        }))
+    })
+    .await
+}
+
+async fn switch(parts: Parts, body: Body, on: bool) -> Response {
+    run(parts, body, move |ctx, path| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        let Some(m) = module(&appid(&path)) else {
+            return Reply::not_found("App");
+        };
+        if m.required && !on {
+            return Reply::fail(101, format!("{} cannot be disabled through itself", m.id));
+        }
+        match ctx.store().set_app_enabled(m.id, on) {
+            Ok(()) => Reply::empty(),
+            Err(e) => Reply::fail(996, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `POST /cloud/apps/{appid}`
+pub async fn enable(parts: Parts, body: Body) -> Response {
+    switch(parts, body, true).await
+}
+
+/// `DELETE /cloud/apps/{appid}`
+pub async fn disable(parts: Parts, body: Body) -> Response {
+    switch(parts, body, false).await
+}

@@ -1,0 +1,141 @@
+//! The groups instruction set: list, create, members, subadmins, delete.
+
+use authbridge_store::{ProvisioningStore, Store, StoreError, validate_uid};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
+use serde_json::json;
+use std::collections::HashMap;
+
+use super::envelope::Reply;
+use super::{Ctx, Parts, fields, run};
+
+type Body = Result<Bytes, BytesRejection>;
+
+fn gid(path: &HashMap<String, String>) -> String {
+    path.get("groupid").cloned().unwrap_or_default()
+}
+
+fn exists(ctx: &Ctx, gid: &str) -> bool {
+    validate_uid(gid).is_ok() && ctx.store().group_exists(gid).unwrap_or(false)
+}
+
+/// `GET /cloud/groups?search=&limit=&offset=`: all groups for admins, the
+/// administered ones for subadmins.
+pub async fn list(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, _| async move {
+        let (limit, offset) = match fields::paging(&ctx.query) {
+            Ok(p) => p,
+            Err(reply) => return reply,
+        };
+        let search = ctx.query.get("search").unwrap_or("");
+        if !ctx.caller.admin && ctx.caller.subadmin_of.is_empty() {
+            return Reply::forbidden();
+        }
+        let groups: Vec<String> = if ctx.caller.admin {
+            ctx.store()
+                .groups(Some(search), limit.unwrap_or(usize::MAX >> 1), offset)
+                .unwrap_or_default()
+        } else {
+            let mut mine: Vec<String> = ctx
+                .caller
+                .subadmin_of
+                .iter()
+                .filter(|g| g.to_lowercase().contains(&search.to_lowercase()))
+                .cloned()
+                .collect();
+            mine.sort();
+            mine.into_iter()
+                .skip(offset)
+                .take(limit.unwrap_or(usize::MAX))
+                .collect()
+        };
+        Reply::ok(json!({ "groups": groups }))
+    })
+    .await
+}
+
+/// `POST /cloud/groups` with groupid (admins only): 101 invalid input, 102 exists,
+/// 103 failed.
+pub async fn create(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, _| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        if let Some(key) = ctx.body.unknown_keys(&["groupid", "displayname"]).first() {
+            return Reply::fail(101, format!("unknown parameter {key:?}"));
+        }
+        let gid = ctx.body.get("groupid").unwrap_or("");
+        if let Err(e) = validate_uid(gid) {
+            return Reply::fail(101, format!("Invalid group name: {e}"));
+        }
+        match ctx.store().create_group(gid, now()) {
+            Ok(()) => Reply::empty(),
+            Err(StoreError::GroupExists(_)) => Reply::fail(102, "group exists"),
+            Err(e) => Reply::fail(103, e.to_string()),
+        }
+    })
+    .await
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `GET /cloud/groups/{groupid}`: the members (admins, and the group's subadmins).
+pub async fn members(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let gid = gid(&path);
+        if !exists(&ctx, &gid) {
+            return Reply::not_found("The requested group");
+        }
+        if !ctx.administers(&gid) {
+            return Reply::forbidden();
+        }
+        match ctx.store().members(&gid) {
+            Ok(users) => Reply::ok(json!({ "users": users })),
+            Err(e) => Reply::fail(996, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `GET /cloud/groups/{groupid}/subadmins` (admins only): 101 no such group, 102
+/// unknown failure.
+pub async fn subadmins(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        let gid = gid(&path);
+        if !exists(&ctx, &gid) {
+            return Reply::fail(101, "Group does not exist");
+        }
+        match ctx.store().group_subadmins(&gid) {
+            Ok(users) => Reply::ok(json!(users)),
+            Err(e) => Reply::fail(102, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `DELETE /cloud/groups/{groupid}` (admins only): 101 no such group, 102 failed
+/// (the admin group cannot be deleted).
+pub async fn delete(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        let gid = gid(&path);
+        if !exists(&ctx, &gid) {
+            return Reply::fail(101, "Group does not exist");
+        }
+        match ctx.store().delete_group(&gid) {
+            Ok(()) => Reply::empty(),
+            Err(e) => Reply::fail(102, e.to_string()),
+        }
+    })
+    .await
+}

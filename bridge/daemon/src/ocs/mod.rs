@@ -1,0 +1,374 @@
+//! The OCS Provisioning API (users, groups, apps) under `/ocs/v1.php/cloud/` and
+//! `/ocs/v2.php/cloud/`, and `GET /auth/check` for other services (nginx
+//! `auth_request`, Nextcloud's BasicAuth user backend).
+//!
+//! Every request passes here in order: the API version from the path, the answer
+//! format, the `OCS-APIRequest` header (as Nextcloud: without it, 412 "CSRF check
+//! failed"), the body (at most 1 MiB, form-encoded), Basic authentication through
+//! the same chain and throttle as PAM, then the endpoint. Endpoints return a
+//! [`Reply`]; nothing below renders HTTP itself.
+
+mod apps;
+mod envelope;
+mod fields;
+mod form;
+mod groups;
+mod mail;
+mod users;
+
+use authbridge_core::SecretString;
+use authbridge_proto::AuthStatus;
+use authbridge_store::{ProvisioningStore, Store};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use apps::kind_enabled;
+pub use envelope::{Format, Reply, Version};
+pub use form::Form;
+
+use crate::service::Service;
+
+/// Bodies larger than this are refused as invalid input, before parsing.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+pub struct Ocs {
+    pub service: Arc<Service>,
+}
+
+/// The authenticated caller and what they may do.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub uid: String,
+    pub admin: bool,
+    /// Groups this caller administers as a subadmin.
+    pub subadmin_of: Vec<String>,
+}
+
+/// What an endpoint gets: the caller, the body and the query.
+pub struct Ctx {
+    pub ocs: Arc<Ocs>,
+    pub caller: Caller,
+    pub body: Form,
+    pub query: Form,
+}
+
+impl Ctx {
+    pub fn store(&self) -> &authbridge_store::SqliteStore {
+        self.ocs.service.store()
+    }
+
+    /// Admins manage everyone; a subadmin manages the non-admin members of the
+    /// groups they administer.
+    pub fn manages(&self, uid: &str) -> bool {
+        if self.caller.admin {
+            return true;
+        }
+        if self.caller.subadmin_of.is_empty() {
+            return false;
+        }
+        let groups = self.store().user_groups(uid).unwrap_or_default();
+        !groups.iter().any(|g| g.eq_ignore_ascii_case("admin"))
+            && groups.iter().any(|g| {
+                self.caller
+                    .subadmin_of
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(g))
+            })
+    }
+
+    pub fn administers(&self, gid: &str) -> bool {
+        self.caller.admin
+            || self
+                .caller
+                .subadmin_of
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(gid))
+    }
+}
+
+pub fn router(ocs: Arc<Ocs>) -> Router {
+    let cloud = Router::new()
+        .route("/users", get(users::list).post(users::add))
+        .route(
+            "/users/{userid}",
+            get(users::get).put(users::edit).delete(users::delete),
+        )
+        .route("/users/{userid}/enable", axum::routing::put(users::enable))
+        .route(
+            "/users/{userid}/disable",
+            axum::routing::put(users::disable),
+        )
+        .route(
+            "/users/{userid}/groups",
+            get(users::groups)
+                .post(users::add_to_group)
+                .delete(users::remove_from_group),
+        )
+        .route(
+            "/users/{userid}/subadmins",
+            get(users::subadmin_groups)
+                .post(users::promote)
+                .delete(users::demote),
+        )
+        .route(
+            "/users/{userid}/welcome",
+            axum::routing::post(users::welcome),
+        )
+        .route("/groups", get(groups::list).post(groups::create))
+        .route(
+            "/groups/{groupid}",
+            get(groups::members).delete(groups::delete),
+        )
+        .route("/groups/{groupid}/subadmins", get(groups::subadmins))
+        .route("/apps", get(apps::list))
+        .route(
+            "/apps/{appid}",
+            get(apps::info).post(apps::enable).delete(apps::disable),
+        );
+    Router::new()
+        .nest("/ocs/{api}/cloud", cloud)
+        .route("/auth/check", get(auth_check))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_request(remember_path))
+        .with_state(ocs)
+}
+
+/// The request as every endpoint sees it before its own work.
+pub struct Request {
+    pub api: String,
+    /// The path's ids, percent-decoded; None when they were not valid UTF-8.
+    pub path: Option<HashMap<String, String>>,
+    pub headers: HeaderMap,
+    pub raw_query: Option<String>,
+    /// None when the body could not be read within [`MAX_BODY`].
+    pub body: Option<Bytes>,
+    pub client: SocketAddr,
+}
+
+/// The extractors every OCS route takes (the body comes last, separately).
+pub type Parts = (
+    State<Arc<Ocs>>,
+    Result<Path<HashMap<String, String>>, PathRejection>,
+    ConnectInfo<SocketAddr>,
+    RawQuery,
+    HeaderMap,
+);
+
+/// Gathers the extractors and runs `handler` as an OCS endpoint.
+pub async fn run<F, Fut>(parts: Parts, body: Result<Bytes, BytesRejection>, handler: F) -> Response
+where
+    F: FnOnce(Ctx, HashMap<String, String>) -> Fut,
+    Fut: Future<Output = Reply>,
+{
+    let (State(ocs), path, ConnectInfo(client), RawQuery(raw_query), headers) = parts;
+    // The api segment is matched by the router; it is the only key always present.
+    let (api, path) = match path {
+        Ok(Path(mut p)) => (p.remove("api").unwrap_or_default(), Some(p)),
+        Err(_) => (api_from_uri_fallback(&headers), None),
+    };
+    let request = Request {
+        api,
+        path,
+        headers,
+        raw_query,
+        body: body.ok(),
+        client,
+    };
+    endpoint(ocs, request, handler).await
+}
+
+/// When the path ids do not decode, the version is still needed to answer in the
+/// right envelope; the router passes the original path in this header.
+fn api_from_uri_fallback(headers: &HeaderMap) -> String {
+    headers
+        .get(ORIGINAL_PATH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|p| p.strip_prefix("/ocs/"))
+        .and_then(|p| p.split('/').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+const ORIGINAL_PATH: &str = "x-authbridge-original-path";
+
+/// Keeps the original path in a header for [`api_from_uri_fallback`].
+async fn remember_path(mut req: axum::extract::Request) -> axum::extract::Request {
+    if let Ok(value) = axum::http::HeaderValue::from_str(req.uri().path()) {
+        req.headers_mut().insert(ORIGINAL_PATH, value);
+    }
+    req
+}
+
+fn version_of(api: &str) -> Option<Version> {
+    match api {
+        "v1.php" => Some(Version::V1),
+        "v2.php" => Some(Version::V2),
+        _ => None,
+    }
+}
+
+/// Decodes `Authorization: Basic ...` into login and password.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), SecretString::from(password.to_owned())))
+}
+
+enum Login {
+    Accepted(Caller),
+    Refused,
+    Throttled,
+    Unavailable,
+}
+
+async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str) -> Login {
+    let Some((user, password)) = basic_credentials(headers) else {
+        return Login::Refused;
+    };
+    let source = client.ip().to_string();
+    let answer = ocs
+        .service
+        .check_password(&user, password, service, &source, None)
+        .await;
+    match (answer.status, answer.uid) {
+        (AuthStatus::Accepted, Some(uid)) => {
+            let store = ocs.service.store();
+            let groups = store.user_groups(&uid).unwrap_or_default();
+            Login::Accepted(Caller {
+                admin: groups.iter().any(|g| g.eq_ignore_ascii_case("admin")),
+                subadmin_of: store.subadmin_groups(&uid).unwrap_or_default(),
+                uid,
+            })
+        }
+        (AuthStatus::Throttled, _) => Login::Throttled,
+        (AuthStatus::Unavailable, _) => Login::Unavailable,
+        _ => Login::Refused,
+    }
+}
+
+/// Runs an endpoint: version, format, the OCS-APIRequest header, the body, the
+/// caller; then renders its reply.
+async fn endpoint<F, Fut>(ocs: Arc<Ocs>, req: Request, handler: F) -> Response
+where
+    F: FnOnce(Ctx, HashMap<String, String>) -> Fut,
+    Fut: Future<Output = Reply>,
+{
+    let Some(version) = version_of(&req.api) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let query = Form::parse(req.raw_query.as_deref().unwrap_or("").as_bytes());
+    let format = envelope::format_of(
+        query.as_ref().ok().and_then(|q| q.get("format")),
+        &req.headers,
+    );
+    let api_request = req
+        .headers
+        .get("OCS-APIRequest")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !api_request {
+        // Nextcloud's SecurityMiddleware answer to a request without the header.
+        return (
+            StatusCode::PRECONDITION_FAILED,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            r#"{"message":"CSRF check failed"}"#,
+        )
+            .into_response();
+    }
+    let caller = match login(&ocs, &req.headers, req.client, "ocs").await {
+        Login::Accepted(caller) => caller,
+        Login::Refused => return envelope::render(Reply::unauthorised(), version, format),
+        Login::Unavailable => {
+            let reply = Reply::fail(
+                996,
+                "The account's server cannot be reached; try again later",
+            );
+            return envelope::render(reply, version, format);
+        }
+        Login::Throttled => {
+            let mut response = envelope::render(
+                Reply::fail(
+                    429,
+                    "Too many failed logins from this address; try again later",
+                ),
+                version,
+                format,
+            );
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return response;
+        }
+    };
+    // Malformed input is refused before any endpoint runs, so nothing is written.
+    let invalid = |message: String| {
+        envelope::render(Reply::fail(envelope::BAD_INPUT, message), version, format)
+    };
+    let Some(raw_body) = req.body else {
+        return invalid(format!(
+            "the body exceeds {MAX_BODY} bytes or could not be read"
+        ));
+    };
+    let body = match Form::parse(&raw_body) {
+        Ok(form) => form,
+        Err(e) => return invalid(e.0),
+    };
+    let query = match query {
+        Ok(form) => form,
+        Err(e) => return invalid(e.0),
+    };
+    let Some(path) = req.path else {
+        return invalid("the id in the path is not valid UTF-8".into());
+    };
+    let reply = handler(
+        Ctx {
+            ocs,
+            caller,
+            body,
+            query,
+        },
+        path,
+    )
+    .await;
+    envelope::render(reply, version, format)
+}
+
+/// `GET /auth/check` with Basic auth: 204 accepted, 401 rejected (with
+/// `WWW-Authenticate`), 503 unavailable, 429 throttled.
+async fn auth_check(
+    State(ocs): State<Arc<Ocs>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    match login(&ocs, &headers, client, "auth-check").await {
+        Login::Accepted(caller) => {
+            (StatusCode::NO_CONTENT, [("X-Authbridge-User", caller.uid)]).into_response()
+        }
+        Login::Refused => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"authbridge\", charset=\"UTF-8\"",
+            )],
+        )
+            .into_response(),
+        Login::Throttled => StatusCode::TOO_MANY_REQUESTS.into_response(),
+        Login::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}

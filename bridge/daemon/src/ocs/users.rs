@@ -1,0 +1,597 @@
+//! The users instruction set: list, add, get, edit, enable, disable, delete,
+//! groups, subadmins and the welcome mail, with the status codes the
+//! documentation gives for each.
+
+use authbridge_store::{
+    LOCAL_BACKEND, NewUser, ProvisioningStore, Store, StoreError, UserDataStore, UserQuery,
+    validate_uid,
+};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+use super::envelope::{BAD_INPUT, Reply};
+use super::{Ctx, Parts, run};
+use crate::ocs::fields;
+
+type Body = Result<Bytes, BytesRejection>;
+
+fn id(path: &HashMap<String, String>) -> String {
+    path.get("userid").cloned().unwrap_or_default()
+}
+
+/// A path id that names no valid user is simply not found (never a 500).
+fn existing(ctx: &Ctx, uid: &str) -> Option<authbridge_store::User> {
+    validate_uid(uid).ok()?;
+    ctx.store().user(uid).ok()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `GET /cloud/users?search=&limit=&offset=`
+pub async fn list(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, _| async move {
+        let (limit, offset) = match fields::paging(&ctx.query) {
+            Ok(p) => p,
+            Err(reply) => return reply,
+        };
+        let search = ctx.query.get("search").unwrap_or("").to_owned();
+        let users: Vec<String> = if ctx.caller.admin {
+            let query = UserQuery {
+                search: Some(search),
+                limit: limit.unwrap_or(usize::MAX >> 1),
+                offset,
+                disabled_only: false,
+            };
+            match ctx.store().users(&query) {
+                Ok(users) => users.into_iter().map(|u| u.uid).collect(),
+                Err(e) => return Reply::fail(BAD_INPUT, e.to_string()),
+            }
+        } else {
+            // A subadmin sees the members of the groups they administer.
+            let mut seen = std::collections::BTreeSet::new();
+            for gid in &ctx.caller.subadmin_of {
+                for uid in ctx.store().members(gid).unwrap_or_default() {
+                    if uid.to_lowercase().contains(&search.to_lowercase()) {
+                        seen.insert(uid);
+                    }
+                }
+            }
+            seen.into_iter()
+                .skip(offset)
+                .take(limit.unwrap_or(usize::MAX))
+                .collect()
+        };
+        Reply::ok(json!({ "users": users }))
+    })
+    .await
+}
+
+/// `POST /cloud/users`: 101 invalid input, 102 exists, 103 unknown error, 104 no
+/// such group, 105 not the caller's group, 106 no group (subadmins must give one),
+/// 107 password policy (with the hint), 108 neither password nor e-mail, 109 the
+/// invitation could not be sent.
+pub async fn add(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, _| async move {
+        if !ctx.caller.admin && ctx.caller.subadmin_of.is_empty() {
+            return Reply::forbidden();
+        }
+        let known = [
+            "userid",
+            "password",
+            "displayName",
+            "displayname",
+            "email",
+            "groups",
+            "subadmin",
+            "quota",
+            "language",
+            "manager",
+        ];
+        if let Some(key) = ctx.body.unknown_keys(&known).first() {
+            return Reply::fail(101, format!("unknown parameter {key:?}"));
+        }
+        let uid = ctx.body.get("userid").unwrap_or("").to_owned();
+        if let Err(e) = validate_uid(&uid) {
+            return Reply::fail(101, e.to_string());
+        }
+        if ctx.store().user(&uid).is_ok() {
+            return Reply::fail(102, "User already exists");
+        }
+        let groups = ctx.body.list("groups");
+        if groups.is_empty() && !ctx.caller.admin {
+            return Reply::fail(106, "No group specified (required for subadmins)");
+        }
+        for gid in &groups {
+            if !ctx.store().group_exists(gid).unwrap_or(false) {
+                return Reply::fail(104, format!("group {gid} does not exist"));
+            }
+            if !ctx.administers(gid) {
+                return Reply::fail(105, format!("insufficient privileges for group {gid}"));
+            }
+        }
+        let subadmin_of = ctx.body.list("subadmin");
+        for gid in &subadmin_of {
+            if !ctx.caller.admin {
+                return Reply::fail(105, "only admins appoint subadmins");
+            }
+            if gid.eq_ignore_ascii_case("admin") {
+                return Reply::fail(103, "Cannot create subadmins for admin group");
+            }
+            if !ctx.store().group_exists(gid).unwrap_or(false) {
+                return Reply::fail(104, format!("subadmin group {gid} does not exist"));
+            }
+        }
+        let password = ctx.body.get("password").unwrap_or("").to_owned();
+        let email = ctx
+            .body
+            .get("email")
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned);
+        if password.is_empty() && email.is_none() {
+            return Reply::fail(
+                108,
+                "To send a password link to the user an email address is required.",
+            );
+        }
+        if let Some(e) = &email
+            && let Err(reply) = fields::email(e, 101)
+        {
+            return reply;
+        }
+        let quota = match ctx.body.get("quota").filter(|q| !q.is_empty()) {
+            Some(q) => match fields::quota(q) {
+                Some(q) => Some(q),
+                None => return Reply::fail(101, format!("invalid quota {q:?}")),
+            },
+            None => None,
+        };
+        let language = match ctx.body.get("language").filter(|l| !l.is_empty()) {
+            Some(l) if fields::language(l) => Some(l.to_owned()),
+            Some(l) => return Reply::fail(101, format!("invalid language {l:?}")),
+            None => None,
+        };
+        let display_name = ctx
+            .body
+            .get("displayName")
+            .or(ctx.body.get("displayname"))
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
+        if let Some(d) = &display_name
+            && let Err(reply) = fields::text(d, 101)
+        {
+            return reply;
+        }
+        let engine = ctx.ocs.service.engine();
+        let welcome = password.is_empty();
+        let secret = if welcome {
+            // A password nobody knows until the user sets their own from the mail.
+            authbridge_local::generate_app_password()
+        } else {
+            let violations = engine.policy.violations(&password);
+            if let Some(v) = violations.first() {
+                return Reply::fail(107, v.to_string());
+            }
+            password
+        };
+        let hash =
+            match tokio::task::spawn_blocking(move || authbridge_local::hash_password(&secret))
+                .await
+            {
+                Ok(h) => h,
+                Err(e) => return Reply::fail(103, format!("hashing failed: {e}")),
+            };
+        let new = NewUser {
+            uid: uid.clone(),
+            display_name,
+            email,
+            backend: LOCAL_BACKEND.into(),
+            password_hash: Some(hash),
+            welcome_pending: welcome,
+            groups,
+            subadmin_of,
+            quota,
+            language,
+        };
+        let created = match ctx.store().create_user(&new, now()) {
+            Ok(u) => u,
+            Err(StoreError::UserExists(_)) => return Reply::fail(102, "User already exists"),
+            Err(StoreError::NoSuchGroup(g)) => {
+                return Reply::fail(104, format!("group {g} does not exist"));
+            }
+            Err(e) => return Reply::fail(103, e.to_string()),
+        };
+        if welcome && let Err(e) = crate::ocs::mail::send_welcome(&ctx, &created.uid).await {
+            // Nothing may stay behind from a failed create.
+            let _ = ctx.store().delete_user(&created.uid);
+            return Reply::fail(109, format!("the invitation mail could not be sent: {e}"));
+        }
+        Reply::ok(json!({ "id": created.uid }))
+    })
+    .await
+}
+
+/// The fields of `GET /cloud/users/{userid}` (and what nc_py_api's UserInfo reads,
+/// where authbridge has the data).
+pub fn user_data(ctx: &Ctx, user: &authbridge_store::User) -> Value {
+    let store = ctx.store();
+    let profile: HashMap<String, String> = store
+        .profile(&user.uid)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let field = |name: &str| profile.get(name).cloned().unwrap_or_default();
+    let display = user
+        .display_name
+        .clone()
+        .unwrap_or_else(|| user.uid.clone());
+    json!({
+        "enabled": user.enabled,
+        "storageLocation": "",
+        "id": user.uid,
+        "lastLogin": user.last_seen.map_or(0, |s| s * 1000),
+        "backend": user.backend,
+        "subadmin": store.subadmin_groups(&user.uid).unwrap_or_default(),
+        "quota": { "quota": user.quota.clone().unwrap_or_else(|| "none".into()) },
+        "manager": "",
+        "email": user.email.clone().unwrap_or_default(),
+        "additional_mail": [],
+        "displayname": display,
+        "display-name": display,
+        "phone": field("phone"),
+        "address": field("address"),
+        "website": field("website"),
+        "twitter": field("twitter"),
+        "fediverse": field("fediverse"),
+        "organisation": field("organisation"),
+        "role": field("role"),
+        "headline": field("headline"),
+        "biography": field("biography"),
+        "groups": store.user_groups(&user.uid).unwrap_or_default(),
+        "language": user.language.clone().unwrap_or_default(),
+        "locale": "",
+        "backendCapabilities": {
+            "setDisplayName": true,
+            "setPassword": user.backend == LOCAL_BACKEND,
+        },
+    })
+}
+
+/// `GET /cloud/users/{userid}`: the caller themself, a subadmin of one of the
+/// user's groups, or an admin.
+pub async fn get(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let uid = id(&path);
+        let Some(user) = existing(&ctx, &uid) else {
+            return Reply::not_found("User");
+        };
+        if user.uid != ctx.caller.uid && !ctx.manages(&user.uid) {
+            return Reply::forbidden();
+        }
+        Reply::ok(user_data(&ctx, &user))
+    })
+    .await
+}
+
+/// `PUT /cloud/users/{userid}` with key and value: 101 no such user, 102 invalid
+/// input (unknown key, bad value), 107 a password the policy refuses (with the hint).
+pub async fn edit(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let uid = id(&path);
+        let Some(user) = existing(&ctx, &uid) else {
+            return Reply::fail(101, "User does not exist");
+        };
+        let own = user.uid == ctx.caller.uid;
+        let manager = ctx.manages(&user.uid);
+        if !own && !manager {
+            return Reply::forbidden();
+        }
+        if let Some(key) = ctx.body.unknown_keys(&["key", "value"]).first() {
+            return Reply::fail(102, format!("unknown parameter {key:?}"));
+        }
+        let (Some(key), Some(value)) = (ctx.body.get("key"), ctx.body.get("value")) else {
+            return Reply::fail(102, "key and value are required");
+        };
+        let store = ctx.store();
+        let result = match key {
+            "email" => match fields::email(value, 102) {
+                Ok(()) => store.set_email(&user.uid, Some(value).filter(|v| !v.is_empty())),
+                Err(reply) => return reply,
+            },
+            "displayname" | "display" => match fields::text(value, 102) {
+                Ok(()) => store.set_display_name(&user.uid, Some(value).filter(|v| !v.is_empty())),
+                Err(reply) => return reply,
+            },
+            "phone" | "address" | "twitter" | "fediverse" | "organisation" | "role"
+            | "headline" | "biography" => match fields::text(value, 102) {
+                Ok(()) if value.is_empty() => store.delete_profile(&user.uid, key).map(|_| ()),
+                Ok(()) => store.set_profile(&user.uid, key, value),
+                Err(reply) => return reply,
+            },
+            "website" => match fields::website(value) {
+                Ok(()) if value.is_empty() => store.delete_profile(&user.uid, key).map(|_| ()),
+                Ok(()) => store.set_profile(&user.uid, key, value),
+                Err(reply) => return reply,
+            },
+            "quota" => {
+                // Users do not raise their own quota; their managers do.
+                if !manager || (own && !ctx.caller.admin) {
+                    return Reply::forbidden();
+                }
+                match fields::quota(value) {
+                    Some(q) => store.set_quota(&user.uid, Some(&q)),
+                    None => return Reply::fail(102, format!("Invalid quota value: {value}")),
+                }
+            }
+            "language" => {
+                if !fields::language(value) {
+                    return Reply::fail(102, format!("Invalid language {value:?}"));
+                }
+                store.set_language(&user.uid, Some(value))
+            }
+            "password" => {
+                if user.backend != LOCAL_BACKEND {
+                    return Reply::fail(
+                        102,
+                        format!(
+                            "the password of {} lives on the {} server; change it there",
+                            user.uid, user.backend
+                        ),
+                    );
+                }
+                let engine = ctx.ocs.service.engine();
+                if let Some(v) = engine.policy.violations(value).first() {
+                    return Reply::fail(107, v.to_string());
+                }
+                let value = value.to_owned();
+                let hash = match tokio::task::spawn_blocking(move || {
+                    authbridge_local::hash_password(&value)
+                })
+                .await
+                {
+                    Ok(h) => h,
+                    Err(e) => return Reply::fail(102, format!("hashing failed: {e}")),
+                };
+                store.set_password_hash(&user.uid, Some(&hash))
+            }
+            other => return Reply::fail(102, format!("unknown key {other:?}")),
+        };
+        match result {
+            Ok(()) => Reply::empty(),
+            Err(StoreError::NoSuchUser(_)) => Reply::fail(101, "User does not exist"),
+            Err(e) => Reply::fail(102, e.to_string()),
+        }
+    })
+    .await
+}
+
+async fn set_enabled(parts: Parts, body: Body, enabled: bool) -> Response {
+    run(parts, body, move |ctx, path| async move {
+        let uid = id(&path);
+        let Some(user) = existing(&ctx, &uid) else {
+            return Reply::fail(101, "User does not exist");
+        };
+        if !ctx.manages(&user.uid) {
+            return Reply::forbidden();
+        }
+        // As Nextcloud: nobody disables (or enables) their own account here.
+        if user.uid == ctx.caller.uid {
+            return Reply::fail(101, "You cannot change the state of your own account");
+        }
+        match ctx.store().set_enabled(&user.uid, enabled) {
+            Ok(()) => Reply::empty(),
+            Err(e) => Reply::fail(101, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `PUT /cloud/users/{userid}/enable`: 101 failure.
+pub async fn enable(parts: Parts, body: Body) -> Response {
+    set_enabled(parts, body, true).await
+}
+
+/// `PUT /cloud/users/{userid}/disable`: 101 failure.
+pub async fn disable(parts: Parts, body: Body) -> Response {
+    set_enabled(parts, body, false).await
+}
+
+/// `DELETE /cloud/users/{userid}`: 101 failure.
+pub async fn delete(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let uid = id(&path);
+        let Some(user) = existing(&ctx, &uid) else {
+            return Reply::fail(101, "User does not exist");
+        };
+        if !ctx.manages(&user.uid) {
+            return Reply::forbidden();
+        }
+        if user.uid == ctx.caller.uid {
+            return Reply::fail(101, "You cannot delete your own account");
+        }
+        match ctx.store().delete_user(&user.uid) {
+            Ok(()) => Reply::empty(),
+            Err(e) => Reply::fail(101, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `GET /cloud/users/{userid}/groups`: a subadmin sees only the groups they
+/// administer.
+pub async fn groups(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let uid = id(&path);
+        let Some(user) = existing(&ctx, &uid) else {
+            return Reply::not_found("User");
+        };
+        let own = user.uid == ctx.caller.uid;
+        if !own && !ctx.manages(&user.uid) {
+            return Reply::forbidden();
+        }
+        let groups: Vec<String> = ctx
+            .store()
+            .user_groups(&user.uid)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| own || ctx.administers(g))
+            .collect();
+        Reply::ok(json!({ "groups": groups }))
+    })
+    .await
+}
+
+/// The shared checks of adding to and removing from a group: 101 no group given,
+/// 102 no such group, 103 no such user, 104 insufficient privileges.
+fn membership_target(ctx: &Ctx, path: &HashMap<String, String>) -> Result<(String, String), Reply> {
+    let gid = ctx.body.get("groupid").unwrap_or("").to_owned();
+    if gid.is_empty() {
+        return Err(Reply::fail(101, "no group specified"));
+    }
+    if validate_uid(&gid).is_err() || !ctx.store().group_exists(&gid).unwrap_or(false) {
+        return Err(Reply::fail(102, "group does not exist"));
+    }
+    let Some(user) = existing(ctx, &id(path)) else {
+        return Err(Reply::fail(103, "user does not exist"));
+    };
+    if !ctx.administers(&gid)
+        || !(ctx.caller.admin || ctx.manages(&user.uid) || user.uid == ctx.caller.uid)
+    {
+        return Err(Reply::fail(104, "insufficient privileges"));
+    }
+    Ok((gid, user.uid))
+}
+
+/// `POST /cloud/users/{userid}/groups` with groupid.
+pub async fn add_to_group(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let (gid, uid) = match membership_target(&ctx, &path) {
+            Ok(t) => t,
+            Err(reply) => return reply,
+        };
+        match ctx.store().add_member(&gid, &uid) {
+            Ok(_) => Reply::empty(),
+            Err(e) => Reply::fail(105, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `DELETE /cloud/users/{userid}/groups` with groupid; 105 also for leaving the
+/// admin group oneself, or a subadmin leaving a group they administer.
+pub async fn remove_from_group(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let (gid, uid) = match membership_target(&ctx, &path) {
+            Ok(t) => t,
+            Err(reply) => return reply,
+        };
+        if uid == ctx.caller.uid {
+            if gid.eq_ignore_ascii_case("admin") {
+                return Reply::fail(105, "Cannot remove yourself from the admin group");
+            }
+            if !ctx.caller.admin {
+                return Reply::fail(
+                    105,
+                    "Cannot remove yourself from this group as you are a sub-admin",
+                );
+            }
+        }
+        match ctx.store().remove_member(&gid, &uid) {
+            Ok(_) => Reply::empty(),
+            Err(e) => Reply::fail(105, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `POST /cloud/users/{userid}/subadmins` with groupid (admins only): 101 no such
+/// user, 102 no such group, 103 unknown failure (and the admin group).
+pub async fn promote(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        let Some(user) = existing(&ctx, &id(&path)) else {
+            return Reply::fail(101, "User does not exist");
+        };
+        let gid = ctx.body.get("groupid").unwrap_or("");
+        if validate_uid(gid).is_err() || !ctx.store().group_exists(gid).unwrap_or(false) {
+            return Reply::fail(102, "Group does not exist");
+        }
+        if gid.eq_ignore_ascii_case("admin") {
+            return Reply::fail(103, "Cannot create subadmins for admin group");
+        }
+        match ctx.store().add_subadmin(gid, &user.uid) {
+            Ok(_) => Reply::empty(),
+            Err(e) => Reply::fail(103, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `DELETE /cloud/users/{userid}/subadmins` with groupid (admins only): 101 no
+/// such user, 102 not a subadmin of the group or no such group, 103 unknown failure.
+pub async fn demote(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        if !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        let Some(user) = existing(&ctx, &id(&path)) else {
+            return Reply::fail(101, "User does not exist");
+        };
+        let gid = ctx.body.get("groupid").unwrap_or("");
+        if validate_uid(gid).is_err() || !ctx.store().group_exists(gid).unwrap_or(false) {
+            return Reply::fail(102, "Group does not exist");
+        }
+        match ctx.store().remove_subadmin(gid, &user.uid) {
+            Ok(true) => Reply::empty(),
+            Ok(false) => Reply::fail(102, "User is not a subadmin of this group"),
+            Err(e) => Reply::fail(103, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `GET /cloud/users/{userid}/subadmins`: 101 no such user, 102 unknown failure.
+pub async fn subadmin_groups(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let Some(user) = existing(&ctx, &id(&path)) else {
+            return Reply::fail(101, "User does not exist");
+        };
+        if user.uid != ctx.caller.uid && !ctx.caller.admin {
+            return Reply::forbidden();
+        }
+        match ctx.store().subadmin_groups(&user.uid) {
+            Ok(groups) => Reply::ok(json!(groups)),
+            Err(e) => Reply::fail(102, e.to_string()),
+        }
+    })
+    .await
+}
+
+/// `POST /cloud/users/{userid}/welcome`: 101 no e-mail address, 102 sending failed.
+/// Sends a fresh single-use link to set a password (also a reset, for anyone).
+pub async fn welcome(parts: Parts, body: Body) -> Response {
+    run(parts, body, |ctx, path| async move {
+        let Some(user) = existing(&ctx, &id(&path)) else {
+            return Reply::not_found("User");
+        };
+        if !ctx.manages(&user.uid) {
+            return Reply::forbidden();
+        }
+        if user.email.as_deref().unwrap_or("").is_empty() {
+            return Reply::fail(101, "Email address not available");
+        }
+        match crate::ocs::mail::send_welcome(&ctx, &user.uid).await {
+            Ok(()) => Reply::empty(),
+            Err(e) => Reply::fail(102, format!("Sending email failed: {e}")),
+        }
+    })
+    .await
+}
