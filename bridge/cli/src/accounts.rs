@@ -74,6 +74,16 @@ pub enum UserCommand {
     /// (deprecated) alias for `user auth-tokens add`
     #[command(name = "add-app-password")]
     AddAppPassword(TokenAdd),
+    /// Mail the user a single-use link to set their password (the welcome mail).
+    ///
+    /// With --reset-password the current password stops working at once (app
+    /// passwords stay): the link is the way back in. Needs [mail] in the config.
+    #[command(verbatim_doc_comment)]
+    Welcome {
+        uid: String,
+        #[arg(long)]
+        reset_password: bool,
+    },
     /// Set or clear a local user's password
     Resetpassword {
         uid: String,
@@ -474,6 +484,36 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             }
             _ => bail!("give either an id or --last-used-before"),
         },
+        UserCommand::Welcome {
+            uid,
+            reset_password,
+        } => {
+            let user = store.user(&uid)?;
+            if user.backend != LOCAL_BACKEND {
+                bail!(
+                    "{uid} is a {} user: the password lives on that server",
+                    user.backend
+                );
+            }
+            if reset_password {
+                // A password nobody knows: only the link opens the account again.
+                store.set_password_hash(&uid, Some(&hash_password(&generated_password())))?;
+            }
+            let base_url = format!("http://{}", accounts.http_listen);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(authbridge_daemon::mail::send_password_link(
+                accounts.mail.as_ref(),
+                store,
+                &user.uid,
+                &base_url,
+            ))?;
+            println!(
+                "A link to set the password was mailed to {}",
+                user.email.as_deref().unwrap_or_default()
+            );
+        }
         UserCommand::Resetpassword {
             uid,
             password_from_env,

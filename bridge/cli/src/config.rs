@@ -35,6 +35,8 @@ pub struct ConfigFile {
     /// The OCS Provisioning API and /auth/check.
     #[serde(default)]
     pub http: authbridge_daemon::HttpSettings,
+    /// The SMTP relay for welcome and password-reset mails.
+    pub mail: Option<authbridge_daemon::MailSettings>,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,

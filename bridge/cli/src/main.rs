@@ -156,6 +156,10 @@ pub struct Accounts {
     /// The config file, for commands that need the backend chain.
     pub config_path: PathBuf,
     pub data_dir: PathBuf,
+    /// The config's `[mail]`, for `user welcome`.
+    pub mail: Option<authbridge_daemon::MailSettings>,
+    /// Where the OCS API listens (the default base of mailed links).
+    pub http_listen: std::net::SocketAddr,
 }
 
 /// `config` is the file at `config_path` as the caller read it (`None`: there is none).
@@ -186,6 +190,10 @@ pub fn open_store(
             .unwrap_or_default(),
         config_path: config_path.to_owned(),
         data_dir: dir.path().to_owned(),
+        mail: config.and_then(|c| c.mail.clone()),
+        http_listen: config
+            .map(|c| c.http.listen)
+            .unwrap_or_else(|| authbridge_daemon::HttpSettings::default().listen),
     })
 }
 

@@ -42,6 +42,7 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
             .as_ref()
             .map(|f| f.password_policy.clone())
             .unwrap_or_default(),
+        mail: file.as_ref().and_then(|f| f.mail.clone()),
         daemon: settings,
     })
 }
@@ -145,8 +146,10 @@ async fn start_http(
         tracing::warn!(%bound, "the OCS API listens beyond loopback without TLS: put a TLS proxy in front");
     }
     tracing::info!(%bound, "OCS API listening");
-    let app = authbridge_daemon::ocs::router(Arc::new(authbridge_daemon::ocs::Ocs { service }))
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let base_url = format!("http://{bound}");
+    let app =
+        authbridge_daemon::ocs::router(Arc::new(authbridge_daemon::ocs::Ocs { service, base_url }))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
     Ok(tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;

@@ -7,6 +7,7 @@
 
 pub mod bounded;
 pub mod directory;
+pub mod mail;
 pub mod ocs;
 pub mod server;
 pub mod service;
@@ -17,4 +18,6 @@ pub mod verifiers;
 pub use bounded::Bounded;
 pub use server::{ServeError, Server};
 pub use service::{Engine, Loader, Service};
-pub use settings::{DaemonSettings, HttpSettings, NssSettings, ThrottleSettings};
+pub use settings::{
+    DaemonSettings, HttpSettings, MailSecurity, MailSettings, NssSettings, ThrottleSettings,
+};

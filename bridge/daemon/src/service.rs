@@ -30,6 +30,8 @@ pub struct Engine {
     pub throttle: ThrottleSettings,
     pub nss: NssSettings,
     pub policy: PasswordPolicy,
+    /// The SMTP relay for welcome mails; None: no mail can be sent.
+    pub mail: Option<crate::MailSettings>,
 }
 
 /// Reads the config again and builds a new engine (SIGHUP).

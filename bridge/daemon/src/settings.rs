@@ -129,3 +129,44 @@ impl Default for HttpSettings {
         }
     }
 }
+
+/// `[mail]`: the SMTP relay for welcome and password-reset mails.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub relay: String,
+    #[serde(default = "smtp_port")]
+    pub port: u16,
+    /// "starttls" (the default), "tls" (implicit), or "none" (a relay on loopback).
+    #[serde(default)]
+    pub security: MailSecurity,
+    /// Trust only this CA for the relay's certificate.
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The sender, e.g. "authbridge <noreply@example.org>".
+    pub from: String,
+    /// Where users reach authbridge's password page, e.g. "https://id.example.org".
+    /// Default: the address the OCS API listens on.
+    pub base_url: Option<String>,
+    /// How long a password link works.
+    #[serde(default = "token_lifetime", with = "humantime_serde")]
+    pub link_lifetime: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+fn smtp_port() -> u16 {
+    25
+}
+
+fn token_lifetime() -> Duration {
+    Duration::from_secs(24 * 3600)
+}

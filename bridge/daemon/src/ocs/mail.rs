@@ -1,14 +1,13 @@
-//! The welcome mail: a single-use link to set a password, sent through the
-//! configured SMTP relay.
+//! The welcome mail from the OCS API: a password link, unless the module is off.
 
 use super::Ctx;
 
-/// Sends `uid` a link to set their password. Fails when mail is off or the
-/// relay refuses.
 pub async fn send_welcome(ctx: &Ctx, uid: &str) -> Result<(), String> {
     if !super::apps::enabled(ctx.store(), "welcome_mail") {
         return Err("the welcome_mail module is disabled".into());
     }
-    let _ = uid;
-    Err("no mail relay is configured ([mail] relay)".into())
+    let engine = ctx.ocs.service.engine();
+    crate::mail::send_password_link(engine.mail.as_ref(), ctx.store(), uid, &ctx.ocs.base_url)
+        .await
+        .map_err(|e| e.to_string())
 }

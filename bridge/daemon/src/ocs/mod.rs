@@ -14,6 +14,7 @@ mod fields;
 mod form;
 mod groups;
 mod mail;
+mod page;
 mod users;
 
 use authbridge_core::SecretString;
@@ -43,6 +44,8 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 pub struct Ocs {
     pub service: Arc<Service>,
+    /// How users reach this server (for links in mails), e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
 }
 
 /// The authenticated caller and what they may do.
@@ -138,6 +141,7 @@ pub fn router(ocs: Arc<Ocs>) -> Router {
     Router::new()
         .nest("/ocs/{api}/cloud", cloud)
         .route("/auth/check", get(auth_check))
+        .route("/password/set", get(page::show).post(page::set))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_request(remember_path))
         .with_state(ocs)

@@ -34,6 +34,19 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The password policy's first objection, unless the module is switched off.
+fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
+    if !super::apps::enabled(ctx.store(), "password_policy") {
+        return None;
+    }
+    let engine = ctx.ocs.service.engine();
+    engine
+        .policy
+        .violations(password)
+        .first()
+        .map(|v| v.to_string())
+}
+
 /// `GET /cloud/users?search=&limit=&offset=`
 pub async fn list(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, _| async move {
@@ -168,15 +181,13 @@ pub async fn add(parts: Parts, body: Body) -> Response {
         {
             return reply;
         }
-        let engine = ctx.ocs.service.engine();
         let welcome = password.is_empty();
         let secret = if welcome {
             // A password nobody knows until the user sets their own from the mail.
             authbridge_local::generate_app_password()
         } else {
-            let violations = engine.policy.violations(&password);
-            if let Some(v) = violations.first() {
-                return Reply::fail(107, v.to_string());
+            if let Some(hint) = policy_hint(&ctx, &password) {
+                return Reply::fail(107, hint);
             }
             password
         };
@@ -345,9 +356,8 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
                         ),
                     );
                 }
-                let engine = ctx.ocs.service.engine();
-                if let Some(v) = engine.policy.violations(value).first() {
-                    return Reply::fail(107, v.to_string());
+                if let Some(hint) = policy_hint(&ctx, value) {
+                    return Reply::fail(107, hint);
                 }
                 let value = value.to_owned();
                 let hash = match tokio::task::spawn_blocking(move || {
