@@ -23,7 +23,7 @@ apt-get install -y --no-install-recommends \
     libnss-wrapper libpam-wrapper pamtester libpam0g-dev \
     openssh-server openssh-client sshpass \
     libcurl4-openssl-dev \
-    python3 python3-pip
+    python3 python3-pip python3-aiosmtpd
 
 # pyftpdlib from PyPI, for whichever python3 is first on PATH (the tests run that one).
 python3 -m pip install --quiet --disable-pip-version-check 'pyftpdlib==2.2.0' 'pyopenssl>=24'

@@ -1,0 +1,1342 @@
+//! The OCS Provisioning API over a real socket (reqwest against `authbridge
+//! serve`): every endpoint with its documented status codes, in v1 and v2, XML and
+//! JSON, for each role; the welcome mail through a real SMTP server (aiosmtpd).
+
+use authbridge_testsupport::{Daemon, free_port, wait_for_port};
+use reqwest::Method;
+use reqwest::blocking::Client;
+use serde_json::Value;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_authbridge");
+const V: [&str; 2] = ["v1", "v2"];
+const F: [&str; 2] = ["xml", "json"];
+
+struct Api {
+    d: Daemon,
+    http: Client,
+    admin: (String, String),
+}
+
+/// What came back: HTTP status, meta statuscode, and the data (JSON answers only).
+#[derive(Debug)]
+struct Answer {
+    http: u16,
+    code: u32,
+    data: Value,
+    body: String,
+}
+
+fn meta_code(body: &str) -> u32 {
+    if body.trim_start().starts_with('{') {
+        let v: Value = serde_json::from_str(body).unwrap();
+        return v["ocs"]["meta"]["statuscode"].as_u64().unwrap() as u32;
+    }
+    let start = body.find("<statuscode>").expect(body) + "<statuscode>".len();
+    let end = body[start..].find('<').unwrap() + start;
+    body[start..end].parse().unwrap()
+}
+
+impl Api {
+    fn start(config: &str) -> Api {
+        let d = Daemon::start_http(BIN, config);
+        let admin = (
+            "admin".to_owned(),
+            d.admin_password.clone().expect("first admin password"),
+        );
+        Api {
+            d,
+            http: Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            admin,
+        }
+    }
+
+    fn user(&self, uid: &str, password: &str, groups: &[&str]) {
+        let mut args = vec!["user", "add", "--password-from-env"];
+        for g in groups {
+            args.extend(["-g", g]);
+        }
+        args.push(uid);
+        self.d.cli(&args, Some(password));
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        version: &str,
+        format: &str,
+        path: &str,
+        who: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> Answer {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{}/ocs/{version}.php/cloud{path}{sep}format={format}",
+            self.d.url()
+        );
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter())
+            .finish();
+        let response = self
+            .http
+            .request(method, url)
+            .basic_auth(who.0, Some(who.1))
+            .header("OCS-APIRequest", "true")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .unwrap();
+        let http = response.status().as_u16();
+        let body = response.text().unwrap();
+        let code = meta_code(&body);
+        let data = if format == "json" {
+            serde_json::from_str::<Value>(&body).unwrap()["ocs"]["data"].clone()
+        } else {
+            Value::Null
+        };
+        Answer {
+            http,
+            code,
+            data,
+            body,
+        }
+    }
+
+    fn admin(&self) -> (&str, &str) {
+        (&self.admin.0, &self.admin.1)
+    }
+}
+
+/// The documented code as each version shows it: v1 keeps the OCS code in meta
+/// with HTTP 200; v2 shows 200 for success and maps failures to HTTP statuses.
+fn check(a: &Answer, version: &str, code: u32, what: &str) {
+    let (http, meta) = match (version, code) {
+        ("v1", 997) => (401, 997),
+        ("v1", 403) => (200, 997),
+        ("v1", c) => (200, c),
+        ("v2", 100) => (200, 200),
+        ("v2", 997) => (401, 997),
+        ("v2", 998) => (404, 998),
+        ("v2", 403) => (403, 403),
+        ("v2", c) => (if c < 200 { 400 } else { c as u16 }, c),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        (a.http, a.code),
+        (http, meta),
+        "{what} ({version}): {}",
+        a.body
+    );
+}
+
+/// Runs `call` in v1 and v2, XML and JSON (four times, `n` = 0..4 to keep ids
+/// apart), expecting `code` from each.
+fn all(api: &Api, code: u32, what: &str, mut call: impl FnMut(&str, &str, usize) -> Answer) {
+    let mut n = 0;
+    for v in V {
+        for f in F {
+            let a = call(v, f, n);
+            check(&a, v, code, what);
+            n += 1;
+        }
+    }
+    let _ = api;
+}
+
+#[test]
+fn users_endpoints_with_their_codes_and_roles() {
+    let api = Api::start("");
+    api.user("sub", "Sub-admin-pass-1", &["team"]);
+    api.user("bob", "Bob-regular-pass-1", &["team"]);
+    api.user("carl", "Carl-other-pass-1", &["others"]);
+    api.d.cli(&["group", "add", "empty"], None);
+    let admin = api.admin();
+    let sub = ("sub", "Sub-admin-pass-1");
+    let bob = ("bob", "Bob-regular-pass-1");
+    api.send(
+        Method::POST,
+        "v1",
+        "xml",
+        "/users/sub/subadmins",
+        admin,
+        &[("groupid", "team")],
+    );
+
+    // add: every documented code.
+    all(&api, 100, "add", |v, f, n| {
+        let id = format!("new{n}");
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[
+                ("userid", &id),
+                ("password", "A-good-password-42"),
+                ("groups[]", "team"),
+                ("displayName", "Nü User"),
+                ("quota", "5 GB"),
+                ("language", "de"),
+            ],
+        )
+    });
+    let a = api.send(Method::GET, "v2", "json", "/users/new0", admin, &[]);
+    assert_eq!(
+        (
+            a.data["displayname"].as_str(),
+            a.data["quota"]["quota"].as_str(),
+            a.data["language"].as_str()
+        ),
+        (Some("Nü User"), Some("5 GB"), Some("de"))
+    );
+    assert_eq!(a.data["groups"], serde_json::json!(["team"]));
+    all(&api, 101, "add: invalid id", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[("userid", "a/b"), ("password", "A-good-password-42")],
+        )
+    });
+    all(&api, 101, "add: dots only", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[("userid", ".."), ("password", "A-good-password-42")],
+        )
+    });
+    all(&api, 101, "add: unknown key", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[
+                ("userid", "x1"),
+                ("password", "A-good-password-42"),
+                ("colour", "red"),
+            ],
+        )
+    });
+    all(&api, 101, "add: bad quota", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[
+                ("userid", "x2"),
+                ("password", "A-good-password-42"),
+                ("quota", "lots"),
+            ],
+        )
+    });
+    all(&api, 102, "add: exists", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[("userid", "bob"), ("password", "A-good-password-42")],
+        )
+    });
+    all(&api, 103, "add: subadmin of admin", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[
+                ("userid", "x3"),
+                ("password", "A-good-password-42"),
+                ("subadmin[]", "admin"),
+            ],
+        )
+    });
+    all(&api, 104, "add: no such group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[
+                ("userid", "x4"),
+                ("password", "A-good-password-42"),
+                ("groups[]", "nope"),
+            ],
+        )
+    });
+    all(&api, 105, "add: subadmin, other group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            sub,
+            &[
+                ("userid", "x5"),
+                ("password", "A-good-password-42"),
+                ("groups[]", "others"),
+            ],
+        )
+    });
+    all(&api, 106, "add: subadmin, no group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            sub,
+            &[("userid", "x6"), ("password", "A-good-password-42")],
+        )
+    });
+    all(&api, 107, "add: weak password", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[("userid", "x7"), ("password", "password123")],
+        )
+    });
+    all(&api, 108, "add: neither password nor email", |v, f, _| {
+        api.send(Method::POST, v, f, "/users", admin, &[("userid", "x8")])
+    });
+    all(&api, 109, "add: invitation fails (no relay)", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[("userid", "x9"), ("email", "x9@example.org")],
+        )
+    });
+    all(&api, 997, "add: not logged in", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            ("bob", "wrong-password-1"),
+            &[("userid", "x10")],
+        )
+    });
+    all(&api, 403, "add: a regular user", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            bob,
+            &[("userid", "x11"), ("password", "A-good-password-42")],
+        )
+    });
+    // The subadmin creates into their own group.
+    all(&api, 100, "add: subadmin, own group", |v, f, n| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            sub,
+            &[
+                ("userid", &format!("team{n}")),
+                ("password", "A-good-password-42"),
+                ("groups[]", "team"),
+            ],
+        )
+    });
+    // Nothing stayed behind from the failed creates.
+    let listed = api.send(Method::GET, "v2", "json", "/users", admin, &[]);
+    for id in [
+        "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "..",
+    ] {
+        assert!(
+            !listed.data["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u == id),
+            "{id} exists: {}",
+            listed.body
+        );
+    }
+    assert!(
+        !api.send(Method::GET, "v2", "json", "/groups?search=nope", admin, &[])
+            .body
+            .contains("nope")
+    );
+
+    // list: admin everything, subadmin their group, search, limit, offset.
+    let all_users = api
+        .send(Method::GET, "v1", "json", "/users", admin, &[])
+        .data["users"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(all_users >= 12);
+    let mine = api.send(Method::GET, "v1", "json", "/users", sub, &[]).data["users"].clone();
+    assert!(
+        mine.as_array().unwrap().iter().all(|u| u != "carl")
+            && mine.as_array().unwrap().iter().any(|u| u == "bob"),
+        "{mine}"
+    );
+    let page = api
+        .send(
+            Method::GET,
+            "v2",
+            "json",
+            "/users?search=new&limit=2&offset=1",
+            admin,
+            &[],
+        )
+        .data["users"]
+        .clone();
+    assert_eq!(page, serde_json::json!(["new1", "new2"]));
+    all(&api, 100, "list", |v, f, _| {
+        api.send(Method::GET, v, f, "/users?search=bo", admin, &[])
+    });
+    all(&api, 101, "list: bad limit", |v, f, _| {
+        api.send(Method::GET, v, f, "/users?limit=ten", admin, &[])
+    });
+    let xml = api
+        .send(Method::GET, "v1", "xml", "/users?search=bob", admin, &[])
+        .body;
+    assert!(
+        xml.contains("<users>\n   <element>bob</element>\n  </users>"),
+        "{xml}"
+    );
+
+    // get: self, subadmin, admin; not found; someone else's.
+    all(&api, 100, "get: self", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/bob", bob, &[])
+    });
+    all(&api, 100, "get: subadmin", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/bob", sub, &[])
+    });
+    all(&api, 998, "get: missing", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/ghost", admin, &[])
+    });
+    all(&api, 998, "get: unicode id", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/J%C3%BCrgen", admin, &[])
+    });
+    all(&api, 998, "get: slash in id", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/a%2Fb", admin, &[])
+    });
+    all(&api, 403, "get: another user's", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/carl", bob, &[])
+    });
+
+    // edit: every key; 101; 102; 107; quota only by managers.
+    for (key, value) in [
+        ("email", "bob@example.org"),
+        ("displayname", "Bob B."),
+        ("display", "Bob"),
+        ("phone", "+49 30 1234"),
+        ("address", "Foobar 12"),
+        ("website", "https://example.org"),
+        ("twitter", "bob"),
+    ] {
+        all(&api, 100, key, |v, f, _| {
+            api.send(
+                Method::PUT,
+                v,
+                f,
+                "/users/bob",
+                bob,
+                &[("key", key), ("value", value)],
+            )
+        });
+    }
+    // The password, by bob himself: each combination changes it to the next.
+    let passwords = [
+        "Another-good-pass-0",
+        "Another-good-pass-1",
+        "Another-good-pass-2",
+        "Another-good-pass-3",
+    ];
+    all(&api, 100, "password", |v, f, n| {
+        let current = if n == 0 {
+            "Bob-regular-pass-1"
+        } else {
+            passwords[n - 1]
+        };
+        api.send(
+            Method::PUT,
+            v,
+            f,
+            "/users/bob",
+            ("bob", current),
+            &[("key", "password"), ("value", passwords[n])],
+        )
+    });
+    let bob = ("bob", "Another-good-pass-3");
+    all(&api, 100, "edit quota: subadmin", |v, f, _| {
+        api.send(
+            Method::PUT,
+            v,
+            f,
+            "/users/bob",
+            sub,
+            &[("key", "quota"), ("value", "1 GB")],
+        )
+    });
+    all(&api, 403, "edit quota: self", |v, f, _| {
+        api.send(
+            Method::PUT,
+            v,
+            f,
+            "/users/bob",
+            bob,
+            &[("key", "quota"), ("value", "100 TB")],
+        )
+    });
+    all(&api, 101, "edit: missing user", |v, f, _| {
+        api.send(
+            Method::PUT,
+            v,
+            f,
+            "/users/ghost",
+            admin,
+            &[("key", "email"), ("value", "g@example.org")],
+        )
+    });
+    for (key, value) in [
+        ("email", "not-an-address"),
+        ("quota", "lots"),
+        ("website", "javascript:alert(1)"),
+        ("colour", "red"),
+        ("language", "German"),
+    ] {
+        all(&api, 102, key, |v, f, _| {
+            api.send(
+                Method::PUT,
+                v,
+                f,
+                "/users/bob",
+                admin,
+                &[("key", key), ("value", value)],
+            )
+        });
+    }
+    all(&api, 107, "edit: weak password", |v, f, _| {
+        api.send(
+            Method::PUT,
+            v,
+            f,
+            "/users/bob",
+            bob,
+            &[("key", "password"), ("value", "password")],
+        )
+    });
+    let data = api
+        .send(Method::GET, "v2", "json", "/users/bob", admin, &[])
+        .data;
+    assert_eq!(
+        (
+            data["email"].as_str(),
+            data["phone"].as_str(),
+            data["quota"]["quota"].as_str()
+        ),
+        (Some("bob@example.org"), Some("+49 30 1234"), Some("1 GB"))
+    );
+
+    // disable / enable / delete.
+    all(&api, 100, "disable", |v, f, _| {
+        api.send(Method::PUT, v, f, "/users/carl/disable", admin, &[])
+    });
+    all(
+        &api,
+        997,
+        "a disabled user cannot authenticate",
+        |v, f, _| {
+            api.send(
+                Method::GET,
+                v,
+                f,
+                "/users/carl",
+                ("carl", "Carl-other-pass-1"),
+                &[],
+            )
+        },
+    );
+    all(&api, 100, "enable", |v, f, _| {
+        api.send(Method::PUT, v, f, "/users/carl/enable", admin, &[])
+    });
+    all(&api, 101, "disable: missing", |v, f, _| {
+        api.send(Method::PUT, v, f, "/users/ghost/disable", admin, &[])
+    });
+    all(&api, 101, "enable: missing", |v, f, _| {
+        api.send(Method::PUT, v, f, "/users/ghost/enable", admin, &[])
+    });
+    all(&api, 101, "disable: self", |v, f, _| {
+        api.send(Method::PUT, v, f, "/users/admin/disable", admin, &[])
+    });
+    all(&api, 403, "disable: not managed", |v, f, _| {
+        api.send(Method::PUT, v, f, "/users/carl/disable", sub, &[])
+    });
+    all(&api, 100, "delete", |v, f, n| {
+        api.send(Method::DELETE, v, f, &format!("/users/new{n}"), admin, &[])
+    });
+    all(&api, 101, "delete: missing", |v, f, _| {
+        api.send(Method::DELETE, v, f, "/users/ghost", admin, &[])
+    });
+    all(&api, 101, "delete: self", |v, f, _| {
+        api.send(Method::DELETE, v, f, "/users/admin", admin, &[])
+    });
+}
+
+#[test]
+fn group_membership_and_subadmin_endpoints() {
+    let api = Api::start("");
+    api.user("sub", "Sub-admin-pass-1", &["team"]);
+    api.user("bob", "Bob-regular-pass-1", &["team"]);
+    api.d.cli(&["group", "add", "others"], None);
+    let admin = api.admin();
+    let sub = ("sub", "Sub-admin-pass-1");
+    let bob = ("bob", "Bob-regular-pass-1");
+
+    all(&api, 100, "promote", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/sub/subadmins",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 101, "promote: no user", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/ghost/subadmins",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 102, "promote: no group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/sub/subadmins",
+            admin,
+            &[("groupid", "nope")],
+        )
+    });
+    all(&api, 103, "promote: admin group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/sub/subadmins",
+            admin,
+            &[("groupid", "admin")],
+        )
+    });
+    all(&api, 403, "promote: not an admin", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/bob/subadmins",
+            sub,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 100, "subadmin groups", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/sub/subadmins", admin, &[])
+    });
+    assert_eq!(
+        api.send(
+            Method::GET,
+            "v2",
+            "json",
+            "/users/sub/subadmins",
+            admin,
+            &[]
+        )
+        .data,
+        serde_json::json!(["team"])
+    );
+    all(&api, 101, "subadmin groups: no user", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/ghost/subadmins", admin, &[])
+    });
+
+    all(&api, 100, "groups of a user", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/bob/groups", sub, &[])
+    });
+    assert_eq!(
+        api.send(Method::GET, "v2", "json", "/users/bob/groups", bob, &[])
+            .data["groups"],
+        serde_json::json!(["team"])
+    );
+    all(&api, 998, "groups: no user", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/ghost/groups", admin, &[])
+    });
+
+    all(&api, 100, "add to group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/bob/groups",
+            admin,
+            &[("groupid", "others")],
+        )
+    });
+    all(&api, 101, "add: no group given", |v, f, _| {
+        api.send(Method::POST, v, f, "/users/bob/groups", admin, &[])
+    });
+    all(&api, 102, "add: no such group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/bob/groups",
+            admin,
+            &[("groupid", "nope")],
+        )
+    });
+    all(&api, 103, "add: no such user", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/ghost/groups",
+            admin,
+            &[("groupid", "others")],
+        )
+    });
+    all(&api, 104, "add: not the subadmin's group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/bob/groups",
+            sub,
+            &[("groupid", "others")],
+        )
+    });
+    all(&api, 100, "remove from group", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/bob/groups",
+            admin,
+            &[("groupid", "others")],
+        )
+    });
+    all(&api, 101, "remove: no group given", |v, f, _| {
+        api.send(Method::DELETE, v, f, "/users/bob/groups", admin, &[])
+    });
+    all(&api, 102, "remove: no such group", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/bob/groups",
+            admin,
+            &[("groupid", "nope")],
+        )
+    });
+    all(&api, 103, "remove: no such user", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/ghost/groups",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 104, "remove: not the subadmin's group", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/bob/groups",
+            sub,
+            &[("groupid", "others")],
+        )
+    });
+    all(&api, 105, "remove: admin leaves admin", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/admin/groups",
+            admin,
+            &[("groupid", "admin")],
+        )
+    });
+    all(&api, 105, "remove: subadmin leaves own group", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/sub/groups",
+            sub,
+            &[("groupid", "team")],
+        )
+    });
+
+    all(&api, 100, "demote", |v, f, n| {
+        if n > 0 {
+            api.send(
+                Method::POST,
+                "v1",
+                "xml",
+                "/users/sub/subadmins",
+                admin,
+                &[("groupid", "team")],
+            );
+        }
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/sub/subadmins",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 101, "demote: no user", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/ghost/subadmins",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 102, "demote: not a subadmin", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/bob/subadmins",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 102, "demote: no group", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/bob/subadmins",
+            admin,
+            &[("groupid", "nope")],
+        )
+    });
+
+    // groups instruction set
+    all(&api, 100, "group list", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups?search=te", admin, &[])
+    });
+    assert_eq!(
+        api.send(Method::GET, "v2", "json", "/groups?search=te", admin, &[])
+            .data["groups"],
+        serde_json::json!(["team"])
+    );
+    all(&api, 100, "group create", |v, f, n| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/groups",
+            admin,
+            &[("groupid", &format!("g{n}"))],
+        )
+    });
+    all(&api, 101, "group create: invalid", |v, f, _| {
+        api.send(Method::POST, v, f, "/groups", admin, &[("groupid", "a/b")])
+    });
+    all(&api, 101, "group create: empty", |v, f, _| {
+        api.send(Method::POST, v, f, "/groups", admin, &[])
+    });
+    all(&api, 102, "group create: exists", |v, f, _| {
+        api.send(Method::POST, v, f, "/groups", admin, &[("groupid", "team")])
+    });
+    all(&api, 403, "group create: not admin", |v, f, _| {
+        api.send(Method::POST, v, f, "/groups", bob, &[("groupid", "mine")])
+    });
+    all(&api, 100, "group members", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups/team", admin, &[])
+    });
+    assert_eq!(
+        api.send(Method::GET, "v2", "json", "/groups/team", admin, &[])
+            .data["users"],
+        serde_json::json!(["bob", "sub"])
+    );
+    all(&api, 998, "group members: missing", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups/nope", admin, &[])
+    });
+    all(&api, 100, "group subadmins", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups/team/subadmins", admin, &[])
+    });
+    all(&api, 101, "group subadmins: missing", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups/nope/subadmins", admin, &[])
+    });
+    all(&api, 100, "group delete", |v, f, n| {
+        api.send(Method::DELETE, v, f, &format!("/groups/g{n}"), admin, &[])
+    });
+    all(&api, 101, "group delete: missing", |v, f, _| {
+        api.send(Method::DELETE, v, f, "/groups/nope", admin, &[])
+    });
+    all(&api, 102, "group delete: admin", |v, f, _| {
+        api.send(Method::DELETE, v, f, "/groups/admin", admin, &[])
+    });
+}
+
+#[test]
+fn apps_are_authbridges_modules_and_switches_persist() {
+    let api = Api::start("");
+    api.user("bob", "Bob-regular-pass-1", &[]);
+    let admin = api.admin();
+    let token = {
+        let out = api.d.cli(&["user", "auth-tokens", "add", "bob"], None);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    all(&api, 100, "apps", |v, f, _| {
+        api.send(Method::GET, v, f, "/apps", admin, &[])
+    });
+    all(&api, 101, "apps: bad filter", |v, f, _| {
+        api.send(Method::GET, v, f, "/apps?filter=sideways", admin, &[])
+    });
+    all(&api, 100, "app info", |v, f, _| {
+        api.send(Method::GET, v, f, "/apps/user_imap", admin, &[])
+    });
+    all(&api, 998, "app info: unknown", |v, f, _| {
+        api.send(Method::GET, v, f, "/apps/files", admin, &[])
+    });
+    all(&api, 403, "apps: not admin", |v, f, _| {
+        api.send(
+            Method::GET,
+            v,
+            f,
+            "/apps",
+            ("bob", "Bob-regular-pass-1"),
+            &[],
+        )
+    });
+    // App passwords work, then not once their module is off, then again.
+    assert_eq!(
+        api.send(
+            Method::GET,
+            "v2",
+            "json",
+            "/users/bob",
+            ("bob", &token),
+            &[]
+        )
+        .http,
+        200
+    );
+    all(&api, 100, "disable app_passwords", |v, f, _| {
+        api.send(Method::DELETE, v, f, "/apps/app_passwords", admin, &[])
+    });
+    assert_eq!(
+        api.send(
+            Method::GET,
+            "v2",
+            "json",
+            "/users/bob",
+            ("bob", &token),
+            &[]
+        )
+        .http,
+        401
+    );
+    let disabled = api
+        .send(
+            Method::GET,
+            "v2",
+            "json",
+            "/apps?filter=disabled",
+            admin,
+            &[],
+        )
+        .data;
+    assert_eq!(disabled["apps"], serde_json::json!(["app_passwords"]));
+    // Persisted: a restart keeps it off.
+    let mut api = api;
+    api.d.stop();
+    api.d.restart();
+    let admin = api.admin();
+    assert_eq!(
+        api.send(
+            Method::GET,
+            "v2",
+            "json",
+            "/users/bob",
+            ("bob", &token),
+            &[]
+        )
+        .http,
+        401
+    );
+    all(&api, 100, "enable app_passwords", |v, f, _| {
+        api.send(Method::POST, v, f, "/apps/app_passwords", admin, &[])
+    });
+    assert_eq!(
+        api.send(
+            Method::GET,
+            "v2",
+            "json",
+            "/users/bob",
+            ("bob", &token),
+            &[]
+        )
+        .http,
+        200
+    );
+    all(&api, 101, "disable the API itself", |v, f, _| {
+        api.send(Method::DELETE, v, f, "/apps/provisioning_api", admin, &[])
+    });
+    // The password policy can be switched off too.
+    api.send(
+        Method::DELETE,
+        "v1",
+        "xml",
+        "/apps/password_policy",
+        admin,
+        &[],
+    );
+    all(&api, 100, "weak password without the policy", |v, f, n| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[("userid", &format!("weak{n}")), ("password", "short")],
+        )
+    });
+}
+
+#[test]
+fn bad_input_never_writes_and_never_fails_with_500() {
+    let api = Api::start("");
+    let admin = api.admin();
+    let url = format!("{}/ocs/v2.php/cloud/users?format=json", api.d.url());
+    let post = |body: Vec<u8>, api_request: bool| {
+        let mut r = api
+            .http
+            .post(&url)
+            .basic_auth(admin.0, Some(admin.1))
+            .body(body);
+        if api_request {
+            r = r.header("OCS-APIRequest", "true");
+        }
+        let r = r.send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    // Without OCS-APIRequest: Nextcloud's answer.
+    assert_eq!(
+        post(b"userid=x&password=A-good-password-42".to_vec(), false),
+        (412, r#"{"message":"CSRF check failed"}"#.to_owned())
+    );
+    // Over 1 MiB.
+    let mut big = b"userid=big&password=A-good-password-42&displayName=".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1024 * 1024 + 10));
+    let (status, body) = post(big, true);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"statuscode\":101"), "{body}");
+    // Malformed: not UTF-8, bad percent escapes.
+    for body in [
+        b"userid=\xff\xfe&password=x".to_vec(),
+        b"userid=%FF%FE&password=A-good-password-42".to_vec(),
+    ] {
+        let (status, text) = post(body, true);
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("\"statuscode\":101"), "{text}");
+    }
+    // Unicode and percent-encoded ids: Nextcloud's id rules, and nothing written.
+    let (status, text) = post(
+        "userid=J%C3%BCrgen&password=A-good-password-42".into(),
+        true,
+    );
+    assert_eq!(
+        (status, text.contains("\"statuscode\":101")),
+        (400, true),
+        "{text}"
+    );
+    let users = api
+        .send(Method::GET, "v2", "json", "/users", admin, &[])
+        .data;
+    assert_eq!(users["users"], serde_json::json!(["admin"]));
+    // Unknown route under the API: 404, not 500.
+    let r = api
+        .http
+        .get(format!("{}/ocs/v3.php/cloud/users", api.d.url()))
+        .header("OCS-APIRequest", "true")
+        .basic_auth(admin.0, Some(admin.1))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+#[test]
+fn auth_check_and_the_throttle() {
+    let imap_port = free_port();
+    // example.org logins go to an IMAP server that is not there: unavailable.
+    let api = Api::start(&format!(
+        "[throttle]\nfirst_delay = \"1h\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {imap_port}\nsslmode = \"ssl\"\ndomain = \"example.org\"\n"
+    ));
+    api.user("bob", "Bob-regular-pass-1", &[]);
+    let check = |user: &str, password: &str| {
+        let r = api
+            .http
+            .get(format!("{}/auth/check", api.d.url()))
+            .basic_auth(user, Some(password))
+            .send()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned()),
+        )
+    };
+    assert_eq!(check("bob", "Bob-regular-pass-1"), (204, None));
+    assert_eq!(check("carol@example.org", "whatever-pw"), (503, None));
+    let (status, challenge) = check("bob", "wrong-password-1");
+    assert_eq!(status, 401);
+    assert!(challenge.unwrap().starts_with("Basic realm="));
+    // The next attempt from this address is throttled before any backend.
+    assert_eq!(check("bob", "Bob-regular-pass-1").0, 429);
+    let a = api.send(
+        Method::GET,
+        "v1",
+        "json",
+        "/users/bob",
+        ("bob", "Bob-regular-pass-1"),
+        &[],
+    );
+    assert_eq!((a.http, a.code), (429, 429), "{}", a.body);
+    let no_auth = api
+        .http
+        .get(format!("{}/auth/check", api.d.url()))
+        .send()
+        .unwrap();
+    assert_eq!(no_auth.status().as_u16(), 401);
+}
+
+/// A real SMTP server (aiosmtpd from Debian) writing to a maildir.
+struct Smtp {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = std::process::Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(dir.path().join("maildir"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (apt-get install python3-aiosmtpd)");
+        wait_for_port("127.0.0.1", port, Duration::from_secs(10));
+        Smtp { port, dir, child }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let new = self.dir.path().join("maildir/new");
+        let mut out: Vec<String> = std::fs::read_dir(new)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn link_in(message: &str) -> String {
+    let unfolded = message.replace("=\n", "").replace("=3D", "=");
+    let start = unfolded.find("http://").expect(message);
+    unfolded[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn welcome_and_reset_mails_arrive_and_their_links_work_once() {
+    let smtp = Smtp::start();
+    let api = Api::start(&format!(
+        "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"authbridge <noreply@example.org>\"\n",
+        smtp.port
+    ));
+    let admin = api.admin();
+    // Created without a password: the welcome mail carries the link.
+    let a = api.send(
+        Method::POST,
+        "v2",
+        "json",
+        "/users",
+        admin,
+        &[("userid", "dora"), ("email", "dora@example.org")],
+    );
+    check(&a, "v2", 100, "add with welcome");
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("To: dora@example.org"), "{}", mails[0]);
+    let link = link_in(&mails[0]);
+    let page = api.http.get(&link).send().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().unwrap().contains("Set the password of dora"));
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let set = |password: &str, again: &str| {
+        let r = api
+            .http
+            .post(format!("{}/password/set", api.d.url()))
+            .form(&[
+                ("token", token.as_str()),
+                ("password", password),
+                ("password2", again),
+            ])
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    // The policy applies on the page, and a refusal keeps the link alive.
+    let (status, text) = set("short", "short");
+    assert_eq!(status, 400, "{text}");
+    let (status, _) = set("Dora-chose-this-1", "Dora-chose-this-2");
+    assert_eq!(status, 400);
+    assert_eq!(set("Dora-chose-this-1", "Dora-chose-this-1").0, 200);
+    // Once only.
+    assert_eq!(set("Dora-again-pass-2", "Dora-again-pass-2").0, 404);
+    assert_eq!(api.http.get(&link).send().unwrap().status().as_u16(), 404);
+    let a = api.send(
+        Method::GET,
+        "v2",
+        "json",
+        "/users/dora",
+        ("dora", "Dora-chose-this-1"),
+        &[],
+    );
+    check(&a, "v2", 100, "dora logs in with her own password");
+
+    // Resend (also a reset, for any user with an address): codes 100, 101, 102.
+    all(&api, 100, "welcome", |v, f, _| {
+        api.send(Method::POST, v, f, "/users/dora/welcome", admin, &[])
+    });
+    assert_eq!(smtp.messages().len(), 5);
+    api.user("eve", "Eve-has-no-mail-1", &[]);
+    all(&api, 101, "welcome: no address", |v, f, _| {
+        api.send(Method::POST, v, f, "/users/eve/welcome", admin, &[])
+    });
+    drop(smtp);
+    all(&api, 102, "welcome: relay down", |v, f, _| {
+        api.send(Method::POST, v, f, "/users/dora/welcome", admin, &[])
+    });
+    all(&api, 109, "add: relay down", |v, f, n| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[("userid", &format!("fay{n}")), ("email", "fay@example.org")],
+        )
+    });
+    let users = api
+        .send(Method::GET, "v2", "json", "/users?search=fay", admin, &[])
+        .data;
+    assert_eq!(
+        users["users"],
+        serde_json::json!([]),
+        "a failed invitation leaves no user"
+    );
+}
+
+#[test]
+fn the_cli_sends_a_reset_link() {
+    let smtp = Smtp::start();
+    let d = Daemon::start(
+        BIN,
+        &format!(
+            "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"noreply@example.org\"\nbase_url = \"https://id.example.org\"\n",
+            smtp.port
+        ),
+    );
+    d.cli(
+        &[
+            "user",
+            "add",
+            "--password-from-env",
+            "--email",
+            "gus@example.org",
+            "gus",
+        ],
+        Some("Gus-old-password-1"),
+    );
+    d.cli(&["user", "welcome", "--reset-password", "gus"], None);
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        link_in(&mails[0].replace("https://", "http://"))
+            .starts_with("http://id.example.org/password/set?token="),
+        "{}",
+        mails[0]
+    );
+    // The old password no longer works.
+    let out = d
+        .command()
+        .args(["check", "--password-from-env", "gus"])
+        .env("AUTHBRIDGE_PASSWORD", "Gus-old-password-1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
