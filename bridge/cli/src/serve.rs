@@ -88,8 +88,8 @@ pub fn run(
         file.as_ref().and_then(|f| f.daemon.socket.clone()),
         &accounts.data_dir,
     );
-    let http = file.as_ref().map(|f| f.http.clone()).unwrap_or_default();
-    let listen = listen.or(http.enabled.then_some(http.listen));
+    let http_settings = file.as_ref().map(|f| f.http.clone()).unwrap_or_default();
+    let listen = listen.or(http_settings.enabled.then_some(http_settings.listen));
     // The first admin is for the HTTP API; without it nobody would need one.
     if listen.is_some()
         && let Err(e) = first_admin(&accounts)
@@ -113,7 +113,9 @@ pub fn run(
         let server = Server::bind(&socket, Arc::clone(&service)).map_err(|e| (1, e.to_string()))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let http = match listen {
-            Some(addr) => Some(start_http(addr, Arc::clone(&service), stopped).await?),
+            Some(addr) => {
+                Some(start_http(addr, &http_settings, Arc::clone(&service), stopped).await?)
+            }
             None => None,
         };
         let result = server.run().await.map_err(|e| (1, e.to_string()));
@@ -135,32 +137,34 @@ pub fn run(
 /// Binds the OCS API and serves it until `stopped` turns true (then drains).
 async fn start_http(
     addr: std::net::SocketAddr,
+    settings: &authbridge_daemon::HttpSettings,
     service: Arc<Service>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, (u8, String)> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| (1, format!("cannot listen on {addr}: {e}")))?;
-    let bound = listener.local_addr().map_err(|e| (1, e.to_string()))?;
-    if !bound.ip().is_loopback() {
-        tracing::warn!(%bound, "the OCS API listens beyond loopback without TLS: put a TLS proxy in front");
-    }
-    tracing::info!(%bound, "OCS API listening");
-    let base_url = format!("http://{bound}");
-    let app =
-        authbridge_daemon::ocs::router(Arc::new(authbridge_daemon::ocs::Ocs { service, base_url }))
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    Ok(tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!("the OCS API stopped: {e}");
+    use authbridge_daemon::http;
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(http::tls_config(cert, key).map_err(|e| (CONFIG_ERROR, e.to_string()))?)
         }
-    }))
+        (None, None) => None,
+        _ => {
+            return Err((
+                CONFIG_ERROR,
+                "[http] needs both tls_cert and tls_key, or neither".into(),
+            ));
+        }
+    };
+    let listener = http::bind(addr).await.map_err(|e| (1, e.to_string()))?;
+    let bound = listener.local_addr().map_err(|e| (1, e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if !bound.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(%bound, "the OCS API listens beyond loopback without TLS: set [http] tls_cert and tls_key, or put a TLS proxy in front");
+    }
+    tracing::info!(%bound, %scheme, "OCS API listening");
+    let base_url = format!("{scheme}://{bound}");
+    let app =
+        authbridge_daemon::ocs::router(Arc::new(authbridge_daemon::ocs::Ocs { service, base_url }));
+    Ok(tokio::spawn(http::serve(listener, app, tls, stopped)))
 }
 
 /// On first start of an empty store: an `admin` account in the admin group, its

@@ -1340,3 +1340,45 @@ fn the_cli_sends_a_reset_link() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = authbridge_testsupport::Pki::generate(dir.path());
+    let d = Daemon::start_http(
+        BIN,
+        &format!(
+            "[http]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            pki.cert_file.display(),
+            pki.key_file.display()
+        ),
+    );
+    assert!(d.log().contains("scheme=https"), "{}", d.log());
+    let addr = d.http.unwrap();
+    let password = d.admin_password.clone().unwrap();
+    let curl = |ca: &std::path::Path, scheme: &str| {
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+                "--cacert",
+            ])
+            .arg(ca)
+            .args(["-u", &format!("admin:{password}")])
+            .arg(format!("{scheme}://127.0.0.1:{}/auth/check", addr.port()))
+            .output()
+            .unwrap()
+    };
+    let ok = curl(&pki.ca_file, "https");
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "204");
+    // A client that does not trust the CA gets no answer; plain HTTP gets none either.
+    let untrusted = curl(&pki.other_ca_file, "https");
+    assert_eq!(String::from_utf8_lossy(&untrusted.stdout), "000");
+    let plain = curl(&pki.ca_file, "http");
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "000");
+}

@@ -7,6 +7,7 @@
 
 pub mod bounded;
 pub mod directory;
+pub mod http;
 pub mod mail;
 pub mod ocs;
 pub mod server;

@@ -119,6 +119,9 @@ pub struct HttpSettings {
     pub enabled: bool,
     /// Loopback by default; `authbridge serve --listen` overrides it.
     pub listen: std::net::SocketAddr,
+    /// PEM certificate chain and key: HTTPS instead of HTTP when both are set.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -126,6 +129,8 @@ impl Default for HttpSettings {
         HttpSettings {
             enabled: true,
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -1,0 +1,121 @@
+//! Serving the OCS API over TCP: plain HTTP through axum, or HTTPS (rustls) when
+//! the config names a certificate and key. Both stop accepting when `stopped`
+//! turns true and let requests in flight finish.
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS: {path}: {detail}")]
+    Tls { path: String, detail: String },
+}
+
+/// A rustls server config from PEM files.
+pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, HttpError> {
+    let err = |path: &Path, detail: String| HttpError::Tls {
+        path: path.display().to_string(),
+        detail,
+    };
+    let read = |path: &Path| std::fs::read(path).map_err(|e| err(path, e.to_string()));
+    let certs = rustls_pemfile::certs(&mut read(cert)?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(cert, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(err(cert, "no certificate in the file".into()));
+    }
+    let key_der = rustls_pemfile::private_key(&mut read(key)?.as_slice())
+        .map_err(|e| err(key, e.to_string()))?
+        .ok_or_else(|| err(key, "no private key in the file".into()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| err(cert, e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key_der)
+    .map_err(|e| err(cert, e.to_string()))?;
+    Ok(Arc::new(config))
+}
+
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpError::Bind { addr, source })
+}
+
+/// Returns once `stopped` is true (or its sender is gone).
+async fn until_stopped(mut stopped: watch::Receiver<bool>) {
+    loop {
+        let stop = *stopped.borrow_and_update();
+        if stop || stopped.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves `app` until `stopped` is true.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stopped: watch::Receiver<bool>,
+) {
+    let Some(tls) = tls else {
+        let make = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, make)
+            .with_graceful_shutdown(until_stopped(stopped))
+            .await
+        {
+            tracing::error!("the OCS API stopped: {e}");
+        }
+        return;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let stop = until_stopped(stopped);
+    tokio::pin!(stop);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => return,
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        // Each handshake in its own task: a slow client holds up nobody else.
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    app.clone().oneshot(request)
+                },
+            );
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+        });
+    }
+}
