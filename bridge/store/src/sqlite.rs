@@ -140,10 +140,47 @@ CREATE TABLE password_tokens (
 );
 CREATE INDEX subadmins_uid ON subadmins(uid);
 "#,
+    r#"
+-- Substring search over uid, display name and e-mail (the OCS user search) through
+-- a trigram index, kept in step with the users table by triggers.
+CREATE VIRTUAL TABLE users_search USING fts5(
+    uid, display_name, email,
+    content = 'users', content_rowid = 'rowid', tokenize = 'trigram'
+);
+INSERT INTO users_search (users_search) VALUES ('rebuild');
+CREATE TRIGGER users_search_insert AFTER INSERT ON users BEGIN
+    INSERT INTO users_search (rowid, uid, display_name, email)
+    VALUES (new.rowid, new.uid, new.display_name, new.email);
+END;
+CREATE TRIGGER users_search_delete AFTER DELETE ON users BEGIN
+    INSERT INTO users_search (users_search, rowid, uid, display_name, email)
+    VALUES ('delete', old.rowid, old.uid, old.display_name, old.email);
+END;
+CREATE TRIGGER users_search_update AFTER UPDATE OF uid, display_name, email ON users BEGIN
+    INSERT INTO users_search (users_search, rowid, uid, display_name, email)
+    VALUES ('delete', old.rowid, old.uid, old.display_name, old.email);
+    INSERT INTO users_search (rowid, uid, display_name, email)
+    VALUES (new.rowid, new.uid, new.display_name, new.email);
+END;
+"#,
 ];
 
 pub struct SqliteStore {
+    /// The one connection that writes (SQLite has one writer at a time anyway).
     conn: Mutex<Connection>,
+    /// Connections for reads: in WAL mode they run beside each other and beside
+    /// the writer, so concurrent lookups do not queue behind one mutex.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+}
+
+/// Enough to keep two cores busy with reads while the writer writes.
+const READERS: usize = 4;
+
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
 }
 
 fn not_a_store(path: &Path, detail: impl ToString) -> StoreError {
@@ -161,13 +198,10 @@ impl SqliteStore {
             && std::fs::metadata(path)
                 .map(|m| m.len() > 0)
                 .unwrap_or(false);
-        let conn = Connection::open_with_flags(
+        let conn = connect(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         )?;
-        conn.busy_timeout(Duration::from_secs(10))?;
         if existed {
             // Read-only probes first: nothing is written to a stranger's file.
             let id: i64 = conn
@@ -186,15 +220,23 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: Default::default(),
         };
         store.migrate()?;
+        // Opened after the migration, so that they see the current schema.
+        for _ in 0..READERS {
+            let reader = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            reader.pragma_update(None, "query_only", "ON")?;
+            store.readers.push(Mutex::new(reader));
+        }
         Ok(store)
     }
 
     fn migrate(&self) -> Result<()> {
-        let mut conn = self.lock();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
@@ -213,10 +255,31 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the transaction
         // rolls back on drop), so a poisoned lock is safe to keep using.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for reads: a free reader if there is one, else the next in turn.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.writer();
+        }
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            let reader = &self.readers[(start + i) % self.readers.len()];
+            match reader.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[start % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs `f` in an IMMEDIATE transaction: all of it, or none of it.
@@ -224,7 +287,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let mut conn = self.lock();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
@@ -342,7 +405,41 @@ impl Store for SqliteStore {
 
     fn users(&self, q: &UserQuery) -> Result<Vec<User>> {
         let conn = self.lock();
-        let pattern = like_pattern(q.search.as_deref().unwrap_or(""));
+        let search = q.search.as_deref().unwrap_or("");
+        // The trigram index answers a search of three characters or more; when it
+        // matches many users, walking the uid order with LIKE stops sooner.
+        if search.chars().count() >= 3 {
+            let phrase = format!("\"{}\"", search.replace('"', "\"\""));
+            // One pass over the index: at most 1001 matches tell "few" from "many".
+            let rowids: Vec<i64> = conn
+                .prepare_cached(
+                    "SELECT rowid FROM users_search WHERE users_search MATCH ?1 LIMIT 1001",
+                )?
+                .query_map([&phrase], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if rowids.len() <= 1000 {
+                let list = format!(
+                    "[{}]",
+                    rowids
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users
+                     WHERE rowid IN (SELECT value FROM json_each(?1))
+                       AND (?2 = 0 OR enabled = 0)
+                     ORDER BY uid LIMIT ?3 OFFSET ?4"
+                ))?;
+                let rows = stmt.query_map(
+                    params![list, q.disabled_only, q.limit as i64, q.offset as i64],
+                    user_from_row,
+                )?;
+                return Ok(rows.collect::<rusqlite::Result<_>>()?);
+            }
+        }
+        let pattern = like_pattern(search);
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users
              WHERE (uid LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\')
