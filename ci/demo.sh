@@ -69,9 +69,10 @@ ab user auth-tokens list alice
 echo "== the daemon, on the embedded default socket $demo/data/authbridge.sock"
 # Started directly (not through the ab function), so that $! is the daemon itself.
 ./target/release/authbridge --config "$demo/config.toml" --data-dir "$demo/data" serve \
-    </dev/null >/dev/null 2>"$demo/daemon.log" &
+    --listen 127.0.0.1:18080 </dev/null >"$demo/daemon.out" 2>"$demo/daemon.log" &
 daemon=$!
 for _ in $(seq 100); do [ -S "$demo/data/authbridge.sock" ] && break; sleep 0.1; done
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null && break; sleep 0.1; done
 mkdir "$demo/pam.d"
 echo "auth required $PWD/target/release/libpam_authbridge.so socket=$demo/data/authbridge.sock
 account required $PWD/target/release/libpam_authbridge.so socket=$demo/data/authbridge.sock" >"$demo/pam.d/demo"
@@ -93,6 +94,15 @@ nss() {
 echo "== NSS: the store's users and groups through libnss_authbridge.so.2"
 nss getent passwd alice layla
 nss id layla
+echo "== the OCS Provisioning API on 127.0.0.1:18080 (first admin from the daemon's first start)"
+cat "$demo/daemon.out"
+admin_pw=$(sed -n 's/.*with the password \([^ ]*\).*/\1/p' "$demo/daemon.out")
+ocs() { curl -sS -u "admin:$admin_pw" -H 'OCS-APIRequest: true' "$@"; echo; }
+ocs -d userid=frank -d password=frankspassword-42 -d 'groups[]=staff' http://127.0.0.1:18080/ocs/v1.php/cloud/users
+ocs 'http://127.0.0.1:18080/ocs/v2.php/cloud/users?search=fr&format=json'
+echo "== /auth/check: frank's password, then a wrong one"
+curl -sS -o /dev/null -w '%{http_code}\n' -u frank:frankspassword-42 http://127.0.0.1:18080/auth/check
+curl -sS -o /dev/null -w '%{http_code}\n' -u frank:wrong http://127.0.0.1:18080/auth/check
 echo "== the daemon's decision log"
 grep ' decision ' "$demo/daemon.log"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything authbridge's build and tests need on a fresh Debian 12 machine
 # (run as root): the real servers the tests start (Dovecot, Samba, pyftpdlib,
-# OpenSSH), libsmbclient, libpam and libcurl for linking, pam_wrapper, pamtester and
+# OpenSSH, nginx for auth_request), libsmbclient, libpam and libcurl for linking, pam_wrapper, pamtester and
 # nss_wrapper for PAM and NSS tests without touching the machine's own files.
 set -euo pipefail
 
@@ -17,11 +17,11 @@ fi
 trap '[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update
 apt-get install -y --no-install-recommends \
-    ca-certificates openssl pkg-config gcc util-linux \
+    ca-certificates openssl pkg-config gcc util-linux curl \
     dovecot-imapd \
     samba smbclient libsmbclient-dev \
     libnss-wrapper libpam-wrapper pamtester libpam0g-dev \
-    openssh-server openssh-client sshpass \
+    openssh-server openssh-client sshpass nginx-light \
     libcurl4-openssl-dev \
     python3 python3-pip python3-aiosmtpd
 

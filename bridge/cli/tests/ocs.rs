@@ -1382,3 +1382,68 @@ fn https_with_the_configured_certificate() {
     let plain = curl(&pki.ca_file, "http");
     assert_eq!(String::from_utf8_lossy(&plain.stdout), "000");
 }
+
+/// nginx (Debian's) in front of a static site, asking /auth/check per request.
+#[test]
+fn nginx_auth_request_uses_auth_check() {
+    let api = Api::start("");
+    api.user("bob", "Bob-regular-pass-1", &[]);
+    let dir = authbridge_testsupport::server_dir("abnginx");
+    let www = dir.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(www.join("index.html"), "members only\n").unwrap();
+    let port = free_port();
+    let d = dir.path().display();
+    let upstream = api.d.http.unwrap();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n\
+         access_log off;\nclient_body_temp_path {d}/t1;\nproxy_temp_path {d}/t2;\nfastcgi_temp_path {d}/t3;\n\
+         uwsgi_temp_path {d}/t4;\nscgi_temp_path {d}/t5;\n\
+         server {{\n listen 127.0.0.1:{port};\n root {d}/www;\n\
+          location / {{\n  auth_request /authbridge-check;\n  auth_request_set $ab_user $upstream_http_x_authbridge_user;\n\
+           add_header X-Authbridge-User $ab_user always;\n  error_page 401 = @ask;\n }}\n\
+          location = /authbridge-check {{\n  internal;\n  proxy_pass http://{upstream}/auth/check;\n\
+           proxy_pass_request_body off;\n  proxy_set_header Content-Length \"\";\n  proxy_set_header Authorization $http_authorization;\n }}\n\
+          location @ask {{\n  add_header WWW-Authenticate 'Basic realm=\"example\"' always;\n  return 401;\n }}\n}}\n}}\n"
+    );
+    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+    let mut nginx = std::process::Command::new("/usr/sbin/nginx")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        // One process (master_process off), and no inherited stdout: nothing of
+        // nginx outlives the test or holds its output open.
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nginx (apt-get install nginx-light)");
+    wait_for_port("127.0.0.1", port, Duration::from_secs(10));
+    let get = |auth: Option<(&str, &str)>| {
+        let mut r = api.http.get(format!("http://127.0.0.1:{port}/"));
+        if let Some((u, p)) = auth {
+            r = r.basic_auth(u, Some(p));
+        }
+        let r = r.send().unwrap();
+        let user = r
+            .headers()
+            .get("x-authbridge-user")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let challenge = r.headers().get("www-authenticate").is_some();
+        (r.status().as_u16(), user, challenge, r.text().unwrap())
+    };
+    let ok = get(Some(("bob", "Bob-regular-pass-1")));
+    let wrong = get(Some(("bob", "not-bobs-password")));
+    let none = get(None);
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    assert_eq!(
+        (ok.0, ok.1.as_deref(), ok.3.as_str()),
+        (200, Some("bob"), "members only\n")
+    );
+    assert_eq!((wrong.0, wrong.2), (401, true), "{wrong:?}");
+    assert_eq!((none.0, none.2), (401, true), "{none:?}");
+}

@@ -72,6 +72,6 @@ fn ssh_end_to_end(stack: &str) -> String {
         );
     }
     // The mail server saw alice's password once per mail-password login.
-    assert!(imap.logins("alice") >= 1, "{}", imap.log());
+    assert!(imap.logins_reaching("alice", 1) >= 1, "{}", imap.log());
     stdout.into_owned()
 }

@@ -104,9 +104,23 @@ impl Dovecot {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Successful logins of `user` seen by the server.
+    /// Successful logins of `user` seen by the server so far.
     pub fn logins(&self, user: &str) -> usize {
         self.log().matches(&format!("Login: user=<{user}>")).count()
+    }
+
+    /// The login count once it reaches `expected` (Dovecot writes its log line
+    /// after the client has gone, so the last one may still be on its way), or
+    /// whatever it is after a few seconds. Compare the result with `expected`.
+    pub fn logins_reaching(&self, user: &str, expected: usize) -> usize {
+        let started = Instant::now();
+        loop {
+            let seen = self.logins(user);
+            if seen >= expected || started.elapsed() > Duration::from_secs(5) {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn stop(&self) {
