@@ -488,13 +488,7 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             uid,
             reset_password,
         } => {
-            let user = store.user(&uid)?;
-            if user.backend != LOCAL_BACKEND {
-                bail!(
-                    "{uid} is a {} user: the password lives on that server",
-                    user.backend
-                );
-            }
+            let user = local_user(store, &uid)?;
             if reset_password {
                 // A password nobody knows: only the link opens the account again.
                 store.set_password_hash(&uid, Some(&hash_password(&generated_password())))?;
@@ -519,13 +513,7 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             password_from_env,
             no_password,
         } => {
-            let user = store.user(&uid)?;
-            if user.backend != LOCAL_BACKEND {
-                bail!(
-                    "{uid} is a {} user: change the password on that server, not here",
-                    user.backend
-                );
-            }
+            local_user(store, &uid)?;
             if no_password {
                 eprint!("Are you sure you want to clear the password for {uid}? [y/N] ");
                 let mut answer = String::new();
@@ -546,6 +534,18 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// A user whose password authbridge keeps (not an IMAP, SMB or FTP account).
+fn local_user(store: &SqliteStore, uid: &str) -> Result<authbridge_store::User> {
+    let user = store.user(uid)?;
+    if user.backend != LOCAL_BACKEND {
+        bail!(
+            "{uid} is a {} user: the password lives on that server; change it there, not here",
+            user.backend
+        );
+    }
+    Ok(user)
 }
 
 fn setting(

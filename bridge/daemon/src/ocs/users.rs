@@ -520,24 +520,34 @@ pub async fn remove_from_group(parts: Parts, body: Body) -> Response {
     .await
 }
 
-/// `POST /cloud/users/{userid}/subadmins` with groupid (admins only): 101 no such
-/// user, 102 no such group, 103 unknown failure (and the admin group).
+/// The shared checks of promote and demote (admins only): 101 no such user, 102
+/// no such group.
+fn subadmin_target(ctx: &Ctx, path: &HashMap<String, String>) -> Result<(String, String), Reply> {
+    if !ctx.caller.admin {
+        return Err(Reply::forbidden());
+    }
+    let Some(user) = existing(ctx, &id(path)) else {
+        return Err(Reply::fail(101, "User does not exist"));
+    };
+    let gid = ctx.body.get("groupid").unwrap_or("");
+    if validate_uid(gid).is_err() || !ctx.store().group_exists(gid).unwrap_or(false) {
+        return Err(Reply::fail(102, "Group does not exist"));
+    }
+    Ok((gid.to_owned(), user.uid))
+}
+
+/// `POST /cloud/users/{userid}/subadmins` with groupid: 101 no such user, 102 no
+/// such group, 103 unknown failure (and the admin group).
 pub async fn promote(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        if !ctx.caller.admin {
-            return Reply::forbidden();
-        }
-        let Some(user) = existing(&ctx, &id(&path)) else {
-            return Reply::fail(101, "User does not exist");
+        let (gid, uid) = match subadmin_target(&ctx, &path) {
+            Ok(t) => t,
+            Err(reply) => return reply,
         };
-        let gid = ctx.body.get("groupid").unwrap_or("");
-        if validate_uid(gid).is_err() || !ctx.store().group_exists(gid).unwrap_or(false) {
-            return Reply::fail(102, "Group does not exist");
-        }
         if gid.eq_ignore_ascii_case("admin") {
             return Reply::fail(103, "Cannot create subadmins for admin group");
         }
-        match ctx.store().add_subadmin(gid, &user.uid) {
+        match ctx.store().add_subadmin(&gid, &uid) {
             Ok(_) => Reply::empty(),
             Err(e) => Reply::fail(103, e.to_string()),
         }
@@ -545,21 +555,15 @@ pub async fn promote(parts: Parts, body: Body) -> Response {
     .await
 }
 
-/// `DELETE /cloud/users/{userid}/subadmins` with groupid (admins only): 101 no
-/// such user, 102 not a subadmin of the group or no such group, 103 unknown failure.
+/// `DELETE /cloud/users/{userid}/subadmins` with groupid: 101 no such user, 102
+/// not a subadmin of the group or no such group, 103 unknown failure.
 pub async fn demote(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        if !ctx.caller.admin {
-            return Reply::forbidden();
-        }
-        let Some(user) = existing(&ctx, &id(&path)) else {
-            return Reply::fail(101, "User does not exist");
+        let (gid, uid) = match subadmin_target(&ctx, &path) {
+            Ok(t) => t,
+            Err(reply) => return reply,
         };
-        let gid = ctx.body.get("groupid").unwrap_or("");
-        if validate_uid(gid).is_err() || !ctx.store().group_exists(gid).unwrap_or(false) {
-            return Reply::fail(102, "Group does not exist");
-        }
-        match ctx.store().remove_subadmin(gid, &user.uid) {
+        match ctx.store().remove_subadmin(&gid, &uid) {
             Ok(true) => Reply::empty(),
             Ok(false) => Reply::fail(102, "User is not a subadmin of this group"),
             Err(e) => Reply::fail(103, e.to_string()),
