@@ -1447,3 +1447,96 @@ fn nginx_auth_request_uses_auth_check() {
     assert_eq!((wrong.0, wrong.2), (401, true), "{wrong:?}");
     assert_eq!((none.0, none.2), (401, true), "{none:?}");
 }
+
+/// The "unknown failure" codes, provoked for real: the test makes the store refuse
+/// writes with triggers (and loses a table for reads) behind the daemon's back.
+#[test]
+fn store_failures_give_the_documented_failure_codes() {
+    let api = Api::start("");
+    api.user("bob", "Bob-regular-pass-1", &["team"]);
+    api.d.cli(&["group", "add", "other"], None);
+    let admin = api.admin();
+    let db = rusqlite::Connection::open(api.d.dir.path().join("data/authbridge.sqlite")).unwrap();
+    let refuse = |table: &str, op: &str| {
+        db.execute_batch(&format!(
+            "CREATE TRIGGER refuse_{op}_{table} BEFORE {op} ON {table} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+        ))
+        .unwrap();
+    };
+    refuse("users", "INSERT");
+    refuse("groups", "INSERT");
+    refuse("memberships", "INSERT");
+    refuse("memberships", "DELETE");
+    refuse("subadmins", "INSERT");
+    all(&api, 103, "add user: unknown error", |v, f, n| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[
+                ("userid", &format!("z{n}")),
+                ("password", "A-good-password-42"),
+            ],
+        )
+    });
+    all(&api, 103, "create group: failed", |v, f, n| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/groups",
+            admin,
+            &[("groupid", &format!("g{n}"))],
+        )
+    });
+    all(&api, 105, "add to group: failed", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/bob/groups",
+            admin,
+            &[("groupid", "other")],
+        )
+    });
+    all(&api, 105, "remove from group: failed", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/bob/groups",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 103, "promote: unknown failure", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/bob/subadmins",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    // Reads that fail: the subadmins table is gone.
+    db.execute_batch("DROP TABLE subadmins").unwrap();
+    all(&api, 103, "demote: unknown failure", |v, f, _| {
+        api.send(
+            Method::DELETE,
+            v,
+            f,
+            "/users/bob/subadmins",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 102, "subadmin groups: unknown failure", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/bob/subadmins", admin, &[])
+    });
+    all(&api, 102, "group subadmins: unknown failure", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups/team/subadmins", admin, &[])
+    });
+}
