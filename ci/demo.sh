@@ -94,15 +94,18 @@ nss() {
 echo "== NSS: the store's users and groups through libnss_authbridge.so.2"
 nss getent passwd alice layla
 nss id layla
-echo "== the OCS Provisioning API on 127.0.0.1:18080 (first admin from the daemon's first start)"
-cat "$demo/daemon.out"
-admin_pw=$(sed -n 's/.*with the password \([^ ]*\).*/\1/p' "$demo/daemon.out")
-ocs() { curl -sS -u "admin:$admin_pw" -H 'OCS-APIRequest: true' "$@"; echo; }
-ocs -d userid=frank -d password=frankspassword-42 -d 'groups[]=staff' http://127.0.0.1:18080/ocs/v1.php/cloud/users
-ocs 'http://127.0.0.1:18080/ocs/v2.php/cloud/users?search=fr&format=json'
-echo "== /auth/check: frank's password, then a wrong one"
-curl -sS -o /dev/null -w '%{http_code}\n' -u frank:frankspassword-42 http://127.0.0.1:18080/auth/check
-curl -sS -o /dev/null -w '%{http_code}\n' -u frank:wrong http://127.0.0.1:18080/auth/check
+echo "== the OCS Provisioning API on 127.0.0.1:18080, as an admin made with the CLI"
+# (The store is not empty, so the daemon made no first admin of its own.)
+OC_PASS='ledger-harbour-71' ab user add --password-from-env -g admin boss
+admin_token=$(ab user auth-tokens add --name provisioning boss | sed -n 's/^app password: //p')
+ocs() { curl -fsS -u "boss:$admin_token" -H 'OCS-APIRequest: true' "$@"; echo; }
+ocs -d userid=frank -d password=frankspassword-42 -d 'groups[]=staff' http://127.0.0.1:18080/ocs/v2.php/cloud/users
+ocs 'http://127.0.0.1:18080/ocs/v2.php/cloud/users?search=fr&format=json' | tee "$demo/search.json"
+grep -q '"users":\["frank"\]' "$demo/search.json"
+echo "== /auth/check: frank's password (204), then a wrong one (401)"
+[ "$(curl -sS -o /dev/null -w '%{http_code}' -u frank:frankspassword-42 http://127.0.0.1:18080/auth/check)" = 204 ]
+[ "$(curl -sS -o /dev/null -w '%{http_code}' -u frank:wrong http://127.0.0.1:18080/auth/check)" = 401 ]
+echo "204, then 401"
 echo "== the daemon's decision log"
 grep ' decision ' "$demo/daemon.log"
 
