@@ -162,8 +162,11 @@ async fn start_http(
     }
     tracing::info!(%bound, %scheme, "OCS API listening");
     let base_url = format!("{scheme}://{bound}");
-    let app =
-        authbridge_daemon::ocs::router(Arc::new(authbridge_daemon::ocs::Ocs { service, base_url }));
+    let app = authbridge_daemon::ocs::router(Arc::new(authbridge_daemon::ocs::Ocs {
+        service,
+        base_url,
+        trusted_proxies: settings.trusted_proxies.clone(),
+    }));
     Ok(tokio::spawn(http::serve(listener, app, tls, stopped)))
 }
 

@@ -1403,7 +1403,8 @@ fn nginx_auth_request_uses_auth_check() {
           location / {{\n  auth_request /authbridge-check;\n  auth_request_set $ab_user $upstream_http_x_authbridge_user;\n\
            add_header X-Authbridge-User $ab_user always;\n  error_page 401 = @ask;\n }}\n\
           location = /authbridge-check {{\n  internal;\n  proxy_pass http://{upstream}/auth/check;\n\
-           proxy_pass_request_body off;\n  proxy_set_header Content-Length \"\";\n  proxy_set_header Authorization $http_authorization;\n }}\n\
+           proxy_pass_request_body off;\n  proxy_set_header Content-Length \"\";\n  proxy_set_header Authorization $http_authorization;\n\
+           proxy_set_header X-Forwarded-For $remote_addr;\n }}\n\
           location @ask {{\n  add_header WWW-Authenticate 'Basic realm=\"example\"' always;\n  return 401;\n }}\n}}\n}}\n"
     );
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
@@ -1539,4 +1540,29 @@ fn store_failures_give_the_documented_failure_codes() {
     all(&api, 102, "group subadmins: unknown failure", |v, f, _| {
         api.send(Method::GET, v, f, "/groups/team/subadmins", admin, &[])
     });
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client() {
+    let api = Api::start(
+        "[throttle]\nfirst_delay = \"1h\"\n\n[http]\ntrusted_proxies = [\"127.0.0.1\"]\n",
+    );
+    api.user("bob", "Bob-regular-pass-1", &[]);
+    let check = |password: &str, forwarded: &str| {
+        api.http
+            .get(format!("{}/auth/check", api.d.url()))
+            .basic_auth("bob", Some(password))
+            .header("X-Forwarded-For", forwarded)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(check("wrong-password-1", "192.0.2.1"), 401);
+    // That client is throttled; another behind the same proxy is not.
+    assert_eq!(check("Bob-regular-pass-1", "192.0.2.1"), 429);
+    assert_eq!(check("Bob-regular-pass-1", "198.51.100.2"), 204);
+    // A client cannot pick its address: only the last hop before the proxy counts.
+    assert_eq!(check("Bob-regular-pass-1", "198.51.100.2, 192.0.2.1"), 429);
+    assert!(api.d.log().contains("source=192.0.2.1"), "{}", api.d.log());
 }

@@ -122,6 +122,9 @@ pub struct HttpSettings {
     /// PEM certificate chain and key: HTTPS instead of HTTP when both are set.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Reverse proxies (e.g. nginx) whose `X-Forwarded-For` names the client the
+    /// throttle counts; empty: the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -131,6 +134,7 @@ impl Default for HttpSettings {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_cert: None,
             tls_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

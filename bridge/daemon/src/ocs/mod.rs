@@ -46,9 +46,60 @@ pub struct Ocs {
     pub service: Arc<Service>,
     /// How users reach this server (for links in mails), e.g. `http://127.0.0.1:8080`.
     pub base_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (`[http] trusted_proxies`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// The address the throttle counts against: the peer, or, when the peer is a
+/// trusted proxy, the last address in `X-Forwarded-For` that is not one (the
+/// leftmost entries are whatever the client chose to send).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
 }
 
 /// The authenticated caller and what they may do.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+        let proxy: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.66, 192.0.2.7".parse().unwrap(),
+        );
+        // Not trusted: the header is the client's own word.
+        assert_eq!(client_address(proxy, &headers, &[]), proxy);
+        // Trusted: the last hop before the proxy, not the spoofable leftmost entry.
+        assert_eq!(
+            client_address(proxy, &headers, &[proxy]),
+            "192.0.2.7".parse::<std::net::IpAddr>().unwrap()
+        );
+        headers.insert("x-forwarded-for", "garbage".parse().unwrap());
+        assert_eq!(client_address(proxy, &headers, &[proxy]), proxy);
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub uid: String,
@@ -247,7 +298,7 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
     let Some((user, password)) = basic_credentials(headers) else {
         return Login::Refused;
     };
-    let source = client.ip().to_string();
+    let source = client_address(client.ip(), headers, &ocs.trusted_proxies).to_string();
     let answer = ocs
         .service
         .check_password(&user, password, service, &source, None)
