@@ -45,6 +45,8 @@ pub struct Service {
     verifiers: Verifiers,
     /// The daemon's own euid: peers running as it are trusted like root.
     own_uid: u32,
+    /// Which optional modules are on (the OCS apps API switches them).
+    switches: crate::ocs::Switches,
 }
 
 fn now_ms() -> i64 {
@@ -84,7 +86,10 @@ impl Service {
             .map_err(|e| format!("cannot read the throttle state: {e}"))?;
         // SAFETY: geteuid cannot fail and touches no memory.
         let own_uid = unsafe { libc::geteuid() };
+        let switches = crate::ocs::Switches::load(&store)
+            .map_err(|e| format!("cannot read the module switches: {e}"))?;
         Ok(Service {
+            switches,
             engine: RwLock::new(Arc::new(engine)),
             loader,
             verifiers: Verifiers::new(Arc::clone(&store)),
@@ -231,6 +236,10 @@ impl Service {
         &self.store
     }
 
+    pub fn switches(&self) -> &crate::ocs::Switches {
+        &self.switches
+    }
+
     async fn decide(
         &self,
         engine: &Engine,
@@ -273,8 +282,7 @@ impl Service {
                 return Conclusion::new(AuthStatus::Rejected, None, "input", e.to_string());
             }
         };
-        let store = Arc::clone(&self.store);
-        let allowed = move |kind| crate::ocs::kind_enabled(&store, kind);
+        let allowed = |kind| self.switches.kind_enabled(kind);
         let decision = engine.gate.authenticate_where(&credentials, &allowed).await;
         let detail = describe(&decision.attempts);
         match decision.outcome {

@@ -82,17 +82,58 @@ fn module(id: &str) -> Option<&'static Module> {
     MODULES.iter().find(|m| m.id == id)
 }
 
-/// Whether a module is on (every module is on until switched off).
-pub fn enabled(store: &SqliteStore, id: &str) -> bool {
-    store.app_enabled(id).ok().flatten().unwrap_or(true)
+/// The modules' on/off state, read from the store at start and written through:
+/// every password check asks it, so it must cost no query. Only this process
+/// switches modules (the OCS API), so the copy cannot go stale.
+pub struct Switches {
+    off: std::sync::RwLock<std::collections::HashSet<&'static str>>,
 }
 
-/// Whether the backends of `kind` may be asked now.
-pub fn kind_enabled(store: &SqliteStore, kind: BackendKind) -> bool {
-    MODULES
-        .iter()
-        .find(|m| m.kind == Some(kind))
-        .is_none_or(|m| enabled(store, m.id))
+impl Switches {
+    pub fn load(store: &SqliteStore) -> authbridge_store::Result<Switches> {
+        let mut off = std::collections::HashSet::new();
+        for m in MODULES {
+            if store.app_enabled(m.id)? == Some(false) {
+                off.insert(m.id);
+            }
+        }
+        Ok(Switches {
+            off: std::sync::RwLock::new(off),
+        })
+    }
+
+    /// Whether a module is on (every module is on until switched off).
+    pub fn enabled(&self, id: &str) -> bool {
+        !self
+            .off
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    /// Whether the backends of `kind` may be asked now.
+    pub fn kind_enabled(&self, kind: BackendKind) -> bool {
+        MODULES
+            .iter()
+            .find(|m| m.kind == Some(kind))
+            .is_none_or(|m| self.enabled(m.id))
+    }
+
+    fn set(
+        &self,
+        store: &SqliteStore,
+        m: &'static Module,
+        on: bool,
+    ) -> authbridge_store::Result<()> {
+        store.set_app_enabled(m.id, on)?;
+        let mut off = self.off.write().unwrap_or_else(|p| p.into_inner());
+        if on {
+            off.remove(m.id);
+        } else {
+            off.insert(m.id);
+        }
+        Ok(())
+    }
 }
 
 fn appid(path: &HashMap<String, String>) -> String {
@@ -114,7 +155,7 @@ pub async fn list(parts: Parts, body: Body) -> Response {
         };
         let apps: Vec<&str> = MODULES
             .iter()
-            .filter(|m| want.is_none_or(|w| enabled(ctx.store(), m.id) == w))
+            .filter(|m| want.is_none_or(|w| ctx.switches().enabled(m.id) == w))
             .map(|m| m.id)
             .collect();
         Reply::ok(json!({ "apps": apps }))
@@ -139,7 +180,7 @@ pub async fn info(parts: Parts, body: Body) -> Response {
             "author": "authbridge",
             "version": env!("CARGO_PKG_VERSION"),
             "shipped": true,
-            "enabled": enabled(ctx.store(), m.id),
+            "enabled": ctx.switches().enabled(m.id),
             "types": [if m.kind.is_some() { "authentication" } else { "prevent_group_restriction" }],
         }))
     })
@@ -157,7 +198,7 @@ async fn switch(parts: Parts, body: Body, on: bool) -> Response {
         if m.required && !on {
             return Reply::fail(101, format!("{} cannot be disabled through itself", m.id));
         }
-        match ctx.store().set_app_enabled(m.id, on) {
+        match ctx.switches().set(ctx.store(), m, on) {
             Ok(()) => Reply::empty(),
             Err(e) => Reply::fail(996, e.to_string()),
         }

@@ -3,7 +3,7 @@
 use super::Ctx;
 
 pub async fn send_welcome(ctx: &Ctx, uid: &str) -> Result<(), String> {
-    if !super::apps::enabled(ctx.store(), "welcome_mail") {
+    if !ctx.switches().enabled("welcome_mail") {
         return Err("the welcome_mail module is disabled".into());
     }
     let engine = ctx.ocs.service.engine();

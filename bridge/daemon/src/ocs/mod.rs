@@ -33,7 +33,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use apps::kind_enabled;
+pub use apps::Switches;
 pub use envelope::{Format, Reply, Version};
 pub use form::Form;
 
@@ -119,6 +119,10 @@ pub struct Ctx {
 impl Ctx {
     pub fn store(&self) -> &authbridge_store::SqliteStore {
         self.ocs.service.store()
+    }
+
+    pub fn switches(&self) -> &Switches {
+        self.ocs.service.switches()
     }
 
     /// Admins manage everyone; a subadmin manages the non-admin members of the

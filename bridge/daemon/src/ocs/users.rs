@@ -36,7 +36,7 @@ fn now() -> i64 {
 
 /// The password policy's first objection, unless the module is switched off.
 fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
-    if !super::apps::enabled(ctx.store(), "password_policy") {
+    if !ctx.switches().enabled("password_policy") {
         return None;
     }
     let engine = ctx.ocs.service.engine();
