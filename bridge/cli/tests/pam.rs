@@ -617,3 +617,127 @@ fn offline_logins_inside_the_window_only() {
     assert_eq!(left, 0);
     expect(login("alice-mail-pw"), false, AUTHINFO_UNAVAIL);
 }
+
+/// An unprivileged installation (the embedded default run by an ordinary user):
+/// the module trusts a daemon of its own uid, and a caller that is not root must
+/// give the old password to change it.
+#[test]
+fn an_unprivileged_daemon_and_the_old_password_path() {
+    const NOBODY: &str = "65534";
+    let dir = authbridge_testsupport::server_dir("abnobody");
+    let data = dir.path().join("data");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[http]\nenabled = false\n").unwrap();
+    let as_nobody = |program: &str| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid",
+            NOBODY,
+            "--regid",
+            NOBODY,
+            "--clear-groups",
+            program,
+        ])
+        .env("AUTHBRIDGE_CONFIG", &config)
+        .env("AUTHBRIDGE_DATA_DIR", &data)
+        .env("HOME", dir.path());
+        c
+    };
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let added = as_nobody(BIN)
+        .args(["user", "add", "--password-from-env", "alice"])
+        .env("OC_PASS", "Alice-pass-123")
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let socket = data.join("authbridge.sock");
+    let mut daemon = as_nobody(BIN)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(started.elapsed().as_secs() < 10, "the daemon did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let services = authbridge_testsupport::server_dir("abnobodypam");
+    let module = module(BIN, "libpam_authbridge.so");
+    std::fs::write(
+        services.path().join("pw"),
+        format!(
+            "auth required {m} socket={s}\npassword required {m} socket={s}\n",
+            m = module.display(),
+            s = socket.display()
+        ),
+    )
+    .unwrap();
+    let pamtester = |ops: &[&str], stdin: &str| {
+        let mut child = as_nobody("pamtester")
+            .args(["pw", "alice"])
+            .args(ops)
+            .env("PAM_WRAPPER", "1")
+            .env("PAM_WRAPPER_SERVICE_DIR", services.path())
+            .env("LD_PRELOAD", PAM_WRAPPER)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Run {
+            ok: out.status.success(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    };
+    // The daemon runs as the caller's own uid: trusted.
+    expect(
+        pamtester(&["authenticate"], "Alice-pass-123\n"),
+        true,
+        SUCCESS,
+    );
+    // Not root: the old password is asked first, and a wrong one is refused.
+    let out = expect(
+        pamtester(
+            &["chauthtok"],
+            "Wrong-old-pass-1\nBrand-new-pass-42\nBrand-new-pass-42\n",
+        ),
+        false,
+        AUTH_ERR,
+    );
+    assert!(out.contains("Current password"), "{out}");
+    expect(
+        pamtester(
+            &["chauthtok"],
+            "Alice-pass-123\nBrand-new-pass-42\nBrand-new-pass-42\n",
+        ),
+        true,
+        SUCCESS,
+    );
+    expect(
+        pamtester(&["authenticate"], "Brand-new-pass-42\n"),
+        true,
+        SUCCESS,
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}
