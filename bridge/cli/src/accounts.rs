@@ -341,8 +341,9 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             }
             if user.welcome_pending {
                 println!(
-                    "Welcome email to {} is pending (mail delivery is not built yet)",
-                    a.email.as_deref().unwrap_or_default()
+                    "Welcome email to {} is pending: send it with `authbridge user welcome {}`",
+                    a.email.as_deref().unwrap_or_default(),
+                    user.uid
                 );
             }
         }

@@ -1228,6 +1228,18 @@ fn welcome_and_reset_mails_arrive_and_their_links_work_once() {
         &[("userid", "dora"), ("email", "dora@example.org")],
     );
     check(&a, "v2", 100, "add with welcome");
+    let db = rusqlite::Connection::open(api.d.dir.path().join("data/authbridge.sqlite")).unwrap();
+    let pending: bool = db
+        .query_row(
+            "SELECT welcome_pending FROM users WHERE uid = 'dora'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !pending,
+        "the welcome mail went out: nothing is owed any more"
+    );
     let mails = smtp.messages();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].contains("To: dora@example.org"), "{}", mails[0]);

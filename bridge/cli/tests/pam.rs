@@ -67,34 +67,39 @@ impl Pam {
         for item in items {
             cmd.args(["-I", item]);
         }
-        let mut child = cmd
-            .arg(service)
+        cmd.arg(service)
             .arg(user)
             .args(ops)
             .env("PAM_WRAPPER", "1")
             .env("PAM_WRAPPER_SERVICE_DIR", self.services.path())
             .env("LD_PRELOAD", PAM_WRAPPER)
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pamtester (apt-get install pamtester libpam-wrapper)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            ok: out.status.success(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
+            .envs(env.iter().copied());
+        run_with_input(cmd, stdin)
+    }
+}
+
+/// Runs `cmd` with `stdin` fed in; its stdout and stderr together.
+fn run_with_input(mut cmd: Command, stdin: &str) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pamtester (apt-get install pamtester libpam-wrapper)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        ok: out.status.success(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     }
 }
 
@@ -682,32 +687,13 @@ fn an_unprivileged_daemon_and_the_old_password_path() {
     )
     .unwrap();
     let pamtester = |ops: &[&str], stdin: &str| {
-        let mut child = as_nobody("pamtester")
-            .args(["pw", "alice"])
+        let mut cmd = as_nobody("pamtester");
+        cmd.args(["pw", "alice"])
             .args(ops)
             .env("PAM_WRAPPER", "1")
             .env("PAM_WRAPPER_SERVICE_DIR", services.path())
-            .env("LD_PRELOAD", PAM_WRAPPER)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            ok: out.status.success(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
+            .env("LD_PRELOAD", PAM_WRAPPER);
+        run_with_input(cmd, stdin)
     };
     // The daemon runs as the caller's own uid: trusted.
     expect(

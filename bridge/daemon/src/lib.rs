@@ -6,6 +6,7 @@
 //! ([`directory`]). [`server`] is the socket, the signals and the decision log.
 
 pub mod bounded;
+pub mod clock;
 pub mod directory;
 pub mod http;
 pub mod mail;

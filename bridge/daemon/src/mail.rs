@@ -2,6 +2,7 @@
 //! expires, sent through the configured SMTP relay with lettre. Used by the OCS
 //! API (welcome on create, `POST .../welcome`) and by `authbridge user welcome`.
 
+use crate::clock::now;
 use authbridge_store::{ProvisioningStore, SqliteStore, Store};
 use base64::Engine as _;
 use lettre::message::{Mailbox, header::ContentType};
@@ -37,12 +38,6 @@ fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn transport(settings: &MailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
@@ -137,6 +132,11 @@ pub async fn send_password_link(
             relay: format!("{}:{}", settings.relay, settings.port),
             detail: e.to_string(),
         });
+    }
+    if user.welcome_pending
+        && let Err(e) = store.set_welcome_pending(&user.uid, false)
+    {
+        tracing::warn!(uid = %user.uid, "mailed, but the pending welcome stays marked: {e}");
     }
     tracing::info!(uid = %user.uid, "password link mailed");
     Ok(())

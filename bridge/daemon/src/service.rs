@@ -18,6 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
+use crate::clock::now_ms;
 use crate::directory::Directory;
 use crate::settings::{DaemonSettings, NssSettings, ThrottleSettings};
 use crate::throttle::{Admission, Throttle};
@@ -47,12 +48,6 @@ pub struct Service {
     own_uid: u32,
     /// Which optional modules are on (the OCS apps API switches them).
     switches: crate::ocs::Switches,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// What one password check came to, for the answer and the log.

@@ -16,6 +16,8 @@ pub trait ProvisioningStore {
     fn group_subadmins(&self, gid: &str) -> Result<Vec<String>>;
     fn set_quota(&self, uid: &str, quota: Option<&str>) -> Result<()>;
     fn set_language(&self, uid: &str, language: Option<&str>) -> Result<()>;
+    /// Whether a welcome mail is still owed to `uid`.
+    fn set_welcome_pending(&self, uid: &str, pending: bool) -> Result<()>;
     /// None when the module was never switched (its default applies).
     fn app_enabled(&self, id: &str) -> Result<Option<bool>>;
     fn set_app_enabled(&self, id: &str, enabled: bool) -> Result<()>;
@@ -75,6 +77,14 @@ impl ProvisioningStore for SqliteStore {
 
     fn set_language(&self, uid: &str, language: Option<&str>) -> Result<()> {
         self.set_user_column(uid, "language", language)
+    }
+
+    fn set_welcome_pending(&self, uid: &str, pending: bool) -> Result<()> {
+        self.set_user_column(
+            uid,
+            "welcome_pending",
+            Some(if pending { "1" } else { "0" }),
+        )
     }
 
     fn app_enabled(&self, id: &str) -> Result<Option<bool>> {

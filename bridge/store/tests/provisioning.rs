@@ -60,6 +60,10 @@ fn quota_language_and_app_switches() {
     s.set_app_enabled("ftp", false).unwrap();
     assert_eq!(s.app_enabled("ftp").unwrap(), Some(false));
     s.set_app_enabled("ftp", true).unwrap();
+    s.set_welcome_pending("ann", true).unwrap();
+    assert!(s.user("ann").unwrap().welcome_pending);
+    s.set_welcome_pending("ann", false).unwrap();
+    assert!(!s.user("ann").unwrap().welcome_pending);
     assert_eq!(s.app_enabled("ftp").unwrap(), Some(true));
 }
 

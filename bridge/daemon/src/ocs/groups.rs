@@ -1,5 +1,6 @@
 //! The groups instruction set: list, create, members, subadmins, delete.
 
+use crate::clock::now;
 use authbridge_store::{ProvisioningStore, Store, StoreError, validate_uid};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -76,12 +77,6 @@ pub async fn create(parts: Parts, body: Body) -> Response {
         }
     })
     .await
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// `GET /cloud/groups/{groupid}`: the members (admins, and the group's subadmins).

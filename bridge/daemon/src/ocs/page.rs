@@ -2,6 +2,7 @@
 //! token is checked when the form is shown and used up only when a password that
 //! passes the policy is set.
 
+use crate::clock::now;
 use authbridge_store::{LOCAL_BACKEND, ProvisioningStore, Store};
 use axum::Form as AxumForm;
 use axum::extract::{Query, State};
@@ -27,12 +28,6 @@ pub struct SetForm {
     password: String,
     #[serde(default)]
     password2: String,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn escape(s: &str) -> String {

@@ -2,6 +2,7 @@
 //! groups, subadmins and the welcome mail, with the status codes the
 //! documentation gives for each.
 
+use crate::clock::now;
 use authbridge_store::{
     LOCAL_BACKEND, NewUser, ProvisioningStore, Store, StoreError, UserDataStore, UserQuery,
     validate_uid,
@@ -26,12 +27,6 @@ fn id(path: &HashMap<String, String>) -> String {
 fn existing(ctx: &Ctx, uid: &str) -> Option<authbridge_store::User> {
     validate_uid(uid).ok()?;
     ctx.store().user(uid).ok()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The password policy's first objection, unless the module is switched off.
