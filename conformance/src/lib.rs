@@ -1,5 +1,23 @@
-//! ocs-conformance: replays documented OCS Provisioning API request/response
-//! fixtures against an OCS server and snapshot-tests the answers.
+//! ocs-conformance: replays documented OCS Provisioning API fixtures (`fixtures/`)
+//! against an OCS server, compares each answer with what the documentation says,
+//! and snapshot-tests it per target.
 //!
-//! Not built yet: the fixture model, runner and CLI are the work of their own
-//! issue. This crate exists so the workspace has its final shape.
+//! One concern per module: [`fixture`] (the files), [`client`] (sending one
+//! request), [`answer`] and [`tree`] (parsing XML and JSON into one tree),
+//! [`expect`] (comparing), [`run`] (setup, cases, clean-up), [`snapshot`] (insta),
+//! [`report`] (summary, JUnit, JSON), [`names`] (what a run calls its users).
+
+pub mod answer;
+pub mod client;
+pub mod expect;
+pub mod fixture;
+pub mod names;
+pub mod report;
+pub mod run;
+pub mod snapshot;
+pub mod tree;
+
+/// The fixtures shipped with this crate (`fixtures/` at the workspace root).
+pub fn default_fixture_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}

@@ -1,0 +1,321 @@
+//! Compares an answer with a fixture's expectation, for one API version.
+//!
+//! The fixture states the OCS status the server gives the answer; what each API
+//! version shows follows Nextcloud's rules (its `V1Response` and `V2Response`):
+//! v1 answers HTTP 200 (401 when not logged in) and shows a "forbidden" 403 as
+//! 997; v2 shows success as 200 and maps failures to HTTP statuses: 997 → 401,
+//! 998 → 404, 996 → 500, any other code outside 200..=600 → 400, the rest as is.
+
+use crate::answer::{Answer, Body};
+use crate::client::{Api, Variant};
+use crate::fixture::{DataExpect, Expect};
+use crate::tree::{Node, REDACTED};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Fail,
+    Warning,
+}
+
+/// One difference between what was expected and what came.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// What was compared: `http`, `statuscode`, `data.users`…
+    pub what: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl Finding {
+    fn fail(what: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Fail,
+            what: what.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
+/// The meta statuscode a version shows for the server's OCS status.
+pub fn meta_code(api: Api, status: u32) -> u32 {
+    match (api, status) {
+        (Api::V1, 403) => 997,
+        (Api::V2, 100) => 200,
+        (_, code) => code,
+    }
+}
+
+/// The HTTP status a version answers with for the server's OCS status.
+pub fn http_status(api: Api, status: u32) -> u16 {
+    match (api, status) {
+        (_, 997) => 401,
+        (Api::V1, _) => 200,
+        (Api::V2, 100) => 200,
+        (Api::V2, 998) => 404,
+        (Api::V2, 996) => 500,
+        (Api::V2, c) if !(200..=600).contains(&c) => 400,
+        (Api::V2, c) => c as u16,
+    }
+}
+
+/// Every difference between `answer` and `expect`. `data` is compared after the
+/// expectation's redactions (already applied to `answer` by the caller).
+pub fn check(expect: &Expect, variant: Variant, answer: &Answer) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let api = variant.api;
+    let http = expect
+        .http
+        .and_then(|h| match api {
+            Api::V1 => h.v1,
+            Api::V2 => h.v2,
+        })
+        .unwrap_or_else(|| http_status(api, expect.statuscode));
+    if (300..400).contains(&answer.http) {
+        findings.push(Finding::fail(
+            "http",
+            format!("{http} (an OCS answer)"),
+            format!(
+                "{} redirect to {}",
+                answer.http,
+                answer.location.as_deref().unwrap_or("(no Location)")
+            ),
+        ));
+        return findings;
+    }
+    let ocs = match &answer.body {
+        Body::Ocs(ocs) => ocs,
+        Body::NotOcs { .. } => {
+            findings.push(Finding::fail(
+                "body",
+                format!("an OCS envelope in {}", format_name(variant)),
+                answer.describe(),
+            ));
+            return findings;
+        }
+    };
+    if answer.http != http {
+        findings.push(Finding::fail("http", http.to_string(), answer.http.to_string()));
+    }
+    let code = meta_code(api, expect.statuscode);
+    if ocs.statuscode != code {
+        findings.push(Finding::fail(
+            "statuscode",
+            code.to_string(),
+            format!("{} {:?}", ocs.statuscode, ocs.message),
+        ));
+    }
+    let status = if expect.statuscode == 100 { "ok" } else { "failure" };
+    if ocs.status != status {
+        findings.push(Finding::fail("status", status, ocs.status.clone()));
+    }
+    if let Some(pattern) = &expect.message {
+        // Validated when the fixture was loaded.
+        let re = regex::Regex::new(pattern).expect("validated pattern");
+        if !re.is_match(&ocs.message) {
+            findings.push(Finding {
+                severity: Severity::Warning,
+                what: "message".into(),
+                expected: format!("/{pattern}/"),
+                actual: format!("{:?}", ocs.message),
+            });
+        }
+    }
+    if let Some(data) = &expect.data {
+        check_data(data, &ocs.data, &mut findings);
+    }
+    if !content_type_fits(variant, &answer.content_type) {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            what: "content-type".into(),
+            expected: format_name(variant).into(),
+            actual: answer.content_type.clone(),
+        });
+    }
+    findings
+}
+
+fn format_name(variant: Variant) -> &'static str {
+    match variant.format {
+        crate::client::Format::Xml => "XML",
+        crate::client::Format::Json => "JSON",
+    }
+}
+
+fn content_type_fits(variant: Variant, content_type: &str) -> bool {
+    let ct = content_type.to_ascii_lowercase();
+    match variant.format {
+        crate::client::Format::Xml => ct.contains("xml"),
+        crate::client::Format::Json => ct.contains("json"),
+    }
+}
+
+fn check_data(expect: &DataExpect, data: &Node, findings: &mut Vec<Finding>) {
+    if expect.empty && *data != Node::Empty {
+        findings.push(Finding::fail("data", "(empty)", data.brief()));
+    }
+    if let Some(exact) = &expect.exact
+        && let Err((path, want)) = matches(exact, data, "data", true)
+    {
+        findings.push(Finding::fail(path, want, data.brief()));
+    }
+    if let Some(subset) = &expect.subset
+        && let Err((path, want)) = matches(subset, data, "data", false)
+    {
+        findings.push(Finding::fail(path, format!("at least {want}"), data.brief()));
+    }
+    if let Some(keys) = &expect.keys {
+        let missing: Vec<&str> = keys
+            .iter()
+            .filter(|k| data.get(k).is_none())
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            findings.push(Finding::fail(
+                "data keys",
+                keys.join(", "),
+                format!("missing: {}", missing.join(", ")),
+            ));
+        }
+    }
+    if let Some(toml::Value::Table(lacks)) = &expect.lacks {
+        for (key, unwanted) in lacks {
+            let items: Vec<&toml::Value> = match unwanted {
+                toml::Value::Array(a) => a.iter().collect(),
+                one => vec![one],
+            };
+            let present = match data.get(key) {
+                Some(Node::List(list)) => list.clone(),
+                Some(other) => vec![other.clone()],
+                None => vec![],
+            };
+            for item in items {
+                if present.iter().any(|p| matches(item, p, "", true).is_ok()) {
+                    findings.push(Finding::fail(
+                        format!("data.{key}"),
+                        format!("without {}", show(item)),
+                        data.get(key).map(Node::brief).unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn show(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// Whether `actual` matches `want`; on a mismatch, the path and what was wanted
+/// there. Scalars compare as text, so `true` matches `true` and `1` (PHP's XML),
+/// `false` matches `false`, `0` and empty. Lists compare regardless of order.
+fn matches(want: &toml::Value, actual: &Node, path: &str, exact: bool) -> Result<(), (String, String)> {
+    if actual.text() == Some(REDACTED) {
+        return Ok(());
+    }
+    let mismatch = || Err((path.to_owned(), show(want)));
+    match want {
+        toml::Value::String(s) => match actual.text() {
+            Some(t) if t == s => Ok(()),
+            _ => mismatch(),
+        },
+        toml::Value::Integer(i) => match actual.text().map(str::trim) {
+            Some(t) if t.parse::<f64>().ok() == Some(*i as f64) => Ok(()),
+            _ => mismatch(),
+        },
+        toml::Value::Float(f) => match actual.text().and_then(|t| t.trim().parse::<f64>().ok()) {
+            Some(v) if v == *f => Ok(()),
+            _ => mismatch(),
+        },
+        toml::Value::Boolean(b) => match (b, actual.text()) {
+            (true, Some("true" | "1")) | (false, Some("false" | "0" | "")) => Ok(()),
+            _ => mismatch(),
+        },
+        toml::Value::Array(items) => {
+            let actual_items: &[Node] = match actual {
+                Node::List(list) => list,
+                Node::Empty => &[],
+                _ => return mismatch(),
+            };
+            if exact && items.len() != actual_items.len() {
+                return mismatch();
+            }
+            // Each wanted item takes a distinct actual item.
+            let mut used = vec![false; actual_items.len()];
+            for item in items {
+                let found = actual_items.iter().enumerate().position(|(i, a)| {
+                    !used[i] && matches(item, a, path, exact).is_ok()
+                });
+                match found {
+                    Some(i) => used[i] = true,
+                    None => return Err((path.to_owned(), format!("{} among {}", show(item), show(want)))),
+                }
+            }
+            Ok(())
+        }
+        toml::Value::Table(table) => {
+            let map = match actual {
+                Node::Map(map) => map,
+                Node::Empty if table.is_empty() => return Ok(()),
+                _ => return mismatch(),
+            };
+            if exact && map.len() != table.len() {
+                return mismatch();
+            }
+            for (key, value) in table {
+                let child_path = format!("{path}.{key}");
+                match map.get(key) {
+                    Some(child) => matches(value, child, &child_path, exact)?,
+                    None => return Err((child_path, show(value))),
+                }
+            }
+            Ok(())
+        }
+        toml::Value::Datetime(d) => match actual.text() {
+            Some(t) if t == d.to_string() => Ok(()),
+            _ => mismatch(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_show_the_status_as_nextcloud_does() {
+        assert_eq!((meta_code(Api::V1, 100), http_status(Api::V1, 100)), (100, 200));
+        assert_eq!((meta_code(Api::V2, 100), http_status(Api::V2, 100)), (200, 200));
+        assert_eq!((meta_code(Api::V1, 102), http_status(Api::V1, 102)), (102, 200));
+        assert_eq!((meta_code(Api::V2, 102), http_status(Api::V2, 102)), (102, 400));
+        assert_eq!((meta_code(Api::V1, 403), http_status(Api::V1, 403)), (997, 200));
+        assert_eq!((meta_code(Api::V2, 403), http_status(Api::V2, 403)), (403, 403));
+        assert_eq!((meta_code(Api::V1, 997), http_status(Api::V1, 997)), (997, 401));
+        assert_eq!(http_status(Api::V2, 998), 404);
+    }
+
+    fn toml_value(text: &str) -> toml::Value {
+        toml::from_str::<toml::Table>(&format!("v = {text}")).unwrap()["v"].clone()
+    }
+
+    #[test]
+    fn data_matching_is_lenient_on_scalars_and_order_but_not_on_content() {
+        let data = Node::from_json(&serde_json::json!({
+            "users": ["b", "a"], "enabled": "1", "quota": {"quota": 5}
+        }));
+        let m = |w: &str, exact| matches(&toml_value(w), &data, "data", exact);
+        assert!(m(r#"{ users = ["a"] }"#, false).is_ok());
+        assert!(m(r#"{ users = ["a"] }"#, true).is_err());
+        assert!(m(r#"{ users = ["a", "b"], enabled = true, quota = { quota = 5 } }"#, true).is_ok());
+        assert!(m(r#"{ enabled = false }"#, false).is_err());
+        assert_eq!(
+            m(r#"{ users = ["c"] }"#, false).unwrap_err().0,
+            "data.users"
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! The fixture files: one TOML file per documented operation and outcome, under
+//! `fixtures/`, whose path (without `.toml`) is the fixture's stable id.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The two versions of the Provisioning API documentation in `shared/seeds`: the
+/// current instruction set (password optional when an email is given, codes 108
+/// and 109) and the older admin-manual text (password required).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Document {
+    Current,
+    Legacy,
+}
+
+/// A must-level fixture fails the run when it fails; a should-level one warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    #[default]
+    Must,
+    Should,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    pub id: String,
+    pub title: String,
+    /// The document and section the expectation comes from.
+    pub source: String,
+    #[serde(default = "both_documents")]
+    pub documents: Vec<Document>,
+    #[serde(default)]
+    pub level: Level,
+    /// Changes state outside the run's own users and groups (an app switch): runs
+    /// only with `--allow-global-changes`, and alone.
+    #[serde(default)]
+    pub global: bool,
+    /// What the server must be able to do for the outcome to be provoked:
+    /// `mail` (sends mail) or `no-mail` (cannot send mail).
+    #[serde(default)]
+    pub needs: Vec<String>,
+    #[serde(default)]
+    pub setup: Vec<Setup>,
+    pub request: Request,
+    pub expect: Expect,
+    /// Requests after the main one that show its effect (e.g. the user is now in
+    /// the group).
+    #[serde(default)]
+    pub then: Vec<Step>,
+    /// Requests that undo a global change; run even when the fixture failed.
+    #[serde(default)]
+    pub teardown: Vec<Request>,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+fn both_documents() -> Vec<Document> {
+    vec![Document::Current, Document::Legacy]
+}
+
+/// A user or group the fixture needs, created through the API as the admin with
+/// the fixture's prefix (removed at the end of the run).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub subadmin: Vec<String>,
+    pub email: Option<String>,
+    pub displayname: Option<String>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub request: Request,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub method: String,
+    /// Below `/ocs/v{1,2}.php`, e.g. `/cloud/users/{p}frank`.
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, FormValue>,
+    #[serde(default)]
+    pub form: BTreeMap<String, FormValue>,
+    /// `admin`, `anonymous`, or a user from the setup.
+    #[serde(default = "admin")]
+    pub actor: String,
+    /// Sent instead of the actor's password (e.g. a wrong one).
+    pub password: Option<String>,
+}
+
+fn admin() -> String {
+    "admin".into()
+}
+
+/// A form value; a list is sent as `key[]=a&key[]=b`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FormValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The OCS status the server gives the answer (the documented v1 code; 403 for
+    /// Nextcloud's "forbidden"); the v1 and v2 metas and HTTP statuses follow from
+    /// it by Nextcloud's rules unless given below.
+    pub statuscode: u32,
+    pub http: Option<PerApi<u16>>,
+    /// A regular expression the message should match (should-level: a warning).
+    pub message: Option<String>,
+    pub data: Option<DataExpect>,
+    /// Volatile values to blank out before comparing and snapshotting: paths into
+    /// `data`, dot-separated, `*` for any key or item.
+    #[serde(default)]
+    pub redact: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerApi<T> {
+    pub v1: Option<T>,
+    pub v2: Option<T>,
+}
+
+/// What `data` must hold. Lists compare without regard to order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataExpect {
+    /// Exactly this.
+    pub exact: Option<toml::Value>,
+    /// At least this: every key given, every list item given.
+    pub subset: Option<toml::Value>,
+    /// `data` is a map with at least these keys.
+    pub keys: Option<Vec<String>>,
+    /// Lists at these keys must not hold these items.
+    pub lacks: Option<toml::Value>,
+    /// Nothing (`<data/>`, `[]`).
+    #[serde(default)]
+    pub empty: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read fixtures in {dir}: {source}")]
+    Walk {
+        dir: PathBuf,
+        source: walkdir::Error,
+    },
+    #[error("{file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {source}")]
+    Parse {
+        file: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{file}: {problem}")]
+    Invalid { file: PathBuf, problem: String },
+}
+
+/// Every `*.toml` under `dir` (the `UNPROVOKABLE.toml` list aside), sorted by id.
+pub fn load_dir(dir: &Path) -> Result<Vec<Fixture>, LoadError> {
+    let mut fixtures = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|source| LoadError::Walk {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        let path = entry.path();
+        if !entry.file_type().is_file()
+            || path.extension().is_none_or(|e| e != "toml")
+            || path.file_name().is_some_and(|n| n == UNPROVOKABLE)
+        {
+            continue;
+        }
+        fixtures.push(load_file(dir, path)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in &fixtures {
+        if !seen.insert(f.id.clone()) {
+            return Err(invalid(&f.file, format!("id {} is used twice", f.id)));
+        }
+    }
+    fixtures.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(fixtures)
+}
+
+/// The file that lists documented codes no request from outside can provoke.
+pub const UNPROVOKABLE: &str = "UNPROVOKABLE.toml";
+
+fn load_file(dir: &Path, path: &Path) -> Result<Fixture, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        file: path.to_owned(),
+        source,
+    })?;
+    let mut fixture: Fixture = toml::from_str(&text).map_err(|source| LoadError::Parse {
+        file: path.to_owned(),
+        source: Box::new(source),
+    })?;
+    fixture.file = path.to_owned();
+    let expected_id = path
+        .strip_prefix(dir)
+        .unwrap_or(path)
+        .with_extension("")
+        .to_string_lossy()
+        .replace(std::path::MAIN_SEPARATOR, "/");
+    if fixture.id != expected_id {
+        return Err(invalid(
+            path,
+            format!(
+                "id {:?} must match the file's place: {expected_id:?}",
+                fixture.id
+            ),
+        ));
+    }
+    validate(&fixture).map_err(|problem| invalid(path, problem))?;
+    Ok(fixture)
+}
+
+fn invalid(file: &Path, problem: String) -> LoadError {
+    LoadError::Invalid {
+        file: file.to_owned(),
+        problem,
+    }
+}
+
+fn validate(f: &Fixture) -> Result<(), String> {
+    if f.source.trim().is_empty() {
+        return Err("source is empty: every fixture cites its document section".into());
+    }
+    if f.documents.is_empty() {
+        return Err("documents is empty".into());
+    }
+    for need in &f.needs {
+        if !matches!(need.as_str(), "mail" | "no-mail") {
+            return Err(format!("unknown need {need:?} (mail, no-mail)"));
+        }
+    }
+    let users: Vec<&str> = f.setup.iter().filter_map(|s| s.user.as_deref()).collect();
+    for (i, s) in f.setup.iter().enumerate() {
+        if s.user.is_some() == s.group.is_some() {
+            return Err(format!("setup {}: give either user or group", i + 1));
+        }
+    }
+    let steps = std::iter::once(&f.request)
+        .chain(f.then.iter().map(|s| &s.request))
+        .chain(&f.teardown);
+    for r in steps {
+        if !matches!(r.method.as_str(), "GET" | "POST" | "PUT" | "DELETE") {
+            return Err(format!("method {:?} is not GET, POST, PUT or DELETE", r.method));
+        }
+        if !r.path.starts_with('/') {
+            return Err(format!("path {:?} must start with /", r.path));
+        }
+        if !matches!(r.actor.as_str(), "admin" | "anonymous") && !users.contains(&r.actor.as_str())
+        {
+            return Err(format!(
+                "actor {:?} is neither admin, anonymous nor a user of the setup",
+                r.actor
+            ));
+        }
+    }
+    for e in std::iter::once(&f.expect).chain(f.then.iter().map(|s| &s.expect)) {
+        if let Some(m) = &e.message {
+            regex::Regex::new(m).map_err(|err| format!("message pattern: {err}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A documented status code that no request from outside can provoke.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unprovokable {
+    pub endpoint: String,
+    pub statuscode: u32,
+    pub source: String,
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+struct UnprovokableFile {
+    code: Vec<Unprovokable>,
+}
+
+pub fn load_unprovokable(dir: &Path) -> Result<Vec<Unprovokable>, LoadError> {
+    let path = dir.join(UNPROVOKABLE);
+    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
+        file: path.clone(),
+        source,
+    })?;
+    let file: UnprovokableFile = toml::from_str(&text).map_err(|source| LoadError::Parse {
+        file: path,
+        source: Box::new(source),
+    })?;
+    Ok(file.code)
+}

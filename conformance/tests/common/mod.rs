@@ -1,0 +1,81 @@
+//! authbridge's own OCS server for the tests: the real `authbridge serve` (built
+//! here with cargo, so `cargo test -p ocs-conformance` alone is enough), on a
+//! loopback port, with a private store.
+
+#![allow(dead_code)]
+
+use authbridge_testsupport::Daemon;
+use ocs_conformance::client::{Api, Format, Variant};
+use ocs_conformance::fixture::Document;
+use ocs_conformance::run::{Options, Target};
+use std::time::Duration;
+
+pub struct Server {
+    pub daemon: Daemon,
+    /// An app password of the first admin (checked with a keyed hash, not argon2id,
+    /// so hundreds of admin requests stay cheap).
+    pub admin_token: String,
+}
+
+/// The `authbridge` binary, built by cargo for this profile.
+pub fn authbridge_binary() -> std::path::PathBuf {
+    let build = escargot::CargoBuild::new()
+        .package("authbridge")
+        .bin("authbridge")
+        .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"));
+    let build = if cfg!(debug_assertions) { build } else { build.release() };
+    build
+        .run()
+        .unwrap_or_else(|e| panic!("cannot build authbridge: {e}"))
+        .path()
+        .to_owned()
+}
+
+impl Server {
+    /// No `[mail]`: welcome mails fail, as the fixtures that need that expect.
+    pub fn start() -> Server {
+        let binary = authbridge_binary();
+        let daemon = Daemon::start_http(binary.to_str().unwrap(), "");
+        let out = daemon.cli(&["user", "auth-tokens", "add", "--name", "conformance", "admin"], None);
+        let admin_token = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .last()
+            .expect("the app password")
+            .to_owned();
+        Server { daemon, admin_token }
+    }
+
+    pub fn target(&self) -> Target {
+        self.target_at(&self.daemon.url())
+    }
+
+    pub fn target_at(&self, url: &str) -> Target {
+        Target {
+            base_url: url.to_owned(),
+            admin_user: "admin".into(),
+            admin_password: self.admin_token.clone(),
+            timeout: Duration::from_secs(20),
+            toggle_app: "user_ftp".into(),
+            sends_mail: Some(false),
+        }
+    }
+}
+
+pub fn all_variants() -> Vec<Variant> {
+    let mut v = Vec::new();
+    for api in [Api::V1, Api::V2] {
+        for format in [Format::Xml, Format::Json] {
+            v.push(Variant { api, format });
+        }
+    }
+    v
+}
+
+pub fn options() -> Options {
+    Options {
+        variants: all_variants(),
+        document: Document::Current,
+        allow_global_changes: true,
+        concurrency: 8,
+    }
+}
