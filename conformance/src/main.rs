@@ -236,7 +236,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let snapshots = match &args.target {
         Some(name) => match Snapshots::new(&args.snapshot_dir, name, args.accept, false) {
-            Ok(s) => Some(s),
+            Ok(s) => Some(Arc::new(s)),
             Err(e) => return fail(CANNOT_RUN, &e),
         },
         None => None,

@@ -134,7 +134,7 @@ pub struct Runner {
     target: Target,
     options: Options,
     prefix: RunPrefix,
-    snapshots: Option<Snapshots>,
+    snapshots: Option<Arc<Snapshots>>,
     seq: AtomicUsize,
     /// Cases share it; a global case takes it alone.
     global: tokio::sync::RwLock<()>,
@@ -146,7 +146,11 @@ const V1_XML: Variant = Variant {
 };
 
 impl Runner {
-    pub fn new(target: Target, options: Options, snapshots: Option<Snapshots>) -> Result<Runner, String> {
+    pub fn new(
+        target: Target,
+        options: Options,
+        snapshots: Option<Arc<Snapshots>>,
+    ) -> Result<Runner, String> {
         let client = Client::new(&target.base_url, target.timeout)?;
         Ok(Runner {
             client,

@@ -1,5 +1,7 @@
 //! Every fixture, in v1 and v2, XML and JSON, as a libtest-mimic trial against
-//! authbridge's own OCS server; answers are compared with the insta snapshots in
+//! authbridge's own OCS server (two of them: one that cannot send mail, and one
+//! that delivers to a real SMTP server, for the fixtures about welcome mails);
+//! answers are compared with the insta snapshots in
 //! `conformance/snapshots/authbridge`.
 //!
 //! `INSTA_UPDATE=always cargo test -p ocs-conformance --test authbridge` records
@@ -15,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // Each trial mostly waits on the server: more of them at once than cores.
+    args.test_threads.get_or_insert(8);
     let fixtures = ocs_conformance::fixture::load_dir(&ocs_conformance::default_fixture_dir())
         .unwrap_or_else(|e| panic!("{e}"));
     let accept = matches!(
@@ -30,17 +34,29 @@ fn main() {
         on_ci,
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let server = common::Server::start();
-    let runner = Arc::new(
-        Runner::new(server.target(), common::options(), Some(snapshots)).unwrap(),
-    );
+    let snapshots = Arc::new(snapshots);
+    let binary = common::authbridge_binary();
+    let servers = [
+        common::Server::start_with(&binary, None),
+        common::Server::start_with_mail(&binary),
+    ];
+    let runners: Vec<Arc<Runner>> = servers
+        .iter()
+        .map(|s| {
+            Arc::new(Runner::new(s.target(), common::options(), Some(Arc::clone(&snapshots))).unwrap())
+        })
+        .collect();
     let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    runtime
-        .block_on(runner.preflight())
-        .unwrap_or_else(|e| panic!("{e}"));
+    for runner in &runners {
+        runtime
+            .block_on(runner.preflight())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     let reports: Arc<Mutex<Vec<CaseReport>>> = Arc::default();
     let mut trials = Vec::new();
     for fixture in &fixtures {
+        let needs_mail = fixture.needs.iter().any(|n| n == "mail");
+        let runner = &runners[usize::from(needs_mail)];
         let skip = runner.skip_reason(fixture);
         for &variant in &runner.options().variants {
             let (runner, runtime, reports, fixture) = (
@@ -66,7 +82,11 @@ fn main() {
     let started = Instant::now();
     let conclusion = libtest_mimic::run(&args, trials);
     let wall = started.elapsed();
-    let cleanup = runtime.block_on(runner.cleanup());
+    let mut cleanup = runtime.block_on(runners[0].cleanup());
+    let mailing = runtime.block_on(runners[1].cleanup());
+    cleanup.users_removed += mailing.users_removed;
+    cleanup.groups_removed += mailing.groups_removed;
+    cleanup.errors.extend(mailing.errors);
     let reports = reports.lock().unwrap();
     for r in reports.iter().filter(|r| r.outcome == Outcome::Warning) {
         print!("{}", report::describe(r));
@@ -75,6 +95,6 @@ fn main() {
         print!("{}", report::summary(&reports, wall, &cleanup));
     }
     assert!(cleanup.errors.is_empty(), "clean-up failed: {:?}", cleanup.errors);
-    drop(server);
+    drop(servers);
     conclusion.exit();
 }

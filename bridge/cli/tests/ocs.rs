@@ -2,7 +2,7 @@
 //! serve`): every endpoint with its documented status codes, in v1 and v2, XML and
 //! JSON, for each role; the welcome mail through a real SMTP server (aiosmtpd).
 
-use authbridge_testsupport::{Daemon, free_port, wait_for_port};
+use authbridge_testsupport::{Daemon, Smtp, free_port, wait_for_port};
 use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::Value;
@@ -1147,57 +1147,6 @@ fn auth_check_and_the_throttle() {
         .send()
         .unwrap();
     assert_eq!(no_auth.status().as_u16(), 401);
-}
-
-/// A real SMTP server (aiosmtpd from Debian) writing to a maildir.
-struct Smtp {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: std::process::Child,
-}
-
-impl Smtp {
-    fn start() -> Smtp {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = std::process::Command::new("/usr/bin/python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(dir.path().join("maildir"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd (apt-get install python3-aiosmtpd)");
-        wait_for_port("127.0.0.1", port, Duration::from_secs(10));
-        Smtp { port, dir, child }
-    }
-
-    fn messages(&self) -> Vec<String> {
-        let new = self.dir.path().join("maildir/new");
-        let mut out: Vec<String> = std::fs::read_dir(new)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| std::fs::read_to_string(e.path()).unwrap())
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort();
-        out
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn link_in(message: &str) -> String {

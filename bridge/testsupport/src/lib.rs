@@ -8,6 +8,7 @@ mod ftpd;
 mod pki;
 mod silent;
 mod smbd;
+mod smtp;
 
 pub use cases::{AWKWARD_PASSWORDS, accepted, long_password, unavailable_kind};
 pub use daemon::{Daemon, module, target_dir};
@@ -16,6 +17,7 @@ pub use ftpd::Ftpd;
 pub use pki::Pki;
 pub use silent::SilentServer;
 pub use smbd::Smbd;
+pub use smtp::Smtp;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use authbridge_testsupport::Daemon;
+use authbridge_testsupport::{Daemon, Smtp};
 use ocs_conformance::client::{Api, Format, Variant};
 use ocs_conformance::fixture::Document;
 use ocs_conformance::run::{Options, Target};
@@ -12,6 +12,8 @@ use std::time::Duration;
 
 pub struct Server {
     pub daemon: Daemon,
+    /// The SMTP server it delivers to, when it sends mail.
+    pub smtp: Option<Smtp>,
     /// An app password of the first admin (checked with a keyed hash, not argon2id,
     /// so hundreds of admin requests stay cheap).
     pub admin_token: String,
@@ -34,15 +36,34 @@ pub fn authbridge_binary() -> std::path::PathBuf {
 impl Server {
     /// No `[mail]`: welcome mails fail, as the fixtures that need that expect.
     pub fn start() -> Server {
-        let binary = authbridge_binary();
-        let daemon = Daemon::start_http(binary.to_str().unwrap(), "");
+        Self::start_with(&authbridge_binary(), None)
+    }
+
+    /// Delivering mail to a real SMTP server (aiosmtpd).
+    pub fn start_with_mail(binary: &std::path::Path) -> Server {
+        Self::start_with(binary, Some(Smtp::start()))
+    }
+
+    pub fn start_with(binary: &std::path::Path, smtp: Option<Smtp>) -> Server {
+        let config = match &smtp {
+            Some(smtp) => format!(
+                "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"noreply@example.org\"\n",
+                smtp.port
+            ),
+            None => String::new(),
+        };
+        let daemon = Daemon::start_http(binary.to_str().unwrap(), &config);
         let out = daemon.cli(&["user", "auth-tokens", "add", "--name", "conformance", "admin"], None);
         let admin_token = String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
             .last()
             .expect("the app password")
             .to_owned();
-        Server { daemon, admin_token }
+        Server {
+            daemon,
+            smtp,
+            admin_token,
+        }
     }
 
     pub fn target(&self) -> Target {
@@ -56,7 +77,7 @@ impl Server {
             admin_password: self.admin_token.clone(),
             timeout: Duration::from_secs(20),
             toggle_app: "user_ftp".into(),
-            sends_mail: Some(false),
+            sends_mail: Some(self.smtp.is_some()),
         }
     }
 }
