@@ -186,10 +186,20 @@ fn check_data(expect: &DataExpect, data: &Node, findings: &mut Vec<Finding>) {
                 toml::Value::Array(a) => a.iter().collect(),
                 one => vec![one],
             };
+            // The list must be there (empty or not): a missing key is a wrong
+            // shape, not an absence.
             let present = match data.get(key) {
                 Some(Node::List(list)) => list.clone(),
+                Some(Node::Empty) => vec![],
                 Some(other) => vec![other.clone()],
-                None => vec![],
+                None => {
+                    findings.push(Finding::fail(
+                        format!("data.{key}"),
+                        format!("a list without {}", show(unwanted)),
+                        format!("no {key} in {}", data.brief()),
+                    ));
+                    continue;
+                }
             };
             for item in items {
                 if present.iter().any(|p| matches(item, p, "", true).is_ok()) {

@@ -138,6 +138,8 @@ pub struct Runner {
     seq: AtomicUsize,
     /// Cases share it; a global case takes it alone.
     global: tokio::sync::RwLock<()>,
+    /// Setups done once for all variants of a fixture (see [`shares_setup`]).
+    shared: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Prepared>>>>,
 }
 
 const V1_XML: Variant = Variant {
@@ -160,6 +162,7 @@ impl Runner {
             snapshots,
             seq: AtomicUsize::new(0),
             global: tokio::sync::RwLock::new(()),
+            shared: std::sync::Mutex::default(),
         })
     }
 
@@ -351,9 +354,21 @@ impl Runner {
         } else {
             Turn::Shared(self.global.read().await)
         };
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut case = Case::new(self, fixture, variant, self.prefix.case(seq));
-        case.run(&mut report).await;
+        let prepared = self.prepared(fixture, variant, &mut report).await;
+        let mut case = Case {
+            runner: self,
+            fixture,
+            variant,
+            space: prepared.space,
+            answers: Vec::new(),
+        };
+        match prepared.failure {
+            Some(finding) => {
+                report.findings.push(finding);
+                report.outcome = Outcome::Fail;
+            }
+            None => case.run(&mut report).await,
+        }
         for request in &fixture.teardown {
             case.teardown(request, &mut report).await;
         }
@@ -397,6 +412,133 @@ impl Runner {
                 actual: e,
             }),
         }
+    }
+
+    /// The fixture's setup: its own for this case, or the one its variants share.
+    /// The shared setup's exchanges are reported with each case, its server time
+    /// with the first only.
+    async fn prepared(&self, fixture: &Fixture, variant: Variant, report: &mut CaseReport) -> Prepared {
+        if !shares_setup(fixture) {
+            let prepared = self.prepare(fixture, variant).await;
+            report.server_time += prepared.server_time;
+            report.exchanges.extend(prepared.exchanges.iter().cloned());
+            return prepared;
+        }
+        let cell = {
+            let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(shared.entry(fixture.id.clone()).or_default())
+        };
+        let first = std::sync::atomic::AtomicBool::new(false);
+        let prepared = cell
+            .get_or_init(|| async {
+                first.store(true, Ordering::Relaxed);
+                self.prepare(fixture, variant).await
+            })
+            .await
+            .clone();
+        if first.load(Ordering::Relaxed) {
+            report.server_time += prepared.server_time;
+        }
+        report.exchanges.extend(prepared.exchanges.iter().cloned());
+        prepared
+    }
+
+    /// Creates the fixture's groups and users as the admin in a fresh namespace;
+    /// the first refusal ends it.
+    async fn prepare(&self, fixture: &Fixture, variant: Variant) -> Prepared {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut prepared = Prepared {
+            space: Space {
+                ns: self.prefix.case(seq),
+                passwords: HashMap::new(),
+                fresh_password: names::password(),
+            },
+            failure: None,
+            exchanges: Vec::new(),
+            server_time: Duration::ZERO,
+        };
+        let admin = self.admin();
+        let header = format!("{} [{variant}] setup", fixture.id);
+        for step in &fixture.setup {
+            let ns = prepared.space.ns.clone();
+            let mut requests = Vec::new();
+            if let Some(group) = &step.group {
+                requests.push(Outgoing::new(Method::POST, "/cloud/groups").form("groupid", &format!("{ns}{group}")));
+            }
+            if let Some(user) = &step.user {
+                let uid = format!("{ns}{user}");
+                let password = names::password();
+                let mut create = Outgoing::new(Method::POST, "/cloud/users")
+                    .form("userid", &uid)
+                    .form("password", &password);
+                for g in &step.groups {
+                    create = create.form("groups[]", &format!("{ns}{g}"));
+                }
+                if let Some(email) = &step.email {
+                    create = create.form("email", &self.fill(&prepared.space, email));
+                }
+                if let Some(name) = &step.displayname {
+                    create = create.form("displayName", &self.fill(&prepared.space, name));
+                }
+                requests.push(create);
+                for g in &step.subadmin {
+                    requests.push(
+                        Outgoing::new(Method::POST, format!("/cloud/users/{}/subadmins", encode(&uid)))
+                            .form("groupid", &format!("{ns}{g}")),
+                    );
+                }
+                if step.disabled {
+                    requests.push(Outgoing::new(Method::PUT, format!("/cloud/users/{}/disable", encode(&uid))));
+                }
+                prepared.space.passwords.insert(user.clone(), password);
+            }
+            for request in requests {
+                let request = request.as_user(&admin);
+                let sent = self
+                    .exchange(&request, variant, &header, &mut prepared.exchanges, &mut prepared.server_time)
+                    .await;
+                let problem = match sent {
+                    Ok(answer) if answer.ocs().is_some_and(|o| matches!(o.statuscode, 100 | 200)) => continue,
+                    Ok(answer) => answer.describe(),
+                    Err(e) => e.to_string(),
+                };
+                prepared.failure = Some(Finding {
+                    severity: Severity::Fail,
+                    what: format!("setup {}", request.line(variant)),
+                    expected: "statuscode 100".into(),
+                    actual: problem,
+                });
+                return prepared;
+            }
+        }
+        prepared
+    }
+
+    /// Sends one request and records it.
+    async fn exchange(
+        &self,
+        outgoing: &Outgoing,
+        variant: Variant,
+        header: &str,
+        exchanges: &mut Vec<Exchange>,
+        server_time: &mut Duration,
+    ) -> Result<Answer, SendError> {
+        let (answer, took) = self.client.send(outgoing, variant, header).await?;
+        *server_time += took;
+        exchanges.push(Exchange {
+            request: outgoing.line(variant),
+            answer: answer.describe(),
+            server_time_ms: took.as_secs_f64() * 1000.0,
+        });
+        Ok(answer)
+    }
+
+    /// Fills in `{p}`, `{admin}`, `{app}` and `{password}`.
+    fn fill(&self, space: &Space, text: &str) -> String {
+        text.replace("{p}", &space.ns)
+            .replace("{admin}", &self.target.admin_user)
+            .replace("{app}", &self.target.toggle_app)
+            .replace("{password}", &space.fresh_password)
     }
 
     /// Every case of `fixtures` in every selected variant; those without global
@@ -450,39 +592,51 @@ fn encode(segment: &str) -> String {
         .collect()
 }
 
-/// One fixture in one variant, with its own namespace and users.
+/// A namespace (`{p}`) and the users its setup made.
+#[derive(Debug, Clone)]
+struct Space {
+    ns: String,
+    /// Setup users' passwords by their fixture name.
+    passwords: HashMap<String, String>,
+    /// `{password}`: one fresh strong password per namespace.
+    fresh_password: String,
+}
+
+/// A fixture's setup, done.
+#[derive(Debug, Clone)]
+struct Prepared {
+    space: Space,
+    failure: Option<Finding>,
+    exchanges: Vec<Exchange>,
+    server_time: Duration,
+}
+
+/// Whether the variants of `fixture` can share one setup: none of its requests
+/// can change what the setup made (GETs, and requests documented to fail), and
+/// none sends a wrong password (failures are throttled per user).
+fn shares_setup(fixture: &Fixture) -> bool {
+    let steps = std::iter::once((&fixture.request, &fixture.expect))
+        .chain(fixture.then.iter().map(|s| (&s.request, &s.expect)));
+    !fixture.global
+        && fixture.teardown.is_empty()
+        && steps.into_iter().all(|(r, e)| {
+            r.password.is_none() && (r.method == "GET" || e.statuscode != 100)
+        })
+}
+
+/// One fixture in one variant.
 struct Case<'a> {
     runner: &'a Runner,
     fixture: &'a Fixture,
     variant: Variant,
-    /// This case's prefix (`{p}`).
-    ns: String,
-    /// Setup users' passwords by their fixture name.
-    passwords: HashMap<String, String>,
-    /// `{password}`: one fresh strong password per case.
-    fresh_password: String,
+    space: Space,
     /// Normalised answers, for the snapshot.
     answers: Vec<(String, Answer)>,
 }
 
 impl<'a> Case<'a> {
-    fn new(runner: &'a Runner, fixture: &'a Fixture, variant: Variant, ns: String) -> Self {
-        Case {
-            runner,
-            fixture,
-            variant,
-            ns,
-            passwords: HashMap::new(),
-            fresh_password: names::password(),
-            answers: Vec::new(),
-        }
-    }
-
     fn fill(&self, text: &str) -> String {
-        text.replace("{p}", &self.ns)
-            .replace("{admin}", &self.runner.target.admin_user)
-            .replace("{app}", &self.runner.target.toggle_app)
-            .replace("{password}", &self.fresh_password)
+        self.runner.fill(&self.space, text)
     }
 
     fn fill_value(&self, value: &toml::Value) -> toml::Value {
@@ -505,11 +659,6 @@ impl<'a> Case<'a> {
     }
 
     async fn run(&mut self, report: &mut CaseReport) {
-        if let Err(finding) = self.setup(report).await {
-            report.findings.push(finding);
-            report.outcome = Outcome::Fail;
-            return;
-        }
         let steps = std::iter::once((&self.fixture.request, &self.fixture.expect))
             .chain(self.fixture.then.iter().map(|s| (&s.request, &s.expect)));
         for (index, (request, expect)) in steps.enumerate() {
@@ -564,18 +713,15 @@ impl<'a> Case<'a> {
     }
 
     async fn send(&self, outgoing: &Outgoing, report: &mut CaseReport) -> Result<Answer, SendError> {
-        let (answer, took) = self
-            .runner
-            .client
-            .send(outgoing, self.variant, &self.fixture_header())
-            .await?;
-        report.server_time += took;
-        report.exchanges.push(Exchange {
-            request: outgoing.line(self.variant),
-            answer: answer.describe(),
-            server_time_ms: took.as_secs_f64() * 1000.0,
-        });
-        Ok(answer)
+        self.runner
+            .exchange(
+                outgoing,
+                self.variant,
+                &self.fixture_header(),
+                &mut report.exchanges,
+                &mut report.server_time,
+            )
+            .await
     }
 
     fn outgoing(&self, request: &Request) -> Outgoing {
@@ -587,8 +733,8 @@ impl<'a> Case<'a> {
             "anonymous" => None,
             "admin" => Some(self.runner.admin()),
             user => Some((
-                format!("{}{user}", self.ns),
-                self.passwords.get(user).cloned().unwrap_or_default(),
+                format!("{}{user}", self.space.ns),
+                self.space.passwords.get(user).cloned().unwrap_or_default(),
             )),
         };
         if let (Some(password), Some(credentials)) = (&request.password, &mut out.credentials) {
@@ -608,65 +754,6 @@ impl<'a> Case<'a> {
             }
         }
         pairs
-    }
-
-    /// Creates the fixture's groups and users as the admin; the first refusal ends
-    /// the case.
-    async fn setup(&mut self, report: &mut CaseReport) -> Result<(), Finding> {
-        let admin = self.runner.admin();
-        for step in &self.fixture.setup {
-            let mut requests = Vec::new();
-            if let Some(group) = &step.group {
-                requests.push(
-                    Outgoing::new(Method::POST, "/cloud/groups").form("groupid", &format!("{}{group}", self.ns)),
-                );
-            }
-            if let Some(user) = &step.user {
-                let uid = format!("{}{user}", self.ns);
-                let password = names::password();
-                let mut create = Outgoing::new(Method::POST, "/cloud/users")
-                    .form("userid", &uid)
-                    .form("password", &password);
-                for g in &step.groups {
-                    create = create.form("groups[]", &format!("{}{g}", self.ns));
-                }
-                if let Some(email) = &step.email {
-                    create = create.form("email", &self.fill(email));
-                }
-                if let Some(name) = &step.displayname {
-                    create = create.form("displayName", &self.fill(name));
-                }
-                requests.push(create);
-                for g in &step.subadmin {
-                    requests.push(
-                        Outgoing::new(Method::POST, format!("/cloud/users/{}/subadmins", encode(&uid)))
-                            .form("groupid", &format!("{}{g}", self.ns)),
-                    );
-                }
-                if step.disabled {
-                    requests.push(Outgoing::new(Method::PUT, format!("/cloud/users/{}/disable", encode(&uid))));
-                }
-                self.passwords.insert(user.clone(), password);
-            }
-            for request in requests {
-                let request = request.as_user(&admin);
-                let line = request.line(self.variant);
-                let ok = match self.send(&request, report).await {
-                    Ok(answer) if answer.ocs().is_some_and(|o| matches!(o.statuscode, 100 | 200)) => Ok(()),
-                    Ok(answer) => Err(answer.describe()),
-                    Err(e) => Err(e.to_string()),
-                };
-                if let Err(actual) = ok {
-                    return Err(Finding {
-                        severity: Severity::Fail,
-                        what: format!("setup {line}"),
-                        expected: "statuscode 100".into(),
-                        actual,
-                    });
-                }
-            }
-        }
-        Ok(())
     }
 
     async fn teardown(&self, request: &Request, report: &mut CaseReport) {
@@ -692,17 +779,17 @@ impl<'a> Case<'a> {
     fn snapshot_text(&self, report: &CaseReport) -> String {
         let mut out = format!("# {}\n# {}\n", report.title, report.source);
         for (line, answer) in &self.answers {
-            let line = line.replace(&self.ns, "{p}");
+            let line = line.replace(&self.space.ns, "{p}");
             out.push_str(&format!("\n{line}\nhttp: {}\n", answer.http));
             match &answer.body {
                 Body::Ocs(ocs) => {
                     let mut data = ocs.data.clone();
-                    data.mask(&self.ns, "{p}");
+                    data.mask(&self.space.ns, "{p}");
                     out.push_str(&format!(
                         "status: {}\nstatuscode: {}\nmessage: {:?}\ndata: {}",
                         ocs.status,
                         ocs.statuscode,
-                        ocs.message.replace(&self.ns, "{p}"),
+                        ocs.message.replace(&self.space.ns, "{p}"),
                         data.render()
                     ));
                 }
