@@ -16,7 +16,10 @@ pub struct Answer {
 pub enum Body {
     Ocs(Ocs),
     /// Not an OCS envelope: why not, and the start of what came instead.
-    NotOcs { why: String, excerpt: String },
+    NotOcs {
+        why: String,
+        excerpt: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,12 +31,7 @@ pub struct Ocs {
 }
 
 impl Answer {
-    pub fn parse(
-        http: u16,
-        content_type: &str,
-        location: Option<String>,
-        body: &[u8],
-    ) -> Answer {
+    pub fn parse(http: u16, content_type: &str, location: Option<String>, body: &[u8]) -> Answer {
         Answer {
             http,
             content_type: content_type.to_owned(),
@@ -140,7 +138,10 @@ fn parse_xml(text: &str) -> Body {
     let root = doc.root_element();
     if root.tag_name().name() != "ocs" {
         return not_ocs(
-            format!("the root element is <{}>, not <ocs>", root.tag_name().name()),
+            format!(
+                "the root element is <{}>, not <ocs>",
+                root.tag_name().name()
+            ),
             text,
         );
     }
@@ -192,10 +193,20 @@ mod tests {
 
     #[test]
     fn html_and_broken_envelopes_are_not_ocs() {
-        let html = Answer::parse(200, "text/html", None, b"<!DOCTYPE html><html><body>Login</body></html>");
+        let html = Answer::parse(
+            200,
+            "text/html",
+            None,
+            b"<!DOCTYPE html><html><body>Login</body></html>",
+        );
         assert!(html.ocs().is_none());
         assert!(html.describe().contains("text/html"), "{}", html.describe());
-        let no_code = Answer::parse(200, "text/xml", None, b"<ocs><meta><status>ok</status></meta></ocs>");
+        let no_code = Answer::parse(
+            200,
+            "text/xml",
+            None,
+            b"<ocs><meta><status>ok</status></meta></ocs>",
+        );
         assert!(matches!(no_code.body, Body::NotOcs { ref why, .. } if why.contains("statuscode")));
         assert!(Answer::parse(200, "", None, b"").ocs().is_none());
     }

@@ -29,7 +29,11 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn fail(what: impl Into<String>, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+    fn fail(
+        what: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Self {
         Finding {
             severity: Severity::Fail,
             what: what.into(),
@@ -97,7 +101,11 @@ pub fn check(expect: &Expect, variant: Variant, answer: &Answer) -> Vec<Finding>
         }
     };
     if answer.http != http {
-        findings.push(Finding::fail("http", http.to_string(), answer.http.to_string()));
+        findings.push(Finding::fail(
+            "http",
+            http.to_string(),
+            answer.http.to_string(),
+        ));
     }
     let code = meta_code(api, expect.statuscode);
     if ocs.statuscode != code {
@@ -107,7 +115,11 @@ pub fn check(expect: &Expect, variant: Variant, answer: &Answer) -> Vec<Finding>
             format!("{} {:?}", ocs.statuscode, ocs.message),
         ));
     }
-    let status = if expect.statuscode == 100 { "ok" } else { "failure" };
+    let status = if expect.statuscode == 100 {
+        "ok"
+    } else {
+        "failure"
+    };
     if ocs.status != status {
         findings.push(Finding::fail("status", status, ocs.status.clone()));
     }
@@ -164,7 +176,11 @@ fn check_data(expect: &DataExpect, data: &Node, findings: &mut Vec<Finding>) {
     if let Some(subset) = &expect.subset
         && let Err((path, want)) = matches(subset, data, "data", false)
     {
-        findings.push(Finding::fail(path, format!("at least {want}"), data.brief()));
+        findings.push(Finding::fail(
+            path,
+            format!("at least {want}"),
+            data.brief(),
+        ));
     }
     if let Some(keys) = &expect.keys {
         let missing: Vec<&str> = keys
@@ -224,7 +240,12 @@ fn show(v: &toml::Value) -> String {
 /// Whether `actual` matches `want`; on a mismatch, the path and what was wanted
 /// there. Scalars compare as text, so `true` matches `true` and `1` (PHP's XML),
 /// `false` matches `false`, `0` and empty. Lists compare regardless of order.
-fn matches(want: &toml::Value, actual: &Node, path: &str, exact: bool) -> Result<(), (String, String)> {
+fn matches(
+    want: &toml::Value,
+    actual: &Node,
+    path: &str,
+    exact: bool,
+) -> Result<(), (String, String)> {
     if actual.text() == Some(REDACTED) {
         return Ok(());
     }
@@ -258,12 +279,18 @@ fn matches(want: &toml::Value, actual: &Node, path: &str, exact: bool) -> Result
             // Each wanted item takes a distinct actual item.
             let mut used = vec![false; actual_items.len()];
             for item in items {
-                let found = actual_items.iter().enumerate().position(|(i, a)| {
-                    !used[i] && matches(item, a, path, exact).is_ok()
-                });
+                let found = actual_items
+                    .iter()
+                    .enumerate()
+                    .position(|(i, a)| !used[i] && matches(item, a, path, exact).is_ok());
                 match found {
                     Some(i) => used[i] = true,
-                    None => return Err((path.to_owned(), format!("{} among {}", show(item), show(want)))),
+                    None => {
+                        return Err((
+                            path.to_owned(),
+                            format!("{} among {}", show(item), show(want)),
+                        ));
+                    }
                 }
             }
             Ok(())
@@ -299,13 +326,34 @@ mod tests {
 
     #[test]
     fn versions_show_the_status_as_nextcloud_does() {
-        assert_eq!((meta_code(Api::V1, 100), http_status(Api::V1, 100)), (100, 200));
-        assert_eq!((meta_code(Api::V2, 100), http_status(Api::V2, 100)), (200, 200));
-        assert_eq!((meta_code(Api::V1, 102), http_status(Api::V1, 102)), (102, 200));
-        assert_eq!((meta_code(Api::V2, 102), http_status(Api::V2, 102)), (102, 400));
-        assert_eq!((meta_code(Api::V1, 403), http_status(Api::V1, 403)), (997, 200));
-        assert_eq!((meta_code(Api::V2, 403), http_status(Api::V2, 403)), (403, 403));
-        assert_eq!((meta_code(Api::V1, 997), http_status(Api::V1, 997)), (997, 401));
+        assert_eq!(
+            (meta_code(Api::V1, 100), http_status(Api::V1, 100)),
+            (100, 200)
+        );
+        assert_eq!(
+            (meta_code(Api::V2, 100), http_status(Api::V2, 100)),
+            (200, 200)
+        );
+        assert_eq!(
+            (meta_code(Api::V1, 102), http_status(Api::V1, 102)),
+            (102, 200)
+        );
+        assert_eq!(
+            (meta_code(Api::V2, 102), http_status(Api::V2, 102)),
+            (102, 400)
+        );
+        assert_eq!(
+            (meta_code(Api::V1, 403), http_status(Api::V1, 403)),
+            (997, 200)
+        );
+        assert_eq!(
+            (meta_code(Api::V2, 403), http_status(Api::V2, 403)),
+            (403, 403)
+        );
+        assert_eq!(
+            (meta_code(Api::V1, 997), http_status(Api::V1, 997)),
+            (997, 401)
+        );
         assert_eq!(http_status(Api::V2, 998), 404);
     }
 
@@ -321,7 +369,13 @@ mod tests {
         let m = |w: &str, exact| matches(&toml_value(w), &data, "data", exact);
         assert!(m(r#"{ users = ["a"] }"#, false).is_ok());
         assert!(m(r#"{ users = ["a"] }"#, true).is_err());
-        assert!(m(r#"{ users = ["a", "b"], enabled = true, quota = { quota = 5 } }"#, true).is_ok());
+        assert!(
+            m(
+                r#"{ users = ["a", "b"], enabled = true, quota = { quota = 5 } }"#,
+                true
+            )
+            .is_ok()
+        );
         assert!(m(r#"{ enabled = false }"#, false).is_err());
         assert_eq!(
             m(r#"{ users = ["c"] }"#, false).unwrap_err().0,

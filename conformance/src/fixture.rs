@@ -266,7 +266,10 @@ fn validate(f: &Fixture) -> Result<(), String> {
         .chain(&f.teardown);
     for r in steps {
         if !matches!(r.method.as_str(), "GET" | "POST" | "PUT" | "DELETE") {
-            return Err(format!("method {:?} is not GET, POST, PUT or DELETE", r.method));
+            return Err(format!(
+                "method {:?} is not GET, POST, PUT or DELETE",
+                r.method
+            ));
         }
         if !r.path.starts_with('/') {
             return Err(format!("path {:?} must start with /", r.path));

@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the fixtures against a server.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Lists the fixtures, their sources, and the documented codes no request can provoke.
     List {
         #[arg(long, value_name = "DIR")]
@@ -130,7 +130,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::List { fixtures, filter } => list(fixtures, &filter),
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
     }
 }
 
@@ -147,7 +147,10 @@ fn load(dir: Option<PathBuf>, filter: &[String]) -> Result<Vec<Fixture>, String>
         .filter(|f| filter.is_empty() || filter.iter().any(|s| f.id.contains(s.as_str())))
         .collect();
     if selected.is_empty() {
-        return Err(format!("no fixture in {} matches the filter", dir.display()));
+        return Err(format!(
+            "no fixture in {} matches the filter",
+            dir.display()
+        ));
     }
     Ok(selected)
 }
@@ -168,14 +171,28 @@ fn list(dir: Option<PathBuf>, filter: &[String]) -> ExitCode {
             tags.push("global".into());
         }
         tags.extend(f.needs.iter().map(|n| format!("needs {n}")));
-        let _ = writeln!(out, "{}  ({})\n    {}\n    source: {}", f.id, tags.join(", "), f.title, f.source);
+        let _ = writeln!(
+            out,
+            "{}  ({})\n    {}\n    source: {}",
+            f.id,
+            tags.join(", "),
+            f.title,
+            f.source
+        );
     }
     let dir = dir.unwrap_or_else(ocs_conformance::default_fixture_dir);
     match fixture::load_unprovokable(&dir) {
         Ok(codes) => {
-            let _ = writeln!(out, "\nDocumented codes no request from outside can provoke:");
+            let _ = writeln!(
+                out,
+                "\nDocumented codes no request from outside can provoke:"
+            );
             for c in codes {
-                let _ = writeln!(out, "{} {}: {}\n    source: {}", c.endpoint, c.statuscode, c.reason, c.source);
+                let _ = writeln!(
+                    out,
+                    "{} {}: {}\n    source: {}",
+                    c.endpoint, c.statuscode, c.reason, c.source
+                );
             }
         }
         Err(e) => return fail(CANNOT_RUN, &e.to_string()),
@@ -206,12 +223,21 @@ fn run(args: RunArgs) -> ExitCode {
         _ => {
             return fail(
                 CANNOT_RUN,
-                &format!("the variable {} (--admin-password-env) is not set", args.admin_password_env),
+                &format!(
+                    "the variable {} (--admin-password-env) is not set",
+                    args.admin_password_env
+                ),
             );
         }
     };
     if !(args.base_url.starts_with("http://") || args.base_url.starts_with("https://")) {
-        return fail(CANNOT_RUN, &format!("--base-url {:?}: give an http:// or https:// URL", args.base_url));
+        return fail(
+            CANNOT_RUN,
+            &format!(
+                "--base-url {:?}: give an http:// or https:// URL",
+                args.base_url
+            ),
+        );
     }
     let fixtures = match load(args.fixtures.clone(), &args.filter) {
         Ok(f) => f,
@@ -225,14 +251,19 @@ fn run(args: RunArgs) -> ExitCode {
         None => ExpectedFailures::default(),
     };
     let all_ids: Vec<String> = match fixture::load_dir(
-        &args.fixtures.clone().unwrap_or_else(ocs_conformance::default_fixture_dir),
+        &args
+            .fixtures
+            .clone()
+            .unwrap_or_else(ocs_conformance::default_fixture_dir),
     ) {
         Ok(all) => all.into_iter().map(|f| f.id).collect(),
         Err(e) => return fail(CANNOT_RUN, &e.to_string()),
     };
     let ids: Vec<&str> = all_ids.iter().map(String::as_str).collect();
     for unknown in expected.unknown(&ids) {
-        eprintln!("ocs-conformance: warning: --expected-failures names {unknown:?}, which is no fixture");
+        eprintln!(
+            "ocs-conformance: warning: --expected-failures names {unknown:?}, which is no fixture"
+        );
     }
     let snapshots = match &args.target {
         Some(name) => match Snapshots::new(&args.snapshot_dir, name, args.accept, false) {
@@ -275,13 +306,19 @@ async fn run_async(
     if let Err(e) = runner.preflight().await {
         return fail(CANNOT_RUN, &e.to_string());
     }
-    let swept = runner.sweep(Duration::from_secs(args.sweep_after * 60)).await;
+    let swept = runner
+        .sweep(Duration::from_secs(args.sweep_after * 60))
+        .await;
     if swept.users_removed + swept.groups_removed > 0 || !swept.errors.is_empty() {
         eprintln!(
             "ocs-conformance: removed {} users and {} groups left by earlier runs{}",
             swept.users_removed,
             swept.groups_removed,
-            if swept.errors.is_empty() { String::new() } else { format!(" ({})", swept.errors.join("; ")) }
+            if swept.errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", swept.errors.join("; "))
+            }
         );
     }
     let total = fixtures.len() * runner.options().variants.len();
@@ -296,12 +333,17 @@ async fn run_async(
     let progress = |r: &CaseReport| {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if terminal {
-            eprint!("\r\x1b[2K[{n:>4}/{total}] {:<14} {}", r.outcome.label(), r.name());
-        } else if n % 25 == 0 || n == total || r.outcome.is_failure() {
+            eprint!(
+                "\r\x1b[2K[{n:>4}/{total}] {:<14} {}",
+                r.outcome.label(),
+                r.name()
+            );
+        } else if n.is_multiple_of(25) || n == total || r.outcome.is_failure() {
             eprintln!("[{n:>4}/{total}] {} {}", r.outcome.label(), r.name());
         }
     };
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
         Ok(s) => s,
         Err(e) => return fail(CANNOT_RUN, &format!("cannot watch for SIGTERM: {e}")),
     };
@@ -320,7 +362,11 @@ async fn run_async(
             "ocs-conformance: removed {} users and {} groups{}",
             cleanup.users_removed,
             cleanup.groups_removed,
-            if cleanup.errors.is_empty() { String::new() } else { format!("; could not remove: {}", cleanup.errors.join("; ")) }
+            if cleanup.errors.is_empty() {
+                String::new()
+            } else {
+                format!("; could not remove: {}", cleanup.errors.join("; "))
+            }
         );
         return ExitCode::from(INTERRUPTED);
     };
@@ -344,7 +390,13 @@ async fn run_async(
         }
     }
     if let Some(path) = &args.json {
-        let json = report::json(&reports, &args.base_url, runner.prefix().as_str(), wall, &cleanup);
+        let json = report::json(
+            &reports,
+            &args.base_url,
+            runner.prefix().as_str(),
+            wall,
+            &cleanup,
+        );
         if let Err(e) = std::fs::write(path, json) {
             return fail(CANNOT_RUN, &format!("{}: {e}", path.display()));
         }

@@ -17,8 +17,7 @@ pub struct ExpectedFailures {
 
 impl ExpectedFailures {
     pub fn load(path: &Path) -> Result<ExpectedFailures, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(Self::parse(&text))
     }
 
@@ -138,15 +137,20 @@ pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, String> {
     let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
     for r in reports {
         // One suite per endpoint: `users/add/102-exists` → `users/add`.
-        let suite_name = r.id.rsplit_once('/').map(|(s, _)| s).unwrap_or(&r.id).to_owned();
+        let suite_name =
+            r.id.rsplit_once('/')
+                .map(|(s, _)| s)
+                .unwrap_or(&r.id)
+                .to_owned();
         let suite = suites
             .entry(suite_name.clone())
             .or_insert_with(|| TestSuite::new(suite_name));
         let details = describe(r);
         let status = match r.outcome {
-            Outcome::Pass | Outcome::Warning | Outcome::ExpectedFailure | Outcome::UnexpectedPass => {
-                TestCaseStatus::success()
-            }
+            Outcome::Pass
+            | Outcome::Warning
+            | Outcome::ExpectedFailure
+            | Outcome::UnexpectedPass => TestCaseStatus::success(),
             Outcome::Skipped => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(r.reason.clone());
@@ -163,7 +167,10 @@ pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, String> {
         let mut case = TestCase::new(format!("{} [{}]", r.id, r.variant), status);
         case.set_classname(r.id.clone());
         case.set_time(r.wall_time);
-        if matches!(r.outcome, Outcome::Warning | Outcome::ExpectedFailure | Outcome::UnexpectedPass) {
+        if matches!(
+            r.outcome,
+            Outcome::Warning | Outcome::ExpectedFailure | Outcome::UnexpectedPass
+        ) {
             case.set_system_out(details);
         }
         suite.add_test_case(case);
@@ -171,7 +178,9 @@ pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, String> {
     let mut report = Report::new("ocs-conformance");
     report.set_time(wall);
     report.add_test_suites(suites.into_values());
-    report.to_string().map_err(|e| format!("cannot write the JUnit report: {e}"))
+    report
+        .to_string()
+        .map_err(|e| format!("cannot write the JUnit report: {e}"))
 }
 
 fn first_problem(r: &CaseReport) -> String {
@@ -181,7 +190,14 @@ fn first_problem(r: &CaseReport) -> String {
     r.findings
         .iter()
         .find(|f| f.severity == Severity::Fail)
-        .map(|f| format!("{}: expected {}, got {}", f.what, f.expected, f.actual.lines().next().unwrap_or("")))
+        .map(|f| {
+            format!(
+                "{}: expected {}, got {}",
+                f.what,
+                f.expected,
+                f.actual.lines().next().unwrap_or("")
+            )
+        })
         .unwrap_or_default()
 }
 
@@ -211,7 +227,11 @@ pub fn json(
         base_url,
         run_prefix,
         wall_time_s: wall.as_secs_f64(),
-        server_time_s: reports.iter().map(|r| r.server_time).sum::<Duration>().as_secs_f64(),
+        server_time_s: reports
+            .iter()
+            .map(|r| r.server_time)
+            .sum::<Duration>()
+            .as_secs_f64(),
         counts,
         cleanup,
         cases: reports,

@@ -110,9 +110,17 @@ pub enum PreflightError {
         "{url} does not answer as an OCS server: GET /ocs/v1.php/cloud/users gave {got}. Check --base-url (the server's root, without /ocs)"
     )]
     NotOcs { url: String, got: String },
-    #[error("{url} refused the admin credentials for {user:?} (statuscode {code}). Check --admin-user and the password variable")]
-    Refused { url: String, user: String, code: u32 },
-    #[error("{user:?} is not an admin on {url}: listing users answered statuscode {code} {message:?}")]
+    #[error(
+        "{url} refused the admin credentials for {user:?} (statuscode {code}). Check --admin-user and the password variable"
+    )]
+    Refused {
+        url: String,
+        user: String,
+        code: u32,
+    },
+    #[error(
+        "{user:?} is not an admin on {url}: listing users answered statuscode {code} {message:?}"
+    )]
     NotAdmin {
         url: String,
         user: String,
@@ -175,7 +183,10 @@ impl Runner {
     }
 
     fn admin(&self) -> (String, String) {
-        (self.target.admin_user.clone(), self.target.admin_password.clone())
+        (
+            self.target.admin_user.clone(),
+            self.target.admin_password.clone(),
+        )
     }
 
     /// Refuses a target that does not answer as an OCS server, or whose admin
@@ -226,7 +237,8 @@ impl Runner {
     pub async fn sweep(&self, older_than: Duration) -> Cleanup {
         let now = SystemTime::now();
         self.remove_matching(names::MARK, |id| {
-            names::started(id).is_some_and(|t| now.duration_since(t).unwrap_or_default() >= older_than)
+            names::started(id)
+                .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= older_than)
         })
         .await
     }
@@ -234,7 +246,8 @@ impl Runner {
     /// Removes every user and group this run created.
     pub async fn cleanup(&self) -> Cleanup {
         let prefix = self.prefix.as_str().to_owned();
-        self.remove_matching(&prefix, |id| id.starts_with(&prefix)).await
+        self.remove_matching(&prefix, |id| id.starts_with(&prefix))
+            .await
     }
 
     async fn remove_matching(&self, search: &str, ours: impl Fn(&str) -> bool) -> Cleanup {
@@ -243,13 +256,16 @@ impl Runner {
             let ids = match self.list_all(kind, list_key, search).await {
                 Ok(ids) => ids,
                 Err(e) => {
-                    cleanup.errors.push(format!("listing {kind} matching {search:?}: {e}"));
+                    cleanup
+                        .errors
+                        .push(format!("listing {kind} matching {search:?}: {e}"));
                     continue;
                 }
             };
             for id in ids.into_iter().filter(|id| ours(id)) {
-                let request = Outgoing::new(Method::DELETE, format!("/cloud/{kind}/{}", encode(&id)))
-                    .as_user(&self.admin());
+                let request =
+                    Outgoing::new(Method::DELETE, format!("/cloud/{kind}/{}", encode(&id)))
+                        .as_user(&self.admin());
                 match self.client.send(&request, V1_XML, "cleanup").await {
                     Ok((answer, _)) if answer.ocs().is_some_and(|o| o.statuscode == 100) => {
                         if kind == "users" {
@@ -284,9 +300,10 @@ impl Runner {
                 .map_err(|e| e.to_string())?;
             let ocs = answer.ocs().ok_or_else(|| answer.describe())?;
             let page: Vec<String> = match ocs.data.get(key) {
-                Some(crate::tree::Node::List(items)) => {
-                    items.iter().filter_map(|n| n.text().map(str::to_owned)).collect()
-                }
+                Some(crate::tree::Node::List(items)) => items
+                    .iter()
+                    .filter_map(|n| n.text().map(str::to_owned))
+                    .collect(),
                 _ => Vec::new(),
             };
             let done = page.len() < PAGE;
@@ -312,7 +329,9 @@ impl Runner {
             ));
         }
         if fixture.global && !self.options.allow_global_changes {
-            return Some("changes global state (switches an app): run with --allow-global-changes".into());
+            return Some(
+                "changes global state (switches an app): run with --allow-global-changes".into(),
+            );
         }
         for need in &fixture.needs {
             let met = match need.as_str() {
@@ -402,7 +421,8 @@ impl Runner {
                     severity: Severity::Fail,
                     what: "snapshot".into(),
                     expected: format!("a snapshot recorded for target {}", snapshots.target()),
-                    actual: "none (record it with --accept, or INSTA_UPDATE=always, and commit it)".into(),
+                    actual: "none (record it with --accept, or INSTA_UPDATE=always, and commit it)"
+                        .into(),
                 });
             }
             SnapshotOutcome::Error(e) => report.findings.push(Finding {
@@ -417,7 +437,12 @@ impl Runner {
     /// The fixture's setup: its own for this case, or the one its variants share.
     /// The shared setup's exchanges are reported with each case, its server time
     /// with the first only.
-    async fn prepared(&self, fixture: &Fixture, variant: Variant, report: &mut CaseReport) -> Prepared {
+    async fn prepared(
+        &self,
+        fixture: &Fixture,
+        variant: Variant,
+        report: &mut CaseReport,
+    ) -> Prepared {
         if !shares_setup(fixture) {
             let prepared = self.prepare(fixture, variant).await;
             report.server_time += prepared.server_time;
@@ -463,7 +488,10 @@ impl Runner {
             let ns = prepared.space.ns.clone();
             let mut requests = Vec::new();
             if let Some(group) = &step.group {
-                requests.push(Outgoing::new(Method::POST, "/cloud/groups").form("groupid", &format!("{ns}{group}")));
+                requests.push(
+                    Outgoing::new(Method::POST, "/cloud/groups")
+                        .form("groupid", &format!("{ns}{group}")),
+                );
             }
             if let Some(user) = &step.user {
                 let uid = format!("{ns}{user}");
@@ -483,22 +511,40 @@ impl Runner {
                 requests.push(create);
                 for g in &step.subadmin {
                     requests.push(
-                        Outgoing::new(Method::POST, format!("/cloud/users/{}/subadmins", encode(&uid)))
-                            .form("groupid", &format!("{ns}{g}")),
+                        Outgoing::new(
+                            Method::POST,
+                            format!("/cloud/users/{}/subadmins", encode(&uid)),
+                        )
+                        .form("groupid", &format!("{ns}{g}")),
                     );
                 }
                 if step.disabled {
-                    requests.push(Outgoing::new(Method::PUT, format!("/cloud/users/{}/disable", encode(&uid))));
+                    requests.push(Outgoing::new(
+                        Method::PUT,
+                        format!("/cloud/users/{}/disable", encode(&uid)),
+                    ));
                 }
                 prepared.space.passwords.insert(user.clone(), password);
             }
             for request in requests {
                 let request = request.as_user(&admin);
                 let sent = self
-                    .exchange(&request, variant, &header, &mut prepared.exchanges, &mut prepared.server_time)
+                    .exchange(
+                        &request,
+                        variant,
+                        &header,
+                        &mut prepared.exchanges,
+                        &mut prepared.server_time,
+                    )
                     .await;
                 let problem = match sent {
-                    Ok(answer) if answer.ocs().is_some_and(|o| matches!(o.statuscode, 100 | 200)) => continue,
+                    Ok(answer)
+                        if answer
+                            .ocs()
+                            .is_some_and(|o| matches!(o.statuscode, 100 | 200)) =>
+                    {
+                        continue;
+                    }
                     Ok(answer) => answer.describe(),
                     Err(e) => e.to_string(),
                 };
@@ -619,9 +665,9 @@ fn shares_setup(fixture: &Fixture) -> bool {
         .chain(fixture.then.iter().map(|s| (&s.request, &s.expect)));
     !fixture.global
         && fixture.teardown.is_empty()
-        && steps.into_iter().all(|(r, e)| {
-            r.password.is_none() && (r.method == "GET" || e.statuscode != 100)
-        })
+        && steps
+            .into_iter()
+            .all(|(r, e)| r.password.is_none() && (r.method == "GET" || e.statuscode != 100))
 }
 
 /// One fixture in one variant.
@@ -689,7 +735,10 @@ impl<'a> Case<'a> {
                 }
             }
             if let Some(data) = &mut expect.data {
-                for v in [&mut data.exact, &mut data.subset, &mut data.lacks].into_iter().flatten() {
+                for v in [&mut data.exact, &mut data.subset, &mut data.lacks]
+                    .into_iter()
+                    .flatten()
+                {
                     *v = self.fill_value(v);
                 }
                 if let Some(keys) = &mut data.keys {
@@ -704,7 +753,11 @@ impl<'a> Case<'a> {
         }
         let must = self.fixture.level == Level::Must;
         report.outcome = if report.findings.iter().any(|f| f.severity == Severity::Fail) {
-            if must { Outcome::Fail } else { Outcome::Warning }
+            if must {
+                Outcome::Fail
+            } else {
+                Outcome::Warning
+            }
         } else if report.findings.is_empty() {
             Outcome::Pass
         } else {
@@ -712,7 +765,11 @@ impl<'a> Case<'a> {
         };
     }
 
-    async fn send(&self, outgoing: &Outgoing, report: &mut CaseReport) -> Result<Answer, SendError> {
+    async fn send(
+        &self,
+        outgoing: &Outgoing,
+        report: &mut CaseReport,
+    ) -> Result<Answer, SendError> {
         self.runner
             .exchange(
                 outgoing,
@@ -743,7 +800,10 @@ impl<'a> Case<'a> {
         out
     }
 
-    fn pairs(&self, values: &std::collections::BTreeMap<String, FormValue>) -> Vec<(String, String)> {
+    fn pairs(
+        &self,
+        values: &std::collections::BTreeMap<String, FormValue>,
+    ) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         for (key, value) in values {
             match value {
@@ -760,7 +820,13 @@ impl<'a> Case<'a> {
         let outgoing = self.outgoing(request);
         let line = outgoing.line(self.variant);
         let problem = match self.send(&outgoing, report).await {
-            Ok(answer) if answer.ocs().is_some_and(|o| matches!(o.statuscode, 100 | 200)) => return,
+            Ok(answer)
+                if answer
+                    .ocs()
+                    .is_some_and(|o| matches!(o.statuscode, 100 | 200)) =>
+            {
+                return;
+            }
             Ok(answer) => answer.describe(),
             Err(e) => e.to_string(),
         };

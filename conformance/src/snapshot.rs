@@ -36,9 +36,16 @@ impl Snapshots {
     /// unless `refuse_new` (as insta does on CI).
     ///
     /// Sets insta's environment for this process: call before any thread starts.
-    pub fn new(root: &Path, target: &str, accept: bool, refuse_new: bool) -> Result<Snapshots, String> {
+    pub fn new(
+        root: &Path,
+        target: &str,
+        accept: bool,
+        refuse_new: bool,
+    ) -> Result<Snapshots, String> {
         if target.is_empty() || target.contains(['/', '\\']) || target.starts_with('.') {
-            return Err(format!("target name {target:?}: use a plain name such as staging"));
+            return Err(format!(
+                "target name {target:?}: use a plain name such as staging"
+            ));
         }
         let dir = root.join(target);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -64,7 +71,11 @@ impl Snapshots {
 
     /// `users__add__102-exists@v1-xml`
     fn name(id: &str, variant: Variant) -> String {
-        format!("{}@{}", id.replace('/', "__"), variant.to_string().replace(' ', "-"))
+        format!(
+            "{}@{}",
+            id.replace('/', "__"),
+            variant.to_string().replace(' ', "-")
+        )
     }
 
     pub fn check(&self, id: &str, variant: Variant, contents: &str) -> SnapshotOutcome {
@@ -105,6 +116,11 @@ impl Snapshots {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             settings.bind(|| insta::assert_snapshot!(name, contents));
         }));
-        result.map_err(|_| format!("insta could not write the snapshot {name} in {}", self.dir.display()))
+        result.map_err(|_| {
+            format!(
+                "insta could not write the snapshot {name} in {}",
+                self.dir.display()
+            )
+        })
     }
 }

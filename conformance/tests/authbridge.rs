@@ -43,7 +43,9 @@ fn main() {
     let runners: Vec<Arc<Runner>> = servers
         .iter()
         .map(|s| {
-            Arc::new(Runner::new(s.target(), common::options(), Some(Arc::clone(&snapshots))).unwrap())
+            Arc::new(
+                Runner::new(s.target(), common::options(), Some(Arc::clone(&snapshots))).unwrap(),
+            )
         })
         .collect();
     let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
@@ -60,7 +62,7 @@ fn main() {
         let skip = runner.skip_reason(fixture);
         for &variant in &runner.options().variants {
             let (runner, runtime, reports, fixture) = (
-                Arc::clone(&runner),
+                Arc::clone(runner),
                 Arc::clone(&runtime),
                 Arc::clone(&reports),
                 fixture.clone(),
@@ -70,7 +72,9 @@ fn main() {
                 let report = runtime.block_on(runner.run_case(&fixture, variant));
                 let result = match report.outcome {
                     Outcome::Pass | Outcome::Warning => Ok(()),
-                    Outcome::Skipped => Err(Failed::from(format!("skipped here: {}", report.reason))),
+                    Outcome::Skipped => {
+                        Err(Failed::from(format!("skipped here: {}", report.reason)))
+                    }
                     _ => Err(Failed::from(report::describe(&report))),
                 };
                 reports.lock().unwrap().push(report);
@@ -94,7 +98,11 @@ fn main() {
     if !reports.is_empty() {
         print!("{}", report::summary(&reports, wall, &cleanup));
     }
-    assert!(cleanup.errors.is_empty(), "clean-up failed: {:?}", cleanup.errors);
+    assert!(
+        cleanup.errors.is_empty(),
+        "clean-up failed: {:?}",
+        cleanup.errors
+    );
     drop(servers);
     conclusion.exit();
 }

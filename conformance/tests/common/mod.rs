@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod wrong;
+
 use authbridge_testsupport::{Daemon, Smtp};
 use ocs_conformance::client::{Api, Format, Variant};
 use ocs_conformance::fixture::Document;
@@ -25,7 +27,27 @@ pub fn authbridge_binary() -> std::path::PathBuf {
         .package("authbridge")
         .bin("authbridge")
         .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"));
-    let build = if cfg!(debug_assertions) { build } else { build.release() };
+    let mut build = if cfg!(debug_assertions) {
+        build
+    } else {
+        build.release()
+    };
+    // cargo gives this test the variables of its own package; build scripts that
+    // watch them (ring's) would see a change and rebuild, here and again in the
+    // next `cargo test`.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("CARGO_BIN_")
+            || matches!(
+                key.as_str(),
+                "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR"
+            )
+        {
+            build = build.env_remove(key);
+        }
+    }
     build
         .run()
         .unwrap_or_else(|e| panic!("cannot build authbridge: {e}"))
@@ -53,7 +75,17 @@ impl Server {
             None => String::new(),
         };
         let daemon = Daemon::start_http(binary.to_str().unwrap(), &config);
-        let out = daemon.cli(&["user", "auth-tokens", "add", "--name", "conformance", "admin"], None);
+        let out = daemon.cli(
+            &[
+                "user",
+                "auth-tokens",
+                "add",
+                "--name",
+                "conformance",
+                "admin",
+            ],
+            None,
+        );
         let admin_token = String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
             .last()
