@@ -375,7 +375,7 @@ async fn run_async(
     expected.apply(&mut reports);
     let mut out = std::io::stdout().lock();
     for r in &reports {
-        if r.outcome != ocs_conformance::run::Outcome::Pass {
+        if r.outcome != ocs_conformance::run::Outcome::Pass || !r.reason.is_empty() {
             let _ = write!(out, "{}", report::describe(r));
         }
     }

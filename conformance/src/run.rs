@@ -749,7 +749,8 @@ impl<'a> Case<'a> {
                 finding.what = format!("{} {}", step_name(index, &line), finding.what);
                 report.findings.push(finding);
             }
-            self.answers.push((line, answer));
+            self.answers
+                .push((describe_request(&outgoing, self.variant), answer));
         }
         let must = self.fixture.level == Level::Must;
         report.outcome = if report.findings.iter().any(|f| f.severity == Severity::Fail) {
@@ -844,8 +845,10 @@ impl<'a> Case<'a> {
     /// The answers, normalised: the run's prefix masked, volatile values redacted.
     fn snapshot_text(&self, report: &CaseReport) -> String {
         let mut out = format!("# {}\n# {}\n", report.title, report.source);
-        for (line, answer) in &self.answers {
-            let line = line.replace(&self.space.ns, "{p}");
+        for (request, answer) in &self.answers {
+            let line = request
+                .replace(&self.space.ns, "{p}")
+                .replace(&self.space.fresh_password, "{password}");
             out.push_str(&format!("\n{line}\nhttp: {}\n", answer.http));
             match &answer.body {
                 Body::Ocs(ocs) => {
@@ -864,6 +867,26 @@ impl<'a> Case<'a> {
         }
         out
     }
+}
+
+/// The request line, who sent it, and its form (for snapshots; the caller masks
+/// the namespace and the generated password).
+fn describe_request(request: &Outgoing, variant: Variant) -> String {
+    let mut out = request.line(variant);
+    let who = match &request.credentials {
+        Some((user, _)) => user.as_str(),
+        None => "anonymous",
+    };
+    out.push_str(&format!("\nas: {who}"));
+    if !request.form.is_empty() {
+        let form: Vec<String> = request
+            .form
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push_str(&format!("\nform: {}", form.join("&")));
+    }
+    out
 }
 
 fn step_name(index: usize, what: &str) -> String {

@@ -1,0 +1,421 @@
+//! The `ocs-conformance` command line: reports, exit codes, expected failures,
+//! snapshots per target, the sweep of a crashed run, and Ctrl-C.
+
+mod common;
+
+use common::Server;
+use common::wrong::WrongServer;
+use ocs_conformance::client::{Api, Client, Format, Outgoing, Variant};
+use ocs_conformance::tree::Node;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ocs-conformance");
+const PASSWORD_VAR: &str = "OCS_CONFORMANCE_TEST_PASSWORD";
+
+fn cli(server: &Server, base_url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["run", "--base-url", base_url, "--admin-user", "admin"])
+        .args(["--admin-password-env", PASSWORD_VAR, "--mail", "fails"])
+        .args(args)
+        .env(PASSWORD_VAR, &server.admin_token);
+    c
+}
+
+fn run(server: &Server, base_url: &str, args: &[&str]) -> (Output, String, String) {
+    let out = cli(server, base_url, args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed")
+}
+
+/// Ids of users or groups on the real server whose id contains `search`.
+fn present(server: &Server, kind: &str, search: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = Client::new(&server.daemon.url(), Duration::from_secs(10)).unwrap();
+    let request = Outgoing::new(reqwest::Method::GET, format!("/cloud/{kind}"))
+        .query("search", search)
+        .as_user(&("admin".to_owned(), server.admin_token.clone()));
+    let variant = Variant {
+        api: Api::V1,
+        format: Format::Json,
+    };
+    let (answer, _) = runtime
+        .block_on(client.send(&request, variant, "check"))
+        .unwrap();
+    match answer.ocs().expect("OCS").data.get(kind) {
+        Some(Node::List(items)) => items
+            .iter()
+            .filter_map(|n| n.text().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn a_clean_run_prints_a_summary_writes_junit_and_json_and_exits_0() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json) = (
+        dir.path().join("report.xml"),
+        dir.path().join("report.json"),
+    );
+    let (out, stdout, stderr) = run(
+        &server,
+        &server.daemon.url(),
+        &[
+            "--filter",
+            "users/add/",
+            "--filter",
+            "groups/add/",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{stdout}{stderr}");
+    assert!(stdout.contains("cases: "), "{stdout}");
+    assert!(
+        stdout.contains("harness overhead") || stdout.contains("cases overlapped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("clean-up: removed"), "{stdout}");
+    // The legacy-only and mail-needing fixtures are skipped, with why.
+    assert!(
+        stdout.contains("skipped          users/add/101-password-required [v1 xml]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--document legacy"), "{stdout}");
+    assert!(
+        stdout.contains("needs a server that sends mail"),
+        "{stdout}"
+    );
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("the JUnit report is XML");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let fixtures = ocs_conformance::fixture::load_dir(&ocs_conformance::default_fixture_dir())
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.id.starts_with("users/add/") || f.id.starts_with("groups/add/"))
+        .count();
+    assert_eq!(cases.len(), fixtures * 4);
+    assert!(!xml.contains("<failure"), "{xml}");
+    let skipped = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .count();
+    assert_eq!(skipped, 8, "two fixtures in four variants: {xml}");
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.attribute("name") == Some("users/add/102-exists [v2 json]"))
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["cases"].as_array().unwrap().len(), fixtures * 4);
+    assert_eq!(report["counts"]["skipped"], 8);
+    assert_eq!(report["counts"]["FAIL"], serde_json::Value::Null);
+    assert!(report["run_prefix"].as_str().unwrap().starts_with("ocsct-"));
+    let case = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "users/add/102-exists")
+        .unwrap();
+    assert_eq!(case["outcome"], "pass");
+    assert!(
+        case["exchanges"].as_array().unwrap().len() >= 2,
+        "setup and request: {case}"
+    );
+    let prefix = report["run_prefix"].as_str().unwrap();
+    assert!(present(&server, "users", prefix).is_empty());
+    assert!(present(&server, "groups", prefix).is_empty());
+}
+
+#[test]
+fn failures_exit_1_side_by_side_and_expected_failures_keep_ci_green() {
+    let server = Server::start();
+    let wrong = WrongServer::start(&server.daemon.url());
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("report.xml");
+    let (out, stdout, stderr) = run(
+        &server,
+        &wrong.url(),
+        &[
+            "--filter",
+            "users/enable/",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAIL             users/enable/100-enabled [v1 xml]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expected: 100"), "{stdout}");
+    assert!(stdout.contains("actual:   101 \"failure\""), "{stdout}");
+    assert!(
+        !stdout.contains("users/enable/101-user-missing"),
+        "it passes: {stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 4, "{xml}");
+
+    let list = dir.path().join("known.txt");
+    std::fs::write(
+        &list,
+        "# this server's known deviations\nusers/enable/100-enabled\nusers/enable/101-user-missing  # fixed since\n",
+    )
+    .unwrap();
+    let (out, stdout, stderr) = run(
+        &server,
+        &wrong.url(),
+        &[
+            "--filter",
+            "users/enable/",
+            "--expected-failures",
+            list.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("expected failure users/enable/100-enabled [v2 json]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("UNEXPECTED PASS  users/enable/101-user-missing [v1 xml]"),
+        "{stdout}"
+    );
+}
+
+/// Answers every request with an HTML page, as a web server's front page does.
+fn html_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let body = "<!DOCTYPE html><html><body>Welcome to nginx!</body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_run_that_cannot_start_exits_2_with_a_clear_message() {
+    let server = Server::start();
+    let html = format!("http://127.0.0.1:{}", html_server());
+    let (out, _, stderr) = run(&server, &html, &[]);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(
+        stderr.contains("does not answer as an OCS server"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("text/html"), "{stderr}");
+
+    let closed = format!("http://127.0.0.1:{}", authbridge_testsupport::free_port());
+    let (out, _, stderr) = run(&server, &closed, &[]);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(stderr.contains("cannot be reached"), "{stderr}");
+
+    let out = cli(&server, &server.daemon.url(), &[])
+        .env(PASSWORD_VAR, "not-the-password")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(stderr.contains("refused the admin credentials"), "{stderr}");
+
+    let out = cli(&server, &server.daemon.url(), &[])
+        .env_remove(PASSWORD_VAR)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(stderr.contains(PASSWORD_VAR), "{stderr}");
+
+    let (out, _, stderr) = run(
+        &server,
+        &server.daemon.url(),
+        &["--filter", "no/such/fixture"],
+    );
+    assert_eq!(code(&out), 2, "{stderr}");
+    assert!(stderr.contains("no fixture"), "{stderr}");
+}
+
+#[test]
+fn leftovers_of_a_crashed_run_are_swept_and_nothing_else() {
+    let server = Server::start();
+    // Made by a run that started in 1970 (base-36 time "1"), and look-alikes that
+    // are not a run's.
+    for uid in ["ocsct-1-abcd-0-frank", "ocsct-frank", "frank"] {
+        server.daemon.cli(
+            &["user", "add", "--password-from-env", uid],
+            Some("Leftover-pass-123"),
+        );
+    }
+    for gid in ["ocsct-1-abcd-0-g1", "ocsct-team"] {
+        server.daemon.cli(&["group", "add", gid], None);
+    }
+    let (out, stdout, stderr) = run(
+        &server,
+        &server.daemon.url(),
+        &["--filter", "auth/997-anonymous"],
+    );
+    assert_eq!(code(&out), 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("removed 1 users and 1 groups left by earlier runs"),
+        "{stderr}"
+    );
+    assert_eq!(
+        present(&server, "users", "frank").len(),
+        2,
+        "only the run's leftover goes"
+    );
+    assert!(present(&server, "users", "ocsct-1-abcd").is_empty());
+    assert_eq!(
+        present(&server, "groups", "ocsct-"),
+        vec!["ocsct-team".to_owned()]
+    );
+}
+
+#[test]
+fn an_interrupted_run_removes_what_it_created() {
+    let server = Server::start();
+    let wrong = WrongServer::start(&server.daemon.url());
+    // The subadmin listing answers slowly here: the run is caught in the middle.
+    let mut child = cli(
+        &server,
+        &wrong.url(),
+        &["--filter", "groups/subadmins/100", "--timeout", "20"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while present(&server, "users", "ocsct-").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run created nobody"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child, which has not been waited for yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; removing what this run created"),
+        "{stderr}"
+    );
+    assert!(present(&server, "users", "ocsct-").is_empty(), "{stderr}");
+    assert!(present(&server, "groups", "ocsct-").is_empty(), "{stderr}");
+}
+
+#[test]
+fn snapshots_are_recorded_compared_and_accepted_per_target() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let snapshots = dir.path().to_str().unwrap();
+    let args = [
+        "--filter",
+        "users/add/102-exists",
+        "--api",
+        "v1",
+        "--format",
+        "json",
+        "--target",
+        "staging",
+        "--snapshot-dir",
+        snapshots,
+    ];
+    let (out, stdout, _) = run(&server, &server.daemon.url(), &args);
+    assert_eq!(code(&out), 0, "{stdout}");
+    assert!(stdout.contains("snapshot recorded"), "{stdout}");
+    let file = dir
+        .path()
+        .join("staging/users__add__102-exists@v1-json.snap");
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(recorded.contains("statuscode: 102"), "{recorded}");
+    assert!(
+        recorded.contains("{p}frank"),
+        "the run's prefix is masked: {recorded}"
+    );
+
+    let (out, stdout, _) = run(&server, &server.daemon.url(), &args);
+    assert_eq!(code(&out), 0, "the same answers again: {stdout}");
+    assert!(!stdout.contains("snapshot"), "{stdout}");
+
+    std::fs::write(
+        &file,
+        recorded.replace("statuscode: 102", "statuscode: 101"),
+    )
+    .unwrap();
+    let (out, stdout, _) = run(&server, &server.daemon.url(), &args);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(stdout.contains("-statuscode: 101"), "{stdout}");
+    assert!(stdout.contains("+statuscode: 102"), "{stdout}");
+    assert!(stdout.contains("--accept"), "{stdout}");
+
+    let mut accept = args.to_vec();
+    accept.push("--accept");
+    let (out, stdout, _) = run(&server, &server.daemon.url(), &accept);
+    assert_eq!(code(&out), 0, "{stdout}");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("statuscode: 102")
+    );
+}
+
+#[test]
+fn list_shows_each_fixture_with_its_source_and_the_unprovokable_codes() {
+    let out = Command::new(BIN).arg("list").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("users/add/102-exists  (current, legacy)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("source: ocs-instruction-set-for-users.txt § Add a new user: 102 username already exists"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("apps/disable/100-disabled  (current, legacy, global)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("DELETE /cloud/groups/{groupid} 102:"),
+        "{stdout}"
+    );
+}
