@@ -419,3 +419,37 @@ fn list_shows_each_fixture_with_its_source_and_the_unprovokable_codes() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_sample_pipeline_script_runs_the_suite_and_leaves_both_reports() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/conformance.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .env("OCS_CONFORMANCE_BIN", BIN)
+        .env("OCS_BASE_URL", server.daemon.url())
+        .env("OCS_ADMIN_USER", "admin")
+        .env("OCS_ADMIN_PASSWORD", &server.admin_token)
+        .env("OCS_TARGET", "sample")
+        .env("OCS_SNAPSHOT_DIR", dir.path().join("snapshots"))
+        .env("OCS_REPORT_DIR", dir.path().join("reports"))
+        .env("OCS_EXTRA_ARGS", "--filter groups/ --mail fails")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for report in ["reports/report.xml", "reports/report.json"] {
+        let text = std::fs::read_to_string(dir.path().join(report)).unwrap();
+        assert!(text.contains("groups/add/102-exists"), "{report}: {text}");
+    }
+    assert!(
+        dir.path()
+            .join("snapshots/sample/groups__add__102-exists@v2-json.snap")
+            .exists()
+    );
+}
