@@ -4,12 +4,13 @@
 # config for it, and checks passwords with `authbridge check` against the mail
 # server, a local user and an app password in the embedded SQLite store; then runs
 # the daemon on its embedded default socket and asks it through the real PAM and
-# NSS modules (pam_wrapper and nss_wrapper keep /etc untouched).
+# NSS modules (pam_wrapper and nss_wrapper keep /etc untouched), the OCS API, and
+# ocs-conformance against that API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash ci/install-deps.sh
-cargo build --release --locked -p authbridge -p pam-authbridge -p nss-authbridge
+cargo build --release --locked -p authbridge -p pam-authbridge -p nss-authbridge -p ocs-conformance
 
 demo=$(mktemp -d /tmp/authbridge-demo.XXXXXX)
 chmod 755 "$demo"
@@ -120,3 +121,9 @@ if printf 'correct horse battery\n' | pam alice authenticate | grep -q successfu
     exit 1
 fi
 ab user list --info
+
+echo "== ocs-conformance against this OCS API: the groups fixtures, v1 and v2, XML and JSON"
+OCS_ADMIN_PASSWORD="$admin_token" target/release/ocs-conformance run \
+    --base-url http://127.0.0.1:18080 --admin-user boss --admin-password-env OCS_ADMIN_PASSWORD \
+    --filter groups/ --junit "$demo/conformance.xml"
+grep -o '<testsuites [^>]*>' "$demo/conformance.xml"
