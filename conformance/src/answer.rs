@@ -47,6 +47,12 @@ impl Answer {
         }
     }
 
+    /// Whether this is an OCS success (statuscode 100 in v1, 200 in v2).
+    pub fn succeeded(&self) -> bool {
+        self.ocs()
+            .is_some_and(|o| matches!(o.statuscode, 100 | 200))
+    }
+
     /// Says what came back, in a few words, for messages.
     pub fn describe(&self) -> String {
         match &self.body {

@@ -8,6 +8,8 @@
 //! [`report`] (summary, JUnit, JSON), [`names`] (what a run calls its users).
 
 pub mod answer;
+mod case;
+pub mod cleanup;
 pub mod client;
 pub mod expect;
 pub mod fixture;

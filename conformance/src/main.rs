@@ -310,16 +310,7 @@ async fn run_async(
         .sweep(Duration::from_secs(args.sweep_after * 60))
         .await;
     if swept.users_removed + swept.groups_removed > 0 || !swept.errors.is_empty() {
-        eprintln!(
-            "ocs-conformance: removed {} users and {} groups left by earlier runs{}",
-            swept.users_removed,
-            swept.groups_removed,
-            if swept.errors.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", swept.errors.join("; "))
-            }
-        );
+        eprintln!("ocs-conformance: before the run, {swept} left by earlier runs");
     }
     let total = fixtures.len() * runner.options().variants.len();
     eprintln!(
@@ -358,16 +349,7 @@ async fn run_async(
     let Some(mut reports) = outcome else {
         eprintln!("ocs-conformance: interrupted; removing what this run created…");
         let cleanup = runner.cleanup().await;
-        eprintln!(
-            "ocs-conformance: removed {} users and {} groups{}",
-            cleanup.users_removed,
-            cleanup.groups_removed,
-            if cleanup.errors.is_empty() {
-                String::new()
-            } else {
-                format!("; could not remove: {}", cleanup.errors.join("; "))
-            }
-        );
+        eprintln!("ocs-conformance: {cleanup}");
         return ExitCode::from(INTERRUPTED);
     };
     let cleanup = runner.cleanup().await;

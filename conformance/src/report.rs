@@ -1,8 +1,9 @@
 //! What a run tells people and CI servers: a readable summary, a JUnit file and a
 //! JSON report; and the known deviations of a target (`--expected-failures`).
 
+use crate::cleanup::Cleanup;
 use crate::expect::Severity;
-use crate::run::{CaseReport, Cleanup, Outcome};
+use crate::run::{CaseReport, Outcome};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -99,17 +100,7 @@ pub fn summary(reports: &[CaseReport], wall: Duration, cleanup: &Cleanup) -> Str
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(out, "{} cases: {}", reports.len(), parts.join(", "));
     let _ = writeln!(out, "{}", timing(wall, server));
-    let _ = writeln!(
-        out,
-        "clean-up: removed {} users and {} groups{}",
-        cleanup.users_removed,
-        cleanup.groups_removed,
-        if cleanup.errors.is_empty() {
-            String::new()
-        } else {
-            format!("; could not remove: {}", cleanup.errors.join("; "))
-        }
-    );
+    let _ = writeln!(out, "clean-up: {cleanup}");
     out
 }
 

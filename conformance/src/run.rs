@@ -3,16 +3,17 @@
 //! global state), and the removal of everything the run created.
 
 use crate::answer::{Answer, Body};
+use crate::case::{Case, Prepared, Space};
 use crate::client::{Api, Client, Format, Outgoing, SendError, Variant};
-use crate::expect::{self, Finding, Severity};
-use crate::fixture::{Document, Fixture, FormValue, Level, Request};
-use crate::names::{self, RunPrefix};
+use crate::expect::{Finding, Severity};
+use crate::fixture::{Document, Fixture};
+use crate::names::RunPrefix;
 use crate::snapshot::{SnapshotOutcome, Snapshots};
 use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
 
 /// The server under test and what it can do.
 #[derive(Debug, Clone)]
@@ -129,28 +130,20 @@ pub enum PreflightError {
     },
 }
 
-/// What the clean-up removed, and what it could not.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Cleanup {
-    pub users_removed: usize,
-    pub groups_removed: usize,
-    pub errors: Vec<String>,
-}
-
 pub struct Runner {
-    client: Client,
-    target: Target,
-    options: Options,
-    prefix: RunPrefix,
-    snapshots: Option<Arc<Snapshots>>,
-    seq: AtomicUsize,
+    pub(crate) client: Client,
+    pub(crate) target: Target,
+    pub(crate) options: Options,
+    pub(crate) prefix: RunPrefix,
+    pub(crate) snapshots: Option<Arc<Snapshots>>,
+    pub(crate) seq: AtomicUsize,
     /// Cases share it; a global case takes it alone.
-    global: tokio::sync::RwLock<()>,
+    pub(crate) global: tokio::sync::RwLock<()>,
     /// Setups done once for all variants of a fixture (see [`shares_setup`]).
-    shared: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Prepared>>>>,
+    pub(crate) shared: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Prepared>>>>,
 }
 
-const V1_XML: Variant = Variant {
+pub(crate) const V1_XML: Variant = Variant {
     api: Api::V1,
     format: Format::Xml,
 };
@@ -182,7 +175,7 @@ impl Runner {
         &self.options
     }
 
-    fn admin(&self) -> (String, String) {
+    pub(crate) fn admin(&self) -> (String, String) {
         (
             self.target.admin_user.clone(),
             self.target.admin_password.clone(),
@@ -229,88 +222,6 @@ impl Runner {
                 code,
                 message: ocs.message.clone(),
             }),
-        }
-    }
-
-    /// Removes users and groups of earlier runs that started more than
-    /// `older_than` ago (a run in progress elsewhere is younger than that).
-    pub async fn sweep(&self, older_than: Duration) -> Cleanup {
-        let now = SystemTime::now();
-        self.remove_matching(names::MARK, |id| {
-            names::started(id)
-                .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= older_than)
-        })
-        .await
-    }
-
-    /// Removes every user and group this run created.
-    pub async fn cleanup(&self) -> Cleanup {
-        let prefix = self.prefix.as_str().to_owned();
-        self.remove_matching(&prefix, |id| id.starts_with(&prefix))
-            .await
-    }
-
-    async fn remove_matching(&self, search: &str, ours: impl Fn(&str) -> bool) -> Cleanup {
-        let mut cleanup = Cleanup::default();
-        for (kind, list_key) in [("users", "users"), ("groups", "groups")] {
-            let ids = match self.list_all(kind, list_key, search).await {
-                Ok(ids) => ids,
-                Err(e) => {
-                    cleanup
-                        .errors
-                        .push(format!("listing {kind} matching {search:?}: {e}"));
-                    continue;
-                }
-            };
-            for id in ids.into_iter().filter(|id| ours(id)) {
-                let request =
-                    Outgoing::new(Method::DELETE, format!("/cloud/{kind}/{}", encode(&id)))
-                        .as_user(&self.admin());
-                match self.client.send(&request, V1_XML, "cleanup").await {
-                    Ok((answer, _)) if answer.ocs().is_some_and(|o| o.statuscode == 100) => {
-                        if kind == "users" {
-                            cleanup.users_removed += 1;
-                        } else {
-                            cleanup.groups_removed += 1;
-                        }
-                    }
-                    Ok((answer, _)) => cleanup
-                        .errors
-                        .push(format!("deleting {kind} {id}: {}", answer.describe())),
-                    Err(e) => cleanup.errors.push(format!("deleting {kind} {id}: {e}")),
-                }
-            }
-        }
-        cleanup
-    }
-
-    async fn list_all(&self, kind: &str, key: &str, search: &str) -> Result<Vec<String>, String> {
-        const PAGE: usize = 200;
-        let mut all = Vec::new();
-        loop {
-            let request = Outgoing::new(Method::GET, format!("/cloud/{kind}"))
-                .query("search", search)
-                .query("limit", &PAGE.to_string())
-                .query("offset", &all.len().to_string())
-                .as_user(&self.admin());
-            let (answer, _) = self
-                .client
-                .send(&request, V1_XML, "cleanup")
-                .await
-                .map_err(|e| e.to_string())?;
-            let ocs = answer.ocs().ok_or_else(|| answer.describe())?;
-            let page: Vec<String> = match ocs.data.get(key) {
-                Some(crate::tree::Node::List(items)) => items
-                    .iter()
-                    .filter_map(|n| n.text().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let done = page.len() < PAGE;
-            all.extend(page);
-            if done {
-                return Ok(all);
-            }
         }
     }
 
@@ -434,134 +345,8 @@ impl Runner {
         }
     }
 
-    /// The fixture's setup: its own for this case, or the one its variants share.
-    /// The shared setup's exchanges are reported with each case, its server time
-    /// with the first only.
-    async fn prepared(
-        &self,
-        fixture: &Fixture,
-        variant: Variant,
-        report: &mut CaseReport,
-    ) -> Prepared {
-        if !shares_setup(fixture) {
-            let prepared = self.prepare(fixture, variant).await;
-            report.server_time += prepared.server_time;
-            report.exchanges.extend(prepared.exchanges.iter().cloned());
-            return prepared;
-        }
-        let cell = {
-            let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(shared.entry(fixture.id.clone()).or_default())
-        };
-        let first = std::sync::atomic::AtomicBool::new(false);
-        let prepared = cell
-            .get_or_init(|| async {
-                first.store(true, Ordering::Relaxed);
-                self.prepare(fixture, variant).await
-            })
-            .await
-            .clone();
-        if first.load(Ordering::Relaxed) {
-            report.server_time += prepared.server_time;
-        }
-        report.exchanges.extend(prepared.exchanges.iter().cloned());
-        prepared
-    }
-
-    /// Creates the fixture's groups and users as the admin in a fresh namespace;
-    /// the first refusal ends it.
-    async fn prepare(&self, fixture: &Fixture, variant: Variant) -> Prepared {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut prepared = Prepared {
-            space: Space {
-                ns: self.prefix.case(seq),
-                passwords: HashMap::new(),
-                fresh_password: names::password(),
-            },
-            failure: None,
-            exchanges: Vec::new(),
-            server_time: Duration::ZERO,
-        };
-        let admin = self.admin();
-        let header = format!("{} [{variant}] setup", fixture.id);
-        for step in &fixture.setup {
-            let ns = prepared.space.ns.clone();
-            let mut requests = Vec::new();
-            if let Some(group) = &step.group {
-                requests.push(
-                    Outgoing::new(Method::POST, "/cloud/groups")
-                        .form("groupid", &format!("{ns}{group}")),
-                );
-            }
-            if let Some(user) = &step.user {
-                let uid = format!("{ns}{user}");
-                let password = names::password();
-                let mut create = Outgoing::new(Method::POST, "/cloud/users")
-                    .form("userid", &uid)
-                    .form("password", &password);
-                for g in &step.groups {
-                    create = create.form("groups[]", &format!("{ns}{g}"));
-                }
-                if let Some(email) = &step.email {
-                    create = create.form("email", &self.fill(&prepared.space, email));
-                }
-                if let Some(name) = &step.displayname {
-                    create = create.form("displayName", &self.fill(&prepared.space, name));
-                }
-                requests.push(create);
-                for g in &step.subadmin {
-                    requests.push(
-                        Outgoing::new(
-                            Method::POST,
-                            format!("/cloud/users/{}/subadmins", encode(&uid)),
-                        )
-                        .form("groupid", &format!("{ns}{g}")),
-                    );
-                }
-                if step.disabled {
-                    requests.push(Outgoing::new(
-                        Method::PUT,
-                        format!("/cloud/users/{}/disable", encode(&uid)),
-                    ));
-                }
-                prepared.space.passwords.insert(user.clone(), password);
-            }
-            for request in requests {
-                let request = request.as_user(&admin);
-                let sent = self
-                    .exchange(
-                        &request,
-                        variant,
-                        &header,
-                        &mut prepared.exchanges,
-                        &mut prepared.server_time,
-                    )
-                    .await;
-                let problem = match sent {
-                    Ok(answer)
-                        if answer
-                            .ocs()
-                            .is_some_and(|o| matches!(o.statuscode, 100 | 200)) =>
-                    {
-                        continue;
-                    }
-                    Ok(answer) => answer.describe(),
-                    Err(e) => e.to_string(),
-                };
-                prepared.failure = Some(Finding {
-                    severity: Severity::Fail,
-                    what: format!("setup {}", request.line(variant)),
-                    expected: "statuscode 100".into(),
-                    actual: problem,
-                });
-                return prepared;
-            }
-        }
-        prepared
-    }
-
     /// Sends one request and records it.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         outgoing: &Outgoing,
         variant: Variant,
@@ -580,7 +365,7 @@ impl Runner {
     }
 
     /// Fills in `{p}`, `{admin}`, `{app}` and `{password}`.
-    fn fill(&self, space: &Space, text: &str) -> String {
+    pub(crate) fn fill(&self, space: &Space, text: &str) -> String {
         text.replace("{p}", &space.ns)
             .replace("{admin}", &self.target.admin_user)
             .replace("{app}", &self.target.toggle_app)
@@ -626,7 +411,8 @@ enum Turn<'a> {
     Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'a, ()>),
 }
 
-fn encode(segment: &str) -> String {
+/// Percent-encodes a path segment.
+pub(crate) fn encode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {
@@ -636,268 +422,4 @@ fn encode(segment: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-/// A namespace (`{p}`) and the users its setup made.
-#[derive(Debug, Clone)]
-struct Space {
-    ns: String,
-    /// Setup users' passwords by their fixture name.
-    passwords: HashMap<String, String>,
-    /// `{password}`: one fresh strong password per namespace.
-    fresh_password: String,
-}
-
-/// A fixture's setup, done.
-#[derive(Debug, Clone)]
-struct Prepared {
-    space: Space,
-    failure: Option<Finding>,
-    exchanges: Vec<Exchange>,
-    server_time: Duration,
-}
-
-/// Whether the variants of `fixture` can share one setup: none of its requests
-/// can change what the setup made (GETs, and requests documented to fail), and
-/// none sends a wrong password (failures are throttled per user).
-fn shares_setup(fixture: &Fixture) -> bool {
-    let steps = std::iter::once((&fixture.request, &fixture.expect))
-        .chain(fixture.then.iter().map(|s| (&s.request, &s.expect)));
-    !fixture.global
-        && fixture.teardown.is_empty()
-        && steps
-            .into_iter()
-            .all(|(r, e)| r.password.is_none() && (r.method == "GET" || e.statuscode != 100))
-}
-
-/// One fixture in one variant.
-struct Case<'a> {
-    runner: &'a Runner,
-    fixture: &'a Fixture,
-    variant: Variant,
-    space: Space,
-    /// Normalised answers, for the snapshot.
-    answers: Vec<(String, Answer)>,
-}
-
-impl<'a> Case<'a> {
-    fn fill(&self, text: &str) -> String {
-        self.runner.fill(&self.space, text)
-    }
-
-    fn fill_value(&self, value: &toml::Value) -> toml::Value {
-        match value {
-            toml::Value::String(s) => toml::Value::String(self.fill(s)),
-            toml::Value::Array(items) => {
-                toml::Value::Array(items.iter().map(|v| self.fill_value(v)).collect())
-            }
-            toml::Value::Table(t) => toml::Value::Table(
-                t.iter()
-                    .map(|(k, v)| (self.fill(k), self.fill_value(v)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-
-    fn fixture_header(&self) -> String {
-        format!("{} [{}]", self.fixture.id, self.variant)
-    }
-
-    async fn run(&mut self, report: &mut CaseReport) {
-        let steps = std::iter::once((&self.fixture.request, &self.fixture.expect))
-            .chain(self.fixture.then.iter().map(|s| (&s.request, &s.expect)));
-        for (index, (request, expect)) in steps.enumerate() {
-            let outgoing = self.outgoing(request);
-            let line = outgoing.line(self.variant);
-            let answer = match self.send(&outgoing, report).await {
-                Ok(answer) => answer,
-                Err(e) => {
-                    report.findings.push(Finding {
-                        severity: Severity::Fail,
-                        what: step_name(index, "answer"),
-                        expected: "an answer".into(),
-                        actual: format!("{line}: {e}"),
-                    });
-                    break;
-                }
-            };
-            if index == 0 && unimplemented(&answer) {
-                report.outcome = Outcome::Unimplemented;
-                report.reason = format!("{line} answered {}", answer.describe());
-                return;
-            }
-            let mut answer = answer;
-            let mut expect = expect.clone();
-            if let Body::Ocs(ocs) = &mut answer.body {
-                for path in &expect.redact {
-                    ocs.data.redact(path);
-                }
-            }
-            if let Some(data) = &mut expect.data {
-                for v in [&mut data.exact, &mut data.subset, &mut data.lacks]
-                    .into_iter()
-                    .flatten()
-                {
-                    *v = self.fill_value(v);
-                }
-                if let Some(keys) = &mut data.keys {
-                    *keys = keys.iter().map(|k| self.fill(k)).collect();
-                }
-            }
-            for mut finding in expect::check(&expect, self.variant, &answer) {
-                finding.what = format!("{} {}", step_name(index, &line), finding.what);
-                report.findings.push(finding);
-            }
-            self.answers
-                .push((describe_request(&outgoing, self.variant), answer));
-        }
-        let must = self.fixture.level == Level::Must;
-        report.outcome = if report.findings.iter().any(|f| f.severity == Severity::Fail) {
-            if must {
-                Outcome::Fail
-            } else {
-                Outcome::Warning
-            }
-        } else if report.findings.is_empty() {
-            Outcome::Pass
-        } else {
-            Outcome::Warning
-        };
-    }
-
-    async fn send(
-        &self,
-        outgoing: &Outgoing,
-        report: &mut CaseReport,
-    ) -> Result<Answer, SendError> {
-        self.runner
-            .exchange(
-                outgoing,
-                self.variant,
-                &self.fixture_header(),
-                &mut report.exchanges,
-                &mut report.server_time,
-            )
-            .await
-    }
-
-    fn outgoing(&self, request: &Request) -> Outgoing {
-        let method = Method::from_bytes(request.method.as_bytes()).unwrap_or(Method::GET);
-        let mut out = Outgoing::new(method, self.fill(&request.path));
-        out.query = self.pairs(&request.query);
-        out.form = self.pairs(&request.form);
-        out.credentials = match request.actor.as_str() {
-            "anonymous" => None,
-            "admin" => Some(self.runner.admin()),
-            user => Some((
-                format!("{}{user}", self.space.ns),
-                self.space.passwords.get(user).cloned().unwrap_or_default(),
-            )),
-        };
-        if let (Some(password), Some(credentials)) = (&request.password, &mut out.credentials) {
-            credentials.1 = self.fill(password);
-        }
-        out
-    }
-
-    fn pairs(
-        &self,
-        values: &std::collections::BTreeMap<String, FormValue>,
-    ) -> Vec<(String, String)> {
-        let mut pairs = Vec::new();
-        for (key, value) in values {
-            match value {
-                FormValue::One(v) => pairs.push((key.clone(), self.fill(v))),
-                FormValue::Many(vs) => {
-                    pairs.extend(vs.iter().map(|v| (format!("{key}[]"), self.fill(v))))
-                }
-            }
-        }
-        pairs
-    }
-
-    async fn teardown(&self, request: &Request, report: &mut CaseReport) {
-        let outgoing = self.outgoing(request);
-        let line = outgoing.line(self.variant);
-        let problem = match self.send(&outgoing, report).await {
-            Ok(answer)
-                if answer
-                    .ocs()
-                    .is_some_and(|o| matches!(o.statuscode, 100 | 200)) =>
-            {
-                return;
-            }
-            Ok(answer) => answer.describe(),
-            Err(e) => e.to_string(),
-        };
-        report.findings.push(Finding {
-            severity: Severity::Warning,
-            what: format!("teardown {line}"),
-            expected: "statuscode 100".into(),
-            actual: problem,
-        });
-        if report.outcome == Outcome::Pass {
-            report.outcome = Outcome::Warning;
-        }
-    }
-
-    /// The answers, normalised: the run's prefix masked, volatile values redacted.
-    fn snapshot_text(&self, report: &CaseReport) -> String {
-        let mut out = format!("# {}\n# {}\n", report.title, report.source);
-        for (request, answer) in &self.answers {
-            let line = request
-                .replace(&self.space.ns, "{p}")
-                .replace(&self.space.fresh_password, "{password}");
-            out.push_str(&format!("\n{line}\nhttp: {}\n", answer.http));
-            match &answer.body {
-                Body::Ocs(ocs) => {
-                    let mut data = ocs.data.clone();
-                    data.mask(&self.space.ns, "{p}");
-                    out.push_str(&format!(
-                        "status: {}\nstatuscode: {}\nmessage: {:?}\ndata: {}",
-                        ocs.status,
-                        ocs.statuscode,
-                        ocs.message.replace(&self.space.ns, "{p}"),
-                        data.render()
-                    ));
-                }
-                Body::NotOcs { why, .. } => out.push_str(&format!("not OCS: {why}\n")),
-            }
-        }
-        out
-    }
-}
-
-/// The request line, who sent it, and its form (for snapshots; the caller masks
-/// the namespace and the generated password).
-fn describe_request(request: &Outgoing, variant: Variant) -> String {
-    let mut out = request.line(variant);
-    let who = match &request.credentials {
-        Some((user, _)) => user.as_str(),
-        None => "anonymous",
-    };
-    out.push_str(&format!("\nas: {who}"));
-    if !request.form.is_empty() {
-        let form: Vec<String> = request
-            .form
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        out.push_str(&format!("\nform: {}", form.join("&")));
-    }
-    out
-}
-
-fn step_name(index: usize, what: &str) -> String {
-    if index == 0 {
-        what.to_owned()
-    } else {
-        format!("then {index}: {what}")
-    }
-}
-
-/// A route the server does not have: 404, 405 or 501 without an OCS envelope.
-fn unimplemented(answer: &Answer) -> bool {
-    matches!(answer.http, 404 | 405 | 501) && answer.ocs().is_none()
 }
