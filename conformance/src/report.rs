@@ -64,6 +64,9 @@ pub fn exit_code(reports: &[CaseReport]) -> u8 {
     u8::from(reports.iter().any(|r| r.outcome.is_failure()))
 }
 
+/// Width of the expected column when expected and actual fit side by side.
+const SIDE: usize = 36;
+
 /// The details of one case for people: findings side by side, or why skipped.
 pub fn describe(report: &CaseReport) -> String {
     let mut out = format!("{:<16} {}\n", report.outcome.label(), report.name());
@@ -80,6 +83,16 @@ pub fn describe(report: &CaseReport) -> String {
             Severity::Warning => "!",
         };
         let _ = writeln!(out, "               {kind} {}", f.what);
+        let short = |t: &str| !t.contains('\n') && t.chars().count() <= SIDE;
+        if short(&f.expected) && short(&f.actual) {
+            // Side by side when both fit.
+            let _ = writeln!(
+                out,
+                "                   expected: {:<SIDE$}  actual: {}",
+                f.expected, f.actual
+            );
+            continue;
+        }
         let _ = writeln!(out, "                   expected: {}", f.expected);
         for (i, line) in f.actual.lines().enumerate() {
             let label = if i == 0 { "actual:  " } else { "         " };
@@ -212,7 +225,7 @@ pub fn json(
 ) -> String {
     let mut counts = BTreeMap::new();
     for r in reports {
-        *counts.entry(r.outcome.label()).or_default() += 1;
+        *counts.entry(r.outcome.key()).or_default() += 1;
     }
     let doc = JsonReport {
         base_url,

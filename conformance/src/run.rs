@@ -57,6 +57,20 @@ impl Outcome {
         matches!(self, Outcome::Fail | Outcome::Unimplemented)
     }
 
+    /// The name in the JSON report (as serialised).
+    pub fn key(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Warning => "warning",
+            Outcome::Skipped => "skipped",
+            Outcome::Unimplemented => "unimplemented",
+            Outcome::ExpectedFailure => "expected-failure",
+            Outcome::UnexpectedPass => "unexpected-pass",
+        }
+    }
+
+    /// The name in reports for people.
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
@@ -140,6 +154,8 @@ pub struct Runner {
     /// Cases share it; a global case takes it alone.
     pub(crate) global: tokio::sync::RwLock<()>,
     /// Setups done once for all variants of a fixture (see [`shares_setup`]).
+    /// Why the global fixtures cannot run, if the app they switch is not enabled.
+    toggle_app: tokio::sync::OnceCell<Option<String>>,
     pub(crate) shared: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Prepared>>>>,
 }
 
@@ -164,6 +180,7 @@ impl Runner {
             seq: AtomicUsize::new(0),
             global: tokio::sync::RwLock::new(()),
             shared: std::sync::Mutex::default(),
+            toggle_app: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -259,6 +276,28 @@ impl Runner {
         None
     }
 
+    /// The global fixtures switch an app off and on again: starting from an app
+    /// that is off, they would leave it on. An app list that cannot be read does
+    /// not stop them (their own checks then report what is wrong).
+    async fn toggle_app_not_enabled(&self) -> Option<String> {
+        self.toggle_app
+            .get_or_init(|| async {
+                let app = &self.target.toggle_app;
+                let request = Outgoing::new(Method::GET, "/cloud/apps")
+                    .query("filter", "enabled")
+                    .as_user(&self.admin());
+                let (answer, _) = self.client.send(&request, V1_XML, "preflight").await.ok()?;
+                let apps = answer.ocs()?.data.get("apps")?.clone();
+                let listed = matches!(&apps, crate::tree::Node::List(items)
+                    if items.iter().any(|a| a.text() == Some(app.as_str())));
+                (!listed).then(|| {
+                    format!("the app {app:?} these fixtures switch off and on is not enabled here: choose an enabled one with --toggle-app")
+                })
+            })
+            .await
+            .clone()
+    }
+
     /// Runs one fixture in one variant.
     pub async fn run_case(&self, fixture: &Fixture, variant: Variant) -> CaseReport {
         let mut report = CaseReport {
@@ -273,7 +312,11 @@ impl Runner {
             server_time: Duration::ZERO,
             wall_time: Duration::ZERO,
         };
-        if let Some(reason) = self.skip_reason(fixture) {
+        let reason = match self.skip_reason(fixture) {
+            None if fixture.global => self.toggle_app_not_enabled().await,
+            other => other,
+        };
+        if let Some(reason) = reason {
             report.outcome = Outcome::Skipped;
             report.reason = reason;
             return report;

@@ -125,7 +125,8 @@ fn a_clean_run_prints_a_summary_writes_junit_and_json_and_exits_0() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["cases"].as_array().unwrap().len(), fixtures * 4);
     assert_eq!(report["counts"]["skipped"], 8);
-    assert_eq!(report["counts"]["FAIL"], serde_json::Value::Null);
+    assert_eq!(report["counts"]["fail"], serde_json::Value::Null);
+    assert!(report["counts"]["pass"].as_u64().unwrap() > 0);
     assert!(report["run_prefix"].as_str().unwrap().starts_with("ocsct-"));
     let case = report["cases"]
         .as_array()
@@ -164,8 +165,11 @@ fn failures_exit_1_side_by_side_and_expected_failures_keep_ci_green() {
         stdout.contains("FAIL             users/enable/100-enabled [v1 xml]"),
         "{stdout}"
     );
-    assert!(stdout.contains("expected: 100"), "{stdout}");
-    assert!(stdout.contains("actual:   101 \"failure\""), "{stdout}");
+    // Expected and actual side by side.
+    assert!(
+        stdout.contains(&format!("expected: {:<36}  actual: 101 \"failure\"", "100")),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains("users/enable/101-user-missing"),
         "it passes: {stdout}"
@@ -452,4 +456,51 @@ fn the_sample_pipeline_script_runs_the_suite_and_leaves_both_reports() {
             .join("snapshots/sample/groups__add__102-exists@v2-json.snap")
             .exists()
     );
+}
+
+#[test]
+fn global_fixtures_run_only_when_allowed_and_leave_the_app_as_they_found_it() {
+    let server = Server::start();
+    let url = server.daemon.url();
+    let filter = [
+        "--filter",
+        "apps/disable/",
+        "--filter",
+        "apps/enable/",
+        "--api",
+        "v1",
+    ];
+    let (out, stdout, _) = run(&server, &url, &filter);
+    assert_eq!(code(&out), 0, "{stdout}");
+    assert_eq!(
+        stdout.matches("run with --allow-global-changes").count(),
+        4,
+        "{stdout}"
+    );
+
+    let mut args = filter.to_vec();
+    args.extend(["--allow-global-changes", "--toggle-app", "no_such_app"]);
+    let (out, stdout, _) = run(&server, &url, &args);
+    assert_eq!(code(&out), 0, "{stdout}");
+    assert_eq!(stdout.matches("is not enabled here").count(), 4, "{stdout}");
+
+    let mut args = filter.to_vec();
+    args.extend(["--allow-global-changes", "--toggle-app", "user_ftp"]);
+    let (out, stdout, _) = run(&server, &url, &args);
+    assert_eq!(code(&out), 0, "{stdout}");
+    assert!(stdout.contains("4 cases: 4 pass"), "{stdout}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = Client::new(&url, Duration::from_secs(10)).unwrap();
+    let request = Outgoing::new(reqwest::Method::GET, "/cloud/apps")
+        .query("filter", "enabled")
+        .as_user(&("admin".to_owned(), server.admin_token.clone()));
+    let variant = Variant {
+        api: Api::V2,
+        format: Format::Json,
+    };
+    let (answer, _) = runtime
+        .block_on(client.send(&request, variant, "check"))
+        .unwrap();
+    let enabled = answer.ocs().unwrap().data.get("apps").unwrap().brief();
+    assert!(enabled.contains("\"user_ftp\""), "{enabled}");
 }
