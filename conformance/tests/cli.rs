@@ -504,3 +504,36 @@ fn global_fixtures_run_only_when_allowed_and_leave_the_app_as_they_found_it() {
     let enabled = answer.ocs().unwrap().data.get("apps").unwrap().brief();
     assert!(enabled.contains("\"user_ftp\""), "{enabled}");
 }
+
+#[test]
+fn the_document_version_decides_which_fixtures_hold() {
+    // authbridge follows the current instruction set: a user may be added without
+    // a password when an email is given, so the legacy "password required"
+    // fixture fails against it, and the current-only 108 fixture is skipped.
+    let server = Server::start();
+    let args = [
+        "--filter",
+        "users/add/10",
+        "--document",
+        "legacy",
+        "--api",
+        "v1",
+        "--format",
+        "xml",
+    ];
+    let (out, stdout, _) = run(&server, &server.daemon.url(), &args);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL             users/add/101-password-required [v1 xml]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("actual:   108 "), "{stdout}");
+    assert!(
+        stdout.contains("skipped          users/add/108-no-password-no-email [v1 xml]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("documented only in the current document (run with --document current)"),
+        "{stdout}"
+    );
+}
