@@ -1,6 +1,7 @@
 //! A server's answer, parsed: the HTTP status and, when the body is an OCS
 //! envelope (XML or JSON), its meta and its data as a [`Node`] tree.
 
+use crate::client::Format;
 use crate::tree::Node;
 
 #[derive(Debug, Clone)]
@@ -10,6 +11,8 @@ pub struct Answer {
     /// Where a 3xx answer points.
     pub location: Option<String>,
     pub body: Body,
+    /// The format the envelope came in, when it is one.
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,11 +35,13 @@ pub struct Ocs {
 
 impl Answer {
     pub fn parse(http: u16, content_type: &str, location: Option<String>, body: &[u8]) -> Answer {
+        let (body, format) = parse_body(body);
         Answer {
             http,
             content_type: content_type.to_owned(),
             location,
-            body: parse_body(body),
+            body,
+            format,
         }
     }
 
@@ -55,6 +60,10 @@ impl Answer {
 
     /// Says what came back, in a few words, for messages.
     pub fn describe(&self) -> String {
+        if (300..400).contains(&self.http) {
+            let to = self.location.as_deref().unwrap_or("(no Location)");
+            return format!("HTTP {} redirect to {to}", self.http);
+        }
         match &self.body {
             Body::Ocs(o) => format!(
                 "HTTP {} statuscode {} {:?}",
@@ -88,21 +97,24 @@ fn not_ocs(why: impl Into<String>, text: &str) -> Body {
     }
 }
 
-fn parse_body(bytes: &[u8]) -> Body {
+/// The body and, when it is an OCS envelope, the format it came in.
+fn parse_body(bytes: &[u8]) -> (Body, Option<Format>) {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        return not_ocs("the body is not UTF-8", &String::from_utf8_lossy(bytes));
+        let body = not_ocs("the body is not UTF-8", &String::from_utf8_lossy(bytes));
+        return (body, None);
     };
     let trimmed = text.trim_start();
-    if trimmed.is_empty() {
-        return not_ocs("the body is empty", "");
-    }
-    if trimmed.starts_with('{') {
-        return parse_json(text);
-    }
-    if trimmed.starts_with('<') {
-        return parse_xml(text);
-    }
-    not_ocs("neither XML nor JSON", text)
+    let (body, format) = if trimmed.is_empty() {
+        (not_ocs("the body is empty", ""), Format::Xml)
+    } else if trimmed.starts_with('{') {
+        (parse_json(text), Format::Json)
+    } else if trimmed.starts_with('<') {
+        (parse_xml(text), Format::Xml)
+    } else {
+        (not_ocs("neither XML nor JSON", text), Format::Xml)
+    };
+    let format = matches!(body, Body::Ocs(_)).then_some(format);
+    (body, format)
 }
 
 fn parse_json(text: &str) -> Body {

@@ -100,6 +100,17 @@ pub fn check(expect: &Expect, variant: Variant, answer: &Answer) -> Vec<Finding>
             return findings;
         }
     };
+    if answer.format != Some(variant.format) {
+        let other = match variant.format {
+            crate::client::Format::Xml => "JSON",
+            crate::client::Format::Json => "XML",
+        };
+        findings.push(Finding::fail(
+            "format",
+            format!("an answer in {}", format_name(variant)),
+            format!("an answer in {other}"),
+        ));
+    }
     if answer.http != http {
         findings.push(Finding::fail(
             "http",
@@ -381,5 +392,33 @@ mod tests {
             m(r#"{ users = ["c"] }"#, false).unwrap_err().0,
             "data.users"
         );
+    }
+
+    #[test]
+    fn an_answer_in_the_other_format_or_with_the_wrong_codes_fails() {
+        let expect: Expect = toml::from_str("statuscode = 100").unwrap();
+        let json = Variant {
+            api: Api::V2,
+            format: crate::client::Format::Json,
+        };
+        let xml_body =
+            b"<ocs><meta><status>ok</status><statuscode>200</statuscode></meta><data/></ocs>";
+        let answer = Answer::parse(200, "application/json", None, xml_body);
+        let what: Vec<String> = check(&expect, json, &answer)
+            .into_iter()
+            .map(|f| f.what)
+            .collect();
+        assert_eq!(what, ["format"]);
+        let json_body =
+            br#"{"ocs":{"meta":{"status":"failure","statuscode":102,"message":""},"data":[]}}"#;
+        let answer = Answer::parse(400, "application/json", None, json_body);
+        let what: Vec<String> = check(&expect, json, &answer)
+            .into_iter()
+            .map(|f| f.what)
+            .collect();
+        assert_eq!(what, ["http", "statuscode", "status"]);
+        let fine = br#"{"ocs":{"meta":{"status":"ok","statuscode":200,"message":"OK"},"data":[]}}"#;
+        let answer = Answer::parse(200, "application/json; charset=utf-8", None, fine);
+        assert!(check(&expect, json, &answer).is_empty());
     }
 }

@@ -53,4 +53,3 @@ impl Drop for Smtp {
         let _ = self.child.wait();
     }
 }
-

@@ -11,6 +11,7 @@
 //! | `GET /cloud/groups/{id}/subadmins` | answers after [`SLOW`] (a timeout) |
 //! | `GET /cloud/users/{id}/subadmins` | a 302 redirect to a login page |
 //! | `POST /cloud/users/{id}/welcome` | no such route: 404 with an HTML body |
+//! | `GET /cloud/groups/{id}` | JSON, whatever format was asked for |
 //! | `POST /cloud/users` | right codes, but "already exists" reworded (a message only) |
 
 use axum::body::{Body, Bytes};
@@ -18,6 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long the "timeout" route takes: longer than the runner's timeout in the
@@ -26,6 +28,8 @@ pub const SLOW: Duration = Duration::from_secs(4);
 
 pub struct WrongServer {
     pub addr: SocketAddr,
+    /// Every request seen: `METHOD /path` and its fixture header, if any.
+    pub seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -41,7 +45,9 @@ impl WrongServer {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap();
+        let seen = Arc::default();
         let state = Upstream {
+            seen: Arc::clone(&seen),
             base: upstream.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -54,6 +60,7 @@ impl WrongServer {
         });
         WrongServer {
             addr,
+            seen,
             runtime: Some(runtime),
         }
     }
@@ -73,6 +80,7 @@ impl Drop for WrongServer {
 
 #[derive(Clone)]
 struct Upstream {
+    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
     base: String,
     http: reqwest::Client,
 }
@@ -82,6 +90,15 @@ const LOGIN_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Login</title></hea
 async fn route(State(up): State<Upstream>, request: Request) -> Response {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
+    let fixture = request
+        .headers()
+        .get(ocs_conformance::client::FIXTURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    up.seen
+        .lock()
+        .unwrap()
+        .push((format!("{method} {path}"), fixture));
     // `/ocs/v1.php/cloud/users/x/enable` → ["users", "x", "enable"]
     let parts: Vec<&str> = path
         .split_once("/cloud/")
@@ -109,6 +126,12 @@ async fn route(State(up): State<Upstream>, request: Request) -> Response {
                 .is_some_and(|q| q.contains("format=json"));
             let v2 = path.contains("/v2.php/");
             ocs_failure(json, v2, 101, "failure")
+        }
+        ("GET", ["groups", _]) => {
+            let (mut parts, body) = request.into_parts();
+            let json = parts.uri.to_string().replace("format=xml", "format=json");
+            parts.uri = json.parse().unwrap();
+            forward(&up, Request::from_parts(parts, body)).await
         }
         ("GET", ["users", _, "groups"]) => {
             let answer = forward(&up, request).await;
