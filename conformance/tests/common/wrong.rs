@@ -26,10 +26,13 @@ use std::time::Duration;
 /// tests that use this server.
 pub const SLOW: Duration = Duration::from_secs(4);
 
+/// Requests seen: `METHOD /path` and the fixture header, if any.
+pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 pub struct WrongServer {
     pub addr: SocketAddr,
     /// Every request seen: `METHOD /path` and its fixture header, if any.
-    pub seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    pub seen: Seen,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -80,7 +83,7 @@ impl Drop for WrongServer {
 
 #[derive(Clone)]
 struct Upstream {
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Seen,
     base: String,
     http: reqwest::Client,
 }
