@@ -22,6 +22,15 @@ fn main() {
     args.test_threads.get_or_insert(8);
     let fixtures = ocs_conformance::fixture::load_dir(&ocs_conformance::default_fixture_dir())
         .unwrap_or_else(|e| panic!("{e}"));
+    if args.list {
+        // Listing (as cargo-nextest does first) starts no server.
+        let names = fixtures.iter().flat_map(|f| {
+            common::all_variants()
+                .into_iter()
+                .map(move |v| Trial::test(format!("{} [{v}]", f.id), || Ok(())))
+        });
+        libtest_mimic::run(&args, names.collect()).exit();
+    }
     let accept = matches!(
         std::env::var("INSTA_UPDATE").as_deref(),
         Ok("always" | "force" | "1")
