@@ -317,3 +317,75 @@ pub fn load_unprovokable(dir: &Path) -> Result<Vec<Unprovokable>, LoadError> {
     })?;
     Ok(file.code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "users/add/102-exists"
+title = "t"
+source = "doc § section"
+[[setup]]
+user = "frank"
+[request]
+method = "POST"
+path = "/cloud/users"
+actor = "frank"
+form = { userid = "{p}frank", groups = ["a", "b"] }
+[expect]
+statuscode = 102
+"#;
+
+    fn load_one(path: &str, text: &str) -> Result<Vec<Fixture>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        load_dir(dir.path()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_good_fixture_loads_with_its_lists() {
+        let f = &load_one("users/add/102-exists.toml", GOOD).unwrap()[0];
+        assert_eq!(f.documents, [Document::Current, Document::Legacy]);
+        assert!(matches!(&f.request.form["groups"], FormValue::Many(g) if g.len() == 2));
+    }
+
+    #[test]
+    fn mistakes_in_a_fixture_are_refused_with_the_file_and_the_reason() {
+        let cases = [
+            ("users/add/other.toml", GOOD, "must match the file's place"),
+            (
+                "users/add/102-exists.toml",
+                &GOOD.replace("actor = \"frank\"", "actor = \"zoe\""),
+                "neither admin, anonymous nor a user of the setup",
+            ),
+            (
+                "users/add/102-exists.toml",
+                &GOOD.replace("[expect]", "[expect]\nmessage = \"(\""),
+                "message pattern",
+            ),
+            (
+                "users/add/102-exists.toml",
+                &GOOD.replace("method = \"POST\"", "method = \"PATCH\""),
+                "is not GET, POST, PUT or DELETE",
+            ),
+            (
+                "users/add/102-exists.toml",
+                &GOOD.replace("source = \"doc § section\"", "source = \" \""),
+                "cites its document section",
+            ),
+            (
+                "users/add/102-exists.toml",
+                &GOOD.replace("statuscode = 102", "statuscode = 102\ncolour = 1"),
+                "unknown field `colour`",
+            ),
+        ];
+        for (path, text, reason) in cases {
+            let err = load_one(path, text).unwrap_err();
+            assert!(err.contains(reason), "{path}: {err}");
+            assert!(err.contains(".toml"), "names the file: {err}");
+        }
+    }
+}

@@ -81,6 +81,10 @@ fn a_clean_run_prints_a_summary_writes_junit_and_json_and_exits_0() {
     );
     assert_eq!(code(&out), 0, "{stdout}{stderr}");
     assert!(stdout.contains("cases: "), "{stdout}");
+    // Progress lines while it runs (stderr is not a terminal here: every 25th).
+    assert!(stderr.contains("64 cases against"), "{stderr}");
+    assert!(stderr.contains("[  25/64] "), "{stderr}");
+    assert!(stderr.contains("[  64/64] "), "{stderr}");
     assert!(
         stdout.contains("harness overhead") || stdout.contains("cases overlapped"),
         "{stdout}"
