@@ -1344,6 +1344,66 @@ fn https_with_the_configured_certificate() {
     assert_eq!(String::from_utf8_lossy(&plain.stdout), "000");
 }
 
+/// A login against an IMAP server that never answers is in flight when SIGTERM
+/// comes: over plain HTTP and over HTTPS the answer still arrives (the backend's
+/// 3 s timeout: 503), then the daemon exits 0.
+#[test]
+fn sigterm_lets_requests_in_flight_finish_over_http_and_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = authbridge_testsupport::Pki::generate(dir.path());
+    for scheme in ["http", "https"] {
+        let silent = authbridge_testsupport::SilentServer::start();
+        let mut config = format!(
+            "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\ntimeout = \"3s\"\n",
+            silent.port
+        );
+        if scheme == "https" {
+            config.push_str(&format!(
+                "[http]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                pki.cert_file.display(),
+                pki.key_file.display()
+            ));
+        }
+        let mut d = Daemon::start_http(BIN, &config);
+        let url = format!("{scheme}://127.0.0.1:{}/auth/check", d.http.unwrap().port());
+        let ca = pki.ca_file.clone();
+        let pending = std::thread::spawn(move || {
+            let out = std::process::Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "20",
+                    "--cacert",
+                ])
+                .arg(ca)
+                .args(["-u", "fay:some-password", &url])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        });
+        let started = std::time::Instant::now();
+        while silent.connections() == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{scheme}: the login never reached the backend"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        d.signal(libc::SIGTERM);
+        assert_eq!(pending.join().unwrap(), "503", "{scheme}: {}", d.log());
+        assert_eq!(
+            d.stop().map(|s| s.code()),
+            Some(Some(0)),
+            "{scheme}: {}",
+            d.log()
+        );
+    }
+}
+
 /// nginx (Debian's) in front of a static site, asking /auth/check per request.
 #[test]
 fn nginx_auth_request_uses_auth_check() {

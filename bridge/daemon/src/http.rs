@@ -84,6 +84,9 @@ pub async fn serve(
         return;
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    // Connections are watched so that, once stopped, each finishes the request it
+    // is serving and then closes (as axum's graceful shutdown does for plain HTTP).
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let stop = until_stopped(stopped);
     tokio::pin!(stop);
     loop {
@@ -96,9 +99,9 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut stop => return,
+            _ = &mut stop => break,
         };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
+        let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), connections.watcher());
         // Each handshake in its own task: a slow client holds up nobody else.
         tokio::spawn(async move {
             let Ok(Ok(stream)) =
@@ -112,10 +115,13 @@ pub async fn serve(
                     app.clone().oneshot(request)
                 },
             );
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = watcher.watch(connection).await;
         });
     }
+    drop(listener);
+    connections.shutdown().await;
 }
