@@ -144,7 +144,7 @@ async fn start_http(
     use authbridge_daemon::http;
     let tls = match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) => {
-            Some(http::tls_config(cert, key).map_err(|e| (CONFIG_ERROR, e.to_string()))?)
+            Some(http::Tls::load(cert, key).map_err(|e| (CONFIG_ERROR, e.to_string()))?)
         }
         (None, None) => None,
         _ => {

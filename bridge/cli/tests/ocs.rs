@@ -1404,6 +1404,70 @@ fn sigterm_lets_requests_in_flight_finish_over_http_and_https() {
     }
 }
 
+/// A renewed certificate takes effect on SIGHUP, without a restart; a broken one
+/// is refused and the loaded certificate stays.
+#[test]
+fn sighup_reloads_the_tls_certificate() {
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = authbridge_testsupport::Pki::generate(first_dir.path());
+    let second = authbridge_testsupport::Pki::generate(second_dir.path());
+    let live = tempfile::tempdir().unwrap();
+    let (cert, key) = (live.path().join("cert.pem"), live.path().join("key.pem"));
+    std::fs::copy(&first.cert_file, &cert).unwrap();
+    std::fs::copy(&first.key_file, &key).unwrap();
+    let d = Daemon::start_http(
+        BIN,
+        &format!(
+            "[http]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let password = d.admin_password.clone().unwrap();
+    let url = format!("https://127.0.0.1:{}/auth/check", d.http.unwrap().port());
+    let curl = |ca: &std::path::Path| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "10",
+                "--cacert",
+            ])
+            .arg(ca)
+            .args(["-u", &format!("admin:{password}"), &url])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl(&first.ca_file), "204");
+    assert_eq!(curl(&second.ca_file), "000");
+
+    let reloads = |d: &Daemon| d.log().matches("reloaded the TLS certificate").count();
+    std::fs::copy(&second.cert_file, &cert).unwrap();
+    std::fs::copy(&second.key_file, &key).unwrap();
+    d.signal(libc::SIGHUP);
+    let started = std::time::Instant::now();
+    while reloads(&d) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", d.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(curl(&second.ca_file), "204", "{}", d.log());
+    assert_eq!(curl(&first.ca_file), "000");
+
+    std::fs::write(&key, "not a key").unwrap();
+    d.signal(libc::SIGHUP);
+    let started = std::time::Instant::now();
+    while !d.log().contains("TLS reload failed") {
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", d.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(curl(&second.ca_file), "204", "the loaded certificate stays");
+}
+
 /// nginx (Debian's) in front of a static site, asking /auth/check per request.
 #[test]
 fn nginx_auth_request_uses_auth_check() {

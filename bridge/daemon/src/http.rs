@@ -1,14 +1,16 @@
 //! Serving the OCS API over TCP: plain HTTP through axum, or HTTPS (rustls) when
 //! the config names a certificate and key. Both stop accepting when `stopped`
-//! turns true and let requests in flight finish.
+//! turns true and let requests in flight finish. With HTTPS, SIGHUP reads the
+//! certificate and key again (a renewed certificate needs no restart).
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
@@ -23,8 +25,37 @@ pub enum HttpError {
     Tls { path: String, detail: String },
 }
 
+/// The certificate and key files and the rustls config made from them.
+pub struct Tls {
+    cert: PathBuf,
+    key: PathBuf,
+    current: std::sync::RwLock<Arc<rustls::ServerConfig>>,
+}
+
+impl Tls {
+    pub fn load(cert: &Path, key: &Path) -> Result<Tls, HttpError> {
+        Ok(Tls {
+            current: std::sync::RwLock::new(tls_config(cert, key)?),
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+
+    /// Reads the files again; on any error the loaded certificate stays.
+    pub fn reload(&self) -> Result<(), HttpError> {
+        let fresh = tls_config(&self.cert, &self.key)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        let config = self.current.read().unwrap_or_else(|p| p.into_inner());
+        tokio_rustls::TlsAcceptor::from(Arc::clone(&config))
+    }
+}
+
 /// A rustls server config from PEM files.
-pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, HttpError> {
+fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, HttpError> {
     let err = |path: &Path, detail: String| HttpError::Tls {
         path: path.display().to_string(),
         detail,
@@ -70,7 +101,7 @@ async fn until_stopped(mut stopped: watch::Receiver<bool>) {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<Tls>,
     stopped: watch::Receiver<bool>,
 ) {
     let Some(tls) = tls else {
@@ -83,7 +114,13 @@ pub async fn serve(
         }
         return;
     };
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("cannot watch SIGHUP; the TLS certificate will not be reloaded: {e}");
+            None
+        }
+    };
     // Connections are watched so that, once stopped, each finishes the request it
     // is serving and then closes (as axum's graceful shutdown does for plain HTTP).
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
@@ -100,8 +137,15 @@ pub async fn serve(
                 }
             },
             _ = &mut stop => break,
+            Some(()) = async { hangup.as_mut()?.recv().await } => {
+                match tls.reload() {
+                    Ok(()) => tracing::info!(cert = %tls.cert.display(), "reloaded the TLS certificate"),
+                    Err(e) => tracing::warn!("TLS reload failed, the loaded certificate stays: {e}"),
+                }
+                continue;
+            }
         };
-        let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), connections.watcher());
+        let (acceptor, app, watcher) = (tls.acceptor(), app.clone(), connections.watcher());
         // Each handshake in its own task: a slow client holds up nobody else.
         tokio::spawn(async move {
             let Ok(Ok(stream)) =
