@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const CANNOT_RUN: u8 = 2;
+const EXIT_CODES: &str = "Exit codes: 0 every required fixture passed; 1 a fixture failed; \
+                          2 the run could not start (bad arguments, fixtures, unreachable or \
+                          non-OCS target, refused credentials); 130 interrupted (what the run \
+                          created is removed first).";
 const INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
@@ -21,9 +25,7 @@ const INTERRUPTED: u8 = 130;
     name = "ocs-conformance",
     version,
     about = "Replays the documented OCS Provisioning API fixtures against an OCS server",
-    after_help = "Exit codes: 0 every required fixture passed; 1 a fixture failed; \
-                  2 the run could not start (bad arguments, fixtures, unreachable or non-OCS \
-                  target); 130 interrupted (what the run created is removed first)."
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the fixtures against a server.
+    #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
     /// Lists the fixtures, their sources, and the documented codes no request can provoke.
     List {
@@ -71,6 +74,7 @@ struct RunArgs {
     /// The server's root URL (without /ocs), e.g. https://cloud.example.com
     #[arg(long)]
     base_url: String,
+    /// An admin account on the server (its users and groups are left alone).
     #[arg(long)]
     admin_user: String,
     /// The environment variable that holds the admin's password (never the password itself).
@@ -79,8 +83,10 @@ struct RunArgs {
     /// Only fixtures whose id contains this (repeatable).
     #[arg(long)]
     filter: Vec<String>,
+    /// The API versions to ask (/ocs/v1.php, /ocs/v2.php).
     #[arg(long, value_enum, default_value = "both")]
     api: ApiArg,
+    /// The answer formats to ask for.
     #[arg(long, value_enum, default_value = "both")]
     format: FormatArg,
     /// Writes a JUnit XML report here.
