@@ -319,41 +319,44 @@ fn leftovers_of_a_crashed_run_are_swept_and_nothing_else() {
 fn an_interrupted_run_removes_what_it_created() {
     let server = Server::start();
     let wrong = WrongServer::start(&server.daemon.url());
-    // The subadmin listing answers slowly here: the run is caught in the middle.
-    let mut child = cli(
-        &server,
-        &wrong.url(),
-        &["--filter", "groups/subadmins/100", "--timeout", "20"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while present(&server, "users", "ocsct-").is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run created nobody"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: signalling our own child, which has not been waited for yet.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
+    // Ctrl-C at a terminal, SIGTERM from a CI runner cancelling the job.
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // The subadmin listing answers slowly here: the run is caught in the middle.
+        let mut child = cli(
+            &server,
+            &wrong.url(),
+            &["--filter", "groups/subadmins/100", "--timeout", "20"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("interrupted; removing what this run created"),
-        "{stderr}"
-    );
-    assert!(present(&server, "users", "ocsct-").is_empty(), "{stderr}");
-    assert!(present(&server, "groups", "ocsct-").is_empty(), "{stderr}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while present(&server, "users", "ocsct-").is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run created nobody"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: signalling our own child, which has not been waited for yet.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(130), "signal {signal}: {stderr}");
+        assert!(
+            stderr.contains("interrupted; removing what this run created"),
+            "{stderr}"
+        );
+        assert!(present(&server, "users", "ocsct-").is_empty(), "{stderr}");
+        assert!(present(&server, "groups", "ocsct-").is_empty(), "{stderr}");
+    }
 }
 
 #[test]

@@ -83,6 +83,7 @@ const BROKEN: &[(&str, Outcome, &str)] = &[
         Outcome::Fail,
         "302 redirect",
     ),
+    ("users/add/100-as-subadmin", Outcome::Fail, "302 redirect"),
     // No such route.
     (
         "users/welcome/101-no-email",
