@@ -145,24 +145,29 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn load(dir: Option<PathBuf>, filter: &[String]) -> Result<Vec<Fixture>, String> {
-    let dir = dir.unwrap_or_else(ocs_conformance::default_fixture_dir);
-    let fixtures = fixture::load_dir(&dir).map_err(|e| e.to_string())?;
+/// Every fixture in `dir` (the shipped ones by default).
+fn load_all(dir: &Option<PathBuf>) -> Result<Vec<Fixture>, String> {
+    let dir = dir
+        .clone()
+        .unwrap_or_else(ocs_conformance::default_fixture_dir);
+    fixture::load_dir(&dir).map_err(|e| e.to_string())
+}
+
+/// The fixtures whose id contains one of `filter` (all without a filter).
+fn select(fixtures: &[Fixture], filter: &[String]) -> Result<Vec<Fixture>, String> {
     let selected: Vec<Fixture> = fixtures
-        .into_iter()
+        .iter()
         .filter(|f| filter.is_empty() || filter.iter().any(|s| f.id.contains(s.as_str())))
+        .cloned()
         .collect();
     if selected.is_empty() {
-        return Err(format!(
-            "no fixture in {} matches the filter",
-            dir.display()
-        ));
+        return Err(format!("no fixture matches the filter {filter:?}"));
     }
     Ok(selected)
 }
 
 fn list(dir: Option<PathBuf>, filter: &[String]) -> ExitCode {
-    let fixtures = match load(dir.clone(), filter) {
+    let fixtures = match load_all(&dir).and_then(|all| select(&all, filter)) {
         Ok(f) => f,
         Err(e) => return fail(CANNOT_RUN, &e),
     };
@@ -245,7 +250,11 @@ fn run(args: RunArgs) -> ExitCode {
             ),
         );
     }
-    let fixtures = match load(args.fixtures.clone(), &args.filter) {
+    let all = match load_all(&args.fixtures) {
+        Ok(all) => all,
+        Err(e) => return fail(CANNOT_RUN, &e),
+    };
+    let fixtures = match select(&all, &args.filter) {
         Ok(f) => f,
         Err(e) => return fail(CANNOT_RUN, &e),
     };
@@ -256,16 +265,7 @@ fn run(args: RunArgs) -> ExitCode {
         },
         None => ExpectedFailures::default(),
     };
-    let all_ids: Vec<String> = match fixture::load_dir(
-        &args
-            .fixtures
-            .clone()
-            .unwrap_or_else(ocs_conformance::default_fixture_dir),
-    ) {
-        Ok(all) => all.into_iter().map(|f| f.id).collect(),
-        Err(e) => return fail(CANNOT_RUN, &e.to_string()),
-    };
-    let ids: Vec<&str> = all_ids.iter().map(String::as_str).collect();
+    let ids: Vec<&str> = all.iter().map(|f| f.id.as_str()).collect();
     for unknown in expected.unknown(&ids) {
         eprintln!(
             "ocs-conformance: warning: --expected-failures names {unknown:?}, which is no fixture"
