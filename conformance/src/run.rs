@@ -153,9 +153,9 @@ pub struct Runner {
     pub(crate) seq: AtomicUsize,
     /// Cases share it; a global case takes it alone.
     pub(crate) global: tokio::sync::RwLock<()>,
-    /// Setups done once for all variants of a fixture (see [`shares_setup`]).
     /// Why the global fixtures cannot run, if the app they switch is not enabled.
     toggle_app: tokio::sync::OnceCell<Option<String>>,
+    /// Setups done once for all variants of a fixture (see `case::shares_setup`).
     pub(crate) shared: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Prepared>>>>,
 }
 
@@ -214,18 +214,15 @@ impl Runner {
                 url: url.clone(),
                 detail: e.to_string(),
             })?;
-        let Body::Ocs(ocs) = &answer.body else {
-            return Err(PreflightError::NotOcs {
-                url,
-                got: answer.describe(),
-            });
+        let ocs = match &answer.body {
+            Body::Ocs(ocs) if !(300..400).contains(&answer.http) => ocs,
+            _ => {
+                return Err(PreflightError::NotOcs {
+                    url,
+                    got: answer.describe(),
+                });
+            }
         };
-        if (300..400).contains(&answer.http) {
-            return Err(PreflightError::NotOcs {
-                url,
-                got: answer.describe(),
-            });
-        }
         match ocs.statuscode {
             100 => Ok(()),
             997 if answer.http == 401 => Err(PreflightError::Refused {
