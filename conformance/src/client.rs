@@ -30,6 +30,20 @@ pub struct Variant {
     pub format: Format,
 }
 
+impl Variant {
+    /// Every combination of the given versions and formats, versions first.
+    pub fn matrix(apis: &[Api], formats: &[Format]) -> Vec<Variant> {
+        apis.iter()
+            .flat_map(|&api| formats.iter().map(move |&format| Variant { api, format }))
+            .collect()
+    }
+
+    /// v1 and v2, XML and JSON.
+    pub fn all() -> Vec<Variant> {
+        Self::matrix(&[Api::V1, Api::V2], &[Format::Xml, Format::Json])
+    }
+}
+
 impl std::fmt::Display for Variant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let api = match self.api {

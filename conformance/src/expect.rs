@@ -81,11 +81,7 @@ pub fn check(expect: &Expect, variant: Variant, answer: &Answer) -> Vec<Finding>
         findings.push(Finding::fail(
             "http",
             format!("{http} (an OCS answer)"),
-            format!(
-                "{} redirect to {}",
-                answer.http,
-                answer.location.as_deref().unwrap_or("(no Location)")
-            ),
+            answer.describe(),
         ));
         return findings;
     }

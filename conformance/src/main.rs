@@ -223,9 +223,7 @@ fn variants(api: ApiArg, format: FormatArg) -> Vec<Variant> {
         FormatArg::Json => &[Format::Json],
         FormatArg::Both => &[Format::Xml, Format::Json],
     };
-    apis.iter()
-        .flat_map(|&api| formats.iter().map(move |&format| Variant { api, format }))
-        .collect()
+    Variant::matrix(apis, formats)
 }
 
 fn run(args: RunArgs) -> ExitCode {

@@ -102,12 +102,21 @@ pub fn describe(report: &CaseReport) -> String {
     out
 }
 
+/// How many cases ended in each outcome, by `name`.
+fn count(
+    reports: &[CaseReport],
+    name: fn(Outcome) -> &'static str,
+) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for r in reports {
+        *counts.entry(name(r.outcome)).or_default() += 1;
+    }
+    counts
+}
+
 /// Counts per outcome, wall time and the harness's share of it.
 pub fn summary(reports: &[CaseReport], wall: Duration, cleanup: &Cleanup) -> String {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in reports {
-        *counts.entry(r.outcome.label()).or_default() += 1;
-    }
+    let counts = count(reports, Outcome::label);
     let server: Duration = reports.iter().map(|r| r.server_time).sum();
     let mut out = String::new();
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
@@ -223,10 +232,7 @@ pub fn json(
     wall: Duration,
     cleanup: &Cleanup,
 ) -> String {
-    let mut counts = BTreeMap::new();
-    for r in reports {
-        *counts.entry(r.outcome.key()).or_default() += 1;
-    }
+    let counts = count(reports, Outcome::key);
     let doc = JsonReport {
         base_url,
         run_prefix,

@@ -7,7 +7,7 @@
 pub mod wrong;
 
 use authbridge_testsupport::{Daemon, Smtp};
-use ocs_conformance::client::{Api, Format, Variant};
+use ocs_conformance::client::Variant;
 use ocs_conformance::fixture::Document;
 use ocs_conformance::run::{Options, Target};
 use std::time::Duration;
@@ -115,13 +115,7 @@ impl Server {
 }
 
 pub fn all_variants() -> Vec<Variant> {
-    let mut v = Vec::new();
-    for api in [Api::V1, Api::V2] {
-        for format in [Format::Xml, Format::Json] {
-            v.push(Variant { api, format });
-        }
-    }
-    v
+    Variant::all()
 }
 
 pub fn options() -> Options {
