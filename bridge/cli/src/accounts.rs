@@ -269,9 +269,7 @@ fn new_password(from_env: bool, policy: &PasswordPolicy) -> Result<String> {
         }
         first
     };
-    if password.contains(['\r', '\n', '\0']) {
-        bail!("the password must not contain CR, LF or NUL");
-    }
+    authbridge_core::usable_password(&password)?;
     let broken = policy.violations(&password);
     if !broken.is_empty() {
         let rules: Vec<String> = broken.iter().map(ToString::to_string).collect();
@@ -297,6 +295,7 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
     match command {
         UserCommand::Add(a) => {
             authbridge_store::validate_uid(&a.uid)?;
+            accounts.names.check_user(&a.uid)?;
             if store.user(&a.uid).is_ok() {
                 bail!("the user {:?} already exists", a.uid);
             }
@@ -338,6 +337,9 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             }
             for gid in &a.group {
                 println!("Account \"{}\" added to group \"{gid}\"", user.uid);
+                if let Err(hidden) = accounts.names.check_export(gid) {
+                    println!("Note: {hidden}");
+                }
             }
             if user.welcome_pending {
                 println!(
@@ -493,6 +495,7 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
             if reset_password {
                 // A password nobody knows: only the link opens the account again.
                 store.set_password_hash(&uid, Some(&hash_password(&generated_password())))?;
+                revoke_if_configured(accounts, &uid)?;
             }
             let base_url = format!("http://{}", accounts.http_listen);
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -528,11 +531,17 @@ pub fn run_user(accounts: &crate::Accounts, command: UserCommand) -> Result<()> 
                 store.set_password_hash(&uid, Some(&hash_password(&password)))?;
             }
             println!("Successfully reset password for {uid}");
-            if accounts.revoke_on_reset {
-                let n = store.delete_app_passwords_before(&uid, i64::MAX)?;
-                println!("Revoked {n} app password(s) of {uid}");
-            }
+            revoke_if_configured(accounts, &uid)?;
         }
+    }
+    Ok(())
+}
+
+/// `revoke_app_passwords_on_reset`: a reset takes the user's app passwords along.
+fn revoke_if_configured(accounts: &crate::Accounts, uid: &str) -> Result<()> {
+    if accounts.revoke_on_reset {
+        let n = accounts.store.delete_app_passwords_before(uid, i64::MAX)?;
+        println!("Revoked {n} app password(s) of {uid}");
     }
     Ok(())
 }
@@ -739,6 +748,9 @@ pub fn run_group(accounts: &crate::Accounts, command: GroupCommand) -> Result<()
         GroupCommand::Add { gid } => {
             store.create_group(&gid, now())?;
             println!("Created group \"{gid}\"");
+            if let Err(hidden) = accounts.names.check_export(&gid) {
+                println!("Note: {hidden}");
+            }
         }
         GroupCommand::Adduser { gid, uid } => {
             if !store.add_member(&gid, &uid)? {

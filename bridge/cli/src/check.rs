@@ -55,7 +55,12 @@ pub fn run(
             return ExitCode::from(REJECTED);
         }
     };
-    let gate = Gate::new(chain, Arc::clone(&accounts.store), crate::accounts::now);
+    let gate = Gate::new(
+        chain,
+        Arc::clone(&accounts.store),
+        crate::accounts::now,
+        Arc::clone(&accounts.names),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

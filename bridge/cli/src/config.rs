@@ -37,6 +37,10 @@ pub struct ConfigFile {
     pub http: authbridge_daemon::HttpSettings,
     /// The SMTP relay for welcome and password-reset mails.
     pub mail: Option<authbridge_daemon::MailSettings>,
+    /// System names and deny lists: names authbridge never creates, records,
+    /// authenticates or exports.
+    #[serde(default)]
+    pub names: authbridge_local::NameSettings,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,

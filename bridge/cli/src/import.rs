@@ -204,6 +204,7 @@ fn ftp(n: usize, args: &[&Value], notes: &mut Vec<String>) -> Option<String> {
 mod tests {
     use super::*;
     use crate::config::ConfigFile;
+    use proptest::prelude::*;
 
     const MODERN: &str = r#"<?php
 $CONFIG = [
@@ -290,5 +291,72 @@ $CONFIG = array (
                 .unwrap_err()
                 .contains("not an array")
         );
+    }
+
+    /// `user_backends` arrays of any shape: known and unknown classes, arguments
+    /// of every PHP type, in both array syntaxes.
+    fn user_backends() -> impl Strategy<Value = String> {
+        let scalar = prop_oneof![
+            "'[^'\\\\]{0,12}'",
+            "\"[^\"\\\\]{0,12}\"",
+            "'\\{[a-z0-9.:]{0,12}(/[a-z-]{0,8}){0,3}\\}'",
+            "-?[0-9]{1,6}",
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            Just("null".to_owned()),
+            Just("[]".to_owned()),
+        ];
+        let class = prop_oneof![
+            Just("'OC_User_IMAP'".to_owned()),
+            Just("'\\OCA\\UserExternal\\SMB'".to_owned()),
+            Just("\\OCA\\UserExternal\\FTP::class".to_owned()),
+            Just("\"OC_User_FTP\"".to_owned()),
+            Just("'\\OCA\\UserExternal\\BasicAuth'".to_owned()),
+            "'[^'\\\\]{0,12}'",
+            Just("42".to_owned()),
+        ];
+        let server = prop_oneof![
+            3 => "'[a-z0-9.-]{1,12}'",
+            1 => "'\\{[^}'\\\\]{0,12}\\}'",
+            1 => scalar.clone(),
+        ];
+        let args =
+            (server, proptest::collection::vec(scalar, 0..6)).prop_map(|(first, mut rest)| {
+                rest.insert(0, first);
+                rest
+            });
+        let backend = (proptest::option::weighted(0.9, class), args, any::<bool>()).prop_map(
+            |(class, args, classic)| {
+                let (open, close) = if classic { ("array(", ")") } else { ("[", "]") };
+                let class = class
+                    .map(|c| format!("'class' => {c}, "))
+                    .unwrap_or_default();
+                format!(
+                    "{open}{class}'arguments' => {open}{}{close}{close}",
+                    args.join(", ")
+                )
+            },
+        );
+        proptest::collection::vec(backend, 0..4).prop_map(|b| {
+            format!(
+                "<?php\n$CONFIG = [\n  'user_backends' => [\n    {}\n  ],\n];\n",
+                b.join(",\n    ")
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn convert_never_panics_and_what_it_prints_is_a_config_authbridge_reads(
+            text in prop_oneof![user_backends(), crate::php::tests::php_soup()]
+        ) {
+            if let Ok(c) = convert(&text) {
+                let read = toml::from_str::<ConfigFile>(&c.toml);
+                prop_assert!(read.is_ok(), "{:?}\n{}", read.err(), c.toml);
+                prop_assert!(!c.toml.is_empty() || !c.notes.is_empty());
+            }
+        }
     }
 }

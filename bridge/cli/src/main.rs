@@ -2,12 +2,10 @@
 
 mod accounts;
 mod check;
-mod config;
-mod import;
 mod output;
-mod php;
 mod serve;
 
+use authbridge::{config, import};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -160,6 +158,8 @@ pub struct Accounts {
     pub mail: Option<authbridge_daemon::MailSettings>,
     /// Where the OCS API listens (the default base of mailed links).
     pub http_listen: std::net::SocketAddr,
+    /// The config's `[names]`: system names and deny lists.
+    pub names: std::sync::Arc<authbridge_local::Names>,
 }
 
 /// `config` is the file at `config_path` as the caller read it (`None`: there is none).
@@ -194,6 +194,9 @@ pub fn open_store(
         http_listen: config
             .map(|c| c.http.listen)
             .unwrap_or_else(|| authbridge_daemon::HttpSettings::default().listen),
+        names: std::sync::Arc::new(authbridge_local::Names::new(
+            &config.map(|c| c.names.clone()).unwrap_or_default(),
+        )),
     })
 }
 

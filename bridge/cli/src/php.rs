@@ -184,10 +184,16 @@ impl Lexer<'_> {
     }
 }
 
+/// Arrays nested deeper are refused: the parser recurses once per level, and a
+/// real config.php nests a handful.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<(Token, usize)>,
     pos: usize,
     text_lines: Vec<usize>,
+    /// Arrays open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -244,6 +250,16 @@ impl Parser {
     }
 
     fn entries(&mut self, close: &str) -> Result<Value, ParseError> {
+        if self.depth == MAX_DEPTH {
+            return Err(self.err(&format!("arrays nested more than {MAX_DEPTH} deep")));
+        }
+        self.depth += 1;
+        let entries = self.entries_within(close);
+        self.depth -= 1;
+        entries
+    }
+
+    fn entries_within(&mut self, close: &str) -> Result<Value, ParseError> {
         let mut entries = Vec::new();
         loop {
             if self.eat(close) {
@@ -278,13 +294,15 @@ pub fn find_key(text: &str, key: &str) -> Result<Option<Value>, ParseError> {
         tokens,
         pos: start + 2,
         text_lines,
+        depth: 0,
     };
     parser.value().map(Some)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn both_array_syntaxes_comments_and_escapes() {
@@ -355,9 +373,93 @@ $CONFIG = array (
     }
 
     #[test]
+    fn nesting_deeper_than_the_limit_is_refused_not_a_stack_overflow() {
+        // Each level was a recursion: 100,000 `[` overflowed the stack.
+        let deep = format!("'k' => {}", "[".repeat(100_000));
+        let e = find_key(&deep, "k").unwrap_err();
+        assert_eq!(e.message, "arrays nested more than 64 deep");
+        let e = find_key(&format!("'k' => {}", "array(".repeat(65)), "k").unwrap_err();
+        assert_eq!(e.message, "arrays nested more than 64 deep");
+        let ok = format!("'k' => {}{}", "[".repeat(64), "]".repeat(64));
+        assert!(find_key(&ok, "k").unwrap().is_some());
+    }
+
+    #[test]
     fn broken_input_names_the_line() {
         let e = find_key("<?php\n'k' => array(\n 'a' 'b'\n);", "k").unwrap_err();
         assert_eq!(e.line, 3, "{e}");
         assert!(tokenize("'open").is_err());
+    }
+
+    /// Text made of the pieces a config.php is made of, in any order.
+    pub(crate) fn php_soup() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just("array(".to_owned()),
+            Just("ARRAY (".to_owned()),
+            Just(")".to_owned()),
+            Just(",".to_owned()),
+            Just("=>".to_owned()),
+            Just("=".to_owned()),
+            Just(";".to_owned()),
+            Just("'user_backends'".to_owned()),
+            Just("'class'".to_owned()),
+            Just("'arguments'".to_owned()),
+            Just("'OC_User_IMAP'".to_owned()),
+            Just("\\OCA\\UserExternal\\FTP::class".to_owned()),
+            Just("\"OC_User_SMB\"".to_owned()),
+            Just("'{h:993/imap/ssl}'".to_owned()),
+            Just("true".to_owned()),
+            Just("null".to_owned()),
+            Just("<?php".to_owned()),
+            Just("$CONFIG".to_owned()),
+            Just("/* c */".to_owned()),
+            Just("// c\n".to_owned()),
+            Just("# c\n".to_owned()),
+            Just("/*".to_owned()),
+            Just("'".to_owned()),
+            Just("\"\\".to_owned()),
+            "-?[0-9]{1,21}",
+            "'([^'\\\\]|\\\\.){0,8}'",
+            "\"([^\"\\\\]|\\\\.){0,8}\"",
+            "\\PC{1,3}",
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|p| p.join(" "))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn find_key_never_panics_and_errors_name_a_line_of_the_text(
+            text in prop_oneof![any::<String>(), php_soup()]
+        ) {
+            if let Err(e) = find_key(&text, "user_backends") {
+                prop_assert!(e.line >= 1 && e.line <= text.lines().count() + 1, "{e} in {text:?}");
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_nesting_depth_ends_in_a_value_or_the_depth_error(
+            openers in proptest::collection::vec(prop_oneof![Just(("[", "]")), Just(("array(", ")"))], 0..200),
+            closed in any::<bool>(),
+        ) {
+            let mut text = String::from("'k' => ");
+            openers.iter().for_each(|(open, _)| text.push_str(open));
+            if closed {
+                openers.iter().rev().for_each(|(_, close)| text.push_str(close));
+            }
+            let parsed = find_key(&text, "k");
+            match parsed {
+                Err(e) if openers.len() > MAX_DEPTH => {
+                    prop_assert_eq!(e.message, format!("arrays nested more than {MAX_DEPTH} deep"));
+                }
+                Ok(Some(_)) => prop_assert!(closed && openers.len() <= MAX_DEPTH),
+                Err(_) => prop_assert!(!closed || openers.is_empty()),
+                Ok(None) => prop_assert!(false, "the key is there"),
+            }
+        }
     }
 }

@@ -31,8 +31,21 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
         };
     let external = authbridge_core::Chain::new(external.backends().iter().map(bounded).collect());
     let chain = check::full_chain(accounts, &external, true);
+    // Read again on SIGHUP, with the rest of the config.
+    let names = Arc::new(authbridge_local::Names::new(
+        &file.as_ref().map(|f| f.names.clone()).unwrap_or_default(),
+    ));
     Ok(Engine {
-        gate: Gate::new(chain, Arc::clone(&accounts.store), crate::accounts::now),
+        gate: Gate::new(
+            chain,
+            Arc::clone(&accounts.store),
+            crate::accounts::now,
+            Arc::clone(&names),
+        ),
+        names,
+        revoke_app_passwords_on_reset: file
+            .as_ref()
+            .is_some_and(|f| f.revoke_app_passwords_on_reset),
         throttle: file
             .as_ref()
             .map(|f| f.throttle.clone())
@@ -170,10 +183,18 @@ async fn start_http(
     Ok(tokio::spawn(http::serve(listener, app, tls, stopped)))
 }
 
+/// Where the first admin's generated password is written (mode 0600, in the
+/// data directory): never on standard output, which systemd keeps in the journal.
+pub const FIRST_ADMIN_PASSWORD_FILE: &str = "first-admin-password";
+
 /// On first start of an empty store: an `admin` account in the admin group, its
-/// generated password printed once on standard output.
+/// generated password written once to a 0600 file in the data directory; only
+/// the file's path is printed.
 fn first_admin(accounts: &crate::Accounts) -> anyhow::Result<()> {
+    use anyhow::Context;
     use authbridge_store::{NewUser, Store, UserQuery};
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let empty = accounts
         .store
         .users(&UserQuery {
@@ -184,22 +205,35 @@ fn first_admin(accounts: &crate::Accounts) -> anyhow::Result<()> {
     if !empty {
         return Ok(());
     }
-    let password = authbridge_local::generate_app_password();
+    let password = zeroize::Zeroizing::new(authbridge_local::generate_app_password());
+    let path = accounts.data_dir.join(FIRST_ADMIN_PASSWORD_FILE);
+    // Written before the account exists: a failure leaves no admin nobody can use.
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{}", password.as_str())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     accounts.store.create_user(
         &NewUser {
             uid: "admin".into(),
             backend: authbridge_store::LOCAL_BACKEND.into(),
             password_hash: Some(authbridge_local::hash_password(&password)),
-            groups: vec!["admin".into()],
+            groups: vec![authbridge_local::ADMIN_GROUP.into()],
             ..NewUser::default()
         },
         crate::accounts::now(),
     )?;
     println!(
-        "authbridge: the store was empty; created the account \"admin\" (group admin) with the password {password}"
+        "authbridge: the store was empty; created the account \"admin\" (group admin); its password is in {} (mode 0600)",
+        path.display()
     );
     println!(
-        "authbridge: this password is shown once; change it with `authbridge user resetpassword admin`"
+        "authbridge: read it once, then delete the file and change the password with `authbridge user resetpassword admin`"
     );
     Ok(())
 }

@@ -44,5 +44,13 @@ pub trait Authenticator: Send + Sync {
 
     fn kind(&self) -> BackendKind;
 
+    /// Could a person log in here with this login, before anyone has? An
+    /// external backend says yes for every login it would ask its server about
+    /// (IMAP: the configured domain's); local checks say no. Provisioning uses it
+    /// to keep such names for admins.
+    fn serves(&self, _login: &str) -> bool {
+        false
+    }
+
     async fn authenticate(&self, credentials: &Credentials) -> Verdict;
 }

@@ -14,7 +14,20 @@ pub enum CredentialError {
     ControlInLogin,
     #[error("the password contains a CR, LF or NUL character")]
     ControlInPassword,
+    #[error("the login is longer than {MAX_LOGIN_BYTES} bytes")]
+    LoginTooLong,
+    #[error("the password is longer than {MAX_PASSWORD_BYTES} bytes")]
+    PasswordTooLong,
 }
+
+/// Logins are ids (Nextcloud: 64 characters) or e-mail-style names (an address
+/// has at most 254): anything longer is refused before it is looked up, counted
+/// by the throttle or sent anywhere.
+pub const MAX_LOGIN_BYTES: usize = 255;
+
+/// Generous for passphrases (PAM's own conversation limit is 512), small enough
+/// that no one pays for hashing megabytes.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// A login with its password. The password lives in a zeroizing secret and never
 /// appears in `Debug` output.
@@ -36,12 +49,18 @@ impl Credentials {
         if login.is_empty() {
             return Err(CredentialError::EmptyLogin);
         }
+        if login.len() > MAX_LOGIN_BYTES {
+            return Err(CredentialError::LoginTooLong);
+        }
         if has_line_control(login) {
             return Err(CredentialError::ControlInLogin);
         }
         let secret = password.expose_secret();
         if secret.is_empty() {
             return Err(CredentialError::EmptyPassword);
+        }
+        if secret.len() > MAX_PASSWORD_BYTES {
+            return Err(CredentialError::PasswordTooLong);
         }
         if has_line_control(secret) {
             return Err(CredentialError::ControlInPassword);
@@ -59,6 +78,23 @@ impl Credentials {
     pub fn password(&self) -> &SecretString {
         &self.password
     }
+}
+
+/// Can a person log in with this password once it is set? Every path that sets a
+/// password (OCS, the mailed link, PAM, the CLI) asks this, whatever the policy
+/// says: a password with CR, LF or NUL, or longer than any login accepts, would
+/// lock its owner out.
+pub fn usable_password(password: &str) -> Result<(), CredentialError> {
+    if password.is_empty() {
+        return Err(CredentialError::EmptyPassword);
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(CredentialError::PasswordTooLong);
+    }
+    if has_line_control(password) {
+        return Err(CredentialError::ControlInPassword);
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Credentials {
@@ -108,5 +144,36 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("sp ace"), "{shown}");
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn refuses_overlong_logins_and_passwords() {
+        let login = "a".repeat(MAX_LOGIN_BYTES);
+        assert!(creds(&login, "pw").is_ok());
+        assert_eq!(
+            creds(&format!("{login}a"), "pw").unwrap_err(),
+            CredentialError::LoginTooLong
+        );
+        let password = "p".repeat(MAX_PASSWORD_BYTES + 1);
+        assert_eq!(
+            creds("alice", &password).unwrap_err(),
+            CredentialError::PasswordTooLong
+        );
+    }
+
+    #[test]
+    fn a_password_to_set_must_be_one_a_login_accepts() {
+        assert_eq!(usable_password("fine and long"), Ok(()));
+        for bad in ["a\rb", "a\nb", "a\0b"] {
+            assert_eq!(
+                usable_password(bad),
+                Err(CredentialError::ControlInPassword)
+            );
+        }
+        assert_eq!(usable_password(""), Err(CredentialError::EmptyPassword));
+        assert_eq!(
+            usable_password(&"p".repeat(MAX_PASSWORD_BYTES + 1)),
+            Err(CredentialError::PasswordTooLong)
+        );
     }
 }

@@ -13,7 +13,9 @@ mod verdict;
 
 pub use authenticator::{Authenticator, BackendKind};
 pub use chain::{Attempt, Chain, Decision, Outcome};
-pub use credentials::{CredentialError, Credentials};
+pub use credentials::{
+    CredentialError, Credentials, MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, usable_password,
+};
 pub use deadline::{Deadline, Timeouts, io_unavailable, run_blocking};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use uid::canonical_uid;

@@ -61,6 +61,9 @@ pub enum RejectReason {
     PasswordExpired,
     /// Anything else the server stated plainly, kept verbatim for the log.
     Server(String),
+    /// The name belongs to the system (its passwd file) or a deny list:
+    /// authbridge never authenticates it, whatever a backend would say.
+    SystemName(String),
 }
 
 impl fmt::Display for RejectReason {
@@ -77,6 +80,7 @@ impl fmt::Display for RejectReason {
             RejectReason::AccountLocked => f.write_str("account locked out"),
             RejectReason::PasswordExpired => f.write_str("password expired"),
             RejectReason::Server(s) => write!(f, "server said: {s}"),
+            RejectReason::SystemName(why) => f.write_str(why),
         }
     }
 }

@@ -45,6 +45,10 @@ impl Authenticator for Bounded {
         self.inner.kind()
     }
 
+    fn serves(&self, login: &str) -> bool {
+        self.inner.serves(login)
+    }
+
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {
         let permit = match self.running.try_acquire() {
             Ok(permit) => permit,

@@ -1,7 +1,13 @@
 //! The passwd and group entries the NSS module shows: store users with a uid from
 //! the range, each with a private group of the same number (so no group has to be
 //! shared as everyone's primary), and the store's groups with their members.
+//!
+//! The system's names come first: no entry is shown whose name or number the
+//! host's own files know, nor a user the deny list names, nor a group the deny
+//! list names or the `admin` role — so no sudoers or polkit rule written for the
+//! host's groups can ever match something authbridge exports.
 
+use authbridge_local::Names;
 use authbridge_proto::{Group, Passwd};
 use authbridge_store::{Directory as _, PosixGroup, PosixUser, SqliteStore};
 
@@ -10,6 +16,7 @@ use crate::settings::NssSettings;
 pub struct Directory<'a> {
     store: &'a SqliteStore,
     nss: &'a NssSettings,
+    names: &'a Names,
 }
 
 /// A lookup that failed in the store answers "not found" (logged): NSS callers
@@ -19,8 +26,38 @@ fn or_none<T>(what: &str, r: authbridge_store::Result<T>) -> Option<T> {
 }
 
 impl<'a> Directory<'a> {
-    pub fn new(store: &'a SqliteStore, nss: &'a NssSettings) -> Self {
-        Directory { store, nss }
+    pub fn new(store: &'a SqliteStore, nss: &'a NssSettings, names: &'a Names) -> Self {
+        Directory { store, nss, names }
+    }
+
+    fn user_shown(&self, u: &PosixUser) -> bool {
+        self.names.check_user(&u.name).is_ok() && !self.names.system_id(u.id)
+    }
+
+    fn group_shown(&self, name: &str, id: u32) -> bool {
+        self.names.check_export(name).is_ok() && !self.names.system_id(id)
+    }
+
+    /// A user's private group, unless the user or the group name is not shown.
+    fn private_group_shown(&self, u: &PosixUser) -> bool {
+        self.user_shown(u) && self.group_shown(&u.name, u.id)
+    }
+
+    /// A store group as shown: only exportable groups, only shown members.
+    fn shown_group(&self, g: PosixGroup) -> Option<Group> {
+        if !self.group_shown(&g.name, g.id) {
+            return None;
+        }
+        let members = g
+            .members
+            .into_iter()
+            .filter(|m| self.names.check_user(m).is_ok())
+            .collect();
+        Some(Group {
+            name: g.name,
+            gid: g.id,
+            members,
+        })
     }
 
     fn passwd(&self, u: PosixUser) -> Passwd {
@@ -42,23 +79,18 @@ impl<'a> Directory<'a> {
         }
     }
 
-    fn group(g: PosixGroup) -> Group {
-        Group {
-            name: g.name,
-            gid: g.id,
-            members: g.members,
-        }
-    }
-
+    /// The store user running as this uid (for the socket's per-peer rights).
     pub fn name_of(&self, uid: u32) -> Option<String> {
         or_none("uid", self.store.posix_user_by_id(uid))
             .flatten()
+            .filter(|u| self.user_shown(u))
             .map(|u| u.name)
     }
 
     pub fn passwd_by_name(&self, name: &str) -> Vec<Passwd> {
         or_none("getpwnam", self.store.posix_user(name))
             .flatten()
+            .filter(|u| self.user_shown(u))
             .map(|u| self.passwd(u))
             .into_iter()
             .collect()
@@ -67,6 +99,7 @@ impl<'a> Directory<'a> {
     pub fn passwd_by_id(&self, id: u32) -> Vec<Passwd> {
         or_none("getpwuid", self.store.posix_user_by_id(id))
             .flatten()
+            .filter(|u| self.user_shown(u))
             .map(|u| self.passwd(u))
             .into_iter()
             .collect()
@@ -76,6 +109,7 @@ impl<'a> Directory<'a> {
         or_none("getpwent", self.store.posix_users())
             .unwrap_or_default()
             .into_iter()
+            .filter(|u| self.user_shown(u))
             .map(|u| self.passwd(u))
             .collect()
     }
@@ -83,10 +117,11 @@ impl<'a> Directory<'a> {
     /// A real group of that name first; else the user private group.
     pub fn group_by_name(&self, name: &str) -> Vec<Group> {
         if let Some(g) = or_none("getgrnam", self.store.posix_group(name)).flatten() {
-            return vec![Self::group(g)];
+            return self.shown_group(g).into_iter().collect();
         }
         or_none("getgrnam", self.store.posix_user(name))
             .flatten()
+            .filter(|u| self.private_group_shown(u))
             .map(Self::private_group)
             .into_iter()
             .collect()
@@ -95,35 +130,47 @@ impl<'a> Directory<'a> {
     pub fn group_by_id(&self, id: u32) -> Vec<Group> {
         // Users and groups draw from one sequence: at most one of these exists.
         if let Some(g) = or_none("getgrgid", self.store.posix_group_by_id(id)).flatten() {
-            return vec![Self::group(g)];
+            return self.shown_group(g).into_iter().collect();
         }
         or_none("getgrgid", self.store.posix_user_by_id(id))
             .flatten()
+            .filter(|u| self.private_group_shown(u))
             .map(Self::private_group)
             .into_iter()
             .collect()
     }
 
     pub fn group_all(&self) -> Vec<Group> {
-        let mut all: Vec<Group> = or_none("getgrent", self.store.posix_groups())
-            .unwrap_or_default()
-            .into_iter()
-            .map(Self::group)
-            .collect();
+        let groups = or_none("getgrent", self.store.posix_groups()).unwrap_or_default();
         let taken: std::collections::HashSet<String> =
-            all.iter().map(|g| g.name.to_lowercase()).collect();
+            groups.iter().map(|g| g.name.to_lowercase()).collect();
+        let mut all: Vec<Group> = groups
+            .into_iter()
+            .filter_map(|g| self.shown_group(g))
+            .collect();
         all.extend(
             or_none("getgrent", self.store.posix_users())
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|u| !taken.contains(&u.name.to_lowercase()))
+                .filter(|u| self.private_group_shown(u))
                 .map(Self::private_group),
         );
         all.sort_by_key(|g| g.gid);
         all
     }
 
+    /// The groups a user is a member of, as initgroups wants them: none for a
+    /// user not shown, and only groups that are exported.
     pub fn group_ids_of(&self, name: &str) -> Vec<u32> {
-        or_none("initgroups", self.store.posix_group_ids_of(name)).unwrap_or_default()
+        if self.names.check_user(name).is_err() {
+            return vec![];
+        }
+        or_none("initgroups", self.store.posix_groups_of(name))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(group, id)| self.group_shown(group, *id))
+            .map(|(_, id)| id)
+            .collect()
     }
 }

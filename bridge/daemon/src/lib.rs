@@ -9,6 +9,7 @@ pub mod bounded;
 pub mod clock;
 pub mod directory;
 pub mod http;
+mod log_budget;
 pub mod mail;
 pub mod ocs;
 pub mod server;

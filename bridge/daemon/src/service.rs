@@ -8,18 +8,19 @@ use authbridge_core::{
     Attempt, BackendKind, Credentials, Decision, Outcome, RejectReason, SecretString, Verdict,
     canonical_uid,
 };
-use authbridge_local::{Gate, PasswordPolicy};
+use authbridge_local::{Gate, Names, PasswordPolicy};
 use authbridge_proto::{
     AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PasswordOwner, PeerCred,
     Request, Response,
 };
-use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
+use authbridge_store::{AppPasswordStore, LOCAL_BACKEND, SqliteStore, Store, StoreError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use crate::clock::now_ms;
 use crate::directory::Directory;
+use crate::log_budget::{self, LogBudget};
 use crate::settings::{DaemonSettings, NssSettings, ThrottleSettings};
 use crate::throttle::{Admission, Throttle};
 use crate::verifiers::{Offline, Verifiers};
@@ -27,6 +28,11 @@ use crate::verifiers::{Offline, Verifiers};
 /// Everything a reload replaces: the backends and the tunables.
 pub struct Engine {
     pub gate: Gate,
+    /// The system's names and the deny lists (also inside `gate`).
+    pub names: Arc<Names>,
+    /// `revoke_app_passwords_on_reset`: every path that resets a password
+    /// deletes the user's app passwords too.
+    pub revoke_app_passwords_on_reset: bool,
     pub daemon: DaemonSettings,
     pub throttle: ThrottleSettings,
     pub nss: NssSettings,
@@ -48,7 +54,13 @@ pub struct Service {
     own_uid: u32,
     /// Which optional modules are on (the OCS apps API switches them).
     switches: crate::ocs::Switches,
+    /// Refused attempts are logged at most this often (a flood must not flood
+    /// the journal).
+    refusals_logged: LogBudget,
 }
+
+/// Refused decisions (throttled, malformed) logged per second at most.
+const REFUSALS_LOGGED_PER_SECOND: u32 = 20;
 
 /// What one password check came to, for the answer and the log.
 struct Conclusion {
@@ -56,6 +68,17 @@ struct Conclusion {
     uid: Option<String>,
     backend: String,
     detail: String,
+    /// The kind of backend that accepted, when one did.
+    kind: Option<BackendKind>,
+}
+
+/// A password check's answer, with the kind of credential that passed.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub answer: AuthAnswer,
+    /// `AppPassword` when a device credential passed: it may not take over the
+    /// account (change its login password).
+    pub kind: Option<BackendKind>,
 }
 
 impl Conclusion {
@@ -70,7 +93,13 @@ impl Conclusion {
             uid,
             backend: backend.to_owned(),
             detail: detail.into(),
+            kind: None,
         }
+    }
+
+    fn by(mut self, kind: BackendKind) -> Self {
+        self.kind = Some(kind);
+        self
     }
 }
 
@@ -91,6 +120,7 @@ impl Service {
             store,
             throttle,
             own_uid,
+            refusals_logged: LogBudget::new(REFUSALS_LOGGED_PER_SECOND),
         })
     }
 
@@ -116,14 +146,14 @@ impl Service {
             return true;
         }
         let engine = self.engine();
-        let dir = Directory::new(&self.store, &engine.nss);
+        let dir = Directory::new(&self.store, &engine.nss, &engine.names);
         dir.name_of(peer.uid)
             .is_some_and(|name| name.eq_ignore_ascii_case(user))
     }
 
     pub async fn handle(&self, request: Request, peer: &PeerCred) -> Response {
         let engine = self.engine();
-        let dir = Directory::new(&self.store, &engine.nss);
+        let dir = Directory::new(&self.store, &engine.nss, &engine.names);
         match request {
             Request::Authenticate(auth) => {
                 if !self.may_act_for(peer, &auth.user) {
@@ -171,16 +201,19 @@ impl Service {
         }
     }
 
-    /// The throttle's source: the remote host when PAM knows it, else the local peer.
-    fn source(rhost: Option<&str>, peer: &PeerCred) -> String {
+    /// The throttle's source. Root and the daemon's own uid speak for remote
+    /// clients (sshd's PAM_RHOST); any other local peer is its own source, whatever
+    /// rhost it claims — else it could pick a fresh source for every guess.
+    fn source(&self, rhost: Option<&str>, peer: &PeerCred) -> String {
+        let trusted = peer.uid == 0 || peer.uid == self.own_uid;
         match rhost {
-            Some(h) if !h.is_empty() => h.to_owned(),
+            Some(h) if trusted && !h.is_empty() => h.to_owned(),
             _ => format!("local uid {}", peer.uid),
         }
     }
 
     pub async fn authenticate(&self, request: AuthRequest, peer: &PeerCred) -> AuthAnswer {
-        let source = Self::source(request.rhost.as_deref(), peer);
+        let source = self.source(request.rhost.as_deref(), peer);
         let password = SecretString::from(request.password.as_str().to_owned());
         self.check_password(
             &request.user,
@@ -190,6 +223,7 @@ impl Service {
             Some(peer),
         )
         .await
+        .answer
     }
 
     /// A password check from any front end (the socket, HTTP): throttle, cache,
@@ -202,29 +236,59 @@ impl Service {
         service: &str,
         source: &str,
         peer: Option<&PeerCred>,
-    ) -> AuthAnswer {
+    ) -> Checked {
         let started = Instant::now();
         let engine = self.engine();
         let login = canonical_uid(user);
         let result = self.decide(&engine, user, &login, source, password).await;
-        // One line per decision, nothing secret in it.
+        self.log_decision(&login, &result, started, service, source, peer);
+        Checked {
+            answer: AuthAnswer {
+                status: result.status,
+                uid: result.uid,
+            },
+            kind: result.kind,
+        }
+    }
+
+    /// One line per decision, nothing secret in it. Everything a client chose
+    /// (login, service, rhost) and everything a server said is escaped, so no
+    /// line can be forged; refusals that cost nothing to send are rate-limited.
+    fn log_decision(
+        &self,
+        login: &str,
+        result: &Conclusion,
+        started: Instant,
+        service: &str,
+        source: &str,
+        peer: Option<&PeerCred>,
+    ) {
+        let cheap_refusal = matches!(result.backend.as_str(), "throttle" | "input");
+        if cheap_refusal {
+            match self.refusals_logged.take(now_ms()) {
+                log_budget::Verdict::Suppress => return,
+                log_budget::Verdict::Write { suppressed_before } if suppressed_before > 0 => {
+                    tracing::warn!(
+                        suppressed = suppressed_before,
+                        "refused attempts not logged in the last second (rate limit)"
+                    );
+                }
+                log_budget::Verdict::Write { .. } => {}
+            }
+        }
         tracing::info!(
-            login = %login,
-            uid = %result.uid.as_deref().unwrap_or("-"),
-            backend = %result.backend,
+            login = %login.escape_debug(),
+            uid = %result.uid.as_deref().unwrap_or("-").escape_debug(),
+            backend = %result.backend.escape_debug(),
             verdict = ?result.status,
-            detail = %result.detail,
+            detail = %result.detail.escape_debug(),
             latency_ms = started.elapsed().as_millis() as u64,
-            service = %service,
-            source = %source,
+            service = %service.escape_debug(),
+            source = %source.escape_debug(),
             peer_uid = peer.map(|p| p.uid as i64).unwrap_or(-1),
             peer_pid = peer.map(|p| p.pid as i64).unwrap_or(-1),
             "decision"
         );
-        AuthAnswer {
-            status: result.status,
-            uid: result.uid,
-        }
     }
 
     pub fn store(&self) -> &Arc<SqliteStore> {
@@ -243,12 +307,30 @@ impl Service {
         source: &str,
         password: SecretString,
     ) -> Conclusion {
-        match self
+        // Malformed input (too long, control characters) is refused before it is
+        // counted, stored or sent anywhere.
+        let credentials = match Credentials::new(user, password.clone()) {
+            Ok(c) => c,
+            Err(e) => return Conclusion::new(AuthStatus::Rejected, None, "input", e.to_string()),
+        };
+        let _in_flight = match self
             .throttle
-            .admit(login, source, &engine.throttle, now_ms())
+            .admit(login, source, &engine.throttle, now_ms)
+            .await
         {
-            Admission::Go => {}
-            Admission::WaitThenGo(wait, _ticket) => tokio::time::sleep(wait).await,
+            Admission::Go(pass) => pass,
+            Admission::WaitThenGo(wait, pass) => {
+                tokio::time::sleep(wait).await;
+                pass
+            }
+            Admission::Refuse(left) if left.is_zero() => {
+                return Conclusion::new(
+                    AuthStatus::Throttled,
+                    None,
+                    "throttle",
+                    "too many attempts of this login or source at once",
+                );
+            }
             Admission::Refuse(left) => {
                 return Conclusion::new(
                     AuthStatus::Throttled,
@@ -257,7 +339,7 @@ impl Service {
                     format!("{} ms left of the delay", left.as_millis()),
                 );
             }
-        }
+        };
         let now = now_ms() / 1000;
         let cached = self
             .verifiers
@@ -265,18 +347,11 @@ impl Service {
             .await;
         if let Some(uid) = cached
             && self.enabled(&uid)
+            && engine.names.check_user(&uid).is_ok()
         {
             self.throttle.succeeded(login, source);
             return Conclusion::new(AuthStatus::Accepted, Some(uid), "cache", "verifier fresh");
         }
-        let credentials = match Credentials::new(user, password.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                self.throttle
-                    .failed(login, source, &engine.throttle, now_ms());
-                return Conclusion::new(AuthStatus::Rejected, None, "input", e.to_string());
-            }
-        };
         let allowed = |kind| self.switches.kind_enabled(kind);
         let decision = engine.gate.authenticate_where(&credentials, &allowed).await;
         let detail = describe(&decision.attempts);
@@ -289,7 +364,7 @@ impl Service {
                 if external && Verifiers::enabled(&engine.daemon) {
                     self.verifiers.remember(login, &uid, &password, now).await;
                 }
-                Conclusion::new(AuthStatus::Accepted, Some(uid), &backend, detail)
+                Conclusion::new(AuthStatus::Accepted, Some(uid), &backend, detail).by(kind)
             }
             Outcome::Rejected => {
                 self.throttle
@@ -303,12 +378,16 @@ impl Service {
                     .offline(login, &password, &engine.daemon, now)
                     .await
                 {
-                    Offline::Accepted { uid } if self.enabled(&uid) => Conclusion::new(
-                        AuthStatus::Accepted,
-                        Some(uid),
-                        "offline",
-                        format!("backends unavailable, verifier matched ({detail})"),
-                    ),
+                    Offline::Accepted { uid }
+                        if self.enabled(&uid) && engine.names.check_user(&uid).is_ok() =>
+                    {
+                        Conclusion::new(
+                            AuthStatus::Accepted,
+                            Some(uid),
+                            "offline",
+                            format!("backends unavailable, verifier matched ({detail})"),
+                        )
+                    }
                     Offline::Accepted { .. } => {
                         Conclusion::new(AuthStatus::Disabled, None, "offline", "account disabled")
                     }
@@ -351,6 +430,14 @@ impl Service {
         if said(&RejectReason::AccountDisabled) {
             return AuthStatus::Disabled;
         }
+        // A system account's name is not ours to answer for: pam_unix decides.
+        if decision
+            .attempts
+            .iter()
+            .any(|a| matches!(a.verdict, Verdict::Rejected(RejectReason::SystemName(_))))
+        {
+            return AuthStatus::UnknownUser;
+        }
         let known = !matches!(self.store.user(login), Err(StoreError::NoSuchUser(_)));
         // Only local checks and backends that do not serve the login's domain
         // answered: nobody could know this user.
@@ -366,6 +453,10 @@ impl Service {
     }
 
     pub fn account(&self, user: &str) -> AccountStatus {
+        if let Err(refusal) = self.engine().names.check_user(user) {
+            tracing::debug!("account: {refusal}");
+            return AccountStatus::Unknown;
+        }
         match self.store.user(&canonical_uid(user)) {
             Ok(u) if u.enabled => AccountStatus::Active,
             Ok(_) => AccountStatus::Disabled,
@@ -391,6 +482,9 @@ impl Service {
     }
 
     fn password_owner(&self, user: &str) -> PasswordOwner {
+        if self.engine().names.check_user(user).is_err() {
+            return PasswordOwner::Unknown;
+        }
         let uid = canonical_uid(user);
         match self.store.user(&uid) {
             Ok(u) if u.backend == LOCAL_BACKEND => PasswordOwner::Local,
@@ -416,31 +510,46 @@ impl Service {
             PasswordOwner::External(text) => return PasswordChange::External(text),
             PasswordOwner::Unknown => return PasswordChange::Unknown,
         }
-        let store = Arc::clone(&self.store);
+        if let Err(e) = authbridge_core::usable_password(&new) {
+            return PasswordChange::Policy(e.to_string());
+        }
         let violations = policy.violations(&new);
         if !violations.is_empty() {
             let text: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
             return PasswordChange::Policy(text.join("; "));
         }
-        // argon2id twice at most: off the async threads.
-        tokio::task::spawn_blocking(move || {
-            if let Some(old) = old {
-                let hash = match store.password_hash(&uid) {
-                    Ok(Some(h)) => h,
-                    _ => return PasswordChange::Denied,
-                };
-                if !authbridge_local::verify_password(&old, &hash) {
-                    return PasswordChange::Denied;
-                }
+        if let Some(old) = old {
+            let hash = match self.store.password_hash(&uid) {
+                Ok(Some(h)) => h,
+                _ => return PasswordChange::Denied,
+            };
+            let old = SecretString::from(old.as_str().to_owned());
+            match authbridge_local::verify_password_bounded(old, Some(hash)).await {
+                Ok(true) => {}
+                Ok(false) => return PasswordChange::Denied,
+                Err(busy) => return PasswordChange::External(busy.to_string()),
             }
-            let hash = authbridge_local::hash_password(&new);
-            match store.set_password_hash(&uid, Some(&hash)) {
-                Ok(()) => PasswordChange::Changed,
-                Err(e) => PasswordChange::External(format!("the store refused the change: {e}")),
-            }
-        })
-        .await
-        .unwrap_or_else(|e| PasswordChange::External(format!("aborted: {e}")))
+        }
+        let new = SecretString::from(new.as_str().to_owned());
+        let hash = match authbridge_local::hash_password_bounded(new).await {
+            Ok(h) => h,
+            Err(busy) => return PasswordChange::External(busy.to_string()),
+        };
+        match self.reset_password(&uid, &hash) {
+            Ok(()) => PasswordChange::Changed,
+            Err(e) => PasswordChange::External(format!("the store refused the change: {e}")),
+        }
+    }
+
+    /// Sets a local user's password hash, as every reset path must: with
+    /// `revoke_app_passwords_on_reset` the user's app passwords go too.
+    pub fn reset_password(&self, uid: &str, hash: &str) -> Result<(), StoreError> {
+        self.store.set_password_hash(uid, Some(hash))?;
+        if self.engine().revoke_app_passwords_on_reset {
+            let revoked = self.store.delete_app_passwords_before(uid, i64::MAX)?;
+            tracing::info!(?uid, revoked, "password reset: app passwords revoked");
+        }
+        Ok(())
     }
 }
 

@@ -64,6 +64,11 @@ pub struct ThrottleSettings {
     /// one waits, is refused at once and reaches no backend.
     #[serde(with = "humantime_serde")]
     pub max_wait: Duration,
+    /// Attempts of one (login, source) running at once while it has no failures
+    /// (with failures: one); more wait for a place, at most `max_wait`.
+    pub max_in_flight_per_login: u32,
+    /// Attempts of one source running at once, whatever the login.
+    pub max_in_flight_per_source: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -73,6 +78,8 @@ impl Default for ThrottleSettings {
             max_delay: Duration::from_secs(25),
             window: Duration::from_secs(12 * 3600),
             max_wait: Duration::from_secs(2),
+            max_in_flight_per_login: 8,
+            max_in_flight_per_source: 32,
         }
     }
 }

@@ -2,9 +2,20 @@
 //! doubles the delay before that pair may try again, up to a maximum; a success
 //! clears it. An attempt inside the delay is answered at once and reaches no
 //! backend. The state is written through to the store, so a restart forgets nothing.
+//!
+//! Failures are only known once an attempt finishes, so attempts *in flight* are
+//! counted too: a pair with failures has at most one attempt running, a pair
+//! without at most [`ThrottleSettings::max_in_flight_per_login`], a source at most
+//! [`ThrottleSettings::max_in_flight_per_source`]; others wait for a place (at most
+//! `max_wait`) and are then refused. Sixty-four guesses sent at once therefore meet
+//! the delays of the first ones' failures instead of all reaching a backend.
+//!
+//! Both tables are bounded ([`MAX_LOGIN_FAILURES`] pairs, the oldest forgotten
+//! first) and pruned of expired pairs once a minute.
 
-use authbridge_store::{LoginFailure, SecurityStore, SqliteStore};
+use authbridge_store::{LoginFailure, MAX_LOGIN_FAILURES, SecurityStore, SqliteStore};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,23 +23,39 @@ use crate::settings::ThrottleSettings;
 
 type Key = (String, String);
 
+/// Expired pairs are looked for at most this often.
+const PRUNE_EVERY_MS: i64 = 60_000;
+
 pub struct Throttle {
     store: Arc<SqliteStore>,
     /// (failures, last failure in unix ms), mirrored from the store so a check
     /// costs no query.
     failures: Mutex<HashMap<Key, (u32, i64)>>,
-    /// Pairs with an attempt waiting out its delay right now.
-    waiting: Mutex<std::collections::HashSet<Key>>,
+    /// Attempts running now, per pair and per source.
+    running: Mutex<Running>,
+    /// Woken whenever an attempt finishes, for attempts waiting for a place.
+    finished: tokio::sync::Notify,
+    last_prune: AtomicI64,
+    /// Pairs remembered at most ([`MAX_LOGIN_FAILURES`]).
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct Running {
+    pairs: HashMap<Key, u32>,
+    sources: HashMap<String, u32>,
 }
 
 /// What to do with an attempt.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission<'a> {
-    Go,
-    /// Wait this long first; the pair counts as waiting until the ticket drops
-    /// (also when the request is cancelled mid-wait).
-    WaitThenGo(Duration, WaitTicket<'a>),
-    /// Refuse at once: the delay has this long left.
+    /// Go; the attempt counts as in flight until the pass drops (also when the
+    /// request is cancelled).
+    Go(Pass<'a>),
+    /// Wait this long first, then go.
+    WaitThenGo(Duration, Pass<'a>),
+    /// Refuse at once: the delay has this long left (zero: too many attempts of
+    /// this pair or this source are in flight).
     Refuse(Duration),
 }
 
@@ -45,27 +72,39 @@ pub fn delay_after(failures: u32, settings: &ThrottleSettings) -> Duration {
         .min(settings.max_delay)
 }
 
+/// One attempt in flight.
 #[derive(Debug)]
-pub struct WaitTicket<'a> {
+pub struct Pass<'a> {
     throttle: &'a Throttle,
     key: Key,
 }
 
-impl PartialEq for WaitTicket<'_> {
+impl PartialEq for Pass<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
     }
 }
 
-impl Eq for WaitTicket<'_> {}
+impl Eq for Pass<'_> {}
 
-impl Drop for WaitTicket<'_> {
+impl Drop for Pass<'_> {
     fn drop(&mut self) {
-        self.throttle
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.key);
+        {
+            let mut running = self.throttle.running();
+            let (login, source) = &self.key;
+            decrement(&mut running.pairs, &(login.clone(), source.clone()));
+            decrement(&mut running.sources, source);
+        }
+        self.throttle.finished.notify_waiters();
+    }
+}
+
+fn decrement<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, u32>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
     }
 }
 
@@ -73,6 +112,14 @@ impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Throttle")
     }
+}
+
+/// Why an attempt may not start yet.
+enum Blocked {
+    /// The delay has this long left and is longer than max_wait.
+    Delay(Duration),
+    /// No place free for this pair or source; may change when one finishes.
+    Full,
 }
 
 impl Throttle {
@@ -91,12 +138,19 @@ impl Throttle {
         Ok(Throttle {
             store,
             failures: Mutex::new(failures),
-            waiting: Mutex::new(Default::default()),
+            running: Mutex::new(Running::default()),
+            finished: tokio::sync::Notify::new(),
+            last_prune: AtomicI64::new(now_ms),
+            capacity: MAX_LOGIN_FAILURES,
         })
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Key, (u32, i64)>> {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// How long this pair must still wait, if at all.
@@ -107,47 +161,112 @@ impl Throttle {
         settings: &ThrottleSettings,
         now_ms: i64,
     ) -> Option<Duration> {
-        let map = self.map();
-        let &(failures, last) = map.get(&(login.to_owned(), source.to_owned()))?;
-        if now_ms - last > settings.window.as_millis() as i64 {
-            return None;
-        }
-        let until = last + delay_after(failures, settings).as_millis() as i64;
-        (now_ms < until).then(|| Duration::from_millis((until - now_ms) as u64))
+        self.failures_of(login, source, settings, now_ms)
+            .and_then(|(failures, last)| {
+                let until = last + delay_after(failures, settings).as_millis() as i64;
+                (now_ms < until).then(|| Duration::from_millis((until - now_ms) as u64))
+            })
     }
 
-    /// Go, wait first (at most `max_wait`, one waiter per pair), or refuse.
-    pub fn admit(
+    /// The pair's failures inside the window, and the time of the last one.
+    fn failures_of(
         &self,
         login: &str,
         source: &str,
         settings: &ThrottleSettings,
         now_ms: i64,
-    ) -> Admission<'_> {
-        let Some(left) = self.wait(login, source, settings, now_ms) else {
-            return Admission::Go;
-        };
-        if left > settings.max_wait {
-            return Admission::Refuse(left);
+    ) -> Option<(u32, i64)> {
+        let map = self.map();
+        let &(failures, last) = map.get(&(login.to_owned(), source.to_owned()))?;
+        (now_ms - last <= settings.window.as_millis() as i64).then_some((failures, last))
+    }
+
+    /// Admits an attempt now or says why not, without waiting.
+    fn try_admit(
+        &self,
+        login: &str,
+        source: &str,
+        settings: &ThrottleSettings,
+        now_ms: i64,
+    ) -> Result<Admission<'_>, Blocked> {
+        let left = self.wait(login, source, settings, now_ms);
+        if let Some(left) = left
+            && left > settings.max_wait
+        {
+            return Err(Blocked::Delay(left));
         }
-        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (login.to_owned(), source.to_owned());
-        if waiting.insert(key.clone()) {
-            Admission::WaitThenGo(
-                left,
-                WaitTicket {
-                    throttle: self,
-                    key,
-                },
-            )
+        let failed_before = self.failures_of(login, source, settings, now_ms).is_some();
+        // A pair that has failed tries one at a time; one that has not, a few.
+        let pair_limit = if failed_before {
+            1
         } else {
-            Admission::Refuse(left)
+            settings.max_in_flight_per_login.max(1)
+        };
+        let key = (login.to_owned(), source.to_owned());
+        let mut running = self.running();
+        let pair = running.pairs.get(&key).copied().unwrap_or(0);
+        let from_source = running.sources.get(source).copied().unwrap_or(0);
+        if pair >= pair_limit || from_source >= settings.max_in_flight_per_source.max(1) {
+            return Err(Blocked::Full);
+        }
+        *running.pairs.entry(key.clone()).or_default() += 1;
+        *running.sources.entry(source.to_owned()).or_default() += 1;
+        drop(running);
+        let pass = Pass {
+            throttle: self,
+            key,
+        };
+        Ok(match left {
+            Some(left) => Admission::WaitThenGo(left, pass),
+            None => Admission::Go(pass),
+        })
+    }
+
+    /// Go, wait first (at most `max_wait`), or refuse. An attempt finding its pair
+    /// or source at its limit waits for a place, at most `max_wait`.
+    pub async fn admit(
+        &self,
+        login: &str,
+        source: &str,
+        settings: &ThrottleSettings,
+        now_ms: impl Fn() -> i64,
+    ) -> Admission<'_> {
+        let deadline = tokio::time::Instant::now() + settings.max_wait;
+        loop {
+            // Registered before trying, so a place freed in between is not missed.
+            let finished = self.finished.notified();
+            match self.try_admit(login, source, settings, now_ms()) {
+                Ok(admission) => return admission,
+                Err(Blocked::Delay(left)) => return Admission::Refuse(left),
+                Err(Blocked::Full) => {
+                    if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                        let left = self
+                            .wait(login, source, settings, now_ms())
+                            .unwrap_or_default();
+                        return Admission::Refuse(left);
+                    }
+                }
+            }
         }
     }
 
     pub fn failed(&self, login: &str, source: &str, settings: &ThrottleSettings, now_ms: i64) {
+        self.prune_now_and_then(settings, now_ms);
+        let mut evicted = None;
         let failure = {
             let mut map = self.map();
+            if map.len() >= self.capacity
+                && !map.contains_key(&(login.to_owned(), source.to_owned()))
+            {
+                // Full: the pair that failed longest ago makes room.
+                evicted = map
+                    .iter()
+                    .min_by_key(|(_, (_, last))| *last)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = &evicted {
+                    map.remove(oldest);
+                }
+            }
             let entry = map
                 .entry((login.to_owned(), source.to_owned()))
                 .or_insert((0, now_ms));
@@ -163,9 +282,38 @@ impl Throttle {
                 last_failure: now_ms,
             }
         };
-        if let Err(e) = self.store.set_login_failure(&failure) {
-            tracing::warn!(login, source, "login failure not persisted: {e}");
+        if let Some((login, source)) = evicted
+            && let Err(e) = self.store.clear_login_failures(&login, &source)
+        {
+            tracing::warn!("evicted login failure not removed from the store: {e}");
         }
+        if let Err(e) = self.store.set_login_failure(&failure) {
+            tracing::warn!(?login, ?source, "login failure not persisted: {e}");
+        }
+    }
+
+    /// Forgets pairs whose last failure left the window, in memory and in the
+    /// store, at most once a minute.
+    fn prune_now_and_then(&self, settings: &ThrottleSettings, now_ms: i64) {
+        let last = self.last_prune.load(Ordering::Relaxed);
+        if now_ms - last < PRUNE_EVERY_MS
+            || self
+                .last_prune
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let before = now_ms - settings.window.as_millis() as i64;
+        self.map().retain(|_, (_, last)| *last >= before);
+        if let Err(e) = self.store.prune_login_failures(before) {
+            tracing::warn!("expired login failures not pruned: {e}");
+        }
+    }
+
+    /// Pairs remembered now (for tests and metrics).
+    pub fn remembered(&self) -> usize {
+        self.map().len()
     }
 
     pub fn succeeded(&self, login: &str, source: &str) {
@@ -176,8 +324,8 @@ impl Throttle {
         // Only a pair that failed before costs a write.
         if had && let Err(e) = self.store.clear_login_failures(login, source) {
             tracing::warn!(
-                login,
-                source,
+                ?login,
+                ?source,
                 "login failures not cleared in the store: {e}"
             );
         }
@@ -194,6 +342,25 @@ mod tests {
             max_delay: Duration::from_secs(25),
             window: Duration::from_secs(3600),
             max_wait: Duration::from_millis(500),
+            max_in_flight_per_login: 4,
+            max_in_flight_per_source: 6,
+        }
+    }
+
+    /// Admission without waiting for a place: Refuse(0) when none is free.
+    fn admit_now<'a>(
+        t: &'a Throttle,
+        login: &str,
+        source: &str,
+        s: &ThrottleSettings,
+        now: i64,
+    ) -> Admission<'a> {
+        match t.try_admit(login, source, s, now) {
+            Ok(a) => a,
+            Err(Blocked::Delay(left)) => Admission::Refuse(left),
+            Err(Blocked::Full) => {
+                Admission::Refuse(t.wait(login, source, s, now).unwrap_or_default())
+            }
         }
     }
 
@@ -203,18 +370,18 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
         let s = settings();
         let t = Throttle::load(store, &s, 0).unwrap();
-        assert_eq!(t.admit("eve", "x", &s, 0), Admission::Go);
+        assert!(matches!(admit_now(&t, "eve", "x", &s, 0), Admission::Go(_)));
         t.failed("eve", "x", &s, 0);
-        let first = t.admit("eve", "x", &s, 10);
+        let first = admit_now(&t, "eve", "x", &s, 10);
         assert!(matches!(first, Admission::WaitThenGo(d, _) if d == Duration::from_millis(90)));
         // A second attempt while the first waits is refused.
         assert_eq!(
-            t.admit("eve", "x", &s, 20),
+            admit_now(&t, "eve", "x", &s, 20),
             Admission::Refuse(Duration::from_millis(80))
         );
         drop(first);
         assert!(matches!(
-            t.admit("eve", "x", &s, 20),
+            admit_now(&t, "eve", "x", &s, 20),
             Admission::WaitThenGo(..)
         ));
         for at in 1..=4 {
@@ -222,7 +389,7 @@ mod tests {
         }
         // Five failures: 1.6 s left, more than max_wait.
         assert_eq!(
-            t.admit("eve", "x", &s, 4),
+            admit_now(&t, "eve", "x", &s, 4),
             Admission::Refuse(Duration::from_millis(1600))
         );
     }
@@ -291,5 +458,89 @@ mod tests {
             throttle.wait("bob", "peer", &s, later),
             Some(Duration::from_millis(100))
         );
+    }
+
+    #[test]
+    fn attempts_in_flight_count_per_pair_and_per_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
+        let s = settings();
+        let t = Throttle::load(store, &s, 0).unwrap();
+        // No failure yet: four of one pair at once, the fifth finds no place.
+        let passes: Vec<_> = (0..4).map(|_| admit_now(&t, "eve", "x", &s, 0)).collect();
+        assert!(passes.iter().all(|a| matches!(a, Admission::Go(_))));
+        assert_eq!(
+            admit_now(&t, "eve", "x", &s, 0),
+            Admission::Refuse(Duration::ZERO)
+        );
+        // Two more logins from the source fill its six places.
+        let other: Vec<_> = (0..2).map(|_| admit_now(&t, "bob", "x", &s, 0)).collect();
+        assert!(other.iter().all(|a| matches!(a, Admission::Go(_))));
+        assert_eq!(
+            admit_now(&t, "carol", "x", &s, 0),
+            Admission::Refuse(Duration::ZERO)
+        );
+        assert!(matches!(
+            admit_now(&t, "carol", "y", &s, 0),
+            Admission::Go(_)
+        ));
+        drop(passes);
+        drop(other);
+        // After a failure the pair tries one at a time.
+        t.failed("eve", "x", &s, 0);
+        let one = admit_now(&t, "eve", "x", &s, 200);
+        assert!(matches!(one, Admission::Go(_)));
+        assert_eq!(
+            admit_now(&t, "eve", "x", &s, 200),
+            Admission::Refuse(Duration::ZERO)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_attempt_takes_the_place_an_attempt_frees() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
+        let s = ThrottleSettings {
+            max_in_flight_per_login: 1,
+            max_wait: Duration::from_secs(5),
+            ..settings()
+        };
+        let t = Arc::new(Throttle::load(store, &s, 0).unwrap());
+        let first = admit_now(&t, "eve", "x", &s, 0);
+        let waiter = {
+            let (t, s) = (Arc::clone(&t), s.clone());
+            tokio::spawn(
+                async move { matches!(t.admit("eve", "x", &s, || 0).await, Admission::Go(_)) },
+            )
+        };
+        tokio::task::yield_now().await;
+        drop(first);
+        assert!(
+            waiter.await.unwrap(),
+            "the waiter went once the place was free"
+        );
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_expired_pairs_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
+        let s = settings();
+        let mut t = Throttle::load(Arc::clone(&store), &s, 0).unwrap();
+        assert_eq!(t.capacity, MAX_LOGIN_FAILURES);
+        t.capacity = 100;
+        let cap = 100;
+        for n in 0..cap + 50 {
+            t.failed(&format!("u{n}"), "x", &s, n);
+        }
+        assert_eq!(t.remembered(), cap as usize);
+        assert_eq!(store.login_failures(0).unwrap().len(), cap as usize);
+        // The oldest went first.
+        assert_eq!(t.wait("u0", "x", &s, cap + 50), None);
+        // Past the window and a minute later, one more failure prunes the rest.
+        let later = cap + 50 + 3_600_000 + PRUNE_EVERY_MS;
+        t.failed("late", "x", &s, later);
+        assert_eq!(t.remembered(), 1);
+        assert_eq!(store.login_failures(0).unwrap().len(), 1);
     }
 }

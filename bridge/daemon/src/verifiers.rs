@@ -4,7 +4,7 @@
 //! a matching password is accepted offline for `offline_credentials_expiration`
 //! after the last online success, with SSSD's limit on wrong offline attempts.
 
-use authbridge_core::{ExposeSecret, SecretString};
+use authbridge_core::SecretString;
 use authbridge_store::{SecurityStore, SqliteStore, Verifier};
 use std::sync::Arc;
 
@@ -39,20 +39,17 @@ impl Verifiers {
 
     fn load(&self, login: &str) -> Option<Verifier> {
         self.store.verifier(login).unwrap_or_else(|e| {
-            tracing::warn!(login, "verifier unreadable: {e}");
+            tracing::warn!(?login, "verifier unreadable: {e}");
             None
         })
     }
 
+    /// argon2id within the daemon-wide hashing budget; no place in time is no
+    /// match (the backend is asked, or the answer stays "unavailable").
     async fn matches(verifier: &Verifier, password: &SecretString) -> bool {
-        let phc = verifier.verifier.clone();
-        let password = password.clone();
-        // argon2id costs tens of milliseconds by design: off the async threads.
-        tokio::task::spawn_blocking(move || {
-            authbridge_local::verify_password(password.expose_secret(), &phc)
-        })
-        .await
-        .unwrap_or(false)
+        authbridge_local::verify_password_bounded(password.clone(), Some(verifier.verifier.clone()))
+            .await
+            .unwrap_or(false)
     }
 
     /// A fresh verifier that matches: the uid it belongs to. A mismatch or a stale
@@ -126,12 +123,7 @@ impl Verifiers {
             }
             return;
         }
-        let password = password.clone();
-        let phc = tokio::task::spawn_blocking(move || {
-            authbridge_local::hash_password(password.expose_secret())
-        })
-        .await;
-        match phc {
+        match authbridge_local::hash_password_bounded(password.clone()).await {
             Ok(phc) => {
                 if let Err(e) = self.store.set_verifier(login, uid, &phc, now) {
                     tracing::warn!(login, "verifier not stored: {e}");

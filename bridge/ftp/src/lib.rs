@@ -69,6 +69,10 @@ impl Authenticator for FtpBackend {
         BackendKind::Ftp
     }
 
+    fn serves(&self, _login: &str) -> bool {
+        true
+    }
+
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {
         let target = Arc::clone(&self.target);
         let login = credentials.login().to_owned();

@@ -90,6 +90,10 @@ pub enum ImapConfigError {
     Port,
     #[error("`domain` must be a bare domain like \"example.com\"")]
     Domain,
+    #[error(
+        "`group_domain = true` needs `domain`: only the configured domain may become a group, never one a login names"
+    )]
+    GroupDomainWithoutDomain,
 }
 
 impl ImapConfig {
@@ -140,6 +144,9 @@ impl ImapConfig {
             Some(d) if d.contains(['@', '/', ' ']) => return Err(ImapConfigError::Domain),
             Some(d) => Some(d.to_owned()),
         };
+        if self.group_domain && domain.is_none() {
+            return Err(ImapConfigError::GroupDomainWithoutDomain);
+        }
         Ok(ImapSettings {
             host,
             port,
@@ -223,6 +230,18 @@ mod tests {
         let mut c = host_form(None);
         c.domain = Some("@example.com".into());
         assert_eq!(c.resolve().unwrap_err(), ImapConfigError::Domain);
+    }
+
+    #[test]
+    fn group_domain_needs_a_configured_domain() {
+        let mut c = host_form(None);
+        c.group_domain = true;
+        assert_eq!(
+            c.resolve().unwrap_err(),
+            ImapConfigError::GroupDomainWithoutDomain
+        );
+        c.domain = Some("example.com".into());
+        assert!(c.resolve().is_ok());
         let mut c = host_form(None);
         c.port = Some(0);
         assert_eq!(c.resolve().unwrap_err(), ImapConfigError::Port);

@@ -36,31 +36,38 @@ impl DomainRules {
             None => (login.as_str(), None),
         };
         let Some(domain) = &self.domain else {
+            // No domain configured: the login goes as typed, and no group comes of
+            // it (a domain the person typed must never become a group).
             return Ok(Mapped {
                 uid: canonical_uid(&login),
-                groups: self.group(login_domain),
+                groups: vec![],
                 imap_login: login.clone(),
             });
         };
-        match login_domain {
-            None => Ok(Mapped {
-                imap_login: format!("{login}@{domain}"),
-                uid: canonical_uid(&login),
-                groups: self.group(Some(domain)),
-            }),
+        let local = match login_domain {
+            None => local,
             // Domain names are case-insensitive; a second "@" never matches.
-            Some(d) if d.eq_ignore_ascii_case(domain) => Ok(Mapped {
-                uid: canonical_uid(if self.strip_domain { local } else { &login }),
-                groups: self.group(Some(d)),
-                imap_login: login.clone(),
-            }),
-            Some(d) => Err(RejectReason::WrongDomain(d.to_owned())),
-        }
+            Some(d) if d.eq_ignore_ascii_case(domain) => local,
+            Some(d) => return Err(RejectReason::WrongDomain(d.to_owned())),
+        };
+        // "alice" and "alice@example.com" are one mailbox, so one account: the
+        // uid is the same whichever way it was typed.
+        let full = format!("{local}@{domain}");
+        Ok(Mapped {
+            uid: canonical_uid(if self.strip_domain { local } else { &full }),
+            groups: self.group(),
+            imap_login: if login_domain.is_some() {
+                login.clone()
+            } else {
+                full
+            },
+        })
     }
 
-    fn group(&self, domain: Option<&str>) -> Vec<String> {
-        match domain {
-            Some(d) if self.group_domain && !d.is_empty() => vec![d.to_ascii_lowercase()],
+    /// The configured domain, as an ordinary group.
+    fn group(&self) -> Vec<String> {
+        match &self.domain {
+            Some(d) if self.group_domain => vec![d.to_ascii_lowercase()],
             _ => vec![],
         }
     }
@@ -142,16 +149,34 @@ mod tests {
     }
 
     #[test]
-    fn group_domain_carries_the_domain() {
+    fn group_domain_carries_the_configured_domain_only() {
         let r = rules(Some("example.com"), true, true);
         assert_eq!(r.map("alice").unwrap().groups, vec!["example.com"]);
         assert_eq!(
             r.map("alice@Example.COM").unwrap().groups,
             vec!["example.com"]
         );
+        // Without a configured domain, a typed one never becomes a group (the
+        // config refuses group_domain without domain; the rules hold anyway).
         let r = rules(None, true, true);
-        assert_eq!(r.map("bob@lists.org").unwrap().groups, vec!["lists.org"]);
+        assert!(r.map("alice@admin").unwrap().groups.is_empty());
         assert!(r.map("bob").unwrap().groups.is_empty());
+    }
+
+    #[test]
+    fn one_mailbox_is_one_uid_however_it_is_typed() {
+        let keep = rules(Some("example.com"), false, false);
+        assert_eq!(
+            keep.map("alice").unwrap(),
+            mapped("alice@example.com", "alice@example.com", &[])
+        );
+        assert_eq!(
+            keep.map("Alice@example.com").unwrap().uid,
+            "alice@example.com"
+        );
+        let strip = rules(Some("example.com"), true, false);
+        assert_eq!(strip.map("alice").unwrap().uid, "alice");
+        assert_eq!(strip.map("alice@EXAMPLE.com").unwrap().uid, "alice");
     }
 
     #[test]

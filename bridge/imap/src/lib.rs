@@ -6,7 +6,7 @@
 
 mod config;
 mod domain;
-mod mailbox;
+pub mod mailbox;
 mod session;
 
 use async_trait::async_trait;
@@ -79,6 +79,10 @@ impl Authenticator for ImapBackend {
 
     fn kind(&self) -> BackendKind {
         BackendKind::Imap
+    }
+
+    fn serves(&self, login: &str) -> bool {
+        self.rules.map(login).is_ok()
     }
 
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {

@@ -19,6 +19,8 @@ pub enum MailboxError {
     Shape(String),
     #[error("mailbox {0:?} has no host")]
     NoHost(String),
+    #[error("mailbox {mailbox:?}: host {host:?} contains a space or control character")]
+    Host { mailbox: String, host: String },
     #[error("mailbox {mailbox:?}: port {port:?} is not a number from 1 to 65535")]
     Port { mailbox: String, port: String },
     #[error("mailbox {mailbox:?}: unknown flag /{flag}")]
@@ -141,6 +143,13 @@ fn split_host_port(input: &str, hostport: &str) -> Result<(String, Option<u16>),
     if host.is_empty() {
         return Err(MailboxError::NoHost(input.to_owned()));
     }
+    // No host name has them, and the host goes into log lines and the resolver.
+    if host.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(MailboxError::Host {
+            mailbox: input.to_owned(),
+            host: host.to_owned(),
+        });
+    }
     let port = match port {
         None => None,
         Some(p) => match p.parse::<u16>() {
@@ -159,6 +168,7 @@ fn split_host_port(input: &str, hostport: &str) -> Result<(String, Option<u16>),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn the_seed_example() {
@@ -231,5 +241,96 @@ mod tests {
         ));
         assert!(matches!(parse("{h"), Err(MailboxError::Shape(_))));
         assert!(matches!(parse("{h//ssl}"), Err(MailboxError::Shape(_))));
+    }
+
+    #[test]
+    fn a_host_with_control_characters_or_spaces_is_refused() {
+        // Found by the property below: "{[\0]}" was accepted with the host "\0".
+        for bad in [
+            "{[\0]}",
+            "{mail\nexample.com:993/ssl}",
+            "{a b}",
+            "{[::1\t]:993}",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(MailboxError::Host { .. })),
+                "{bad:?}: {:?}",
+                parse(bad)
+            );
+        }
+        assert_eq!(
+            parse("{mail\r\nx}").unwrap_err().to_string(),
+            "mailbox \"{mail\\r\\nx}\": host \"mail\\r\\nx\" contains a space or control character"
+        );
+    }
+
+    /// Mailbox-like strings: braces, a host of any characters, maybe a port and
+    /// flags, sometimes a mailbox name or stray text around them.
+    fn mailbox_like() -> impl Strategy<Value = String> {
+        let flag = prop_oneof![
+            Just("ssl".to_owned()),
+            Just("tls".to_owned()),
+            Just("notls".to_owned()),
+            Just("imap".to_owned()),
+            Just("secure".to_owned()),
+            Just("novalidate-cert".to_owned()),
+            Just("validate-cert".to_owned()),
+            "[a-zA-Z=-]{0,12}",
+        ];
+        (
+            "\\PC{0,2}",
+            prop_oneof!["[^/}]{0,20}", "\\[[^/}]{0,12}\\]"],
+            proptest::option::of("-?[0-9]{0,7}|.{0,3}"),
+            proptest::collection::vec(flag, 0..4),
+            "(\\}[^}]{0,8})?",
+        )
+            .prop_map(|(before, host, port, flags, after)| {
+                let mut s = format!("{before}{{{host}");
+                if let Some(p) = port {
+                    s.push(':');
+                    s.push_str(&p);
+                }
+                for f in flags {
+                    s.push('/');
+                    s.push_str(&f);
+                }
+                s + &after
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parse_never_panics_and_what_it_accepts_has_a_clean_host_and_a_port_in_range(
+            input in prop_oneof![any::<String>(), mailbox_like()]
+        ) {
+            if let Ok(m) = parse(&input) {
+                prop_assert!(!m.host.is_empty());
+                prop_assert!(
+                    !m.host.chars().any(|c| c.is_control() || c.is_whitespace()),
+                    "host {:?} from {:?}", m.host, input
+                );
+                prop_assert!(!m.host.contains(['/', '}']), "host {:?}", m.host);
+                prop_assert!(m.port.is_none_or(|p| p > 0));
+            }
+        }
+
+        #[test]
+        fn a_well_formed_mailbox_parses_to_its_host_port_and_security(
+            host in "[a-z0-9][a-z0-9.-]{0,30}",
+            port in proptest::option::of(1u16..),
+            security in prop_oneof![
+                Just(("", Security::StartTls)),
+                Just(("/ssl", Security::Implicit)),
+                Just(("/tls", Security::StartTls)),
+                Just(("/notls", Security::Plaintext)),
+            ],
+            name in "[A-Za-z]{0,8}",
+        ) {
+            let port_text = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let m = parse(&format!("{{{host}{port_text}/imap{}}}{name}", security.0)).unwrap();
+            prop_assert_eq!(m, Mailbox { host, port, security: security.1, validate_cert: None });
+        }
     }
 }

@@ -5,6 +5,8 @@ use authbridge_core::{
     Attempt, BackendKind, Chain, Credentials, Decision, Outcome, RejectReason, Verdict,
 };
 use authbridge_store::{SqliteStore, Store, StoreError};
+
+use crate::names::{ADMIN_GROUP, Names};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ pub struct Gate {
     chain: Chain,
     store: Arc<SqliteStore>,
     clock: fn() -> i64,
+    names: Arc<Names>,
 }
 
 fn disabled(uid: &str) -> Decision {
@@ -32,13 +35,44 @@ fn rejected_by_store(reason: RejectReason) -> Decision {
     }
 }
 
+/// A system account's name (or a denied one): refused before any backend.
+fn system_name(refusal: crate::NameRefusal) -> Decision {
+    tracing::warn!("refused: {refusal}");
+    rejected_by_store(RejectReason::SystemName(refusal.to_string()))
+}
+
 impl Gate {
-    pub fn new(chain: Chain, store: Arc<SqliteStore>, clock: fn() -> i64) -> Self {
+    pub fn new(
+        chain: Chain,
+        store: Arc<SqliteStore>,
+        clock: fn() -> i64,
+        names: Arc<Names>,
+    ) -> Self {
         Gate {
             chain,
             store,
             clock,
+            names,
         }
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// The external backend (of the kinds `allowed` lets through) that would serve
+    /// `login` before anyone logged in with it, if any.
+    pub fn external_backend_for(
+        &self,
+        login: &str,
+        allowed: &dyn Fn(BackendKind) -> bool,
+    ) -> Option<BackendKind> {
+        self.chain
+            .backends()
+            .iter()
+            .filter(|b| !matches!(b.kind(), BackendKind::Database | BackendKind::AppPassword))
+            .find(|b| allowed(b.kind()) && b.serves(login))
+            .map(|b| b.kind())
     }
 
     pub async fn authenticate(&self, credentials: &Credentials) -> Decision {
@@ -53,6 +87,9 @@ impl Gate {
         allowed: &(dyn Fn(BackendKind) -> bool + Sync),
     ) -> Decision {
         let login = credentials.login();
+        if let Err(refusal) = self.names.check_user(login) {
+            return system_name(refusal);
+        }
         let owner = match self.store.user(login) {
             // A disabled account known by this login never reaches a backend.
             Ok(user) if !user.enabled => return disabled(login),
@@ -81,6 +118,10 @@ impl Gate {
         else {
             return decision;
         };
+        // The backend may have mapped the login to another name.
+        if let Err(refusal) = self.names.check_user(uid) {
+            return system_name(refusal);
+        }
         // One lookup for both rules below; the backend may have mapped the login to
         // another uid (e.g. a mail domain stripped).
         let known = match self.store.user(uid) {
@@ -108,9 +149,22 @@ impl Gate {
                 user.backend
             )));
         }
+        // Groups a backend derived from a login are ordinary groups: never the
+        // admin role, whatever the login said.
+        let groups: Vec<String> = groups
+            .iter()
+            .filter(|g| {
+                let role = g.eq_ignore_ascii_case(ADMIN_GROUP);
+                if role {
+                    tracing::warn!(?uid, group = ?g, "a backend derived the admin group from a login; not joined");
+                }
+                !role
+            })
+            .cloned()
+            .collect();
         if let Err(e) = self
             .store
-            .record_login(uid, kind.as_str(), groups, (self.clock)())
+            .record_login(uid, kind.as_str(), &groups, (self.clock)())
         {
             tracing::warn!(uid, "accepted, but the login could not be recorded: {e}");
         }

@@ -4,19 +4,23 @@
 mod app_passwords;
 mod gate;
 mod hash;
+mod names;
 mod policy;
 
 use async_trait::async_trait;
 use authbridge_core::{
-    Accepted, Authenticator, BackendKind, Credentials, ExposeSecret, RejectReason, UnavailableKind,
-    Verdict,
+    Accepted, Authenticator, BackendKind, Credentials, RejectReason, UnavailableKind, Verdict,
 };
 use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
 use std::sync::Arc;
 
 pub use app_passwords::{AppPasswords, SecretKey, generate_app_password};
 pub use gate::Gate;
-pub use hash::{HASH_PARAMS, hash_password, verify_password};
+pub use hash::{
+    Busy, HASH_PARAMS, HashBudget, hash_password, hash_password_bounded, verify_password,
+    verify_password_bounded,
+};
+pub use names::{ADMIN_GROUP, GroupHidden, NameRefusal, NameSettings, Names, names_over};
 pub use policy::{PasswordPolicy, PolicyError};
 
 /// Checks local users' passwords against the store.
@@ -41,48 +45,41 @@ impl Authenticator for LocalPasswords {
     }
 
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {
-        let store = Arc::clone(&self.store);
-        let login = credentials.login().to_owned();
-        let password = credentials.password().clone();
-        // argon2id takes tens of milliseconds on purpose: keep it off the async threads.
-        let task = tokio::task::spawn_blocking(move || {
-            let user = match store.user(&login) {
-                Ok(u) => u,
-                // Unknown here: the next backend may know the user.
-                Err(StoreError::NoSuchUser(_)) => {
-                    return Verdict::Rejected(RejectReason::BadCredentials);
-                }
-                Err(e) => {
-                    return Verdict::unavailable(UnavailableKind::Protocol, format!("store: {e}"));
-                }
-            };
-            if user.backend != LOCAL_BACKEND {
-                return Verdict::Rejected(RejectReason::BadCredentials);
-            }
-            if !user.enabled {
+        // Who the login is and the hash to check against; `None` when there is no
+        // local password to check, which is then verified against a dummy hash so
+        // that an unknown user takes as long as a wrong password.
+        let phc = match self.store.user(credentials.login()) {
+            Ok(user) if user.backend == LOCAL_BACKEND && !user.enabled => {
                 return Verdict::Rejected(RejectReason::AccountDisabled);
             }
-            let hash = match store.password_hash(&user.uid) {
-                Ok(Some(h)) => h,
-                Ok(None) => return Verdict::Rejected(RejectReason::BadCredentials),
-                Err(e) => {
-                    return Verdict::unavailable(UnavailableKind::Protocol, format!("store: {e}"));
+            Ok(user) if user.backend == LOCAL_BACKEND => {
+                match self.store.password_hash(&user.uid) {
+                    Ok(hash) => hash.map(|h| (user.uid, h)),
+                    Err(e) => {
+                        return Verdict::unavailable(
+                            UnavailableKind::Protocol,
+                            format!("store: {e}"),
+                        );
+                    }
                 }
-            };
-            if verify_password(password.expose_secret(), &hash) {
-                Verdict::Accepted(Accepted {
-                    uid: user.uid,
-                    groups: vec![],
-                })
-            } else {
-                Verdict::Rejected(RejectReason::BadCredentials)
             }
-        });
-        task.await.unwrap_or_else(|e| {
-            Verdict::unavailable(
-                UnavailableKind::Protocol,
-                format!("local check aborted: {e}"),
-            )
-        })
+            // Unknown here, or another backend's: the next backend may know the user.
+            Ok(_) | Err(StoreError::NoSuchUser(_)) => None,
+            Err(e) => {
+                return Verdict::unavailable(UnavailableKind::Protocol, format!("store: {e}"));
+            }
+        };
+        let (uid, hash) = match phc {
+            Some((uid, hash)) => (Some(uid), Some(hash)),
+            None => (None, None),
+        };
+        match verify_password_bounded(credentials.password().clone(), hash).await {
+            Ok(true) => Verdict::Accepted(Accepted {
+                uid: uid.unwrap_or_default(),
+                groups: vec![],
+            }),
+            Ok(false) => Verdict::Rejected(RejectReason::BadCredentials),
+            Err(busy) => Verdict::unavailable(UnavailableKind::Overloaded, busy.to_string()),
+        }
     }
 }

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use authbridge_core::{
-    Accepted, Authenticator, BackendKind, Chain, Credentials, Outcome, SecretString, Verdict,
+    Accepted, Authenticator, BackendKind, Chain, Credentials, Outcome, RejectReason, SecretString,
+    Verdict,
 };
-use authbridge_local::Gate;
+use authbridge_local::{Gate, Names};
 use authbridge_store::{NewUser, SqliteStore, Store};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,8 +45,68 @@ fn setup(kind: BackendKind) -> (tempfile::TempDir, Arc<SqliteStore>, Arc<Accepti
         asked: AtomicUsize::new(0),
     });
     let chain = Chain::new(vec![Arc::clone(&backend) as Arc<dyn Authenticator>]);
-    let gate = Gate::new(chain, Arc::clone(&store), || 42);
+    let gate = Gate::new(chain, Arc::clone(&store), || 42, Arc::new(Names::default()));
     (dir, store, backend, gate)
+}
+
+/// A backend that accepts anyone into the groups it was given.
+struct Grouping(Vec<String>);
+
+#[async_trait]
+impl Authenticator for Grouping {
+    fn name(&self) -> &str {
+        "grouping"
+    }
+    fn kind(&self) -> BackendKind {
+        BackendKind::Imap
+    }
+    async fn authenticate(&self, c: &Credentials) -> Verdict {
+        Verdict::Accepted(Accepted {
+            uid: c.login().to_lowercase(),
+            groups: self.0.clone(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_system_name_is_refused_before_any_backend_even_with_a_store_row() {
+    let (_dir, store, backend, gate) = setup(BackendKind::Imap);
+    // An old database that recorded "root" (and "daemon", a name /etc/passwd knows).
+    for uid in ["root", "daemon"] {
+        store
+            .record_login(uid, "IMAP", &[], 1)
+            .expect("written directly, as an old version could");
+        let decision = gate.authenticate(&creds(uid)).await;
+        assert!(matches!(decision.outcome, Outcome::Rejected), "{uid}");
+        assert!(matches!(
+            decision.attempts[0].verdict,
+            Verdict::Rejected(RejectReason::SystemName(_))
+        ));
+    }
+    assert_eq!(
+        backend.asked.load(Ordering::SeqCst),
+        0,
+        "no backend was asked"
+    );
+    // Not recorded on a first login either.
+    let decision = gate.authenticate(&creds("Bin")).await;
+    assert!(matches!(decision.outcome, Outcome::Rejected));
+    assert!(store.user("bin").is_err());
+}
+
+#[tokio::test]
+async fn a_group_derived_from_a_login_is_never_the_admin_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
+    let backend = Grouping(vec!["Admin".into(), "example.org".into()]);
+    let chain = Chain::new(vec![Arc::new(backend) as Arc<dyn Authenticator>]);
+    let gate = Gate::new(chain, Arc::clone(&store), || 42, Arc::new(Names::default()));
+    assert!(matches!(
+        gate.authenticate(&creds("mallory")).await.outcome,
+        Outcome::Accepted { .. }
+    ));
+    assert_eq!(store.user_groups("mallory").unwrap(), vec!["example.org"]);
+    assert!(store.members("admin").unwrap().is_empty());
 }
 
 fn creds(login: &str) -> Credentials {

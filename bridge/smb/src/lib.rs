@@ -82,6 +82,10 @@ impl Authenticator for SmbBackend {
         BackendKind::Smb
     }
 
+    fn serves(&self, _login: &str) -> bool {
+        true
+    }
+
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {
         let timeout = self.settings.timeouts.timeout;
         let deadline = Instant::now() + timeout;

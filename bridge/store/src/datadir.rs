@@ -13,6 +13,16 @@ pub enum DataDirError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "data directory {path} belongs to uid {owner}, not to uid {me} that runs authbridge; \
+         it holds password hashes and keys: give it to this user (chown) or choose another --data-dir"
+    )]
+    Owner { path: PathBuf, owner: u32, me: u32 },
+    #[error("cannot make data directory {path} private (mode 0700): {source}")]
+    Mode {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The data directory of a system-wide installation (root's default).
@@ -41,8 +51,11 @@ impl DataDir {
     }
 
     /// Creates the directory (mode 0700: it holds password hashes and the key).
+    /// Creates the directory (0700), or makes an existing one 0700: it holds the
+    /// password hashes and the app-password key. One owned by another user is
+    /// refused rather than used.
     pub fn ensure(&self) -> Result<(), DataDirError> {
-        use std::os::unix::fs::DirBuilderExt;
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -50,7 +63,29 @@ impl DataDir {
             .map_err(|source| DataDirError::Create {
                 path: self.0.clone(),
                 source,
-            })
+            })?;
+        let meta = std::fs::metadata(&self.0).map_err(|source| DataDirError::Create {
+            path: self.0.clone(),
+            source,
+        })?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(DataDirError::Owner {
+                path: self.0.clone(),
+                owner: meta.uid(),
+                me,
+            });
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700)).map_err(
+                |source| DataDirError::Mode {
+                    path: self.0.clone(),
+                    source,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -19,7 +19,7 @@ pub use provisioning::ProvisioningStore;
 pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
-pub use sqlite::SqliteStore;
+pub use sqlite::{MAX_LOGIN_FAILURES, SqliteStore};
 pub use uid::{UidError, validate_uid};
 
 /// Where an account comes from, named as Nextcloud's user_external names it.
@@ -94,6 +94,11 @@ pub enum StoreError {
     InvalidIdRange(u32, u32),
     #[error("store error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -46,7 +46,8 @@ pub trait Directory {
     fn posix_group_by_id(&self, id: u32) -> Result<Option<PosixGroup>>;
     fn posix_groups(&self) -> Result<Vec<PosixGroup>>;
     /// The ids of the groups `name` is a member of (not the private group).
-    fn posix_group_ids_of(&self, name: &str) -> Result<Vec<u32>>;
+    /// The (name, gid) of every group the user is a member of.
+    fn posix_groups_of(&self, name: &str) -> Result<Vec<(String, u32)>>;
 }
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PosixUser> {
@@ -148,13 +149,14 @@ impl Directory for SqliteStore {
         Ok(groups)
     }
 
-    fn posix_group_ids_of(&self, name: &str) -> Result<Vec<u32>> {
+    fn posix_groups_of(&self, name: &str) -> Result<Vec<(String, u32)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT g.id_number FROM memberships m JOIN groups g ON g.gid = m.gid
-             WHERE m.uid = ?1 ORDER BY g.id_number",
+            "SELECT g.gid, g.id_number FROM memberships m
+             JOIN groups g ON g.gid = m.gid JOIN users u ON u.uid = m.uid
+             WHERE u.uid = ?1 ORDER BY g.id_number",
         )?;
-        let rows = stmt.query_map([name], |r| r.get(0))?;
+        let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

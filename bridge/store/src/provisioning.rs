@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::sqlite::{get_user, require_group};
+use crate::sqlite::{drop_password_tokens, require_group, require_user};
 use crate::{Result, SqliteStore};
 
 pub trait ProvisioningStore {
@@ -33,8 +33,8 @@ pub trait ProvisioningStore {
 impl ProvisioningStore for SqliteStore {
     fn add_subadmin(&self, gid: &str, uid: &str) -> Result<bool> {
         self.write(|tx| {
-            get_user(tx, uid)?;
-            require_group(tx, gid)?;
+            let uid = require_user(tx, uid)?;
+            let gid = require_group(tx, gid)?;
             Ok(tx.execute(
                 "INSERT OR IGNORE INTO subadmins (gid, uid) VALUES (?1, ?2)",
                 params![gid, uid],
@@ -44,8 +44,8 @@ impl ProvisioningStore for SqliteStore {
 
     fn remove_subadmin(&self, gid: &str, uid: &str) -> Result<bool> {
         self.write(|tx| {
-            get_user(tx, uid)?;
-            require_group(tx, gid)?;
+            let uid = require_user(tx, uid)?;
+            let gid = require_group(tx, gid)?;
             Ok(tx.execute(
                 "DELETE FROM subadmins WHERE gid = ?1 AND uid = ?2",
                 params![gid, uid],
@@ -55,19 +55,19 @@ impl ProvisioningStore for SqliteStore {
 
     fn subadmin_groups(&self, uid: &str) -> Result<Vec<String>> {
         let conn = self.lock();
-        get_user(&conn, uid)?;
+        let uid = require_user(&conn, uid)?;
         let mut stmt =
             conn.prepare_cached("SELECT gid FROM subadmins WHERE uid = ?1 ORDER BY gid")?;
-        let rows = stmt.query_map([uid], |r| r.get(0))?;
+        let rows = stmt.query_map([&uid], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn group_subadmins(&self, gid: &str) -> Result<Vec<String>> {
         let conn = self.lock();
-        require_group(&conn, gid)?;
+        let gid = require_group(&conn, gid)?;
         let mut stmt =
             conn.prepare_cached("SELECT uid FROM subadmins WHERE gid = ?1 ORDER BY uid")?;
-        let rows = stmt.query_map([gid], |r| r.get(0))?;
+        let rows = stmt.query_map([&gid], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -107,7 +107,9 @@ impl ProvisioningStore for SqliteStore {
 
     fn add_password_token(&self, uid: &str, hash: &[u8], expires: i64) -> Result<()> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = require_user(tx, uid)?;
+            // Only the newest link works.
+            drop_password_tokens(tx, &uid)?;
             tx.execute(
                 "INSERT INTO password_tokens (hash, uid, expires) VALUES (?1, ?2, ?3)",
                 params![hash, uid, expires],
@@ -127,6 +129,10 @@ impl ProvisioningStore for SqliteStore {
                 .optional()?;
             tx.execute("DELETE FROM password_tokens WHERE hash = ?1", [hash])?;
             tx.execute("DELETE FROM password_tokens WHERE expires <= ?1", [now])?;
+            // A used link takes every other link of the same user with it.
+            if let Some((uid, _)) = &found {
+                drop_password_tokens(tx, uid)?;
+            }
             Ok(found.and_then(|(uid, expires)| (expires > now).then_some(uid)))
         })
     }

@@ -31,6 +31,8 @@ pub trait SecurityStore {
     fn login_failures(&self, since: i64) -> Result<Vec<LoginFailure>>;
     fn set_login_failure(&self, failure: &LoginFailure) -> Result<()>;
     fn clear_login_failures(&self, login: &str, source: &str) -> Result<()>;
+    /// Forgets failures older than `before`; returns how many pairs went.
+    fn prune_login_failures(&self, before: i64) -> Result<usize>;
 
     fn verifier(&self, login: &str) -> Result<Option<Verifier>>;
     /// Stores a fresh verifier for `login` (owned by `uid`), offline failures reset.
@@ -70,6 +72,15 @@ impl SecurityStore for SqliteStore {
                 params![f.login, f.source, f.failures, f.last_failure],
             )?;
             Ok(())
+        })
+    }
+
+    fn prune_login_failures(&self, before: i64) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM login_failures WHERE last_failure < ?1",
+                [before],
+            )?)
         })
     }
 

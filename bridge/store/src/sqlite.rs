@@ -163,7 +163,31 @@ CREATE TRIGGER users_search_update AFTER UPDATE OF uid, display_name, email ON u
     VALUES (new.rowid, new.uid, new.display_name, new.email);
 END;
 "#,
+    r#"
+-- Memberships and subadmin rows hold the stored spelling of the group and the user.
+-- Older versions wrote whatever case the request used ("Admin" for "admin"): such a
+-- row gave rights that lookups of the stored spelling did not see. Rewrite them.
+INSERT OR IGNORE INTO memberships (gid, uid)
+    SELECT g.gid, u.uid FROM memberships m
+    JOIN groups g ON g.gid = m.gid JOIN users u ON u.uid = m.uid;
+DELETE FROM memberships
+    WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.gid = memberships.gid COLLATE BINARY)
+       OR NOT EXISTS (SELECT 1 FROM users u WHERE u.uid = memberships.uid COLLATE BINARY);
+INSERT OR IGNORE INTO subadmins (gid, uid)
+    SELECT g.gid, u.uid FROM subadmins s
+    JOIN groups g ON g.gid = s.gid JOIN users u ON u.uid = s.uid;
+DELETE FROM subadmins
+    WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.gid = subadmins.gid COLLATE BINARY)
+       OR NOT EXISTS (SELECT 1 FROM users u WHERE u.uid = subadmins.uid COLLATE BINARY);
+UPDATE app_passwords SET uid = (SELECT u.uid FROM users u WHERE u.uid = app_passwords.uid);
+CREATE INDEX IF NOT EXISTS login_failures_last ON login_failures(last_failure);
+CREATE INDEX IF NOT EXISTS password_tokens_uid ON password_tokens(uid);
+"#,
 ];
+
+/// The most (login, source) pairs the throttle keeps; past it the oldest go (the
+/// daemon's throttle evicts them here too, so the table stays as bounded).
+pub const MAX_LOGIN_FAILURES: usize = 10_000;
 
 pub struct SqliteStore {
     /// The one connection that writes (SQLite has one writer at a time anyway).
@@ -183,6 +207,32 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The store and its -wal and -shm files readable by their owner only, also when an
+/// older version (or a umask of 022) made them 0644.
+fn private_files(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut all = vec![path.to_owned()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        all.push(name.into());
+    }
+    for file in all {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| StoreError::Io {
+                    path: file.display().to_string(),
+                    source,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn not_a_store(path: &Path, detail: impl ToString) -> StoreError {
     StoreError::NotAStore {
         path: path.display().to_string(),
@@ -198,6 +248,20 @@ impl SqliteStore {
             && std::fs::metadata(path)
                 .map(|m| m.len() > 0)
                 .unwrap_or(false);
+        // The file holds password hashes: created 0600 before SQLite opens it, so
+        // SQLite gives its -wal and -shm files the same mode.
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })?;
+        }
         let conn = connect(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
@@ -218,6 +282,7 @@ impl SqliteStore {
             }
         }
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        private_files(path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = SqliteStore {
@@ -330,21 +395,39 @@ pub(crate) fn get_user(conn: &Connection, uid: &str) -> Result<User> {
     .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
 }
 
-pub(crate) fn require_group(conn: &Connection, gid: &str) -> Result<()> {
-    let found: Option<i64> = conn
-        .query_row("SELECT 1 FROM groups WHERE gid = ?1", [gid], |r| r.get(0))
-        .optional()?;
-    found
-        .map(|_| ())
+/// The group's id as stored (ids are unique regardless of ASCII case): every row
+/// that names a group holds this spelling, never the caller's.
+pub(crate) fn require_group(conn: &Connection, gid: &str) -> Result<String> {
+    conn.query_row("SELECT gid FROM groups WHERE gid = ?1", [gid], |r| r.get(0))
+        .optional()?
         .ok_or_else(|| StoreError::NoSuchGroup(gid.to_owned()))
 }
 
-fn ensure_group(tx: &rusqlite::Transaction<'_>, gid: &str, now: i64) -> Result<()> {
+/// The user's id as stored.
+pub(crate) fn require_user(conn: &Connection, uid: &str) -> Result<String> {
+    conn.query_row("SELECT uid FROM users WHERE uid = ?1", [uid], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
+}
+
+/// Every password link of the user stops working (a newer link, a new password,
+/// a changed address, a disabled account).
+pub(crate) fn drop_password_tokens(conn: &Connection, uid: &str) -> Result<()> {
+    // The user's stored spelling: the caller's may differ in case.
+    conn.execute(
+        "DELETE FROM password_tokens WHERE uid = (SELECT uid FROM users WHERE uid = ?1)",
+        [uid],
+    )?;
+    Ok(())
+}
+
+/// Creates the group when missing; returns its id as stored.
+fn ensure_group(tx: &rusqlite::Transaction<'_>, gid: &str, now: i64) -> Result<String> {
     tx.execute(
         "INSERT OR IGNORE INTO groups (gid, created) VALUES (?1, ?2)",
         params![gid, now],
     )?;
-    Ok(())
+    require_group(tx, gid)
 }
 
 /// `LIKE` pattern matching `search` anywhere, with its wildcards escaped.
@@ -382,14 +465,14 @@ impl Store for SqliteStore {
                 return Err(StoreError::UserExists(user.uid.clone()));
             }
             for gid in &user.groups {
-                ensure_group(tx, gid, now)?;
+                let gid = ensure_group(tx, gid, now)?;
                 tx.execute(
                     "INSERT OR IGNORE INTO memberships (gid, uid) VALUES (?1, ?2)",
                     params![gid, user.uid],
                 )?;
             }
             for gid in &user.subadmin_of {
-                require_group(tx, gid)?;
+                let gid = require_group(tx, gid)?;
                 tx.execute(
                     "INSERT OR IGNORE INTO subadmins (gid, uid) VALUES (?1, ?2)",
                     params![gid, user.uid],
@@ -462,7 +545,11 @@ impl Store for SqliteStore {
     fn set_enabled(&self, uid: &str, enabled: bool) -> Result<()> {
         self.write(|tx| {
             if !enabled {
-                tx.execute("DELETE FROM verifiers WHERE uid = ?1", [uid])?;
+                tx.execute(
+                    "DELETE FROM verifiers WHERE uid = (SELECT uid FROM users WHERE uid = ?1)",
+                    [uid],
+                )?;
+                drop_password_tokens(tx, uid)?;
             }
             user_row(
                 tx.execute(
@@ -487,7 +574,11 @@ impl Store for SqliteStore {
 
     fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()> {
         self.write(|tx| {
-            tx.execute("DELETE FROM verifiers WHERE uid = ?1", [uid])?;
+            tx.execute(
+                "DELETE FROM verifiers WHERE uid = (SELECT uid FROM users WHERE uid = ?1)",
+                [uid],
+            )?;
+            drop_password_tokens(tx, uid)?;
             user_row(
                 tx.execute(
                     "UPDATE users SET password_hash = ?2 WHERE uid = ?1",
@@ -505,14 +596,15 @@ impl Store for SqliteStore {
                  ON CONFLICT (uid) DO UPDATE SET last_seen = ?3, first_seen = coalesce(first_seen, ?3)",
                 params![uid, backend, now],
             )?;
+            let uid = require_user(tx, uid)?;
             for gid in groups {
-                ensure_group(tx, gid, now)?;
+                let gid = ensure_group(tx, gid, now)?;
                 tx.execute(
                     "INSERT OR IGNORE INTO memberships (gid, uid) VALUES (?1, ?2)",
                     params![gid, uid],
                 )?;
             }
-            get_user(tx, uid)
+            get_user(tx, &uid)
         })
     }
 
@@ -593,7 +685,7 @@ impl Store for SqliteStore {
 
     fn group_exists(&self, gid: &str) -> Result<bool> {
         match require_group(&self.lock(), gid) {
-            Ok(()) => Ok(true),
+            Ok(_) => Ok(true),
             Err(StoreError::NoSuchGroup(_)) => Ok(false),
             Err(e) => Err(e),
         }
@@ -601,26 +693,26 @@ impl Store for SqliteStore {
 
     fn members(&self, gid: &str) -> Result<Vec<String>> {
         let conn = self.lock();
-        require_group(&conn, gid)?;
+        let gid = require_group(&conn, gid)?;
         let mut stmt =
             conn.prepare_cached("SELECT uid FROM memberships WHERE gid = ?1 ORDER BY uid")?;
-        let rows = stmt.query_map([gid], |r| r.get(0))?;
+        let rows = stmt.query_map([&gid], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn user_groups(&self, uid: &str) -> Result<Vec<String>> {
         let conn = self.lock();
-        get_user(&conn, uid)?;
+        let uid = require_user(&conn, uid)?;
         let mut stmt =
             conn.prepare_cached("SELECT gid FROM memberships WHERE uid = ?1 ORDER BY gid")?;
-        let rows = stmt.query_map([uid], |r| r.get(0))?;
+        let rows = stmt.query_map([&uid], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn add_member(&self, gid: &str, uid: &str) -> Result<bool> {
         self.write(|tx| {
-            require_group(tx, gid)?;
-            get_user(tx, uid)?;
+            let gid = require_group(tx, gid)?;
+            let uid = require_user(tx, uid)?;
             Ok(tx.execute(
                 "INSERT OR IGNORE INTO memberships (gid, uid) VALUES (?1, ?2)",
                 params![gid, uid],
@@ -630,8 +722,8 @@ impl Store for SqliteStore {
 
     fn remove_member(&self, gid: &str, uid: &str) -> Result<bool> {
         self.write(|tx| {
-            require_group(tx, gid)?;
-            get_user(tx, uid)?;
+            let gid = require_group(tx, gid)?;
+            let uid = require_user(tx, uid)?;
             Ok(tx.execute(
                 "DELETE FROM memberships WHERE gid = ?1 AND uid = ?2",
                 params![gid, uid],
@@ -643,7 +735,7 @@ impl Store for SqliteStore {
 impl AppPasswordStore for SqliteStore {
     fn add_app_password(&self, uid: &str, name: &str, hash: &[u8], now: i64) -> Result<i64> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = require_user(tx, uid)?;
             tx.execute(
                 "INSERT INTO app_passwords (uid, name, hash, created, last_activity) VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![uid, name, hash, now],
@@ -673,11 +765,11 @@ impl AppPasswordStore for SqliteStore {
 
     fn app_passwords(&self, uid: &str) -> Result<Vec<AppPassword>> {
         let conn = self.lock();
-        get_user(&conn, uid)?;
+        let uid = require_user(&conn, uid)?;
         let mut stmt = conn.prepare_cached(
             "SELECT id, uid, name, created, last_activity FROM app_passwords WHERE uid = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([uid], |r| {
+        let rows = stmt.query_map([&uid], |r| {
             Ok(AppPassword {
                 id: r.get(0)?,
                 uid: r.get(1)?,
@@ -691,7 +783,7 @@ impl AppPasswordStore for SqliteStore {
 
     fn delete_app_password(&self, uid: &str, id: i64) -> Result<bool> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = require_user(tx, uid)?;
             Ok(tx.execute(
                 "DELETE FROM app_passwords WHERE uid = ?1 AND id = ?2",
                 params![uid, id],
@@ -701,7 +793,7 @@ impl AppPasswordStore for SqliteStore {
 
     fn delete_app_passwords_before(&self, uid: &str, before: i64) -> Result<usize> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = require_user(tx, uid)?;
             Ok(tx.execute(
                 "DELETE FROM app_passwords WHERE uid = ?1 AND last_activity < ?2",
                 params![uid, before],
@@ -810,6 +902,16 @@ impl UserDataStore for SqliteStore {
     }
 
     fn set_email(&self, uid: &str, email: Option<&str>) -> Result<()> {
-        self.set_user_column(uid, "email", email)
+        // A link mailed to the old address must not outlive the change.
+        self.write(|tx| {
+            drop_password_tokens(tx, uid)?;
+            user_row(
+                tx.execute(
+                    "UPDATE users SET email = ?2 WHERE uid = ?1",
+                    params![uid, email],
+                )?,
+                uid,
+            )
+        })
     }
 }

@@ -41,7 +41,10 @@ fn every_user_and_group_gets_a_distinct_id_from_the_range() {
     assert_eq!(s.posix_user_by_id(alice.id).unwrap().unwrap().name, "alice");
     let staff = s.posix_group("staff").unwrap().unwrap();
     assert_eq!(staff.members, vec!["alice".to_string()]);
-    assert_eq!(s.posix_group_ids_of("alice").unwrap(), vec![staff.id]);
+    assert_eq!(
+        s.posix_groups_of("alice").unwrap(),
+        vec![("staff".to_owned(), staff.id)]
+    );
     assert_eq!(
         s.posix_group_by_id(staff.id).unwrap().unwrap().name,
         "staff"

@@ -1,5 +1,6 @@
 //! Subadmin rights, quota and language, app switches and password-set tokens.
 
+use authbridge_store::UserDataStore;
 use authbridge_store::{NewUser, ProvisioningStore, SqliteStore, Store, StoreError};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -71,7 +72,7 @@ fn quota_language_and_app_switches() {
 fn password_tokens_are_single_use_and_expire() {
     let (_d, s) = store();
     s.add_password_token("ann", b"h1", 100).unwrap();
-    s.add_password_token("ann", b"h2", 100).unwrap();
+    s.add_password_token("tom", b"h2", 100).unwrap();
     assert_eq!(
         s.peek_password_token(b"h1", 50).unwrap().as_deref(),
         Some("ann")
@@ -90,4 +91,30 @@ fn password_tokens_are_single_use_and_expire() {
         None,
         "gone with the user"
     );
+}
+
+#[test]
+fn a_newer_link_a_used_link_a_new_password_a_new_address_or_a_disable_ends_every_earlier_link() {
+    let (_d, s) = store();
+    let alive = |h: &[u8]| s.peek_password_token(h, 0).unwrap().is_some();
+    s.add_password_token("ann", b"old", 100).unwrap();
+    s.add_password_token("ann", b"new", 100).unwrap();
+    assert!(!alive(b"old"), "a newer link replaces the older one");
+    assert!(alive(b"new"));
+    // Another user's link is not touched by any of this.
+    s.add_password_token("tom", b"toms", 100).unwrap();
+
+    s.set_password_hash("ann", Some("$argon2id$x")).unwrap();
+    assert!(!alive(b"new"), "a password set by any path ends the link");
+
+    s.add_password_token("ann", b"a", 100).unwrap();
+    s.set_email("ann", Some("ann@new.example")).unwrap();
+    assert!(!alive(b"a"), "a changed address ends the link");
+
+    s.add_password_token("ann", b"b", 100).unwrap();
+    s.set_enabled("ANN", false).unwrap();
+    assert!(!alive(b"b"), "a disable ends the link");
+    s.set_enabled("ann", true).unwrap();
+
+    assert!(alive(b"toms"));
 }

@@ -14,7 +14,7 @@ pub struct Daemon {
     child: Option<Child>,
     /// Where the OCS API listens, when started with [`Daemon::start_http`].
     pub http: Option<std::net::SocketAddr>,
-    /// The first admin's password, printed once on the first start.
+    /// The first admin's password, from the file the first start wrote.
     pub admin_password: Option<String>,
     with_http: bool,
 }
@@ -128,10 +128,10 @@ impl Daemon {
         wait_for_socket(&self.socket, Duration::from_secs(10), self);
         if self.with_http {
             self.http = Some(self.wait_for_http());
-            let out =
-                std::fs::read_to_string(self.dir.path().join("daemon.out")).unwrap_or_default();
-            if let Some(p) = out.split("with the password ").nth(1) {
-                self.admin_password = p.split_whitespace().next().map(str::to_owned);
+            // Written once, on the first start, to a 0600 file in the data directory.
+            let file = self.dir.path().join("data").join("first-admin-password");
+            if let Ok(text) = std::fs::read_to_string(file) {
+                self.admin_password = text.split_whitespace().next().map(str::to_owned);
             }
         }
     }

@@ -71,7 +71,14 @@ pub async fn create(parts: Parts, body: Body) -> Response {
             return Reply::fail(101, format!("Invalid group name: {e}"));
         }
         match ctx.store().create_group(gid, now()) {
-            Ok(()) => Reply::empty(),
+            // Created, and said so when the group stays out of NSS.
+            Ok(()) => match ctx.ocs.service.engine().names.check_export(gid) {
+                Ok(()) => Reply::empty(),
+                Err(hidden) => Reply {
+                    message: hidden.to_string(),
+                    ..Reply::empty()
+                },
+            },
             Err(StoreError::GroupExists(_)) => Reply::fail(102, "group exists"),
             Err(e) => Reply::fail(103, e.to_string()),
         }

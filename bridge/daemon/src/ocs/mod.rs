@@ -50,6 +50,22 @@ pub struct Ocs {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
+/// The throttle's source for a client address: an IPv4 address itself; an IPv6
+/// address by its /64, as Nextcloud counts them (one host holds a whole /64, and
+/// would otherwise have 2^64 fresh sources to guess from).
+pub fn throttle_source(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+    }
+}
+
 /// The address the throttle counts against: the peer, or, when the peer is a
 /// trusted proxy, the last address in `X-Forwarded-For` that is not one (the
 /// leftmost entries are whatever the client chose to send).
@@ -98,11 +114,27 @@ mod tests {
         headers.insert("x-forwarded-for", "garbage".parse().unwrap());
         assert_eq!(client_address(proxy, &headers, &[proxy]), proxy);
     }
+
+    #[test]
+    fn ipv6_sources_count_per_64_and_ipv4_per_address() {
+        let source = |a: &str| throttle_source(a.parse().unwrap());
+        assert_eq!(source("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            source("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(source("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(source("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(source("192.0.2.7"), "192.0.2.7");
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub uid: String,
+    /// Logged in with an app password (a device credential): it may not take the
+    /// account over by changing the login password.
+    pub by_app_password: bool,
     pub admin: bool,
     /// Groups this caller administers as a subadmin.
     pub subadmin_of: Vec<String>,
@@ -302,18 +334,21 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
     let Some((user, password)) = basic_credentials(headers) else {
         return Login::Refused;
     };
-    let source = client_address(client.ip(), headers, &ocs.trusted_proxies).to_string();
-    let answer = ocs
+    let source = throttle_source(client_address(client.ip(), headers, &ocs.trusted_proxies));
+    let checked = ocs
         .service
         .check_password(&user, password, service, &source, None)
         .await;
-    match (answer.status, answer.uid) {
+    match (checked.answer.status, checked.answer.uid) {
         (AuthStatus::Accepted, Some(uid)) => {
             let store = ocs.service.store();
             let groups = store.user_groups(&uid).unwrap_or_default();
             Login::Accepted(Caller {
-                admin: groups.iter().any(|g| g.eq_ignore_ascii_case("admin")),
+                admin: groups
+                    .iter()
+                    .any(|g| g.eq_ignore_ascii_case(authbridge_local::ADMIN_GROUP)),
                 subadmin_of: store.subadmin_groups(&uid).unwrap_or_default(),
+                by_app_password: checked.kind == Some(authbridge_core::BackendKind::AppPassword),
                 uid,
             })
         }

@@ -105,16 +105,13 @@ pub async fn set(State(ocs): State<Arc<Ocs>>, AxumForm(f): AxumForm<SetForm>) ->
     {
         return retry(&v.to_string());
     }
-    if f.password.is_empty() {
-        return retry("The password is empty.");
+    if let Err(e) = authbridge_core::usable_password(&f.password) {
+        return retry(&format!("This password cannot be used: {e}."));
     }
-    let password = f.password.clone();
-    let Ok(phc) =
-        tokio::task::spawn_blocking(move || authbridge_local::hash_password(&password)).await
-    else {
+    let Ok(phc) = authbridge_local::hash_password_bounded(f.password.clone().into()).await else {
         return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "<p>The password could not be stored.</p>",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<p>Too many password changes at once; please try again in a moment.</p>",
         );
     };
     // Used up here, atomically: a second submission of the same link fails.
@@ -122,7 +119,7 @@ pub async fn set(State(ocs): State<Arc<Ocs>>, AxumForm(f): AxumForm<SetForm>) ->
         Ok(Some(owner)) if owner == uid => {}
         _ => return expired(),
     }
-    match store.set_password_hash(&uid, Some(&phc)) {
+    match ocs.service.reset_password(&uid, &phc) {
         Ok(()) => {
             tracing::info!(uid, "password set through a mailed link");
             page(

@@ -29,6 +29,27 @@ fn existing(ctx: &Ctx, uid: &str) -> Option<authbridge_store::User> {
     ctx.store().user(uid).ok()
 }
 
+/// The user a request names, as far as the caller may know of it: an admin
+/// learns that a user does not exist (`missing`); anyone else gets the same
+/// answer for a missing user as for one outside their reach (403), so that no
+/// one can tell who exists by asking.
+fn visible(ctx: &Ctx, uid: &str, missing: Reply) -> Result<authbridge_store::User, Reply> {
+    match existing(ctx, uid) {
+        Some(user) if ctx.caller.admin || user.uid == ctx.caller.uid || ctx.manages(&user.uid) => {
+            Ok(user)
+        }
+        None if ctx.caller.admin => Err(missing),
+        _ => Err(Reply::forbidden()),
+    }
+}
+
+/// A password that a login could never use, refused before the policy is asked.
+fn unusable(password: &str) -> Option<Reply> {
+    authbridge_core::usable_password(password)
+        .err()
+        .map(|e| Reply::fail(107, e.to_string()))
+}
+
 /// The password policy's first objection, unless the module is switched off.
 fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
     if !ctx.switches().enabled("password_policy") {
@@ -109,6 +130,25 @@ pub async fn add(parts: Parts, body: Body) -> Response {
         if let Err(e) = validate_uid(&uid) {
             return Reply::fail(101, e.to_string());
         }
+        let engine = ctx.ocs.service.engine();
+        if let Err(refusal) = engine.names.check_user(&uid) {
+            return Reply::fail(101, refusal.to_string());
+        }
+        // An id an external backend would serve is that server's person: only an
+        // admin may provision it (a subadmin's local account would take the
+        // identity over before its owner ever logged in).
+        if !ctx.caller.admin
+            && let Some(kind) = engine
+                .gate
+                .external_backend_for(&uid, &|k| ctx.switches().kind_enabled(k))
+        {
+            return Reply::fail(
+                105,
+                format!(
+                    "{uid} can be an account of the {kind} server; only an admin can provision it"
+                ),
+            );
+        }
         if ctx.store().user(&uid).is_ok() {
             return Reply::fail(102, "User already exists");
         }
@@ -181,18 +221,18 @@ pub async fn add(parts: Parts, body: Body) -> Response {
             // A password nobody knows until the user sets their own from the mail.
             authbridge_local::generate_app_password()
         } else {
+            if let Some(refusal) = unusable(&password) {
+                return refusal;
+            }
             if let Some(hint) = policy_hint(&ctx, &password) {
                 return Reply::fail(107, hint);
             }
             password
         };
-        let hash =
-            match tokio::task::spawn_blocking(move || authbridge_local::hash_password(&secret))
-                .await
-            {
-                Ok(h) => h,
-                Err(e) => return Reply::fail(103, format!("hashing failed: {e}")),
-            };
+        let hash = match authbridge_local::hash_password_bounded(secret.into()).await {
+            Ok(h) => h,
+            Err(busy) => return Reply::fail(103, busy.to_string()),
+        };
         let new = NewUser {
             uid: uid.clone(),
             display_name,
@@ -273,14 +313,10 @@ pub fn user_data(ctx: &Ctx, user: &authbridge_store::User) -> Value {
 /// user's groups, or an admin.
 pub async fn get(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        let uid = id(&path);
-        let Some(user) = existing(&ctx, &uid) else {
-            return Reply::not_found("User");
-        };
-        if user.uid != ctx.caller.uid && !ctx.manages(&user.uid) {
-            return Reply::forbidden();
+        match visible(&ctx, &id(&path), Reply::not_found("User")) {
+            Ok(user) => Reply::ok(user_data(&ctx, &user)),
+            Err(reply) => reply,
         }
-        Reply::ok(user_data(&ctx, &user))
     })
     .await
 }
@@ -289,15 +325,12 @@ pub async fn get(parts: Parts, body: Body) -> Response {
 /// input (unknown key, bad value), 107 a password the policy refuses (with the hint).
 pub async fn edit(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        let uid = id(&path);
-        let Some(user) = existing(&ctx, &uid) else {
-            return Reply::fail(101, "User does not exist");
+        let user = match visible(&ctx, &id(&path), Reply::fail(101, "User does not exist")) {
+            Ok(user) => user,
+            Err(reply) => return reply,
         };
         let own = user.uid == ctx.caller.uid;
         let manager = ctx.manages(&user.uid);
-        if !own && !manager {
-            return Reply::forbidden();
-        }
         if let Some(key) = ctx.body.unknown_keys(&["key", "value"]).first() {
             return Reply::fail(102, format!("unknown parameter {key:?}"));
         }
@@ -351,19 +384,26 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
                         ),
                     );
                 }
+                // A device credential must not take the account over.
+                if own && ctx.caller.by_app_password {
+                    return Reply::fail(
+                        super::envelope::FORBIDDEN,
+                        "Changing your own login password needs your login password, not an app password",
+                    );
+                }
+                if let Some(refusal) = unusable(value) {
+                    return refusal;
+                }
                 if let Some(hint) = policy_hint(&ctx, value) {
                     return Reply::fail(107, hint);
                 }
-                let value = value.to_owned();
-                let hash = match tokio::task::spawn_blocking(move || {
-                    authbridge_local::hash_password(&value)
-                })
-                .await
+                let hash = match authbridge_local::hash_password_bounded(value.to_owned().into())
+                    .await
                 {
                     Ok(h) => h,
-                    Err(e) => return Reply::fail(102, format!("hashing failed: {e}")),
+                    Err(busy) => return Reply::fail(102, busy.to_string()),
                 };
-                store.set_password_hash(&user.uid, Some(&hash))
+                ctx.ocs.service.reset_password(&user.uid, &hash)
             }
             other => return Reply::fail(102, format!("unknown key {other:?}")),
         };
@@ -378,9 +418,9 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
 
 async fn set_enabled(parts: Parts, body: Body, enabled: bool) -> Response {
     run(parts, body, move |ctx, path| async move {
-        let uid = id(&path);
-        let Some(user) = existing(&ctx, &uid) else {
-            return Reply::fail(101, "User does not exist");
+        let user = match visible(&ctx, &id(&path), Reply::fail(101, "User does not exist")) {
+            Ok(user) => user,
+            Err(reply) => return reply,
         };
         if !ctx.manages(&user.uid) {
             return Reply::forbidden();
@@ -410,9 +450,9 @@ pub async fn disable(parts: Parts, body: Body) -> Response {
 /// `DELETE /cloud/users/{userid}`: 101 failure.
 pub async fn delete(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        let uid = id(&path);
-        let Some(user) = existing(&ctx, &uid) else {
-            return Reply::fail(101, "User does not exist");
+        let user = match visible(&ctx, &id(&path), Reply::fail(101, "User does not exist")) {
+            Ok(user) => user,
+            Err(reply) => return reply,
         };
         if !ctx.manages(&user.uid) {
             return Reply::forbidden();
@@ -432,14 +472,11 @@ pub async fn delete(parts: Parts, body: Body) -> Response {
 /// administer.
 pub async fn groups(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        let uid = id(&path);
-        let Some(user) = existing(&ctx, &uid) else {
-            return Reply::not_found("User");
+        let user = match visible(&ctx, &id(&path), Reply::not_found("User")) {
+            Ok(user) => user,
+            Err(reply) => return reply,
         };
         let own = user.uid == ctx.caller.uid;
-        if !own && !ctx.manages(&user.uid) {
-            return Reply::forbidden();
-        }
         let groups: Vec<String> = ctx
             .store()
             .user_groups(&user.uid)
@@ -462,8 +499,12 @@ fn membership_target(ctx: &Ctx, path: &HashMap<String, String>) -> Result<(Strin
     if validate_uid(&gid).is_err() || !ctx.store().group_exists(&gid).unwrap_or(false) {
         return Err(Reply::fail(102, "group does not exist"));
     }
+    // Only an admin learns that a user does not exist.
     let Some(user) = existing(ctx, &id(path)) else {
-        return Err(Reply::fail(103, "user does not exist"));
+        return Err(match ctx.caller.admin {
+            true => Reply::fail(103, "user does not exist"),
+            false => Reply::fail(104, "insufficient privileges"),
+        });
     };
     if !ctx.administers(&gid)
         || !(ctx.caller.admin || ctx.manages(&user.uid) || user.uid == ctx.caller.uid)
@@ -570,8 +611,9 @@ pub async fn demote(parts: Parts, body: Body) -> Response {
 /// `GET /cloud/users/{userid}/subadmins`: 101 no such user, 102 unknown failure.
 pub async fn subadmin_groups(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        let Some(user) = existing(&ctx, &id(&path)) else {
-            return Reply::fail(101, "User does not exist");
+        let user = match visible(&ctx, &id(&path), Reply::fail(101, "User does not exist")) {
+            Ok(user) => user,
+            Err(reply) => return reply,
         };
         if user.uid != ctx.caller.uid && !ctx.caller.admin {
             return Reply::forbidden();
@@ -588,8 +630,9 @@ pub async fn subadmin_groups(parts: Parts, body: Body) -> Response {
 /// Sends a fresh single-use link to set a password (also a reset, for anyone).
 pub async fn welcome(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        let Some(user) = existing(&ctx, &id(&path)) else {
-            return Reply::not_found("User");
+        let user = match visible(&ctx, &id(&path), Reply::not_found("User")) {
+            Ok(user) => user,
+            Err(reply) => return reply,
         };
         if !ctx.manages(&user.uid) {
             return Reply::forbidden();

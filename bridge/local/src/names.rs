@@ -1,0 +1,309 @@
+//! The system's names come first (SSSD's `filter_users` / `filter_groups`, and
+//! more): a user name the host's own passwd file knows, or one the deny list names,
+//! is never created, recorded or authenticated by authbridge; a group the host's
+//! group file knows, the deny list names, or authbridge's own `admin` role is never
+//! exported over NSS, where sudoers or polkit might trust it.
+//!
+//! The files are read directly, not through NSS: NSS would include authbridge's
+//! own module. They are read again when they change (size, mtime or inode).
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The role group of authbridge's OCS API: never a system group.
+pub const ADMIN_GROUP: &str = "admin";
+
+/// `[names]` in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NameSettings {
+    /// User names never created, recorded or authenticated (besides every name in
+    /// `passwd_file`).
+    pub deny_users: Vec<String>,
+    /// Group names never exported over NSS (besides every name in `group_file`).
+    pub deny_groups: Vec<String>,
+    /// The host's own databases (NSS `files`).
+    pub passwd_file: PathBuf,
+    pub group_file: PathBuf,
+}
+
+impl Default for NameSettings {
+    fn default() -> Self {
+        NameSettings {
+            deny_users: vec!["root".into()],
+            // Groups that grant administration on Debian, Ubuntu, Fedora and their
+            // container and virtualisation tools.
+            deny_groups: [
+                "root",
+                "wheel",
+                "sudo",
+                "adm",
+                "admin",
+                "shadow",
+                "disk",
+                "docker",
+                "lxd",
+                "libvirt",
+                "systemd-journal",
+                "staff",
+            ]
+            .map(String::from)
+            .to_vec(),
+            passwd_file: PathBuf::from("/etc/passwd"),
+            group_file: PathBuf::from("/etc/group"),
+        }
+    }
+}
+
+/// Why a name may not be an authbridge user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameRefusal {
+    #[error(
+        "the name {name:?} belongs to a system account ({file}); authbridge never creates, records or authenticates it"
+    )]
+    System { name: String, file: String },
+    #[error(
+        "the name {0:?} is on the deny list ([names] deny_users); authbridge never creates, records or authenticates it"
+    )]
+    Denied(String),
+}
+
+/// Why a group is kept out of NSS (it may still exist for the OCS API).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupHidden {
+    #[error(
+        "the group {name:?} also exists on this system ({file}), so it is never exported over NSS"
+    )]
+    System { name: String, file: String },
+    #[error(
+        "the group {0:?} is on the deny list ([names] deny_groups), so it is never exported over NSS"
+    )]
+    Denied(String),
+    #[error(
+        "the group \"admin\" is authbridge's administrator role and is never exported over NSS"
+    )]
+    Role,
+}
+
+/// Names and ids of one colon-separated database, as last read.
+#[derive(Default)]
+struct Entries {
+    stamp: Option<(u64, i64, i64, u64)>,
+    names: HashSet<String>,
+    ids: HashSet<u32>,
+}
+
+/// One of the host's files, re-read when it changes.
+struct SystemFile {
+    path: PathBuf,
+    entries: Mutex<Entries>,
+}
+
+impl SystemFile {
+    fn new(path: PathBuf) -> Self {
+        SystemFile {
+            path,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    /// Looks `check` up in a fresh view of the file. A file that cannot be read
+    /// counts as knowing nothing new: the deny lists still hold, and the last view
+    /// read stays.
+    fn with<T>(&self, check: impl FnOnce(&Entries) -> T) -> T {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            let stamp = (meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len());
+            if entries.stamp != Some(stamp)
+                && let Ok(text) = std::fs::read_to_string(&self.path)
+            {
+                *entries = parse(&text);
+                entries.stamp = Some(stamp);
+            }
+        }
+        check(&entries)
+    }
+
+    fn knows_name(&self, name: &str) -> bool {
+        let folded = name.to_ascii_lowercase();
+        self.with(|e| e.names.contains(&folded))
+    }
+
+    fn knows_id(&self, id: u32) -> bool {
+        self.with(|e| e.ids.contains(&id))
+    }
+
+    fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// `name:password:id:...` lines; comments, blank lines and NIS `+`/`-` entries
+/// are skipped. Names are folded to ASCII lower case: authbridge's ids are unique
+/// regardless of case, so `Root` must not pass where `root` is refused.
+fn parse(text: &str) -> Entries {
+    let mut entries = Entries::default();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(['+', '-']) {
+            continue;
+        }
+        let mut fields = line.split(':');
+        let Some(name) = fields.next().filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        entries.names.insert(name.to_ascii_lowercase());
+        if let Some(id) = fields.nth(1).and_then(|f| f.parse().ok()) {
+            entries.ids.insert(id);
+        }
+    }
+    entries
+}
+
+/// The names policy, built from `[names]`.
+pub struct Names {
+    deny_users: HashSet<String>,
+    deny_groups: HashSet<String>,
+    passwd: SystemFile,
+    group: SystemFile,
+}
+
+impl Names {
+    pub fn new(settings: &NameSettings) -> Names {
+        let fold = |list: &[String]| list.iter().map(|n| n.to_ascii_lowercase()).collect();
+        Names {
+            deny_users: fold(&settings.deny_users),
+            deny_groups: fold(&settings.deny_groups),
+            passwd: SystemFile::new(settings.passwd_file.clone()),
+            group: SystemFile::new(settings.group_file.clone()),
+        }
+    }
+
+    /// May `uid` be an authbridge user (created, recorded on first login,
+    /// authenticated)?
+    pub fn check_user(&self, uid: &str) -> Result<(), NameRefusal> {
+        if self.deny_users.contains(&uid.to_ascii_lowercase()) {
+            return Err(NameRefusal::Denied(uid.to_owned()));
+        }
+        if self.passwd.knows_name(uid) {
+            return Err(NameRefusal::System {
+                name: uid.to_owned(),
+                file: self.passwd.shown(),
+            });
+        }
+        Ok(())
+    }
+
+    /// May a group named `gid` (a store group, or a user's private group) be
+    /// exported over NSS?
+    pub fn check_export(&self, gid: &str) -> Result<(), GroupHidden> {
+        if gid.eq_ignore_ascii_case(ADMIN_GROUP) {
+            return Err(GroupHidden::Role);
+        }
+        if self.deny_groups.contains(&gid.to_ascii_lowercase()) {
+            return Err(GroupHidden::Denied(gid.to_owned()));
+        }
+        if self.group.knows_name(gid) {
+            return Err(GroupHidden::System {
+                name: gid.to_owned(),
+                file: self.group.shown(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Is this number a uid of the passwd file or a gid of the group file?
+    pub fn system_id(&self, id: u32) -> bool {
+        self.passwd.knows_id(id) || self.group.knows_id(id)
+    }
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names::new(&NameSettings::default())
+    }
+}
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Names")
+            .field("passwd", &self.passwd.path)
+            .field("group", &self.group.path)
+            .finish()
+    }
+}
+
+/// For tests and tools: a policy over other files than the host's.
+pub fn names_over(passwd: &Path, group: &Path) -> Names {
+    Names::new(&NameSettings {
+        passwd_file: passwd.to_owned(),
+        group_file: group.to_owned(),
+        ..NameSettings::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(passwd: &str, group: &str) -> (tempfile::TempDir, Names) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("passwd"), passwd).unwrap();
+        std::fs::write(dir.path().join("group"), group).unwrap();
+        let names = names_over(&dir.path().join("passwd"), &dir.path().join("group"));
+        (dir, names)
+    }
+
+    #[test]
+    fn system_users_and_the_deny_list_are_refused_in_any_case() {
+        let (_dir, names) = files(
+            "# comment\ndaemon:x:1:1::/:/bin/sh\n+nis\n\nbob:x:1000:1000::/home/bob:/bin/sh\n",
+            "",
+        );
+        assert!(matches!(
+            names.check_user("Daemon"),
+            Err(NameRefusal::System { .. })
+        ));
+        assert!(matches!(
+            names.check_user("BOB"),
+            Err(NameRefusal::System { .. })
+        ));
+        assert_eq!(
+            names.check_user("ROOT"),
+            Err(NameRefusal::Denied("ROOT".into()))
+        );
+        assert_eq!(names.check_user("alice"), Ok(()));
+        // "+nis" is a NIS include, not a user.
+        assert_eq!(names.check_user("nis"), Ok(()));
+        assert!(names.system_id(1000));
+        assert!(!names.system_id(1001));
+    }
+
+    #[test]
+    fn system_groups_the_deny_list_and_the_admin_role_are_never_exported() {
+        let (_dir, names) = files("", "users:x:100:\nplugdev:x:46:alice\n");
+        assert!(matches!(
+            names.check_export("Users"),
+            Err(GroupHidden::System { .. })
+        ));
+        assert_eq!(names.check_export("Admin"), Err(GroupHidden::Role));
+        assert_eq!(
+            names.check_export("sudo"),
+            Err(GroupHidden::Denied("sudo".into()))
+        );
+        assert_eq!(names.check_export("physics"), Ok(()));
+        assert!(names.system_id(46));
+    }
+
+    #[test]
+    fn a_changed_file_is_read_again() {
+        let (dir, names) = files("", "");
+        assert_eq!(names.check_user("carol"), Ok(()));
+        // A different length is enough to notice, even within one mtime tick.
+        std::fs::write(dir.path().join("passwd"), "carol:x:1002:1002::/:/bin/sh\n").unwrap();
+        assert!(names.check_user("carol").is_err());
+    }
+}
