@@ -82,6 +82,7 @@ pub fn run(
 ) -> ExitCode {
     // SAFETY: single-threaded here, before the runtime starts any thread.
     unsafe { std::env::set_var(LOOP_GUARD, "YES") };
+    raise_descriptor_limit();
     if config_given && !config_path.exists() {
         return fail(
             CONFIG_ERROR,
@@ -180,7 +181,13 @@ async fn start_http(
         base_url,
         trusted_proxies: settings.trusted_proxies.clone(),
     }));
-    Ok(tokio::spawn(http::serve(listener, app, tls, stopped)))
+    let limits = http::Limits {
+        max_connections: settings.max_connections,
+        header_timeout: settings.header_timeout,
+    };
+    Ok(tokio::spawn(http::serve(
+        listener, app, tls, limits, stopped,
+    )))
 }
 
 /// Where the first admin's generated password is written (mode 0600, in the
@@ -236,6 +243,25 @@ fn first_admin(accounts: &crate::Accounts) -> anyhow::Result<()> {
         "authbridge: read it once, then delete the file and change the password with `authbridge user resetpassword admin`"
     );
     Ok(())
+}
+
+/// The soft limit on open descriptors up to the hard one (systemd's default soft
+/// limit is 1024); the connection caps, not the limit, decide who gets a place.
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("cannot raise the open-file limit; staying at the soft limit");
+            }
+        }
+    }
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -1,7 +1,9 @@
-//! Serving the OCS API over TCP: plain HTTP through axum, or HTTPS (rustls) when
-//! the config names a certificate and key. Both stop accepting when `stopped`
-//! turns true and let requests in flight finish. With HTTPS, SIGHUP reads the
-//! certificate and key again (a renewed certificate needs no restart).
+//! Serving the OCS API over TCP: plain HTTP, or HTTPS (rustls) when the config
+//! names a certificate and key, both through hyper with a bounded number of
+//! connections and a deadline for each request's headers. Both stop accepting
+//! when `stopped` turns true and let requests in flight finish. With HTTPS,
+//! SIGHUP reads the certificate and key again (a renewed certificate needs no
+//! restart).
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -97,35 +99,43 @@ async fn until_stopped(mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// Serves `app` until `stopped` is true.
+/// How many connections and how long a client may take to send its headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+}
+
+/// Serves `app` until `stopped` is true, over plain HTTP or TLS. Each connection
+/// takes one of `limits.max_connections` places (none free: closed at once), and
+/// must send its headers (and finish its handshake) within `limits.header_timeout`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<Tls>,
+    limits: Limits,
     stopped: watch::Receiver<bool>,
 ) {
-    let Some(tls) = tls else {
-        let make = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, make)
-            .with_graceful_shutdown(until_stopped(stopped))
-            .await
-        {
-            tracing::error!("the OCS API stopped: {e}");
-        }
-        return;
+    let tls = tls.map(Arc::new);
+    let mut hangup = match &tls {
+        Some(_) => match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot watch SIGHUP; the TLS certificate will not be reloaded: {e}"
+                );
+                None
+            }
+        },
+        None => None,
     };
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!("cannot watch SIGHUP; the TLS certificate will not be reloaded: {e}");
-            None
-        }
-    };
+    let places = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     // Connections are watched so that, once stopped, each finishes the request it
-    // is serving and then closes (as axum's graceful shutdown does for plain HTTP).
+    // is serving and then closes.
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let stop = until_stopped(stopped);
     tokio::pin!(stop);
+    let mut refused: u64 = 0;
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -138,32 +148,58 @@ pub async fn serve(
             },
             _ = &mut stop => break,
             Some(()) = async { hangup.as_mut()?.recv().await } => {
-                match tls.reload() {
-                    Ok(()) => tracing::info!(cert = %tls.cert.display(), "reloaded the TLS certificate"),
-                    Err(e) => tracing::warn!("TLS reload failed, the loaded certificate stays: {e}"),
+                if let Some(tls) = &tls {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!(cert = %tls.cert.display(), "reloaded the TLS certificate"),
+                        Err(e) => tracing::warn!("TLS reload failed, the loaded certificate stays: {e}"),
+                    }
                 }
                 continue;
             }
         };
-        let (acceptor, app, watcher) = (tls.acceptor(), app.clone(), connections.watcher());
-        // Each handshake in its own task: a slow client holds up nobody else.
+        let Ok(place) = Arc::clone(&places).try_acquire_owned() else {
+            refused += 1;
+            // One line per hundred refusals: a flood must not flood the log.
+            if refused % 100 == 1 {
+                tracing::warn!(%peer, refused, "HTTP connection refused: {} connections open", limits.max_connections);
+            }
+            drop(tcp);
+            continue;
+        };
+        let (app, watcher, tls) = (app.clone(), connections.watcher(), tls.clone());
+        // Each connection in its own task: a slow client holds up nobody else.
         tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-            else {
-                return;
-            };
+            let _place = place;
             let service = hyper::service::service_fn(
                 move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
                     app.clone().oneshot(request)
                 },
             );
-            let builder =
+            let mut builder =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let connection =
-                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            let _ = watcher.watch(connection).await;
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            match tls {
+                Some(tls) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.header_timeout, tls.acceptor().accept(tcp))
+                            .await
+                    else {
+                        return;
+                    };
+                    let connection =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection.into_owned()).await;
+                }
+                None => {
+                    let connection =
+                        builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+                    let _ = watcher.watch(connection.into_owned()).await;
+                }
+            }
         });
     }
     drop(listener);

@@ -1,5 +1,11 @@
 //! The unix socket: accept, read frames, answer, log. SIGTERM stops accepting and
 //! lets requests in flight finish; SIGHUP reloads the config between requests.
+//!
+//! The socket is open to every local user (0666), so what one peer may hold is
+//! bounded: a whole frame must arrive within `frame_timeout`, one unprivileged uid
+//! holds at most `max_connections_per_uid` connections, and unprivileged peers
+//! together never take the share of `max_connections` kept for root and the
+//! daemon's own uid — PAM keeps answering while someone hoards connections.
 
 use authbridge_proto::{FrameError, PeerCred, Request, Response, decode, encode};
 use std::os::unix::fs::PermissionsExt;
@@ -12,10 +18,38 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::log_budget::{self, LogBudget};
 use crate::service::Service;
 
 /// Requests are small (a login and two passwords at most); anything bigger is hostile.
 const MAX_REQUEST: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unprivileged_uid_gets_its_share_and_root_keeps_the_reserve() {
+        let open = Arc::new(Connections::default());
+        // 16 places: 14 for unprivileged peers together, 5 for one uid.
+        let nobody: Vec<_> = (0..5)
+            .filter_map(|_| open.admit(65534, false, 16, 5))
+            .collect();
+        assert_eq!(nobody.len(), 5);
+        assert!(open.admit(65534, false, 16, 5).is_none(), "its own limit");
+        let others: Vec<_> = (0..20)
+            .filter_map(|n| open.admit(1000 + n, false, 16, 5))
+            .collect();
+        assert_eq!(others.len(), 9, "unprivileged peers leave an eighth");
+        let root: Vec<_> = (0..5).filter_map(|_| open.admit(0, true, 16, 5)).collect();
+        assert_eq!(root.len(), 2, "root gets the reserved places");
+        drop(nobody);
+        assert!(
+            open.admit(65534, false, 16, 5).is_some(),
+            "places come back"
+        );
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -39,6 +73,89 @@ pub struct Server {
     listener: UnixListener,
     path: PathBuf,
     service: Arc<Service>,
+    open: Arc<Connections>,
+}
+
+/// Connections open now, per uid and in total.
+#[derive(Default)]
+struct Connections {
+    counts: std::sync::Mutex<Counts>,
+    refusals_logged: std::sync::OnceLock<LogBudget>,
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_uid: std::collections::HashMap<u32, usize>,
+}
+
+/// One admitted connection; its place is given back when it drops.
+struct Slot {
+    open: Arc<Connections>,
+    uid: u32,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.open.counts();
+        counts.total -= 1;
+        if let Some(n) = counts.per_uid.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_uid.remove(&self.uid);
+            }
+        }
+    }
+}
+
+impl Connections {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place for a peer of `uid`, or None when its limits are reached.
+    fn admit(
+        self: &Arc<Self>,
+        uid: u32,
+        privileged: bool,
+        max: usize,
+        per_uid: usize,
+    ) -> Option<Slot> {
+        let mut counts = self.counts();
+        // Root and the daemon's uid may use every place; others leave an eighth.
+        let limit = if privileged { max } else { max - max / 8 };
+        let mine = counts.per_uid.get(&uid).copied().unwrap_or(0);
+        if counts.total >= limit || (!privileged && mine >= per_uid) {
+            return None;
+        }
+        counts.total += 1;
+        *counts.per_uid.entry(uid).or_default() += 1;
+        Some(Slot {
+            open: Arc::clone(self),
+            uid,
+        })
+    }
+
+    fn log_refusal(&self, uid: u32) {
+        let budget = self.refusals_logged.get_or_init(|| LogBudget::new(5));
+        match budget.take(crate::clock::now_ms()) {
+            log_budget::Verdict::Suppress => {}
+            log_budget::Verdict::Write { suppressed_before } => tracing::warn!(
+                peer_uid = uid,
+                suppressed_before,
+                "connection refused: the peer holds too many connections"
+            ),
+        }
+    }
+}
+
+fn peer_of(stream: &UnixStream) -> std::io::Result<PeerCred> {
+    let c = stream.peer_cred()?;
+    Ok(PeerCred {
+        pid: c.pid().unwrap_or(0),
+        uid: c.uid(),
+        gid: c.gid(),
+    })
 }
 
 impl Server {
@@ -77,6 +194,7 @@ impl Server {
             listener,
             path: path.to_owned(),
             service,
+            open: Arc::new(Connections::default()),
         })
     }
 
@@ -92,9 +210,26 @@ impl Server {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, _)) => {
+                        let peer = match peer_of(&stream) {
+                            Ok(peer) => peer,
+                            Err(e) => {
+                                tracing::warn!("peer credentials unavailable, closing: {e}");
+                                continue;
+                            }
+                        };
+                        let settings = self.service.engine().daemon.clone();
+                        let Some(slot) = self.open.admit(
+                            peer.uid,
+                            self.service.is_privileged(peer.uid),
+                            settings.max_connections,
+                            settings.max_connections_per_uid,
+                        ) else {
+                            self.open.log_refusal(peer.uid);
+                            continue;
+                        };
                         let service = Arc::clone(&self.service);
                         let stop = stop_rx.clone();
-                        connections.spawn(connection(stream, service, stop));
+                        connections.spawn(connection(stream, peer, slot, service, stop, settings.frame_timeout));
                     }
                     // EMFILE and friends: back off a little instead of spinning.
                     Err(e) => {
@@ -166,23 +301,23 @@ async fn write_response(stream: &mut UnixStream, response: &Response) -> Result<
 
 async fn connection(
     mut stream: UnixStream,
+    peer: PeerCred,
+    _slot: Slot,
     service: Arc<Service>,
     mut stop: watch::Receiver<bool>,
+    frame_timeout: Duration,
 ) {
-    let peer = match stream.peer_cred() {
-        Ok(c) => PeerCred {
-            pid: c.pid().unwrap_or(0),
-            uid: c.uid(),
-            gid: c.gid(),
-        },
-        Err(e) => {
-            tracing::warn!("peer credentials unavailable, closing: {e}");
-            return;
-        }
-    };
     loop {
         let body = tokio::select! {
-            read = read_request(&mut stream) => read,
+            // The whole frame, from the moment the daemon waits for it: an idle or
+            // trickling peer gives its place back.
+            read = tokio::time::timeout(frame_timeout, read_request(&mut stream)) => match read {
+                Ok(read) => read,
+                Err(_) => {
+                    tracing::debug!(peer_uid = peer.uid, peer_pid = peer.pid, "no whole frame in time, closing");
+                    return;
+                }
+            },
             // Idle between requests when the daemon stops: just close.
             _ = stop.changed() => return,
         };

@@ -139,6 +139,11 @@ impl Service {
         self.engine().daemon.request_timeout
     }
 
+    /// Root and the daemon's own uid: the peers PAM runs as, trusted with any user.
+    pub fn is_privileged(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.own_uid
+    }
+
     /// Root and the daemon's own uid may act for anyone; another peer only for the
     /// user it runs as (a screen locker checking its own user's password).
     fn may_act_for(&self, peer: &PeerCred, user: &str) -> bool {

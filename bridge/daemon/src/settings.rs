@@ -29,6 +29,15 @@ pub struct DaemonSettings {
     pub offline_failed_login_attempts: u32,
     #[serde(with = "humantime_serde")]
     pub offline_failed_login_delay: Duration,
+    /// Socket connections open at once; an eighth of them is kept for root and
+    /// the daemon's own uid (PAM), so unprivileged peers cannot lock logins out.
+    pub max_connections: usize,
+    /// Socket connections one unprivileged uid may hold open at once.
+    pub max_connections_per_uid: usize,
+    /// A whole request frame must arrive within this; an idle or trickling peer
+    /// is disconnected.
+    #[serde(with = "humantime_serde")]
+    pub frame_timeout: Duration,
 }
 
 impl Default for DaemonSettings {
@@ -42,6 +51,9 @@ impl Default for DaemonSettings {
             offline_credentials_expiration: Duration::ZERO,
             offline_failed_login_attempts: 3,
             offline_failed_login_delay: Duration::from_secs(5 * 60),
+            max_connections: 768,
+            max_connections_per_uid: 32,
+            frame_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -132,6 +144,12 @@ pub struct HttpSettings {
     /// Reverse proxies (e.g. nginx) whose `X-Forwarded-For` names the client the
     /// throttle counts; empty: the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Connections served at once; more are closed at once.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this (slowloris), and a TLS
+    /// handshake must finish within it.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -142,6 +160,8 @@ impl Default for HttpSettings {
             tls_cert: None,
             tls_key: None,
             trusted_proxies: Vec::new(),
+            max_connections: 512,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }

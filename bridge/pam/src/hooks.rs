@@ -66,11 +66,17 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The user PAM asks about; a system account is not ours (PAM_USER_UNKNOWN).
     fn user(&mut self) -> Result<String, PamResultCode> {
-        self.pamh.get_user(None).map_err(|e| {
+        let user = self.pamh.get_user(None).map_err(|e| {
             self.log(LOG_ERR, &format!("cannot get the user name: {e:?}"));
             e
-        })
+        })?;
+        if crate::system::is_system_user(&user) {
+            self.debug(&format!("{user:?} is a system account: not authbridge's"));
+            return Err(PAM_USER_UNKNOWN);
+        }
+        Ok(user)
     }
 
     fn item(&self, get: impl FnOnce(&PamHandle) -> Option<String>) -> Option<String> {

@@ -12,9 +12,13 @@
 //! | disabled               | PAM_AUTH_ERR          | PAM_ACCT_EXPIRED   |
 //! | unknown user           | PAM_USER_UNKNOWN      | PAM_USER_UNKNOWN   |
 //! | unavailable, no daemon | PAM_AUTHINFO_UNAVAIL  | PAM_AUTHINFO_UNAVAIL |
+//!
+//! Every hook answers PAM_USER_UNKNOWN for root and the names in /etc/passwd
+//! without asking the daemon: those accounts are pam_unix's.
 
 mod hooks;
 mod options;
 mod pam;
+mod system;
 
 pub use hooks::AuthbridgePam;

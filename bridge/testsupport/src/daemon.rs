@@ -17,6 +17,8 @@ pub struct Daemon {
     /// The first admin's password, from the file the first start wrote.
     pub admin_password: Option<String>,
     with_http: bool,
+    /// RLIMIT_NOFILE (soft and hard) for the daemon, as systemd would set it.
+    open_files: Option<u64>,
 }
 
 impl Daemon {
@@ -30,15 +32,22 @@ impl Daemon {
         } else {
             format!("{config}\n[http]\nenabled = false\n")
         };
-        Self::start_with(binary, &config, false)
+        Self::start_with(binary, &config, false, None)
+    }
+
+    /// As [`Daemon::start`], with at most `limit` open files (soft and hard), so a
+    /// test can show what happens at systemd's default of 1024.
+    pub fn start_with_open_files(binary: &str, config: &str, limit: u64) -> Daemon {
+        let config = format!("{config}\n[http]\nenabled = false\n");
+        Self::start_with(binary, &config, false, Some(limit))
     }
 
     /// With the OCS API on a free loopback port (see [`Daemon::http`]).
     pub fn start_http(binary: &str, config: &str) -> Daemon {
-        Self::start_with(binary, config, true)
+        Self::start_with(binary, config, true, None)
     }
 
-    fn start_with(binary: &str, config: &str, with_http: bool) -> Daemon {
+    fn start_with(binary: &str, config: &str, with_http: bool, open_files: Option<u64>) -> Daemon {
         let dir = crate::server_dir("abd");
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -51,6 +60,7 @@ impl Daemon {
             http: None,
             admin_password: None,
             with_http,
+            open_files,
         };
         daemon.restart();
         daemon
@@ -116,6 +126,22 @@ impl Daemon {
         command.args(["serve", "--socket"]).arg(&self.socket);
         if self.with_http {
             command.args(["--listen", "127.0.0.1:0"]);
+        }
+        if let Some(limit) = self.open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                command.pre_exec(move || {
+                    let rl = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                })
+            };
         }
         let child = command
             .env("AUTHBRIDGE_LOG", "info")

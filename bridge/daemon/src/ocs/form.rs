@@ -1,6 +1,10 @@
 //! `application/x-www-form-urlencoded` bodies and query strings, with PHP's
-//! `name[]` arrays (`groups[]=a&groups[]=b`), read by hand because serde's
-//! urlencoded deserializer has no repeated keys.
+//! `name[]` arrays (`groups[]=a&groups[]=b`), split by hand because serde's
+//! urlencoded deserializer has no repeated keys, and percent-decoded with
+//! `percent-encoding` because `form_urlencoded` replaces bad UTF-8 where this
+//! refuses it.
+
+use std::borrow::Cow;
 
 /// The pairs in order; a key may repeat.
 #[derive(Debug, Default, Clone)]
@@ -16,14 +20,19 @@ impl Form {
             return Err(BadForm("the body is not UTF-8".into()));
         }
         let mut pairs = Vec::new();
-        for (k, v) in form_urlencoded::parse(bytes) {
-            // The decoder replaces bad percent-escaped UTF-8 with U+FFFD: refuse it.
-            if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
-                return Err(BadForm(format!("{k:?} is not UTF-8 once decoded")));
-            }
-            pairs.push((k.into_owned(), v.into_owned()));
+        for sequence in bytes.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
+            let (k, v) = match sequence.iter().position(|&b| b == b'=') {
+                Some(at) => (&sequence[..at], &sequence[at + 1..]),
+                None => (sequence, &[][..]),
+            };
+            pairs.push((decode(k)?, decode(v)?));
         }
         Ok(Form(pairs))
+    }
+
+    /// Every pair, decoded, in the order given.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
     }
 
     /// The last value given for `key` (PHP keeps the last too).
@@ -58,9 +67,32 @@ impl Form {
     }
 }
 
+/// `+` is a space, `%XX` a byte; the bytes must be UTF-8 (a U+FFFD that was sent
+/// is kept, an invalid sequence refused).
+fn decode(raw: &[u8]) -> Result<String, BadForm> {
+    let spaced: Cow<[u8]> = if raw.contains(&b'+') {
+        raw.iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        raw.into()
+    };
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| {
+            BadForm(format!(
+                "{:?} is not UTF-8 once decoded",
+                String::from_utf8_lossy(raw)
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn arrays_repeats_and_percent_encoding() {
@@ -71,5 +103,106 @@ mod tests {
         assert_eq!(f.unknown_keys(&["userid", "groups"]), ["x", "x"]);
         assert!(Form::parse(b"a=%FF").is_err());
         assert!(Form::parse(&[b'a', b'=', 0xff]).is_err());
+        assert_eq!(
+            Form::parse(b"groups[]=%C3").unwrap_err(),
+            BadForm("\"%C3\" is not UTF-8 once decoded".into())
+        );
+    }
+
+    #[test]
+    fn a_replacement_character_that_was_sent_is_kept_not_refused() {
+        // Found by the properties below: U+FFFD, sent literally or percent-encoded,
+        // was taken for a decoding failure and the whole form refused.
+        let f = Form::parse("name=a\u{FFFD}b&groups[]=%EF%BF%BD".as_bytes()).unwrap();
+        assert_eq!(f.get("name"), Some("a\u{FFFD}b"));
+        assert_eq!(f.list("groups"), ["\u{FFFD}"]);
+        assert!(Form::parse(b"name=%EF%BF").is_err());
+    }
+
+    /// A strict decoder written from the spec (WHATWG urlencoded parsing, but
+    /// refusing what is not UTF-8 instead of replacing it): what `parse` must agree with.
+    fn reference(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+        std::str::from_utf8(bytes).ok()?;
+        bytes
+            .split(|&b| b == b'&')
+            .filter(|s| !s.is_empty())
+            .map(|s| match s.iter().position(|&b| b == b'=') {
+                Some(i) => Some((strict(&s[..i])?, strict(&s[i + 1..])?)),
+                None => Some((strict(s)?, String::new())),
+            })
+            .collect()
+    }
+
+    fn strict(raw: &[u8]) -> Option<String> {
+        let hex = |b: u8| (b as char).to_digit(16);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < raw.len() {
+            match raw[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < raw.len()
+                    && hex(raw[i + 1]).is_some()
+                    && hex(raw[i + 2]).is_some() =>
+                {
+                    out.push((hex(raw[i + 1])? * 16 + hex(raw[i + 2])?) as u8);
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+
+    fn form_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"&".to_vec()),
+            Just(b"=".to_vec()),
+            Just(b"+".to_vec()),
+            Just(b"%".to_vec()),
+            Just(b"%4".to_vec()),
+            Just(b"%41".to_vec()),
+            Just(b"%5B%5D".to_vec()),
+            Just(b"[]".to_vec()),
+            Just(b"groups".to_vec()),
+            Just(b"%C3%BC".to_vec()),
+            Just(b"%C3".to_vec()),
+            Just(b"%FF".to_vec()),
+            Just(b"%EF%BF%BD".to_vec()),
+            Just("\u{FFFD}".as_bytes().to_vec()),
+            any::<char>().prop_map(|c| c.to_string().into_bytes()),
+            any::<u8>().prop_map(|b| vec![b]),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn parse_never_panics_and_refuses_exactly_what_is_not_utf8_once_decoded(
+            bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..64), form_bytes()]
+        ) {
+            let parsed = Form::parse(&bytes);
+            let expected = reference(&bytes);
+            prop_assert_eq!(parsed.as_ref().ok().map(Form::pairs), expected.as_deref(), "{:?}", parsed);
+        }
+
+        #[test]
+        fn key_lists_survive_encoding_and_parsing_in_order(
+            key in "[a-z]{1,8}",
+            values in proptest::collection::vec(any::<String>(), 0..6),
+            others in proptest::collection::vec(("[a-z]{1,9}", ".{0,6}"), 0..4),
+        ) {
+            let mut body = form_urlencoded::Serializer::new(String::new());
+            for (i, v) in values.iter().enumerate() {
+                body.append_pair(&format!("{key}[]"), v);
+                if let Some((k, other)) = others.get(i) {
+                    body.append_pair(k, other);
+                }
+            }
+            let form = Form::parse(body.finish().as_bytes()).unwrap();
+            prop_assert_eq!(form.list(&key), values);
+        }
     }
 }
