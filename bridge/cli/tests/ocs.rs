@@ -1651,3 +1651,564 @@ fn behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client() {
     assert_eq!(check("Bob-regular-pass-1", "198.51.100.2, 192.0.2.1"), 429);
     assert!(api.d.log().contains("source=192.0.2.1"), "{}", api.d.log());
 }
+
+// ---- Security: each test names the hole it proves closed (issue 11). ----
+
+impl Api {
+    /// `GET /auth/check` as `who`, optionally through a trusted proxy that names
+    /// the client in X-Forwarded-For: the HTTP status.
+    fn auth_check(&self, who: (&str, &str), forwarded_for: Option<&str>) -> u16 {
+        let mut request = self
+            .http
+            .get(format!("{}/auth/check", self.d.url()))
+            .basic_auth(who.0, Some(who.1));
+        if let Some(client) = forwarded_for {
+            request = request.header("X-Forwarded-For", client);
+        }
+        request.send().unwrap().status().as_u16()
+    }
+
+    fn app_password(&self, uid: &str) -> String {
+        let out = self
+            .d
+            .cli(&["user", "auth-tokens", "add", "--name", "t", uid], None);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .find(|w| w.len() == 29 && w.matches('-').count() == 4)
+            .expect("an app password in the output")
+            .to_owned()
+    }
+}
+
+#[test]
+fn system_and_denied_names_are_never_created_over_ocs_or_the_cli() {
+    let api = Api::start("[names]\ndeny_users = [\"root\", \"postmaster\"]\n");
+    api.user("sam", "Sam-pass-12345", &["staff"]);
+    api.d.cli(&["group", "adduser", "admin", "sam"], None);
+    for uid in ["root", "Root", "daemon", "postmaster"] {
+        let a = api.send(
+            Method::POST,
+            "v1",
+            "json",
+            "/users",
+            api.admin(),
+            &[("userid", uid), ("password", "A-fine-password-1")],
+        );
+        check(&a, "v1", 101, uid);
+        assert!(
+            a.body.contains("system account") || a.body.contains("deny list"),
+            "{}",
+            a.body
+        );
+    }
+    let refused = api
+        .d
+        .command()
+        .args(["user", "add", "--password-from-env", "daemon"])
+        .env("OC_PASS", "A-fine-password-1")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("system account (/etc/passwd)"), "{said}");
+}
+
+#[test]
+fn store_groups_named_like_system_groups_exist_for_ocs_but_are_said_to_stay_out_of_nss() {
+    let api = Api::start("");
+    let a = api.send(
+        Method::POST,
+        "v2",
+        "json",
+        "/groups",
+        api.admin(),
+        &[("groupid", "sudo")],
+    );
+    check(&a, "v2", 100, "create sudo");
+    assert!(a.body.contains("never exported over NSS"), "{}", a.body);
+    let plain = api.send(
+        Method::POST,
+        "v2",
+        "json",
+        "/groups",
+        api.admin(),
+        &[("groupid", "physics")],
+    );
+    assert!(!plain.body.contains("NSS"), "{}", plain.body);
+    let out = api.d.cli(&["group", "add", "users"], None);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("also exists on this system (/etc/group)"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_group_named_in_another_case_gives_no_hidden_admin_rights() {
+    let api = Api::start("");
+    api.user("u2", "U2-pass-123456", &[]);
+    let a = api.send(
+        Method::POST,
+        "v1",
+        "json",
+        "/users/u2/groups",
+        api.admin(),
+        &[("groupid", "Admin")],
+    );
+    check(&a, "v1", 100, "add to Admin");
+    // The membership is the admin group's, visible under its own name ...
+    let members = api.send(Method::GET, "v1", "json", "/groups/admin", api.admin(), &[]);
+    assert!(
+        members.data["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == "u2"),
+        "{}",
+        members.body
+    );
+    // ... and removed by it, taking the rights with it.
+    let u2 = ("u2", "U2-pass-123456");
+    let read = api.send(Method::GET, "v2", "json", "/users/admin", u2, &[]);
+    check(&read, "v2", 100, "u2 is an admin");
+    let a = api.send(
+        Method::DELETE,
+        "v1",
+        "json",
+        "/users/u2/groups",
+        api.admin(),
+        &[("groupid", "admin")],
+    );
+    check(&a, "v1", 100, "remove from admin");
+    let read = api.send(Method::GET, "v2", "json", "/users/admin", u2, &[]);
+    check(&read, "v2", 403, "u2 is no admin any more");
+}
+
+#[test]
+fn an_app_password_cannot_replace_the_login_password_and_resets_revoke_app_passwords() {
+    let api = Api::start("revoke_app_passwords_on_reset = true\n");
+    api.user("u1", "U1-pass-123456", &[]);
+    let token = api.app_password("u1");
+    let by_token = ("u1", token.as_str());
+    let a = api.send(
+        Method::PUT,
+        "v2",
+        "json",
+        "/users/u1",
+        by_token,
+        &[("key", "password"), ("value", "Taken-over-pass-1")],
+    );
+    check(&a, "v2", 403, "own password with an app password");
+    assert_eq!(api.auth_check(("u1", "U1-pass-123456"), None), 204);
+    // With the login password it works, and (as configured) ends the app passwords.
+    let a = api.send(
+        Method::PUT,
+        "v2",
+        "json",
+        "/users/u1",
+        ("u1", "U1-pass-123456"),
+        &[("key", "password"), ("value", "U1-new-pass-7890")],
+    );
+    check(&a, "v2", 100, "own password with the login password");
+    assert_eq!(api.auth_check(by_token, None), 401, "app password revoked");
+    assert_eq!(api.auth_check(("u1", "U1-new-pass-7890"), None), 204);
+}
+
+#[test]
+fn passwords_no_login_could_use_are_refused_with_107() {
+    let api = Api::start("");
+    api.user("u1", "U1-pass-123456", &[]);
+    for bad in [
+        "Line-one\nline-two",
+        "Carriage\rreturn-1",
+        "Nul\0byte-12345",
+    ] {
+        let a = api.send(
+            Method::POST,
+            "v1",
+            "json",
+            "/users",
+            api.admin(),
+            &[("userid", "fresh"), ("password", bad)],
+        );
+        check(&a, "v1", 107, "add");
+        assert!(a.body.contains("CR, LF or NUL"), "{}", a.body);
+        let a = api.send(
+            Method::PUT,
+            "v1",
+            "json",
+            "/users/u1",
+            api.admin(),
+            &[("key", "password"), ("value", bad)],
+        );
+        check(&a, "v1", 107, "edit");
+    }
+    assert_eq!(api.auth_check(("u1", "U1-pass-123456"), None), 204);
+}
+
+#[test]
+fn a_subadmin_gets_the_same_answer_for_missing_users_and_users_outside_their_groups() {
+    let api = Api::start("");
+    // `user add -g` creates the groups.
+    api.user("sam", "Sam-pass-12345", &["g1"]);
+    api.user("other", "Other-pass-1234", &["g2"]);
+    let a = api.send(
+        Method::POST,
+        "v1",
+        "json",
+        "/users/sam/subadmins",
+        api.admin(),
+        &[("groupid", "g1")],
+    );
+    check(&a, "v1", 100, "promote");
+    let sam = ("sam", "Sam-pass-12345");
+    for (method, path, form) in [
+        (Method::GET, "/users/{u}", vec![]),
+        (
+            Method::PUT,
+            "/users/{u}",
+            vec![("key", "email"), ("value", "x@example.org")],
+        ),
+        (Method::PUT, "/users/{u}/disable", vec![]),
+        (Method::DELETE, "/users/{u}", vec![]),
+        (Method::GET, "/users/{u}/groups", vec![]),
+        (Method::POST, "/users/{u}/groups", vec![("groupid", "g1")]),
+    ] {
+        let ask = |uid: &str| {
+            let a = api.send(
+                method.clone(),
+                "v2",
+                "json",
+                &path.replace("{u}", uid),
+                sam,
+                &form,
+            );
+            (a.http, a.code, a.data.to_string())
+        };
+        assert_eq!(ask("other"), ask("no-such-user"), "{method} {path}");
+    }
+}
+
+#[test]
+fn an_unknown_user_costs_as_much_time_as_a_wrong_password() {
+    // Delays of a millisecond: the throttle must not be what is measured.
+    let api = Api::start("[throttle]\nfirst_delay = \"1ms\"\nmax_delay = \"1ms\"\n");
+    api.user("known", "Known-pass-1234", &[]);
+    let median = |uid: &str| {
+        let mut times: Vec<_> = (0..7)
+            .map(|n| {
+                let started = std::time::Instant::now();
+                let status = api.auth_check((uid, "wrong-password"), None);
+                let took = started.elapsed();
+                assert_eq!(status, 401, "attempt {n}");
+                took
+            })
+            .collect();
+        times.sort();
+        times[3]
+    };
+    let known = median("known");
+    let unknown = median("unknown-user");
+    // Before: 2-86 ms against 240-360 ms. Both now verify one argon2id hash.
+    assert!(
+        unknown * 2 >= known,
+        "unknown {unknown:?} vs known {known:?}: timing tells who exists"
+    );
+}
+
+/// The daemon's peak resident memory (VmHWM), in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        / 1024
+}
+
+#[test]
+fn sixty_four_wrong_passwords_at_once_meet_the_throttle_and_bounded_hashing() {
+    let api = Api::start("");
+    api.user("victim", "Victim-pass-123", &[]);
+    let before = peak_mib(api.d.pid());
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..64)
+            .map(|n| {
+                let api = &api;
+                s.spawn(move || api.auth_check(("victim", &format!("guess-{n}")), None))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let throttled = statuses.iter().filter(|&&s| s == 429).count();
+    let rejected = statuses.iter().filter(|&&s| s == 401).count();
+    assert_eq!(throttled + rejected, 64, "{statuses:?}");
+    // At most eight guesses ran before the first failures were counted; the rest
+    // waited for them and met the delay.
+    assert!(
+        rejected <= 16,
+        "{rejected} guesses reached argon2: {statuses:?}"
+    );
+    let after = peak_mib(api.d.pid());
+    // Before: 110 MB to 1.9 GB. Now at most a few 32 MiB hashes at once.
+    assert!(after < before + 400, "peak memory {before} -> {after} MiB");
+}
+
+#[test]
+fn junk_logins_are_refused_before_they_cost_anything() {
+    let api = Api::start("");
+    let db = api.d.dir.path().join("data/authbridge.sqlite");
+    // A 100 KB login: refused as input, never stored or looked up.
+    let huge = "x".repeat(100 * 1024);
+    let status = api
+        .http
+        .get(format!("{}/auth/check", api.d.url()))
+        .basic_auth(&huge, Some("pw"))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert!(status == 401 || status == 431, "{status}");
+    let size_before = std::fs::metadata(&db).unwrap().len()
+        + std::fs::metadata(db.with_extension("sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    // 2,000 requests without credentials, and 300 logins of 255 bytes and more.
+    for n in 0..2000 {
+        let status = api
+            .http
+            .get(format!("{}/auth/check", api.d.url()))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, 401, "request {n}");
+    }
+    for n in 0..300 {
+        let login = format!("{n:0>256}");
+        assert_eq!(api.auth_check((&login, "pw"), None), 401);
+    }
+    let size_after = std::fs::metadata(&db).unwrap().len()
+        + std::fs::metadata(db.with_extension("sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    assert!(
+        size_after < size_before + 256 * 1024,
+        "the store grew from {size_before} to {size_after} bytes"
+    );
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    let failures: i64 = raw
+        .query_row("SELECT count(*) FROM login_failures", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(failures, 0, "overlong logins are not counted, only refused");
+}
+
+#[test]
+fn ipv6_clients_are_throttled_per_64() {
+    let api =
+        Api::start("[http]\ntrusted_proxies = [\"127.0.0.1\"]\n[throttle]\nfirst_delay = \"1h\"\n");
+    api.user("eve", "Eve-pass-123456", &[]);
+    let right = ("eve", "Eve-pass-123456");
+    assert_eq!(
+        api.auth_check(("eve", "wrong-guess"), Some("2001:db8:1:2::1")),
+        401
+    );
+    // Another address of the same /64 inherits the delay ...
+    assert_eq!(api.auth_check(right, Some("2001:db8:1:2::abcd")), 429);
+    // ... another /64 does not.
+    assert_eq!(api.auth_check(right, Some("2001:db8:1:3::1")), 204);
+    let log = api.d.log();
+    assert!(log.contains("source=2001:db8:1:2::/64"), "{log}");
+}
+
+#[test]
+fn the_first_admin_password_is_written_to_a_private_file_not_to_standard_output() {
+    let api = Api::start("");
+    let out = std::fs::read_to_string(api.d.dir.path().join("daemon.out")).unwrap();
+    assert!(
+        !out.contains(&api.admin.1),
+        "the password reached stdout: {out}"
+    );
+    assert!(out.contains("first-admin-password"), "{out}");
+    let file = api.d.dir.path().join("data/first-admin-password");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(api.auth_check(api.admin(), None), 204);
+}
+
+#[test]
+fn only_an_admin_provisions_a_name_an_external_backend_serves() {
+    // An IMAP server for example.org (nobody listens: no login is needed here).
+    let api = Api::start(&format!(
+        "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\ndomain = \"example.org\"\n",
+        free_port()
+    ));
+    api.user("sam", "Sam-pass-12345", &["g1"]);
+    check(
+        &api.send(
+            Method::POST,
+            "v1",
+            "json",
+            "/users/sam/subadmins",
+            api.admin(),
+            &[("groupid", "g1")],
+        ),
+        "v1",
+        100,
+        "promote",
+    );
+    let sam = ("sam", "Sam-pass-12345");
+    for uid in ["bob", "bob@example.org"] {
+        let a = api.send(
+            Method::POST,
+            "v1",
+            "json",
+            "/users",
+            sam,
+            &[
+                ("userid", uid),
+                ("password", "Bob-local-pass-1"),
+                ("groups[]", "g1"),
+            ],
+        );
+        check(&a, "v1", 105, uid);
+        assert!(a.body.contains("only an admin"), "{}", a.body);
+    }
+    // A name the mail server would not serve (another domain) is the subadmin's.
+    let a = api.send(
+        Method::POST,
+        "v1",
+        "json",
+        "/users",
+        sam,
+        &[
+            ("userid", "bob@other.org"),
+            ("password", "Bob-local-pass-1"),
+            ("groups[]", "g1"),
+        ],
+    );
+    check(&a, "v1", 100, "another domain");
+    let a = api.send(
+        Method::POST,
+        "v1",
+        "json",
+        "/users",
+        api.admin(),
+        &[("userid", "bob"), ("password", "Bob-local-pass-1")],
+    );
+    check(&a, "v1", 100, "an admin may");
+}
+
+#[test]
+fn idle_and_slow_http_clients_give_their_places_back() {
+    let api = Api::start("[http]\nmax_connections = 40\nheader_timeout = \"2s\"\n");
+    let addr = api.d.http.unwrap();
+    use std::io::{Read, Write};
+    // 60 clients send half a request line and wait.
+    let mut slow: Vec<std::net::TcpStream> = (0..60)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    for s in &mut slow {
+        let _ = s.write_all(b"GET /auth/check HTTP/1.1\r\nHost: x\r\n");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    // Each is closed by the server: at once past the cap, else at the deadline.
+    let started = std::time::Instant::now();
+    for s in &mut slow {
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "held for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(api.auth_check(api.admin(), None), 204);
+}
+
+#[test]
+fn no_login_can_forge_a_line_of_the_decision_log() {
+    let api = Api::start("");
+    let forged = "x\nFORGED-LINE INFO decision login=admin verdict=Accepted";
+    assert_eq!(api.auth_check((forged, "pw"), None), 401);
+    let log = api.d.log();
+    assert!(
+        !log.lines()
+            .any(|l| l.to_lowercase().starts_with("forged-line")),
+        "a forged line: {log}"
+    );
+    // Logins are folded to lower case before they are logged.
+    assert!(log.contains(r"x\nforged-line"), "escaped: {log}");
+}
+
+#[test]
+fn an_older_password_link_stops_working() {
+    let smtp = Smtp::start();
+    let api = Api::start(&format!(
+        "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"authbridge <noreply@example.org>\"\n",
+        smtp.port
+    ));
+    api.d.cli(
+        &[
+            "user",
+            "add",
+            "--password-from-env",
+            "--email",
+            "ida@example.org",
+            "ida",
+        ],
+        Some("Ida-pass-123456"),
+    );
+    let welcome = || {
+        check(
+            &api.send(
+                Method::POST,
+                "v1",
+                "json",
+                "/users/ida/welcome",
+                api.admin(),
+                &[],
+            ),
+            "v1",
+            100,
+            "welcome",
+        );
+        let mails = smtp.messages();
+        link_in(mails.last().unwrap())
+    };
+    let works = |link: &str| api.http.get(link).send().unwrap().status().as_u16() == 200;
+    // A newer link ends the older one.
+    let first = welcome();
+    let second = welcome();
+    assert!(!works(&first), "the older link still works");
+    assert!(works(&second));
+    // So does a changed address, a disable, and any new password.
+    let edit = |key: &str, value: &str| {
+        check(
+            &api.send(
+                Method::PUT,
+                "v1",
+                "json",
+                "/users/ida",
+                api.admin(),
+                &[("key", key), ("value", value)],
+            ),
+            "v1",
+            100,
+            key,
+        )
+    };
+    edit("email", "ida@new.example.org");
+    assert!(!works(&second), "alive after an address change");
+    let third = welcome();
+    edit("password", "Ida-newer-pass-1");
+    assert!(!works(&third), "alive after a new password");
+    let fourth = welcome();
+    api.d.cli(&["user", "disable", "ida"], None);
+    assert!(!works(&fourth), "alive after a disable");
+}
