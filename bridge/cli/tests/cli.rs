@@ -285,3 +285,72 @@ fn import_nextcloud_prints_toml_and_names_what_it_changed() {
     );
     assert_eq!(missing.status.code(), Some(3));
 }
+
+#[test]
+fn a_data_dir_made_world_readable_is_made_private_and_store_files_are_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = authbridge(
+        &config,
+        &["user", "add", "--password-from-env", "ann"],
+        None,
+    );
+    // No OC_PASS: refused, but the store was opened (and made private) first.
+    assert_eq!(out.status.code(), Some(1));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in [
+        "authbridge.sqlite",
+        "authbridge.sqlite-wal",
+        "authbridge.sqlite-shm",
+        "secret.key",
+    ] {
+        let path = data.join(file);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{file}");
+        }
+    }
+    assert!(data.join("authbridge.sqlite").exists());
+    // A store file an older version left world-readable is made 0600 on open.
+    std::fs::set_permissions(
+        data.join("authbridge.sqlite"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    authbridge(&config, &["user", "list"], None);
+    assert_eq!(mode(&data.join("authbridge.sqlite")), 0o600);
+    // A data directory that belongs to someone else is refused with a sentence.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_authbridge"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&foreign)
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("belongs to uid 65534"), "{said}");
+}
+
+#[test]
+fn group_domain_without_a_configured_domain_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\ngroup_domain = true\n",
+    );
+    let (code, _, err) = check(&config, "alice@admin", "pw");
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("only the configured domain may become a group"),
+        "{err}"
+    );
+}

@@ -80,7 +80,14 @@ fn daemon() -> Daemon {
         "[nss]\nid_min = 500000\nid_max = 500999\nhome = \"/srv/home/%u\"\nshell = \"/bin/zsh\"\n",
     );
     d.cli(
-        &["user", "add", "--password-from-env", "-g", "staff", "alice"],
+        &[
+            "user",
+            "add",
+            "--password-from-env",
+            "-g",
+            "physics",
+            "alice",
+        ],
         Some("Alice-pass-123"),
     );
     d.cli(
@@ -91,7 +98,7 @@ fn daemon() -> Daemon {
             "--display-name",
             "Bob Builder",
             "-g",
-            "staff",
+            "physics",
             "-g",
             "ops",
             "bob",
@@ -123,11 +130,11 @@ fn getent_and_id_show_store_users_and_groups() {
     let (_, bob) = nss.run("getent", &["passwd", "bob"]);
     assert!(bob.contains(":Bob Builder:/srv/home/bob:"), "{bob}");
 
-    let (_, staff) = nss.run("getent", &["group", "staff"]);
-    assert!(staff.trim().ends_with(":alice,bob"), "{staff}");
-    let staff_gid = id_of(staff.trim());
+    let (_, physics) = nss.run("getent", &["group", "physics"]);
+    assert!(physics.trim().ends_with(":alice,bob"), "{physics}");
+    let staff_gid = id_of(physics.trim());
     let (_, by_gid) = nss.run("getent", &["group", &staff_gid.to_string()]);
-    assert_eq!(by_gid, staff);
+    assert_eq!(by_gid, physics);
     // Each user has a private group of the same number.
     let (_, private) = nss.run("getent", &["group", &uid.to_string()]);
     assert_eq!(private.trim(), format!("alice:*:{uid}:"));
@@ -135,7 +142,7 @@ fn getent_and_id_show_store_users_and_groups() {
     let (code, id) = nss.run("id", &["bob"]);
     assert_eq!(code, 0);
     assert!(
-        id.contains("(bob) gid=") && id.contains("(staff)") && id.contains("(ops)"),
+        id.contains("(bob) gid=") && id.contains("(physics)") && id.contains("(ops)"),
         "{id}"
     );
     let (_, missing) = nss.run("getent", &["passwd", "nobody-here"]);
@@ -159,14 +166,15 @@ fn enumeration_lists_everyone_once() {
         .lines()
         .map(|l| l.split(':').next().unwrap())
         .collect();
-    // admin is built in; staff and ops were created with the users.
-    for expected in ["root", "admin", "staff", "ops", "alice", "bob"] {
+    // physics and ops were created with the users; admin, the role, is never exported.
+    for expected in ["root", "physics", "ops", "alice", "bob"] {
         assert_eq!(
             names.iter().filter(|n| **n == expected).count(),
             1,
             "{expected} in {groups}"
         );
     }
+    assert!(!names.contains(&"admin"), "{groups}");
 }
 
 #[test]
@@ -246,4 +254,77 @@ fn a_daemon_that_is_down_is_unavail_at_once_and_the_daemon_never_asks_itself() {
     assert!(took < Duration::from_secs(2), "took {took:?}");
     // Root's entry from the files source is still there.
     assert_eq!(nss.run("getent", &["passwd", "root"]).0, 0);
+}
+
+#[test]
+fn groups_the_system_knows_and_the_admin_role_are_never_exported() {
+    let d = daemon();
+    // sudo and users are in /etc/group; wheel only on the deny list.
+    for gid in ["sudo", "users", "wheel"] {
+        d.cli(&["group", "add", gid], None);
+        d.cli(&["group", "adduser", gid, "alice"], None);
+    }
+    d.cli(&["group", "adduser", "admin", "alice"], None);
+    let nss = Nss::new(&d.socket);
+    for gid in ["sudo", "users", "wheel", "admin"] {
+        let (code, out) = nss.run("getent", &["group", gid]);
+        assert_eq!(code, 2, "{gid} exported: {out}");
+    }
+    let (_, all) = nss.run("getent", &["group"]);
+    for gid in ["sudo", "users", "wheel", "admin"] {
+        assert!(
+            !all.lines().any(|l| l.starts_with(&format!("{gid}:"))),
+            "{gid} in {all}"
+        );
+    }
+    let (code, id) = nss.run("id", &["alice"]);
+    assert_eq!(code, 0, "{id}");
+    assert!(id.contains("(physics)"), "{id}");
+    for gid in ["sudo", "users", "wheel", "admin"] {
+        assert!(!id.contains(&format!("({gid})")), "{gid} in {id}");
+    }
+}
+
+#[test]
+fn names_and_ids_the_system_owns_are_never_answered() {
+    // The system's files (given in the config, as a chroot would) own the numbers
+    // the first two store users draw: 200001 (a uid) and 200002 (a gid).
+    let files = server_dir("absys");
+    let passwd = files.path().join("passwd");
+    let group = files.path().join("group");
+    std::fs::write(
+        &passwd,
+        "root:x:0:0::/root:/bin/sh\ndaemon:x:1:1::/:/bin/sh\nlocal:x:200001:200001::/:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(&group, "root:x:0:\nlocalgrp:x:200002:\n").unwrap();
+    let d = Daemon::start(
+        BIN,
+        &format!("[names]\npasswd_file = {passwd:?}\ngroup_file = {group:?}\n",),
+    );
+    for uid in ["clash1", "clash2", "fine"] {
+        d.cli(
+            &["user", "add", "--password-from-env", uid],
+            Some("Some-pass-12345"),
+        );
+    }
+    let nss = Nss::new(&d.socket);
+    for key in ["200001", "clash1", "200002", "clash2"] {
+        assert_eq!(nss.run("getent", &["passwd", key]).0, 2, "{key}");
+        assert_eq!(nss.run("getent", &["group", key]).0, 2, "{key}");
+    }
+    let (code, fine) = nss.run("getent", &["passwd", "fine"]);
+    assert_eq!(code, 0, "{fine}");
+    assert_eq!(id_of(fine.trim()), 200003);
+    // A store row under a system user's name (an old database) is not shown.
+    let db = rusqlite::Connection::open(d.dir.path().join("data/authbridge.sqlite")).unwrap();
+    db.execute(
+        "INSERT INTO users (uid, backend, created) VALUES ('daemon', 'Database', 0)",
+        [],
+    )
+    .unwrap();
+    assert_eq!(nss.run("getent", &["passwd", "daemon"]).0, 2);
+    let (_, all) = nss.run("getent", &["passwd"]);
+    let names: Vec<&str> = all.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(names, ["root", "fine"], "{all}");
 }

@@ -141,12 +141,17 @@ async fn domain_rules_append_strip_and_group() {
         accepted("bob")
     );
     let keep = with_domain("strip_domain = false\ngroup_domain = true");
+    let bob = Verdict::Accepted(Accepted {
+        uid: "bob@example.test".into(),
+        groups: vec!["example.test".into()],
+    });
+    assert_eq!(check(&keep, "Bob@Example.test", "bob-mail-pw").await, bob);
+    // One mailbox, one account: typed without its domain it is the same uid.
+    assert_eq!(check(&keep, "bob", "bob-mail-pw").await, bob);
+    // A domain the login names is never a group: another one is refused.
     assert_eq!(
-        check(&keep, "Bob@Example.test", "bob-mail-pw").await,
-        Verdict::Accepted(Accepted {
-            uid: "bob@example.test".into(),
-            groups: vec!["example.test".into()]
-        })
+        check(&keep, "bob@admin", "bob-mail-pw").await,
+        Verdict::Rejected(RejectReason::WrongDomain("admin".into()))
     );
 }
 
