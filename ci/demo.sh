@@ -62,7 +62,7 @@ echo "== alice was recorded as an IMAP user"
 ab user info alice
 
 echo "== a local user and an app password"
-OC_PASS='quartz-lantern-88' ab user add --password-from-env --display-name "Layla Smith" -g staff layla
+OC_PASS='quartz-lantern-88' ab user add --password-from-env --display-name "Layla Smith" -g physics layla
 AUTHBRIDGE_PASSWORD='quartz-lantern-88' ab check --password-from-env layla
 token=$(ab user auth-tokens add --name demo alice | sed -n 's/^app password: //p')
 AUTHBRIDGE_PASSWORD="$token" ab check --password-from-env alice
@@ -100,7 +100,7 @@ echo "== the OCS Provisioning API on 127.0.0.1:18080, as an admin made with the 
 OC_PASS='ledger-harbour-71' ab user add --password-from-env -g admin boss
 admin_token=$(ab user auth-tokens add --name provisioning boss | sed -n 's/^app password: //p')
 ocs() { curl -fsS -u "boss:$admin_token" -H 'OCS-APIRequest: true' "$@"; echo; }
-ocs -d userid=frank -d password=frankspassword-42 -d 'groups[]=staff' http://127.0.0.1:18080/ocs/v2.php/cloud/users
+ocs -d userid=frank -d password=frankspassword-42 -d 'groups[]=physics' http://127.0.0.1:18080/ocs/v2.php/cloud/users
 ocs 'http://127.0.0.1:18080/ocs/v2.php/cloud/users?search=fr&format=json' | tee "$demo/search.json"
 grep -q '"users":\["frank"\]' "$demo/search.json"
 echo "== /auth/check: frank's password (204), then a wrong one (401)"

@@ -139,12 +139,16 @@ fn a_thousand_concurrent_authentications_leak_nothing() {
         .filter(|s| **s == AuthStatus::Accepted)
         .count();
     assert_eq!(accepted, 900, "{:?}", &results[..20]);
+    // The wrong ones each need an argon2id check; past the daemon's hashing places
+    // and a brief wait they are answered "unavailable" (bounded memory), never
+    // accepted.
     assert_eq!(
         results
             .iter()
-            .filter(|s| **s == AuthStatus::Rejected)
+            .filter(|s| matches!(s, AuthStatus::Rejected | AuthStatus::Unavailable))
             .count(),
-        100
+        100,
+        "{results:?}"
     );
     wait_for(
         "the daemon's fds back at the baseline",

@@ -2212,3 +2212,50 @@ fn an_older_password_link_stops_working() {
     api.d.cli(&["user", "disable", "ida"], None);
     assert!(!works(&fourth), "alive after a disable");
 }
+
+#[test]
+fn the_password_page_refuses_a_password_no_login_could_use() {
+    let smtp = Smtp::start();
+    let api = Api::start(&format!(
+        "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"authbridge <noreply@example.org>\"\n",
+        smtp.port
+    ));
+    let a = api.send(
+        Method::POST,
+        "v1",
+        "json",
+        "/users",
+        api.admin(),
+        &[("userid", "joe"), ("email", "joe@example.org")],
+    );
+    check(&a, "v1", 100, "add with welcome");
+    let link = link_in(&smtp.messages()[0]);
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let bad = "Line-one\nline-two-is-long";
+    let answer = api
+        .http
+        .post(format!("{}/password/set", api.d.url()))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", bad),
+            ("password2", bad),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let page = answer.text().unwrap();
+    assert!(page.contains("CR, LF or NUL"), "{page}");
+    // The link still works for a usable password.
+    let answer = api
+        .http
+        .post(format!("{}/password/set", api.d.url()))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", "Joe-usable-pass-1"),
+            ("password2", "Joe-usable-pass-1"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    assert_eq!(api.auth_check(("joe", "Joe-usable-pass-1"), None), 204);
+}

@@ -896,3 +896,47 @@ fn pam_answers_while_an_unprivileged_user_holds_1030_idle_connections() {
         d.log()
     );
 }
+
+#[test]
+fn a_password_changed_through_pam_revokes_app_passwords_when_configured() {
+    let d = daemon("revoke_app_passwords_on_reset = true\n");
+    let out = d.cli(
+        &["user", "auth-tokens", "add", "--name", "laptop", "alice"],
+        None,
+    );
+    let token = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.len() == 29 && w.matches('-').count() == 4)
+        .expect("an app password")
+        .to_owned();
+    let pam = Pam::new();
+    let l = line(&d.socket, "");
+    pam.service("pw", &format!("auth required {l}\npassword required {l}\n"));
+    expect(
+        pam.run("pw", "alice", &["authenticate"], &format!("{token}\n"), &[]),
+        true,
+        SUCCESS,
+    );
+    expect(
+        pam.run(
+            "pw",
+            "alice",
+            &["chauthtok"],
+            "Brand-new-pass-42\nBrand-new-pass-42\n",
+            &[],
+        ),
+        true,
+        SUCCESS,
+    );
+    expect(
+        pam.run("pw", "alice", &["authenticate"], &format!("{token}\n"), &[]),
+        false,
+        AUTH_ERR,
+    );
+    let listed = d.cli(&["user", "auth-tokens", "list", "alice"], None);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("laptop"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+}

@@ -149,6 +149,26 @@ impl Connections {
     }
 }
 
+/// Descriptors kept for everything but socket connections: the store, the HTTP
+/// listener and its clients' share, backend connections, the SMB child.
+const DESCRIPTORS_KEPT: usize = 256;
+
+/// How many socket connections the open-file limit leaves room for: the cap in
+/// the config never promises more than the process can open.
+fn descriptor_budget() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return usize::MAX;
+    }
+    (limit.rlim_cur as usize)
+        .saturating_sub(DESCRIPTORS_KEPT)
+        .max(16)
+}
+
 fn peer_of(stream: &UnixStream) -> std::io::Result<PeerCred> {
     let c = stream.peer_cred()?;
     Ok(PeerCred {
@@ -205,6 +225,7 @@ impl Server {
         let mut hup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
+        let descriptors = descriptor_budget();
         tracing::info!(socket = %self.path.display(), "listening");
         loop {
             tokio::select! {
@@ -221,7 +242,7 @@ impl Server {
                         let Some(slot) = self.open.admit(
                             peer.uid,
                             self.service.is_privileged(peer.uid),
-                            settings.max_connections,
+                            settings.max_connections.min(descriptors),
                             settings.max_connections_per_uid,
                         ) else {
                             self.open.log_refusal(peer.uid);

@@ -29,8 +29,9 @@ pub struct DaemonSettings {
     pub offline_failed_login_attempts: u32,
     #[serde(with = "humantime_serde")]
     pub offline_failed_login_delay: Duration,
-    /// Socket connections open at once; an eighth of them is kept for root and
-    /// the daemon's own uid (PAM), so unprivileged peers cannot lock logins out.
+    /// Socket connections open at once (never more than the open-file limit leaves
+    /// room for); an eighth of them is kept for root and the daemon's own uid
+    /// (PAM), so unprivileged peers cannot lock logins out.
     pub max_connections: usize,
     /// Socket connections one unprivileged uid may hold open at once.
     pub max_connections_per_uid: usize,
@@ -51,7 +52,7 @@ impl Default for DaemonSettings {
             offline_credentials_expiration: Duration::ZERO,
             offline_failed_login_attempts: 3,
             offline_failed_login_delay: Duration::from_secs(5 * 60),
-            max_connections: 768,
+            max_connections: 4096,
             max_connections_per_uid: 32,
             frame_timeout: Duration::from_secs(5),
         }
