@@ -38,6 +38,14 @@ fn meta_code(body: &str) -> u32 {
 }
 
 impl Api {
+    /// With `[mail]` pointing at `smtp` (plain SMTP on loopback).
+    fn with_mail(smtp: &Smtp) -> Api {
+        Api::start(&format!(
+            "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"authbridge <noreply@example.org>\"\n",
+            smtp.port
+        ))
+    }
+
     fn start(config: &str) -> Api {
         let d = Daemon::start_http(BIN, config);
         let admin = (
@@ -1162,10 +1170,7 @@ fn link_in(message: &str) -> String {
 #[test]
 fn welcome_and_reset_mails_arrive_and_their_links_work_once() {
     let smtp = Smtp::start();
-    let api = Api::start(&format!(
-        "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"authbridge <noreply@example.org>\"\n",
-        smtp.port
-    ));
+    let api = Api::with_mail(&smtp);
     let admin = api.admin();
     // Created without a password: the welcome mail carries the link.
     let a = api.send(
@@ -2149,10 +2154,7 @@ fn no_login_can_forge_a_line_of_the_decision_log() {
 #[test]
 fn an_older_password_link_stops_working() {
     let smtp = Smtp::start();
-    let api = Api::start(&format!(
-        "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"authbridge <noreply@example.org>\"\n",
-        smtp.port
-    ));
+    let api = Api::with_mail(&smtp);
     api.d.cli(
         &[
             "user",
@@ -2216,10 +2218,7 @@ fn an_older_password_link_stops_working() {
 #[test]
 fn the_password_page_refuses_a_password_no_login_could_use() {
     let smtp = Smtp::start();
-    let api = Api::start(&format!(
-        "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"authbridge <noreply@example.org>\"\n",
-        smtp.port
-    ));
+    let api = Api::with_mail(&smtp);
     let a = api.send(
         Method::POST,
         "v1",

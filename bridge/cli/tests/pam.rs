@@ -78,6 +78,29 @@ impl Pam {
     }
 }
 
+/// Runs a Python `script` as nobody from `dir` (made world-writable) and waits
+/// until it has created `dir/ready`.
+fn python_as_nobody(dir: &Path, name: &str, script: &str) -> std::process::Child {
+    std::fs::write(dir.join(name), script).unwrap();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let child = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+        ])
+        .arg(dir.join(name))
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !dir.join("ready").exists() {
+        assert!(started.elapsed().as_secs() < 30, "{name} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child
+}
+
 /// Runs `cmd` with `stdin` fed in; its stdout and stderr together.
 fn run_with_input(mut cmd: Command, stdin: &str) -> Run {
     let mut child = cmd
@@ -271,27 +294,7 @@ fn no_password_goes_to_a_socket_of_another_unprivileged_user() {
         ready = dir.path().join("ready").to_str().unwrap(),
         received = received.to_str().unwrap(),
     );
-    std::fs::write(dir.path().join("impostor.py"), script).unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
-    let mut impostor = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "/usr/bin/python3",
-        ])
-        .arg(dir.path().join("impostor.py"))
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !dir.path().join("ready").exists() {
-        assert!(started.elapsed().as_secs() < 10, "impostor did not start");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut impostor = python_as_nobody(dir.path(), "impostor.py", &script);
     let pam = Pam::new();
     pam.service("imp", &format!("auth required {}\n", line(&sock, "")));
     let out = expect(
@@ -845,31 +848,8 @@ fn pam_answers_while_an_unprivileged_user_holds_1030_idle_connections() {
         sock = d.socket.to_str().unwrap(),
         ready = ready.to_str().unwrap(),
     );
-    std::fs::write(dir.path().join("hoard.py"), script).unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
     // setpriv keeps root's hard limit, so the script may raise its own.
-    let mut hoarder = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "/usr/bin/python3",
-        ])
-        .arg(dir.path().join("hoard.py"))
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !ready.exists() {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the hoarder did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut hoarder = python_as_nobody(dir.path(), "hoard.py", &script);
     let pam = Pam::new();
     pam.service(
         "ab",

@@ -55,16 +55,7 @@ impl Credentials {
         if has_line_control(login) {
             return Err(CredentialError::ControlInLogin);
         }
-        let secret = password.expose_secret();
-        if secret.is_empty() {
-            return Err(CredentialError::EmptyPassword);
-        }
-        if secret.len() > MAX_PASSWORD_BYTES {
-            return Err(CredentialError::PasswordTooLong);
-        }
-        if has_line_control(secret) {
-            return Err(CredentialError::ControlInPassword);
-        }
+        usable_password(password.expose_secret())?;
         Ok(Credentials {
             login: login.to_owned(),
             password,
