@@ -183,7 +183,10 @@ async fn start_http(
     }));
     let limits = http::Limits {
         max_connections: settings.max_connections,
+        max_connections_per_client: settings.max_connections_per_client,
         header_timeout: settings.header_timeout,
+        request_timeout: settings.request_timeout,
+        trusted_proxies: settings.trusted_proxies.clone(),
     };
     Ok(tokio::spawn(http::serve(
         listener, app, tls, limits, stopped,

@@ -2109,27 +2109,36 @@ fn only_an_admin_provisions_a_name_an_external_backend_serves() {
 
 #[test]
 fn idle_and_slow_http_clients_give_their_places_back() {
-    let api = Api::start("[http]\nmax_connections = 40\nheader_timeout = \"2s\"\n");
+    let api = Api::start(
+        "[http]\nmax_connections = 40\nmax_connections_per_client = 20\nheader_timeout = \"2s\"\nrequest_timeout = \"3s\"\n",
+    );
     let addr = api.d.http.unwrap();
     use std::io::{Read, Write};
-    // 60 clients send half a request line and wait.
-    let mut slow: Vec<std::net::TcpStream> = (0..60)
+    // 60 clients from one address: some send nothing, some half a request line,
+    // some headers and then a body that never comes.
+    let mut held: Vec<std::net::TcpStream> = (0..60)
         .filter_map(|_| std::net::TcpStream::connect(addr).ok())
         .collect();
-    for s in &mut slow {
-        let _ = s.write_all(b"GET /auth/check HTTP/1.1\r\nHost: x\r\n");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for (n, s) in held.iter_mut().enumerate() {
+        let _ = match n % 3 {
+            0 => Ok(()),
+            1 => s.write_all(b"GET /auth/check HTTP/1.1\r\nHost: x\r\n"),
+            _ => s.write_all(
+                b"POST /ocs/v2.php/cloud/users HTTP/1.1\r\nHost: x\r\nOCS-APIRequest: true\r\nContent-Length: 1000000\r\n\r\nuserid=",
+            ),
+        };
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     }
-    // Each is closed by the server: at once past the cap, else at the deadline.
+    // Each is closed by the server: at once past the caps, else at its deadline.
     let started = std::time::Instant::now();
-    for s in &mut slow {
+    for s in &mut held {
         let mut buf = [0u8; 512];
         let n = s.read(&mut buf).unwrap_or(0);
         let answer = String::from_utf8_lossy(&buf[..n]);
         assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
     }
     assert!(
-        started.elapsed() < Duration::from_secs(8),
+        started.elapsed() < Duration::from_secs(12),
         "held for {:?}",
         started.elapsed()
     );

@@ -7,6 +7,8 @@
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,11 +101,59 @@ async fn until_stopped(mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// How many connections and how long a client may take to send its headers.
-#[derive(Debug, Clone, Copy)]
+/// How many connections, how many from one client, and how long a client may
+/// take to send its headers and to be answered.
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
+    /// Per client address (an IPv6 client by its /64); trusted proxies, which
+    /// carry everyone's requests, only count against `max_connections`.
+    pub max_connections_per_client: usize,
     pub header_timeout: Duration,
+    /// The whole request, body included, must be read and answered within this.
+    pub request_timeout: Duration,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Connections open per client, so that one client cannot take every place.
+#[derive(Default)]
+struct PerClient(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One client's place; given back when it drops.
+struct ClientPlace {
+    open: Arc<PerClient>,
+    client: Option<String>,
+}
+
+impl PerClient {
+    fn take(self: &Arc<Self>, client: Option<String>, limit: usize) -> Option<ClientPlace> {
+        if let Some(key) = &client {
+            let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let n = open.entry(key.clone()).or_default();
+            if *n >= limit {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(ClientPlace {
+            open: Arc::clone(self),
+            client,
+        })
+    }
+}
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        if let Some(key) = &self.client {
+            let mut open = self.open.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = open.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// Serves `app` until `stopped` is true, over plain HTTP or TLS. Each connection
@@ -130,6 +180,7 @@ pub async fn serve(
         None => None,
     };
     let places = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let per_client = Arc::new(PerClient::default());
     // Connections are watched so that, once stopped, each finishes the request it
     // is serving and then closes.
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
@@ -157,47 +208,61 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(place) = Arc::clone(&places).try_acquire_owned() else {
+        let client = (!limits.trusted_proxies.contains(&peer.ip()))
+            .then(|| crate::ocs::throttle_source(peer.ip()));
+        let places = Arc::clone(&places)
+            .try_acquire_owned()
+            .ok()
+            .zip(per_client.take(client, limits.max_connections_per_client.max(1)));
+        let Some(place) = places else {
             refused += 1;
             // One line per hundred refusals: a flood must not flood the log.
             if refused % 100 == 1 {
-                tracing::warn!(%peer, refused, "HTTP connection refused: {} connections open", limits.max_connections);
+                tracing::warn!(%peer, refused, "HTTP connection refused: no place left (in total or for this client)");
             }
             drop(tcp);
             continue;
         };
         let (app, watcher, tls) = (app.clone(), connections.watcher(), tls.clone());
+        let (header_timeout, request_timeout) = (limits.header_timeout, limits.request_timeout);
         // Each connection in its own task: a slow client holds up nobody else.
         tokio::spawn(async move {
             let _place = place;
             let service = hyper::service::service_fn(
                 move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
-                    app.clone().oneshot(request)
+                    let answer = app.clone().oneshot(request);
+                    async move {
+                        // Body and answer within the deadline: a trickled body
+                        // holds its place no longer.
+                        match tokio::time::timeout(request_timeout, answer).await {
+                            Ok(answered) => answered,
+                            Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
+                        }
+                    }
                 },
             );
-            let mut builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // HTTP/1.1 only: the header deadline then runs from the first byte
+            // awaited, also on a connection that never sends one.
+            let mut builder = hyper::server::conn::http1::Builder::new();
             builder
-                .http1()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
+                .header_read_timeout(header_timeout);
             match tls {
                 Some(tls) => {
                     let Ok(Ok(stream)) =
-                        tokio::time::timeout(limits.header_timeout, tls.acceptor().accept(tcp))
-                            .await
+                        tokio::time::timeout(header_timeout, tls.acceptor().accept(tcp)).await
                     else {
                         return;
                     };
                     let connection =
                         builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                    let _ = watcher.watch(connection.into_owned()).await;
+                    let _ = watcher.watch(connection).await;
                 }
                 None => {
                     let connection =
                         builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
-                    let _ = watcher.watch(connection.into_owned()).await;
+                    let _ = watcher.watch(connection).await;
                 }
             }
         });

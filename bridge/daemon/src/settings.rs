@@ -147,6 +147,12 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Connections served at once; more are closed at once.
     pub max_connections: usize,
+    /// Connections of one client address (an IPv6 client by its /64) at once;
+    /// `trusted_proxies` only count against `max_connections`.
+    pub max_connections_per_client: usize,
+    /// A whole request, body included, must be read and answered within this.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
     /// A request's headers must arrive within this (slowloris), and a TLS
     /// handshake must finish within it.
     #[serde(with = "humantime_serde")]
@@ -162,6 +168,8 @@ impl Default for HttpSettings {
             tls_key: None,
             trusted_proxies: Vec::new(),
             max_connections: 512,
+            max_connections_per_client: 64,
+            request_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(10),
         }
     }

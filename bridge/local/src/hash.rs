@@ -43,8 +43,10 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// memory a flood of logins can take (sixty-four wrong passwords at once used to
 /// take 2 GB). Waiting for a place is brief; past it the caller answers
 /// "unavailable", never grows.
+use std::sync::Arc;
+
 pub struct HashBudget {
-    places: tokio::sync::Semaphore,
+    places: std::sync::Arc<tokio::sync::Semaphore>,
     total: usize,
     wait: std::time::Duration,
 }
@@ -70,7 +72,7 @@ impl HashBudget {
     /// keep the first.
     pub fn install(places: usize, wait: std::time::Duration) -> &'static HashBudget {
         BUDGET.get_or_init(|| HashBudget {
-            places: tokio::sync::Semaphore::new(places.max(1)),
+            places: std::sync::Arc::new(tokio::sync::Semaphore::new(places.max(1))),
             total: places.max(1),
             wait,
         })
@@ -78,7 +80,7 @@ impl HashBudget {
 
     pub fn get() -> &'static HashBudget {
         BUDGET.get_or_init(|| HashBudget {
-            places: tokio::sync::Semaphore::new(Self::default_places()),
+            places: std::sync::Arc::new(tokio::sync::Semaphore::new(Self::default_places())),
             total: Self::default_places(),
             wait: std::time::Duration::from_secs(2),
         })
@@ -93,13 +95,18 @@ impl HashBudget {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        let place = tokio::time::timeout(self.wait, self.places.acquire())
+        let place = tokio::time::timeout(self.wait, Arc::clone(&self.places).acquire_owned())
             .await
             .map_err(|_| Busy)?
             .map_err(|_| Busy)?;
-        let result = tokio::task::spawn_blocking(work).await.map_err(|_| Busy);
-        drop(place);
-        result
+        // The place goes with the work: a caller that gives up (a client hanging
+        // up mid-request) does not free it while the hash still runs.
+        tokio::task::spawn_blocking(move || {
+            let _place = place;
+            work()
+        })
+        .await
+        .map_err(|_| Busy)
     }
 }
 
@@ -169,7 +176,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_budget_bounds_hashes_at_once_and_refuses_past_its_wait() {
         let budget = HashBudget {
-            places: tokio::sync::Semaphore::new(1),
+            places: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             total: 1,
             wait: std::time::Duration::from_millis(50),
         };
@@ -195,6 +202,44 @@ mod tests {
         release_tx.send(()).unwrap();
         assert_eq!(holder.await.unwrap(), Ok(()));
         assert_eq!(budget.run(|| 2).await, Ok(2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_gives_up_does_not_free_the_place_of_a_running_hash() {
+        let budget = std::sync::Arc::new(HashBudget {
+            places: Arc::new(tokio::sync::Semaphore::new(1)),
+            total: 1,
+            wait: std::time::Duration::from_millis(50),
+        });
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let caller = {
+            let budget = std::sync::Arc::clone(&budget);
+            tokio::spawn(async move {
+                budget
+                    .run(move || {
+                        started_tx.send(()).unwrap();
+                        release_rx.recv().unwrap();
+                    })
+                    .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+            .await
+            .unwrap();
+        caller.abort();
+        let _ = caller.await;
+        // The work still runs: its place is still taken.
+        assert_eq!(budget.run(|| 1).await, Err(Busy));
+        release_tx.send(()).unwrap();
+        // Freed once the work ends (each try waits up to 50 ms for it).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while budget.run(|| 2).await != Ok(2) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the place never came back"
+            );
+        }
     }
 
     #[tokio::test]
