@@ -920,3 +920,44 @@ fn a_password_changed_through_pam_revokes_app_passwords_when_configured() {
         String::from_utf8_lossy(&listed.stdout)
     );
 }
+
+#[test]
+fn wrong_su_attempts_of_one_user_do_not_lock_the_victim_out_of_the_console() {
+    let d = daemon("[throttle]\nfirst_delay = \"1h\"\n");
+    let pam = Pam::new();
+    pam.service("su", &format!("auth required {}\n", line(&d.socket, "")));
+    std::fs::set_permissions(
+        pam.services.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // As su does: effective uid root (setuid), real uid the user who typed it.
+    let as_su = pam.services.path().join("as_su");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pam/as_su.c");
+    let built = Command::new("gcc")
+        .arg("-o")
+        .arg(&as_su)
+        .arg(&source)
+        .arg("-lpam")
+        .status()
+        .unwrap();
+    assert!(built.success(), "gcc {}", source.display());
+    let mut su = Command::new(&as_su);
+    su.args(["65534", "su", "alice", "wrong-password"])
+        .env("PAM_WRAPPER", "1")
+        .env("PAM_WRAPPER_SERVICE_DIR", pam.services.path())
+        .env("LD_PRELOAD", PAM_WRAPPER);
+    expect(run_with_input(su, ""), false, AUTH_ERR);
+    // Alice at the console (real uid root, no remote host) is not throttled.
+    expect(
+        pam.run("su", "alice", &["authenticate"], "Alice-pass-123\n", &[]),
+        true,
+        SUCCESS,
+    );
+    let log = d.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("verdict=Rejected") && l.contains("local uid 65534")),
+        "{log}"
+    );
+}

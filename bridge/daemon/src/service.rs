@@ -209,10 +209,17 @@ impl Service {
     /// The throttle's source. Root and the daemon's own uid speak for remote
     /// clients (sshd's PAM_RHOST); any other local peer is its own source, whatever
     /// rhost it claims — else it could pick a fresh source for every guess.
+    /// A privileged peer without a remote host (su, sudo, login) counts as the
+    /// user who started it — its real uid — so that one user's wrong `su victim`
+    /// attempts do not lock the victim out of their own console and sudo.
     fn source(&self, rhost: Option<&str>, peer: &PeerCred) -> String {
-        let trusted = peer.uid == 0 || peer.uid == self.own_uid;
+        let trusted = self.is_privileged(peer.uid);
         match rhost {
             Some(h) if trusted && !h.is_empty() => h.to_owned(),
+            _ if trusted => match real_uid(peer.pid) {
+                Some(real) if !self.is_privileged(real) => format!("local uid {real}"),
+                _ => format!("local uid {}", peer.uid),
+            },
             _ => format!("local uid {}", peer.uid),
         }
     }
@@ -556,6 +563,19 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// The real uid of a process (the user who ran a setuid program such as su), from
+/// `/proc/PID/status`.
+fn real_uid(pid: i32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn refused(peer: &PeerCred, what: &str) -> Response {

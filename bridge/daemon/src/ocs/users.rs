@@ -138,9 +138,9 @@ pub async fn add(parts: Parts, body: Body) -> Response {
         // admin may provision it (a subadmin's local account would take the
         // identity over before its owner ever logged in).
         if !ctx.caller.admin
-            && let Some(kind) = engine
-                .gate
-                .external_backend_for(&uid, &|k| ctx.switches().kind_enabled(k))
+            // Every configured backend counts, switched on or not: one switched
+            // off today may be switched on tomorrow.
+            && let Some(kind) = engine.gate.external_backend_for(&uid, &|_| true)
         {
             return Reply::fail(
                 105,
@@ -149,7 +149,11 @@ pub async fn add(parts: Parts, body: Body) -> Response {
                 ),
             );
         }
-        if ctx.store().user(&uid).is_ok() {
+        // Whether the id exists is told only once the caller's other input
+        // passed: a subadmin must not learn who exists from a request that could
+        // never succeed.
+        let exists = ctx.store().user(&uid).is_ok();
+        if exists && ctx.caller.admin {
             return Reply::fail(102, "User already exists");
         }
         let groups = ctx.body.list("groups");
@@ -163,6 +167,9 @@ pub async fn add(parts: Parts, body: Body) -> Response {
             if !ctx.administers(gid) {
                 return Reply::fail(105, format!("insufficient privileges for group {gid}"));
             }
+        }
+        if exists {
+            return Reply::fail(102, "User already exists");
         }
         let subadmin_of = ctx.body.list("subadmin");
         for gid in &subadmin_of {
@@ -338,6 +345,14 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
             return Reply::fail(102, "key and value are required");
         };
         let store = ctx.store();
+        // A device credential must not take the account over: neither the login
+        // password nor the address its reset links go to.
+        if own && ctx.caller.by_app_password && matches!(key, "password" | "email") {
+            return Reply::fail(
+                super::envelope::FORBIDDEN,
+                format!("Changing your own {key} needs your login password, not an app password"),
+            );
+        }
         let result = match key {
             "email" => match fields::email(value, 102) {
                 Ok(()) => store.set_email(&user.uid, Some(value).filter(|v| !v.is_empty())),
@@ -384,25 +399,17 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
                         ),
                     );
                 }
-                // A device credential must not take the account over.
-                if own && ctx.caller.by_app_password {
-                    return Reply::fail(
-                        super::envelope::FORBIDDEN,
-                        "Changing your own login password needs your login password, not an app password",
-                    );
-                }
                 if let Some(refusal) = unusable(value) {
                     return refusal;
                 }
                 if let Some(hint) = policy_hint(&ctx, value) {
                     return Reply::fail(107, hint);
                 }
-                let hash = match authbridge_local::hash_password_bounded(value.to_owned().into())
-                    .await
-                {
-                    Ok(h) => h,
-                    Err(busy) => return Reply::fail(102, busy.to_string()),
-                };
+                let hash =
+                    match authbridge_local::hash_password_bounded(value.to_owned().into()).await {
+                        Ok(h) => h,
+                        Err(busy) => return Reply::fail(102, busy.to_string()),
+                    };
                 ctx.ocs.service.reset_password(&user.uid, &hash)
             }
             other => return Reply::fail(102, format!("unknown key {other:?}")),
@@ -636,6 +643,13 @@ pub async fn welcome(parts: Parts, body: Body) -> Response {
         };
         if !ctx.manages(&user.uid) {
             return Reply::forbidden();
+        }
+        // A reset link for oneself is a password change: not with an app password.
+        if user.uid == ctx.caller.uid && ctx.caller.by_app_password {
+            return Reply::fail(
+                super::envelope::FORBIDDEN,
+                "Sending yourself a password link needs your login password, not an app password",
+            );
         }
         if user.email.as_deref().unwrap_or("").is_empty() {
             return Reply::fail(101, "Email address not available");
