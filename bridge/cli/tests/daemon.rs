@@ -250,7 +250,7 @@ fn each_decision_is_one_log_line_without_the_password() {
     let decisions: Vec<&str> = log.lines().filter(|l| l.contains(" decision ")).collect();
     assert_eq!(decisions.len(), 2, "{log}");
     for field in [
-        "login=alice",
+        "login=\"alice\"",
         "backend=local",
         "verdict=Accepted",
         "latency_ms=",

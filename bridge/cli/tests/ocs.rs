@@ -1654,7 +1654,11 @@ fn behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client() {
     assert_eq!(check("Bob-regular-pass-1", "198.51.100.2"), 204);
     // A client cannot pick its address: only the last hop before the proxy counts.
     assert_eq!(check("Bob-regular-pass-1", "198.51.100.2, 192.0.2.1"), 429);
-    assert!(api.d.log().contains("source=192.0.2.1"), "{}", api.d.log());
+    assert!(
+        api.d.log().contains(r#"source="192.0.2.1""#),
+        "{}",
+        api.d.log()
+    );
 }
 
 // ---- Security: each test names the hole it proves closed (issue 11). ----
@@ -2025,7 +2029,7 @@ fn ipv6_clients_are_throttled_per_64() {
     // ... another /64 does not.
     assert_eq!(api.auth_check(right, Some("2001:db8:1:3::1")), 204);
     let log = api.d.log();
-    assert!(log.contains("source=2001:db8:1:2::/64"), "{log}");
+    assert!(log.contains(r#"source="2001:db8:1:2::/64""#), "{log}");
 }
 
 #[test]
@@ -2157,7 +2161,23 @@ fn no_login_can_forge_a_line_of_the_decision_log() {
         "a forged line: {log}"
     );
     // Logins are folded to lower case before they are logged.
-    assert!(log.contains(r"x\nforged-line"), "escaped: {log}");
+    assert!(log.contains(r#"login="x\nforged-line"#), "escaped: {log}");
+    // Nor a field: a login with spaces stays one quoted value.
+    assert_eq!(
+        api.auth_check(("y verdict=Accepted uid=root", "pw"), None),
+        401
+    );
+    let log = api.d.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("y verdict=accepted"))
+        .expect("the decision line");
+    assert!(
+        line.contains(r#"login="y verdict=accepted uid=root""#),
+        "{line}"
+    );
+    let outside_quotes = line.replace(r#""y verdict=accepted uid=root""#, "");
+    assert_eq!(outside_quotes.matches(" verdict=").count(), 1, "{line}");
 }
 
 #[test]

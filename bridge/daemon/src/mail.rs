@@ -136,8 +136,8 @@ pub async fn send_password_link(
     if user.welcome_pending
         && let Err(e) = store.set_welcome_pending(&user.uid, false)
     {
-        tracing::warn!(uid = %user.uid, "mailed, but the pending welcome stays marked: {e}");
+        tracing::warn!(uid = ?user.uid, "mailed, but the pending welcome stays marked: {e}");
     }
-    tracing::info!(uid = %user.uid, "password link mailed");
+    tracing::info!(uid = ?user.uid, "password link mailed");
     Ok(())
 }

@@ -371,8 +371,10 @@ async fn connection(
             }
             Err(e) => Response::Error(format!("bad request: {e}")),
         };
-        if write_response(&mut stream, &response).await.is_err() {
-            return;
+        // A peer that does not read its answers gives its place back too.
+        match tokio::time::timeout(frame_timeout, write_response(&mut stream, &response)).await {
+            Ok(Ok(())) => {}
+            _ => return,
         }
     }
 }

@@ -264,8 +264,9 @@ impl Service {
     }
 
     /// One line per decision, nothing secret in it. Everything a client chose
-    /// (login, service, rhost) and everything a server said is escaped, so no
-    /// line can be forged; refusals that cost nothing to send are rate-limited.
+    /// (login, service, rhost) and everything a server said is written quoted and
+    /// escaped (Debug), so neither a line nor a field can be forged; refusals
+    /// that cost nothing to send are rate-limited.
     fn log_decision(
         &self,
         login: &str,
@@ -289,14 +290,14 @@ impl Service {
             }
         }
         tracing::info!(
-            login = %login.escape_debug(),
-            uid = %result.uid.as_deref().unwrap_or("-").escape_debug(),
-            backend = %result.backend.escape_debug(),
+            login = ?login,
+            uid = ?result.uid.as_deref().unwrap_or("-"),
+            backend = %result.backend,
             verdict = ?result.status,
-            detail = %result.detail.escape_debug(),
+            detail = ?result.detail,
             latency_ms = started.elapsed().as_millis() as u64,
-            service = %service.escape_debug(),
-            source = %source.escape_debug(),
+            service = ?service,
+            source = ?source,
             peer_uid = peer.map(|p| p.uid as i64).unwrap_or(-1),
             peer_pid = peer.map(|p| p.pid as i64).unwrap_or(-1),
             "decision"
@@ -474,7 +475,7 @@ impl Service {
             Ok(_) => AccountStatus::Disabled,
             Err(StoreError::NoSuchUser(_)) => AccountStatus::Unknown,
             Err(e) => {
-                tracing::warn!(user, "store unreadable, answering disabled: {e}");
+                tracing::warn!(?user, "store unreadable, answering disabled: {e}");
                 AccountStatus::Disabled
             }
         }
@@ -484,7 +485,7 @@ impl Service {
         let uid = canonical_uid(user);
         match self.store.touch_last_seen(&uid, now_ms() / 1000) {
             Ok(()) => {
-                tracing::info!(uid, service, rhost = rhost.unwrap_or("-"), "session opened");
+                tracing::info!(?uid, ?service, rhost = ?rhost.unwrap_or("-"), "session opened");
                 Response::Done
             }
             // Not one of ours (an /etc/passwd user in the same stack): nothing to record.

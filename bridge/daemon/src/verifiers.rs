@@ -44,12 +44,14 @@ impl Verifiers {
         })
     }
 
-    /// argon2id within the daemon-wide hashing budget; no place in time is no
-    /// match (the backend is asked, or the answer stays "unavailable").
-    async fn matches(verifier: &Verifier, password: &SecretString) -> bool {
+    /// argon2id within the daemon-wide hashing budget. No place in time is
+    /// neither a match nor a mismatch: nothing is counted against the user.
+    async fn matches(
+        verifier: &Verifier,
+        password: &SecretString,
+    ) -> Result<bool, authbridge_local::Busy> {
         authbridge_local::verify_password_bounded(password.clone(), Some(verifier.verifier.clone()))
             .await
-            .unwrap_or(false)
     }
 
     /// A fresh verifier that matches: the uid it belongs to. A mismatch or a stale
@@ -68,8 +70,10 @@ impl Verifiers {
         if now - verifier.verified_online >= settings.cached_auth_timeout.as_secs() as i64 {
             return None;
         }
+        // Busy: the backend is asked instead.
         Self::matches(&verifier, password)
             .await
+            .ok()?
             .then_some(verifier.uid)
     }
 
@@ -101,11 +105,15 @@ impl Verifiers {
         {
             return Offline::Delayed;
         }
-        if Self::matches(&verifier, password).await {
+        let Ok(matched) = Self::matches(&verifier, password).await else {
+            // Busy: the answer stays "unavailable", and no failure is recorded.
+            return Offline::NotApplicable;
+        };
+        if matched {
             Offline::Accepted { uid: verifier.uid }
         } else {
             if let Err(e) = self.store.record_offline_failure(login, now) {
-                tracing::warn!(login, "offline failure not recorded: {e}");
+                tracing::warn!(?login, "offline failure not recorded: {e}");
             }
             Offline::Mismatch
         }
@@ -116,20 +124,20 @@ impl Verifiers {
     pub async fn remember(&self, login: &str, uid: &str, password: &SecretString, now: i64) {
         if let Some(existing) = self.load(login)
             && existing.uid == uid
-            && Self::matches(&existing, password).await
+            && Self::matches(&existing, password).await == Ok(true)
         {
             if let Err(e) = self.store.confirm_verifier(login, now) {
-                tracing::warn!(login, "verifier not refreshed: {e}");
+                tracing::warn!(?login, "verifier not refreshed: {e}");
             }
             return;
         }
         match authbridge_local::hash_password_bounded(password.clone()).await {
             Ok(phc) => {
                 if let Err(e) = self.store.set_verifier(login, uid, &phc, now) {
-                    tracing::warn!(login, "verifier not stored: {e}");
+                    tracing::warn!(?login, "verifier not stored: {e}");
                 }
             }
-            Err(e) => tracing::warn!(login, "verifier not computed: {e}"),
+            Err(e) => tracing::warn!(?login, "verifier not computed: {e}"),
         }
     }
 }

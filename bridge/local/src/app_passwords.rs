@@ -131,7 +131,7 @@ impl Authenticator for AppPasswords {
                 .touch_app_password(found.id, now, TOUCH_INTERVAL_SECS)
         {
             // A failed update does not change the verdict.
-            tracing::warn!(uid = %found.uid, "could not update an app password's last activity: {e}");
+            tracing::warn!(uid = ?found.uid, "could not update an app password's last activity: {e}");
         }
         Verdict::Accepted(Accepted {
             uid: found.uid,

@@ -18,7 +18,7 @@ pub struct Gate {
 }
 
 fn disabled(uid: &str) -> Decision {
-    tracing::info!(uid, "refused: the account is disabled");
+    tracing::info!(?uid, "refused: the account is disabled");
     rejected_by_store(RejectReason::AccountDisabled)
 }
 
@@ -97,7 +97,7 @@ impl Gate {
             Err(StoreError::NoSuchUser(_)) => None,
             // Cannot tell: refuse rather than let a possibly disabled user in.
             Err(e) => {
-                tracing::warn!(login, "store unreadable, refusing: {e}");
+                tracing::warn!(?login, "store unreadable, refusing: {e}");
                 return disabled(login);
             }
         };
@@ -128,7 +128,7 @@ impl Gate {
             Ok(user) => Some(user),
             Err(StoreError::NoSuchUser(_)) => None,
             Err(e) => {
-                tracing::warn!(uid, "store unreadable, refusing: {e}");
+                tracing::warn!(?uid, "store unreadable, refusing: {e}");
                 return disabled(uid);
             }
         };
@@ -143,7 +143,7 @@ impl Gate {
         if let Some(user) = known
             && user.backend != kind.as_str()
         {
-            tracing::warn!(uid, owner = %user.backend, by = %kind, "refused: the account belongs to another backend");
+            tracing::warn!(?uid, owner = %user.backend, by = %kind, "refused: the account belongs to another backend");
             return rejected_by_store(RejectReason::Server(format!(
                 "the account {uid} belongs to the {} backend, not {kind}",
                 user.backend
@@ -166,7 +166,7 @@ impl Gate {
             .store
             .record_login(uid, kind.as_str(), &groups, (self.clock)())
         {
-            tracing::warn!(uid, "accepted, but the login could not be recorded: {e}");
+            tracing::warn!(?uid, "accepted, but the login could not be recorded: {e}");
         }
         decision
     }

@@ -136,7 +136,7 @@ impl Authenticator for SmbBackend {
                 groups: vec![],
             }),
             Status::Rejected => {
-                tracing::info!(backend = %self.name, login = credentials.login(), detail = %reply.message, "SMB server refused the credentials");
+                tracing::info!(backend = %self.name, login = ?credentials.login(), detail = ?reply.message, "SMB server refused the credentials");
                 Verdict::Rejected(RejectReason::BadCredentials)
             }
             Status::AccountDisabled => Verdict::Rejected(RejectReason::AccountDisabled),

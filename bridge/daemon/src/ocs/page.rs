@@ -121,7 +121,7 @@ pub async fn set(State(ocs): State<Arc<Ocs>>, AxumForm(f): AxumForm<SetForm>) ->
     }
     match ocs.service.reset_password(&uid, &phc) {
         Ok(()) => {
-            tracing::info!(uid, "password set through a mailed link");
+            tracing::info!(?uid, "password set through a mailed link");
             page(
                 StatusCode::OK,
                 "<p>Your password is set. You can log in now.</p>",
