@@ -179,6 +179,10 @@ pub fn open_store(
         use authbridge_store::Directory;
         store.set_id_range(c.nss.id_range())?;
     }
+    let names = std::sync::Arc::new(authbridge_local::Names::new(
+        &config.map(|c| c.names.clone()).unwrap_or_default(),
+    ));
+    names.check_files()?;
     let key = authbridge_local::SecretKey::load_or_create(&dir.secret_key_path())
         .with_context(|| format!("secret key {}", dir.secret_key_path().display()))?;
     Ok(Accounts {
@@ -194,9 +198,7 @@ pub fn open_store(
         http_listen: config
             .map(|c| c.http.listen)
             .unwrap_or_else(|| authbridge_daemon::HttpSettings::default().listen),
-        names: std::sync::Arc::new(authbridge_local::Names::new(
-            &config.map(|c| c.names.clone()).unwrap_or_default(),
-        )),
+        names,
     })
 }
 

@@ -35,6 +35,7 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
     let names = Arc::new(authbridge_local::Names::new(
         &file.as_ref().map(|f| f.names.clone()).unwrap_or_default(),
     ));
+    names.check_files().map_err(|e| e.to_string())?;
     Ok(Engine {
         gate: Gate::new(
             chain,
@@ -213,6 +214,13 @@ fn first_admin(accounts: &crate::Accounts) -> anyhow::Result<()> {
         })?
         .is_empty();
     if !empty {
+        return Ok(());
+    }
+    if let Err(refusal) = accounts.names.check_user("admin") {
+        // Some cloud images have a system user "admin": never shadow it.
+        tracing::warn!(
+            "no first admin created: {refusal}; create one with `authbridge user add -g admin NAME`"
+        );
         return Ok(());
     }
     let password = zeroize::Zeroizing::new(authbridge_local::generate_app_password());

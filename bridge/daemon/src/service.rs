@@ -482,6 +482,10 @@ impl Service {
     }
 
     fn open_session(&self, user: &str, service: &str, rhost: Option<&str>) -> Response {
+        // A system account's session is not ours to record.
+        if self.engine().names.check_user(user).is_err() {
+            return Response::Done;
+        }
         let uid = canonical_uid(user);
         match self.store.touch_last_seen(&uid, now_ms() / 1000) {
             Ok(()) => {

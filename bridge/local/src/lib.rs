@@ -20,7 +20,9 @@ pub use hash::{
     Busy, HASH_PARAMS, HashBudget, hash_password, hash_password_bounded, verify_password,
     verify_password_bounded,
 };
-pub use names::{ADMIN_GROUP, GroupHidden, NameRefusal, NameSettings, Names, names_over};
+pub use names::{
+    ADMIN_GROUP, GroupHidden, NameRefusal, NameSettings, Names, NamesError, names_over,
+};
 pub use policy::{PasswordPolicy, PolicyError};
 
 /// Checks local users' passwords against the store.

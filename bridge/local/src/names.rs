@@ -7,6 +7,7 @@
 //! The files are read directly, not through NSS: NSS would include authbridge's
 //! own module. They are read again when they change (size, mtime or inode).
 
+use authbridge_core::canonical_uid;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -56,6 +57,15 @@ impl Default for NameSettings {
             group_file: PathBuf::from("/etc/group"),
         }
     }
+}
+
+/// The host's passwd or group file cannot be read: the policy would know too
+/// little to be safe, so authbridge does not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path} ([names] passwd_file / group_file): {source}")]
+pub struct NamesError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
 }
 
 /// Why a name may not be an authbridge user.
@@ -128,8 +138,18 @@ impl SystemFile {
     }
 
     fn knows_name(&self, name: &str) -> bool {
-        let folded = name.to_ascii_lowercase();
+        let folded = canonical_uid(name);
         self.with(|e| e.names.contains(&folded))
+    }
+
+    /// Reads the file now; an error names it.
+    fn readable(&self) -> Result<(), NamesError> {
+        std::fs::read_to_string(&self.path)
+            .map(|_| ())
+            .map_err(|source| NamesError {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     fn knows_id(&self, id: u32) -> bool {
@@ -142,8 +162,9 @@ impl SystemFile {
 }
 
 /// `name:password:id:...` lines; comments, blank lines and NIS `+`/`-` entries
-/// are skipped. Names are folded to ASCII lower case: authbridge's ids are unique
-/// regardless of case, so `Root` must not pass where `root` is refused.
+/// are skipped. Names are folded as authbridge folds uids (NFC, lower case):
+/// ids are unique regardless of case, so `Root` must not pass where `root` is
+/// refused.
 fn parse(text: &str) -> Entries {
     let mut entries = Entries::default();
     for line in text.lines() {
@@ -155,7 +176,7 @@ fn parse(text: &str) -> Entries {
         let Some(name) = fields.next().filter(|n| !n.is_empty()) else {
             continue;
         };
-        entries.names.insert(name.to_ascii_lowercase());
+        entries.names.insert(canonical_uid(name));
         if let Some(id) = fields.nth(1).and_then(|f| f.parse().ok()) {
             entries.ids.insert(id);
         }
@@ -173,7 +194,7 @@ pub struct Names {
 
 impl Names {
     pub fn new(settings: &NameSettings) -> Names {
-        let fold = |list: &[String]| list.iter().map(|n| n.to_ascii_lowercase()).collect();
+        let fold = |list: &[String]| list.iter().map(|n| canonical_uid(n)).collect();
         Names {
             deny_users: fold(&settings.deny_users),
             deny_groups: fold(&settings.deny_groups),
@@ -182,10 +203,18 @@ impl Names {
         }
     }
 
+    /// Both files can be read (checked at start-up and on reload).
+    pub fn check_files(&self) -> Result<(), NamesError> {
+        self.passwd.readable()?;
+        self.group.readable()
+    }
+
     /// May `uid` be an authbridge user (created, recorded on first login,
-    /// authenticated)?
+    /// authenticated)? Compared in its canonical form (NFC, lower case), the
+    /// form every lookup uses; `root` is refused whatever the deny list says.
     pub fn check_user(&self, uid: &str) -> Result<(), NameRefusal> {
-        if self.deny_users.contains(&uid.to_ascii_lowercase()) {
+        let canonical = canonical_uid(uid);
+        if canonical == "root" || self.deny_users.contains(&canonical) {
             return Err(NameRefusal::Denied(uid.to_owned()));
         }
         if self.passwd.knows_name(uid) {
@@ -203,7 +232,7 @@ impl Names {
         if gid.eq_ignore_ascii_case(ADMIN_GROUP) {
             return Err(GroupHidden::Role);
         }
-        if self.deny_groups.contains(&gid.to_ascii_lowercase()) {
+        if self.deny_groups.contains(&canonical_uid(gid)) {
             return Err(GroupHidden::Denied(gid.to_owned()));
         }
         if self.group.knows_name(gid) {
@@ -296,6 +325,25 @@ mod tests {
         );
         assert_eq!(names.check_export("physics"), Ok(()));
         assert!(names.system_id(46));
+    }
+
+    #[test]
+    fn names_compare_in_their_canonical_form_and_root_is_always_refused() {
+        let (_dir, names) = files("kevin:x:1000:1000::/:/bin/sh\n", "");
+        // U+212A KELVIN SIGN folds to "k": the same account as "kevin".
+        assert!(names.check_user("\u{212a}evin").is_err());
+        let no_list = Names::new(&NameSettings {
+            deny_users: vec![],
+            ..NameSettings::default()
+        });
+        assert!(no_list.check_user("Root").is_err());
+    }
+
+    #[test]
+    fn unreadable_system_files_are_an_error_not_an_empty_list() {
+        let names = names_over(Path::new("/nonexistent/passwd"), Path::new("/etc/group"));
+        let e = names.check_files().unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/passwd"), "{e}");
     }
 
     #[test]

@@ -180,6 +180,8 @@ DELETE FROM subadmins
     WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.gid = subadmins.gid COLLATE BINARY)
        OR NOT EXISTS (SELECT 1 FROM users u WHERE u.uid = subadmins.uid COLLATE BINARY);
 UPDATE app_passwords SET uid = (SELECT u.uid FROM users u WHERE u.uid = app_passwords.uid);
+UPDATE password_tokens SET uid = (SELECT u.uid FROM users u WHERE u.uid = password_tokens.uid);
+UPDATE verifiers SET uid = (SELECT u.uid FROM users u WHERE u.uid = verifiers.uid);
 CREATE INDEX IF NOT EXISTS login_failures_last ON login_failures(last_failure);
 CREATE INDEX IF NOT EXISTS password_tokens_uid ON password_tokens(uid);
 "#,
@@ -836,7 +838,7 @@ impl SqliteStore {
 impl UserDataStore for SqliteStore {
     fn settings(&self, uid: &str, app: Option<&str>) -> Result<Vec<(String, String, String)>> {
         let conn = self.lock();
-        get_user(&conn, uid)?;
+        let uid = &require_user(&conn, uid)?;
         let mut stmt = conn.prepare_cached(
             "SELECT app, key, value FROM settings WHERE uid = ?1 AND (?2 IS NULL OR app = ?2) ORDER BY app, key",
         )?;
@@ -846,7 +848,7 @@ impl UserDataStore for SqliteStore {
 
     fn set_setting(&self, uid: &str, app: &str, key: &str, value: &str) -> Result<()> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = &require_user(tx, uid)?;
             tx.execute(
                 "INSERT INTO settings (uid, app, key, value) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (uid, app, key) DO UPDATE SET value = ?4",
@@ -858,7 +860,7 @@ impl UserDataStore for SqliteStore {
 
     fn delete_setting(&self, uid: &str, app: &str, key: &str) -> Result<bool> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = &require_user(tx, uid)?;
             Ok(tx.execute(
                 "DELETE FROM settings WHERE uid = ?1 AND app = ?2 AND key = ?3",
                 params![uid, app, key],
@@ -868,7 +870,7 @@ impl UserDataStore for SqliteStore {
 
     fn profile(&self, uid: &str) -> Result<Vec<(String, String)>> {
         let conn = self.lock();
-        get_user(&conn, uid)?;
+        let uid = &require_user(&conn, uid)?;
         let mut stmt =
             conn.prepare_cached("SELECT field, value FROM profile WHERE uid = ?1 ORDER BY field")?;
         let rows = stmt.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -877,7 +879,7 @@ impl UserDataStore for SqliteStore {
 
     fn set_profile(&self, uid: &str, field: &str, value: &str) -> Result<()> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = &require_user(tx, uid)?;
             tx.execute(
                 "INSERT INTO profile (uid, field, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (uid, field) DO UPDATE SET value = ?3",
@@ -889,7 +891,7 @@ impl UserDataStore for SqliteStore {
 
     fn delete_profile(&self, uid: &str, field: &str) -> Result<bool> {
         self.write(|tx| {
-            get_user(tx, uid)?;
+            let uid = &require_user(tx, uid)?;
             Ok(tx.execute(
                 "DELETE FROM profile WHERE uid = ?1 AND field = ?2",
                 params![uid, field],
