@@ -91,8 +91,12 @@ impl Gate {
             return system_name(refusal);
         }
         let owner = match self.store.user(login) {
-            // A disabled account known by this login never reaches a backend.
-            Ok(user) if !user.enabled => return disabled(login),
+            // A disabled account known by this login never reaches a backend; it
+            // costs one (dummy) hash, so timing does not tell it from a wrong password.
+            Ok(user) if !user.enabled => {
+                let _ = crate::verify_password_bounded(credentials.password().clone(), None).await;
+                return disabled(login);
+            }
             Ok(user) => Some(user.backend),
             Err(StoreError::NoSuchUser(_)) => None,
             // Cannot tell: refuse rather than let a possibly disabled user in.
