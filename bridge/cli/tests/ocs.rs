@@ -2287,3 +2287,22 @@ fn the_password_page_refuses_a_password_no_login_could_use() {
     assert_eq!(answer.status().as_u16(), 200);
     assert_eq!(api.auth_check(("joe", "Joe-usable-pass-1"), None), 204);
 }
+
+#[test]
+fn one_password_tried_against_many_logins_meets_the_throttle() {
+    let api =
+        Api::start("[http]\ntrusted_proxies = [\"127.0.0.1\"]\n[throttle]\nfirst_delay = \"1h\"\n");
+    api.user("target", "Target-pass-1234", &[]);
+    let sprayer = Some("203.0.113.50");
+    for n in 0..21 {
+        let status = api.auth_check((&format!("someone{n}"), "Summer2026!"), sprayer);
+        assert_eq!(status, 401, "attempt {n}");
+    }
+    // Past twenty failures the whole source waits, whatever the login ...
+    assert_eq!(api.auth_check(("target", "Target-pass-1234"), sprayer), 429);
+    // ... and only that source.
+    assert_eq!(
+        api.auth_check(("target", "Target-pass-1234"), Some("203.0.113.51")),
+        204
+    );
+}

@@ -82,6 +82,9 @@ pub struct ThrottleSettings {
     pub max_in_flight_per_login: u32,
     /// Attempts of one source running at once, whatever the login.
     pub max_in_flight_per_source: u32,
+    /// Failures of one source, across all logins, before the whole source waits
+    /// the doubling delay too (0: only per login).
+    pub source_failures_before_delay: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -93,6 +96,7 @@ impl Default for ThrottleSettings {
             max_wait: Duration::from_secs(2),
             max_in_flight_per_login: 8,
             max_in_flight_per_source: 32,
+            source_failures_before_delay: 20,
         }
     }
 }

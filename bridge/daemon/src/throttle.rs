@@ -10,8 +10,14 @@
 //! `max_wait`) and are then refused. Sixty-four guesses sent at once therefore meet
 //! the delays of the first ones' failures instead of all reaching a backend.
 //!
-//! Both tables are bounded ([`MAX_LOGIN_FAILURES`] pairs, the oldest forgotten
-//! first) and pruned of expired pairs once a minute.
+//! A source is also counted across logins, as Nextcloud counts an address: past
+//! [`ThrottleSettings::source_failures_before_delay`] failures of any logins, the
+//! whole source waits the doubling delay too (one password tried against many
+//! logins). A success does not clear it, or an attacker would log into their own
+//! account between guesses.
+//!
+//! Both tables are bounded ([`MAX_LOGIN_FAILURES`] entries, the oldest forgotten
+//! first) and pruned of expired entries once a minute.
 
 use authbridge_store::{LoginFailure, MAX_LOGIN_FAILURES, SecurityStore, SqliteStore};
 use std::collections::HashMap;
@@ -31,6 +37,8 @@ pub struct Throttle {
     /// (failures, last failure in unix ms), mirrored from the store so a check
     /// costs no query.
     failures: Mutex<HashMap<Key, (u32, i64)>>,
+    /// The same per source, whatever the login (rebuilt from the pairs on load).
+    by_source: Mutex<HashMap<String, (u32, i64)>>,
     /// Attempts running now, per pair and per source.
     running: Mutex<Running>,
     /// Woken whenever an attempt finishes, for attempts waiting for a place.
@@ -130,14 +138,21 @@ impl Throttle {
         now_ms: i64,
     ) -> authbridge_store::Result<Throttle> {
         let since = now_ms - settings.window.as_millis() as i64;
-        let failures = store
-            .login_failures(since)?
+        let pairs = store.login_failures(since)?;
+        let mut by_source: HashMap<String, (u32, i64)> = HashMap::new();
+        for f in &pairs {
+            let entry = by_source.entry(f.source.clone()).or_default();
+            entry.0 = entry.0.saturating_add(f.failures);
+            entry.1 = entry.1.max(f.last_failure);
+        }
+        let failures = pairs
             .into_iter()
             .map(|f| ((f.login, f.source), (f.failures, f.last_failure)))
             .collect();
         Ok(Throttle {
             store,
             failures: Mutex::new(failures),
+            by_source: Mutex::new(by_source),
             running: Mutex::new(Running::default()),
             finished: tokio::sync::Notify::new(),
             last_prune: AtomicI64::new(now_ms),
@@ -153,7 +168,12 @@ impl Throttle {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// How long this pair must still wait, if at all.
+    fn sources(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, i64)>> {
+        self.by_source.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long this pair must still wait, if at all: its own delay, or its
+    /// source's once the source failed too often across logins.
     pub fn wait(
         &self,
         login: &str,
@@ -161,11 +181,25 @@ impl Throttle {
         settings: &ThrottleSettings,
         now_ms: i64,
     ) -> Option<Duration> {
-        self.failures_of(login, source, settings, now_ms)
-            .and_then(|(failures, last)| {
-                let until = last + delay_after(failures, settings).as_millis() as i64;
-                (now_ms < until).then(|| Duration::from_millis((until - now_ms) as u64))
+        let left = |(failures, last): (u32, i64)| {
+            let until = last + delay_after(failures, settings).as_millis() as i64;
+            (now_ms < until).then(|| Duration::from_millis((until - now_ms) as u64))
+        };
+        let pair = self
+            .failures_of(login, source, settings, now_ms)
+            .and_then(left);
+        let threshold = settings.source_failures_before_delay;
+        let whole_source = self
+            .sources()
+            .get(source)
+            .copied()
+            .filter(|&(failures, last)| {
+                threshold > 0
+                    && failures > threshold
+                    && now_ms - last <= settings.window.as_millis() as i64
             })
+            .and_then(|(failures, last)| left((failures - threshold, last)));
+        pair.max(whole_source)
     }
 
     /// The pair's failures inside the window, and the time of the last one.
@@ -282,6 +316,7 @@ impl Throttle {
                 last_failure: now_ms,
             }
         };
+        self.count_for_source(source, settings, now_ms);
         if let Some((login, source)) = evicted
             && let Err(e) = self.store.clear_login_failures(&login, &source)
         {
@@ -290,6 +325,26 @@ impl Throttle {
         if let Err(e) = self.store.set_login_failure(&failure) {
             tracing::warn!(?login, ?source, "login failure not persisted: {e}");
         }
+    }
+
+    /// One more failure of `source`, whatever the login.
+    fn count_for_source(&self, source: &str, settings: &ThrottleSettings, now_ms: i64) {
+        let mut sources = self.sources();
+        if sources.len() >= self.capacity && !sources.contains_key(source) {
+            let oldest = sources
+                .iter()
+                .min_by_key(|(_, (_, last))| *last)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                sources.remove(&oldest);
+            }
+        }
+        let entry = sources.entry(source.to_owned()).or_insert((0, now_ms));
+        if now_ms - entry.1 > settings.window.as_millis() as i64 {
+            entry.0 = 0;
+        }
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = now_ms;
     }
 
     /// Forgets pairs whose last failure left the window, in memory and in the
@@ -306,6 +361,7 @@ impl Throttle {
         }
         let before = now_ms - settings.window.as_millis() as i64;
         self.map().retain(|_, (_, last)| *last >= before);
+        self.sources().retain(|_, (_, last)| *last >= before);
         if let Err(e) = self.store.prune_login_failures(before) {
             tracing::warn!("expired login failures not pruned: {e}");
         }
@@ -344,6 +400,7 @@ mod tests {
             max_wait: Duration::from_millis(500),
             max_in_flight_per_login: 4,
             max_in_flight_per_source: 6,
+            source_failures_before_delay: 20,
         }
     }
 
@@ -531,16 +588,55 @@ mod tests {
         t.capacity = 100;
         let cap = 100;
         for n in 0..cap + 50 {
-            t.failed(&format!("u{n}"), "x", &s, n);
+            t.failed(&format!("u{n}"), &format!("s{n}"), &s, n);
         }
         assert_eq!(t.remembered(), cap as usize);
         assert_eq!(store.login_failures(0).unwrap().len(), cap as usize);
         // The oldest went first.
-        assert_eq!(t.wait("u0", "x", &s, cap + 50), None);
+        assert_eq!(t.wait("u0", "s0", &s, cap + 50), None);
+        assert!(
+            t.wait(
+                &format!("u{}", cap + 49),
+                &format!("s{}", cap + 49),
+                &s,
+                cap + 50
+            )
+            .is_some()
+        );
         // Past the window and a minute later, one more failure prunes the rest.
         let later = cap + 50 + 3_600_000 + PRUNE_EVERY_MS;
         t.failed("late", "x", &s, later);
         assert_eq!(t.remembered(), 1);
         assert_eq!(store.login_failures(0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn one_source_failing_across_many_logins_waits_too_and_a_success_does_not_clear_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
+        let s = settings();
+        let t = Throttle::load(open(), &s, 0).unwrap();
+        for n in 0..20 {
+            t.failed(&format!("user{n}"), "198.51.100.7", &s, 1_000);
+        }
+        // Twenty failures of twenty logins: a fresh login is not delayed yet ...
+        assert_eq!(t.wait("fresh", "198.51.100.7", &s, 1_100), None);
+        t.failed("user20", "198.51.100.7", &s, 1_000);
+        // ... the twenty-first makes the whole source wait.
+        assert_eq!(
+            t.wait("fresh", "198.51.100.7", &s, 1_050),
+            Some(Duration::from_millis(50))
+        );
+        assert_eq!(
+            t.wait("fresh", "203.0.113.1", &s, 1_050),
+            None,
+            "other source"
+        );
+        t.succeeded("mine", "198.51.100.7");
+        assert!(t.wait("fresh", "198.51.100.7", &s, 1_050).is_some());
+        // Rebuilt from the store after a restart.
+        drop(t);
+        let again = Throttle::load(open(), &s, 1_050).unwrap();
+        assert!(again.wait("fresh", "198.51.100.7", &s, 1_050).is_some());
     }
 }
