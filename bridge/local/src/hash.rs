@@ -173,6 +173,31 @@ mod tests {
         assert!(!verify_password("x", "not a phc string"));
     }
 
+    /// Starts work that holds a place until the returned sender is used; returns
+    /// once the work runs.
+    async fn hold_the_place(
+        budget: &std::sync::Arc<HashBudget>,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), Busy>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let budget = std::sync::Arc::clone(budget);
+        let holder = tokio::spawn(async move {
+            budget
+                .run(move || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                })
+                .await
+        });
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+            .await
+            .unwrap();
+        (holder, release_tx)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_budget_bounds_hashes_at_once_and_refuses_past_its_wait() {
         let budget = HashBudget {
@@ -180,23 +205,8 @@ mod tests {
             total: 1,
             wait: std::time::Duration::from_millis(50),
         };
-        let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let budget = std::sync::Arc::new(budget);
-        let holder = {
-            let budget = std::sync::Arc::clone(&budget);
-            tokio::spawn(async move {
-                budget
-                    .run(move || {
-                        started_tx.send(()).unwrap();
-                        release_rx.recv().unwrap();
-                    })
-                    .await
-            })
-        };
-        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
-            .await
-            .unwrap();
+        let (holder, release_tx) = hold_the_place(&budget).await;
         // The one place is taken: the next check waits 50 ms, then is refused.
         assert_eq!(budget.run(|| 1).await, Err(Busy));
         release_tx.send(()).unwrap();
@@ -211,22 +221,7 @@ mod tests {
             total: 1,
             wait: std::time::Duration::from_millis(50),
         });
-        let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let caller = {
-            let budget = std::sync::Arc::clone(&budget);
-            tokio::spawn(async move {
-                budget
-                    .run(move || {
-                        started_tx.send(()).unwrap();
-                        release_rx.recv().unwrap();
-                    })
-                    .await
-            })
-        };
-        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
-            .await
-            .unwrap();
+        let (caller, release_tx) = hold_the_place(&budget).await;
         caller.abort();
         let _ = caller.await;
         // The work still runs: its place is still taken.
