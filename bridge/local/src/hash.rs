@@ -3,6 +3,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand_core::OsRng;
+use std::sync::Arc;
 
 /// argon2id, 32 MiB, 2 passes, 1 lane: about 50 ms per hash on this project's
 /// 2-core machine (`cargo bench -p authbridge --bench accounts`), and above
@@ -43,11 +44,8 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// memory a flood of logins can take (sixty-four wrong passwords at once used to
 /// take 2 GB). Waiting for a place is brief; past it the caller answers
 /// "unavailable", never grows.
-use std::sync::Arc;
-
 pub struct HashBudget {
-    places: std::sync::Arc<tokio::sync::Semaphore>,
-    total: usize,
+    places: Arc<tokio::sync::Semaphore>,
     wait: std::time::Duration,
 }
 
@@ -68,26 +66,12 @@ impl HashBudget {
         (cores * 2).min(by_memory).max(2)
     }
 
-    /// Sets the process-wide budget once (the daemon, at start-up); later calls
-    /// keep the first.
-    pub fn install(places: usize, wait: std::time::Duration) -> &'static HashBudget {
-        BUDGET.get_or_init(|| HashBudget {
-            places: std::sync::Arc::new(tokio::sync::Semaphore::new(places.max(1))),
-            total: places.max(1),
-            wait,
-        })
-    }
-
+    /// The process-wide budget, made on first use.
     pub fn get() -> &'static HashBudget {
         BUDGET.get_or_init(|| HashBudget {
-            places: std::sync::Arc::new(tokio::sync::Semaphore::new(Self::default_places())),
-            total: Self::default_places(),
+            places: Arc::new(tokio::sync::Semaphore::new(Self::default_places())),
             wait: std::time::Duration::from_secs(2),
         })
-    }
-
-    pub fn places(&self) -> usize {
-        self.total
     }
 
     /// Runs `work` on a blocking thread once a place is free.
@@ -202,7 +186,6 @@ mod tests {
     async fn the_budget_bounds_hashes_at_once_and_refuses_past_its_wait() {
         let budget = HashBudget {
             places: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
-            total: 1,
             wait: std::time::Duration::from_millis(50),
         };
         let budget = std::sync::Arc::new(budget);
@@ -218,7 +201,6 @@ mod tests {
     async fn a_caller_that_gives_up_does_not_free_the_place_of_a_running_hash() {
         let budget = std::sync::Arc::new(HashBudget {
             places: Arc::new(tokio::sync::Semaphore::new(1)),
-            total: 1,
             wait: std::time::Duration::from_millis(50),
         });
         let (caller, release_tx) = hold_the_place(&budget).await;
