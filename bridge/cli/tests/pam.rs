@@ -862,9 +862,10 @@ fn pam_answers_while_an_unprivileged_user_holds_1030_idle_connections() {
         SUCCESS,
     );
     let took = asked.elapsed();
+    eprintln!("PAM answered in {took:?} with 1,030 connections held by nobody");
     let _ = hoarder.kill();
     let _ = hoarder.wait();
-    // The bound the issue states; typically a few milliseconds.
+    // The bound the issue states; here about 130 ms, most of it pamtester and argon2id.
     assert!(
         took < std::time::Duration::from_secs(2),
         "PAM took {took:?}"
