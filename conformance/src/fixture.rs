@@ -168,7 +168,7 @@ pub enum LoadError {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error("{file}: {source}")]
+    #[error("{file}: {}", toml_problem(source))]
     Parse {
         file: PathBuf,
         source: Box<toml::de::Error>,
@@ -212,27 +212,56 @@ fn load_file(dir: &Path, path: &Path) -> Result<Fixture, LoadError> {
         file: path.to_owned(),
         source,
     })?;
-    let mut fixture: Fixture = toml::from_str(&text).map_err(|source| LoadError::Parse {
-        file: path.to_owned(),
-        source: Box::new(source),
-    })?;
-    fixture.file = path.to_owned();
     let expected_id = path
         .strip_prefix(dir)
         .unwrap_or(path)
         .with_extension("")
         .to_string_lossy()
         .replace(std::path::MAIN_SEPARATOR, "/");
-    if fixture.id != expected_id {
-        return Err(invalid(
-            path,
-            format!(
-                "id {:?} must match the file's place: {expected_id:?}",
-                fixture.id
-            ),
-        ));
+    let mut fixture = parse_fixture(&text, &expected_id).map_err(|e| match e {
+        FixtureError::Toml(source) => LoadError::Parse {
+            file: path.to_owned(),
+            source,
+        },
+        FixtureError::Invalid(problem) => invalid(path, problem),
+    })?;
+    fixture.file = path.to_owned();
+    Ok(fixture)
+}
+
+/// toml's report of a parse error: the place, then what is wrong. For a key with
+/// nothing after its `=` at the very end of the text toml says only the place, so
+/// the problem is named here.
+fn toml_problem(e: &toml::de::Error) -> String {
+    if e.message().trim().is_empty() {
+        format!("{e}a value is missing here\n")
+    } else {
+        e.to_string()
     }
-    validate(&fixture).map_err(|problem| invalid(path, problem))?;
+}
+
+/// What is wrong with a fixture's text ([`load_dir`] adds the file).
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("{}", toml_problem(.0))]
+    Toml(Box<toml::de::Error>),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One fixture from its TOML text. `expected_id` is its place under the fixture
+/// directory (the path without `.toml`), which its `id` must match. The result's
+/// `file` is empty.
+pub fn parse_fixture(text: &str, expected_id: &str) -> Result<Fixture, FixtureError> {
+    let fixture: Fixture =
+        toml::from_str(text).map_err(|source| FixtureError::Toml(Box::new(source)))?;
+    if fixture.id != expected_id {
+        return Err(FixtureError::Invalid(format!(
+            "id {:?} must match the file's place: {expected_id:?}",
+            fixture.id
+        )));
+    }
+    validate(&fixture).map_err(FixtureError::Invalid)?;
     Ok(fixture)
 }
 
@@ -321,6 +350,7 @@ pub fn load_unprovokable(dir: &Path) -> Result<Vec<Unprovokable>, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const GOOD: &str = r#"
 id = "users/add/102-exists"
@@ -386,6 +416,146 @@ statuscode = 102
             let err = load_one(path, text).unwrap_err();
             assert!(err.contains(reason), "{path}: {err}");
             assert!(err.contains(".toml"), "names the file: {err}");
+        }
+    }
+
+    /// The message is more than toml's excerpt of the text with a caret under the
+    /// place: its last line says what is wrong there.
+    fn says_what_is_wrong(e: &FixtureError) -> bool {
+        let message = e.to_string();
+        let last = message.lines().rev().find(|l| !l.trim().is_empty());
+        last.is_some_and(|l| !l.trim_start().starts_with('|'))
+    }
+
+    #[test]
+    fn a_key_without_a_value_at_the_end_is_named_as_a_missing_value() {
+        // Found by the property below: toml reports only the place for `""=` and
+        // `a=` at the very end of the text, and the message said nothing more.
+        for text in ["\"\"=", "a=", "id = \"x\"\ntitle="] {
+            let e = parse_fixture(text, "x").unwrap_err();
+            assert!(e.to_string().ends_with("a value is missing here\n"), "{e}");
+            assert!(says_what_is_wrong(&e));
+        }
+        let e = load_one("users/add/102-exists.toml", "id=").unwrap_err();
+        assert!(
+            e.contains(".toml") && e.contains("a value is missing here"),
+            "{e}"
+        );
+        // Other errors keep toml's own words.
+        let e = parse_fixture("a = [1", "x").unwrap_err().to_string();
+        assert!(
+            e.contains("invalid array") && !e.contains("missing here"),
+            "{e}"
+        );
+    }
+
+    /// One thing wrong with `GOOD`, and a word the error must name.
+    fn one_mistake() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            "[a-z]{3,10}"
+                .prop_filter("not a field", |k| ![
+                    "id",
+                    "title",
+                    "source",
+                    "documents",
+                    "level",
+                    "global",
+                    "needs",
+                    "setup",
+                    "request",
+                    "expect",
+                    "then",
+                    "teardown",
+                    "statuscode",
+                    "http",
+                    "message",
+                    "data",
+                    "redact"
+                ]
+                .contains(&k.as_str()))
+                .prop_map(|k| (
+                    GOOD.replace("statuscode = 102", &format!("statuscode = 102\n{k} = 1")),
+                    k
+                )),
+            "[A-Z]{1,8}"
+                .prop_filter("not a method", |m| !["GET", "POST", "PUT", "DELETE"]
+                    .contains(&m.as_str()))
+                .prop_map(|m| (
+                    GOOD.replace("method = \"POST\"", &format!("method = \"{m}\"")),
+                    m
+                )),
+            "[a-z]{1,8}"
+                .prop_filter("not a setup user", |a| !["admin", "anonymous", "frank"]
+                    .contains(&a.as_str()))
+                .prop_map(|a| (
+                    GOOD.replace("actor = \"frank\"", &format!("actor = \"{a}\"")),
+                    a
+                )),
+            "[a-z]{1,8}".prop_map(|p| (
+                GOOD.replace("path = \"/cloud/users\"", &format!("path = \"{p}\"")),
+                p
+            )),
+            prop_oneof![
+                Just("title"),
+                Just("source"),
+                Just("method"),
+                Just("statuscode")
+            ]
+            .prop_map(|field| {
+                let text: String = GOOD
+                    .lines()
+                    .filter(|l| !l.starts_with(&format!("{field} =")))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                (text, format!("missing field `{field}`"))
+            }),
+            "[a-z]{1,8}".prop_map(|v| (
+                GOOD.replace("statuscode = 102", &format!("statuscode = \"{v}\"")),
+                "statuscode".to_owned()
+            )),
+            "[a-z/]{1,12}"
+                .prop_filter("another id", |id| id != "users/add/102-exists")
+                .prop_map(|id| (
+                    GOOD.replace("id = \"users/add/102-exists\"", &format!("id = \"{id}\"")),
+                    "must match the file's place".to_owned()
+                )),
+            "[a-z]{0,3}[(\\[][a-z]{0,3}".prop_map(|m| (
+                GOOD.replace("[expect]", &format!("[expect]\nmessage = \"{m}\"")),
+                "message pattern".to_owned()
+            )),
+        ]
+    }
+
+    /// `GOOD` with bytes cut out, doubled or inserted.
+    fn mangled() -> impl Strategy<Value = String> {
+        (any::<prop::sample::Index>(), 0..8usize, ".{0,4}").prop_map(|(at, cut, insert)| {
+            let mut chars: Vec<char> = GOOD.chars().collect();
+            let at = at.index(chars.len());
+            let end = (at + cut).min(chars.len());
+            chars.splice(at..end, insert.chars());
+            chars.into_iter().collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn parse_fixture_never_panics_and_every_refusal_says_what_is_wrong(
+            text in prop_oneof![any::<String>(), mangled()]
+        ) {
+            if let Err(e) = parse_fixture(&text, "users/add/102-exists") {
+                prop_assert!(says_what_is_wrong(&e), "{:?} for {text:?}", e.to_string());
+            }
+        }
+
+        #[test]
+        fn a_fixture_with_one_mistake_is_refused_naming_it((text, named) in one_mistake()) {
+            let message = parse_fixture(&text, "users/add/102-exists")
+                .map(|f| f.id)
+                .unwrap_err()
+                .to_string();
+            prop_assert!(message.contains(&named), "{named:?} not in {message:?}");
         }
     }
 }
