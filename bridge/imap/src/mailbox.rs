@@ -23,9 +23,12 @@ pub enum MailboxError {
     Host { mailbox: String, host: String },
     #[error("mailbox {mailbox:?}: port {port:?} is not a number from 1 to 65535")]
     Port { mailbox: String, port: String },
-    #[error("mailbox {mailbox:?}: unknown flag /{flag}")]
+    #[error("mailbox {mailbox:?}: unknown flag /{}", flag.escape_debug())]
     UnknownFlag { mailbox: String, flag: String },
-    #[error("mailbox {mailbox:?}: flag /{flag} is not supported by authbridge ({why})")]
+    #[error(
+        "mailbox {mailbox:?}: flag /{} is not supported by authbridge ({why})",
+        flag.escape_debug()
+    )]
     UnsupportedFlag {
         mailbox: String,
         flag: String,
@@ -264,6 +267,17 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_flag_with_control_characters_is_named_escaped() {
+        // Found by the fuzz target: the flag went into the message raw, so a
+        // mailbox string could put a line break or a NUL into a log line.
+        let e = parse("{h:143/n\u{1}\0\nx/ssl}").unwrap_err().to_string();
+        assert!(e.ends_with("unknown flag /n\\u{1}\\0\\nx"), "{e}");
+        let e = parse("{h/user=a\rb}").unwrap_err().to_string();
+        assert!(e.contains("flag /user=a\\rb is not supported"), "{e}");
+        assert!(!e.chars().any(char::is_control), "{e:?}");
+    }
+
     /// Mailbox-like strings: braces, a host of any characters, maybe a port and
     /// flags, sometimes a mailbox name or stray text around them.
     fn mailbox_like() -> impl Strategy<Value = String> {
@@ -305,7 +319,11 @@ mod tests {
         fn parse_never_panics_and_what_it_accepts_has_a_clean_host_and_a_port_in_range(
             input in prop_oneof![any::<String>(), mailbox_like()]
         ) {
-            if let Ok(m) = parse(&input) {
+            let parsed = parse(&input);
+            if let Err(e) = &parsed {
+                prop_assert!(!e.to_string().chars().any(char::is_control), "{e}");
+            }
+            if let Ok(m) = parsed {
                 prop_assert!(!m.host.is_empty());
                 prop_assert!(
                     !m.host.chars().any(|c| c.is_control() || c.is_whitespace()),
