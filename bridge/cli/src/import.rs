@@ -88,8 +88,27 @@ pub fn convert(text: &str) -> Result<Conversion, String> {
     Ok(out)
 }
 
+/// `s` as a TOML basic string. Written by hand because the toml crate's writer
+/// (toml_write 0.1, under toml 0.8) counts a run of quotes in a `u8` and panics on
+/// 256 in a row in builds with overflow checks (toml-rs/toml#1188, fixed only in
+/// toml_writer 1.x); config.php strings are anyone's text.
 fn quoted(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn text_arg(args: &[&Value], i: usize) -> Option<String> {
@@ -293,6 +312,26 @@ $CONFIG = array (
         );
     }
 
+    #[test]
+    fn a_value_with_256_quotes_in_a_row_converts_without_overflow() {
+        // Found by the config_php fuzz target: toml's writer overflowed (a panic
+        // in debug builds) on a string with 256 or more `"` in a row.
+        for (quote, php_string) in [
+            ("\"", format!("'{}'", "\"".repeat(300))),
+            ("'", format!("\"{}\"", "'".repeat(300))),
+        ] {
+            let text = format!(
+                "'user_backends' => [['class' => 'OC_User_FTP', 'arguments' => [{php_string}, true]]]"
+            );
+            let c = convert(&text).unwrap();
+            let read: toml::Table = toml::from_str(&c.toml).unwrap();
+            assert_eq!(
+                read["backend"][0]["host"].as_str(),
+                Some(quote.repeat(300).as_str())
+            );
+        }
+    }
+
     /// `user_backends` arrays of any shape: known and unknown classes, arguments
     /// of every PHP type, in both array syntaxes.
     fn user_backends() -> impl Strategy<Value = String> {
@@ -347,6 +386,14 @@ $CONFIG = array (
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn every_string_quoted_for_toml_reads_back_as_itself(
+            s in prop_oneof![any::<String>(), "[\"'\\\\\n\t\r\x00-\x1f\x7f a]{0,300}"]
+        ) {
+            let read: toml::Table = toml::from_str(&format!("k = {}", quoted(&s))).unwrap();
+            prop_assert_eq!(read["k"].as_str(), Some(s.as_str()));
+        }
 
         #[test]
         fn convert_never_panics_and_what_it_prints_is_a_config_authbridge_reads(
