@@ -90,6 +90,8 @@ pub enum ImapConfigError {
     Port,
     #[error("`domain` must be a bare domain like \"example.com\"")]
     Domain,
+    #[error("`host` must be a host name or address, without spaces or control characters")]
+    HostCharacters,
     #[error(
         "`group_domain = true` needs `domain`: only the configured domain may become a group, never one a login names"
     )]
@@ -129,6 +131,9 @@ impl ImapConfig {
         };
         if host.trim().is_empty() {
             return Err(ImapConfigError::NoHost);
+        }
+        if host.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(ImapConfigError::HostCharacters);
         }
         if port == Some(0) {
             return Err(ImapConfigError::Port);
@@ -230,6 +235,23 @@ mod tests {
         let mut c = host_form(None);
         c.domain = Some("@example.com".into());
         assert_eq!(c.resolve().unwrap_err(), ImapConfigError::Domain);
+    }
+
+    #[test]
+    fn a_host_with_spaces_or_control_characters_is_refused() {
+        for bad in [
+            "mail.example.com\n",
+            "mail example.com",
+            "mail\0.example.com",
+        ] {
+            let mut c = host_form(None);
+            c.host = Some(bad.into());
+            assert_eq!(
+                c.resolve().unwrap_err(),
+                ImapConfigError::HostCharacters,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
