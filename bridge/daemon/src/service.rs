@@ -147,7 +147,7 @@ impl Service {
     /// Root and the daemon's own uid may act for anyone; another peer only for the
     /// user it runs as (a screen locker checking its own user's password).
     fn may_act_for(&self, peer: &PeerCred, user: &str) -> bool {
-        if peer.uid == 0 || peer.uid == self.own_uid {
+        if self.is_privileged(peer.uid) {
             return true;
         }
         let engine = self.engine();
@@ -187,7 +187,7 @@ impl Service {
                 old_password,
                 new_password,
             } => {
-                if peer.uid != 0 && peer.uid != self.own_uid {
+                if !self.is_privileged(peer.uid) {
                     return refused(peer, "change passwords");
                 }
                 Response::PasswordChange(
