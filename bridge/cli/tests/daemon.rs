@@ -63,12 +63,6 @@ fn open_fds(pid: u32) -> usize {
         .count()
 }
 
-fn app_password(d: &Daemon, user: &str) -> String {
-    let out = d.cli(&["user", "auth-tokens", "add", user], None);
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.trim().rsplit(' ').next().unwrap().to_owned()
-}
-
 #[test]
 fn a_hanging_backend_is_unavailable_and_a_killed_daemon_fails_fast() {
     let silent = SilentServer::start();
@@ -115,7 +109,7 @@ fn a_thousand_concurrent_authentications_leak_nothing() {
         &["user", "add", "--password-from-env", "alice"],
         Some("Alice-pass-123"),
     );
-    let token = app_password(&d, "alice");
+    let token = d.app_password("alice");
     // Warm up (the runtime's threads and the store's statements exist from now on).
     assert_eq!(status(&d.socket, "alice", &token), AuthStatus::Accepted);
     let pid = d.pid();

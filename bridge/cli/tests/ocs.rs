@@ -1676,17 +1676,6 @@ impl Api {
         }
         request.send().unwrap().status().as_u16()
     }
-
-    fn app_password(&self, uid: &str) -> String {
-        let out = self
-            .d
-            .cli(&["user", "auth-tokens", "add", "--name", "t", uid], None);
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .find(|w| w.len() == 29 && w.matches('-').count() == 4)
-            .expect("an app password in the output")
-            .to_owned()
-    }
 }
 
 #[test]
@@ -1797,7 +1786,7 @@ fn a_group_named_in_another_case_gives_no_hidden_admin_rights() {
 fn an_app_password_cannot_replace_the_login_password_and_resets_revoke_app_passwords() {
     let api = Api::start("revoke_app_passwords_on_reset = true\n");
     api.user("u1", "U1-pass-123456", &[]);
-    let token = api.app_password("u1");
+    let token = api.d.app_password("u1");
     let by_token = ("u1", token.as_str());
     let a = api.send(
         Method::PUT,

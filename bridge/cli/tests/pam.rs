@@ -881,15 +881,7 @@ fn pam_answers_while_an_unprivileged_user_holds_1030_idle_connections() {
 #[test]
 fn a_password_changed_through_pam_revokes_app_passwords_when_configured() {
     let d = daemon("revoke_app_passwords_on_reset = true\n");
-    let out = d.cli(
-        &["user", "auth-tokens", "add", "--name", "laptop", "alice"],
-        None,
-    );
-    let token = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .find(|w| w.len() == 29 && w.matches('-').count() == 4)
-        .expect("an app password")
-        .to_owned();
+    let token = d.app_password("alice");
     let pam = Pam::new();
     let l = line(&d.socket, "");
     pam.service("pw", &format!("auth required {l}\npassword required {l}\n"));
@@ -914,9 +906,12 @@ fn a_password_changed_through_pam_revokes_app_passwords_when_configured() {
         false,
         AUTH_ERR,
     );
-    let listed = d.cli(&["user", "auth-tokens", "list", "alice"], None);
+    let listed = d.cli(
+        &["user", "auth-tokens", "list", "alice", "--output", "json"],
+        None,
+    );
     assert!(
-        !String::from_utf8_lossy(&listed.stdout).contains("laptop"),
+        !String::from_utf8_lossy(&listed.stdout).contains(r#""name":"test""#),
         "{}",
         String::from_utf8_lossy(&listed.stdout)
     );

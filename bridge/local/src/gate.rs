@@ -56,22 +56,15 @@ impl Gate {
         }
     }
 
-    pub fn names(&self) -> &Names {
-        &self.names
-    }
-
-    /// The external backend (of the kinds `allowed` lets through) that would serve
-    /// `login` before anyone logged in with it, if any.
-    pub fn external_backend_for(
-        &self,
-        login: &str,
-        allowed: &dyn Fn(BackendKind) -> bool,
-    ) -> Option<BackendKind> {
+    /// The external backend that would serve `login` before anyone logged in
+    /// with it, if any — whether its module is switched on or not, since one
+    /// switched off today may be switched on tomorrow.
+    pub fn external_backend_for(&self, login: &str) -> Option<BackendKind> {
         self.chain
             .backends()
             .iter()
             .filter(|b| !matches!(b.kind(), BackendKind::Database | BackendKind::AppPassword))
-            .find(|b| allowed(b.kind()) && b.serves(login))
+            .find(|b| b.serves(login))
             .map(|b| b.kind())
     }
 

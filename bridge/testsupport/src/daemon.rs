@@ -96,6 +96,16 @@ impl Daemon {
         out
     }
 
+    /// A new app password of `uid` (`user auth-tokens add`), as printed once.
+    pub fn app_password(&self, uid: &str) -> String {
+        let out = self.cli(&["user", "auth-tokens", "add", "--name", "test", uid], None);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .find(|w| w.len() == 29 && w.matches('-').count() == 4)
+            .expect("an app password in the output")
+            .to_owned()
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("daemon.log")
     }

@@ -138,9 +138,7 @@ pub async fn add(parts: Parts, body: Body) -> Response {
         // admin may provision it (a subadmin's local account would take the
         // identity over before its owner ever logged in).
         if !ctx.caller.admin
-            // Every configured backend counts, switched on or not: one switched
-            // off today may be switched on tomorrow.
-            && let Some(kind) = engine.gate.external_backend_for(&uid, &|_| true)
+            && let Some(kind) = engine.gate.external_backend_for(&uid)
         {
             return Reply::fail(
                 105,
