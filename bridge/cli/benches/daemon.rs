@@ -151,6 +151,9 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // `cargo bench --bench daemon -- pam` runs one part (pam, nss, throughput).
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let d = Daemon::start(BIN, "");
     d.cli(
         &["user", "add", "--password-from-env", "alice"],
@@ -165,187 +168,207 @@ fn main() {
         .to_owned();
     let work = tempfile::tempdir().unwrap();
 
-    // 1. PAM authenticate vs a bare round trip of the same sizes.
-    let services = work.path().join("pam.d");
-    std::fs::create_dir(&services).unwrap();
-    let pam_module = module(BIN, "libpam_authbridge.so");
-    std::fs::write(
-        services.join("abbench"),
-        format!(
-            "auth required {} socket={}\n",
-            pam_module.display(),
-            d.socket.display()
-        ),
-    )
-    .unwrap();
-    // SAFETY: single-threaded so far; pam_wrapper reads these at pam_start.
-    unsafe {
-        std::env::set_var("PAM_WRAPPER", "1");
-        std::env::set_var("PAM_WRAPPER_SERVICE_DIR", &services);
+    if part("pam") {
+        // 1. PAM authenticate vs a bare round trip of the same sizes.
+        let services = work.path().join("pam.d");
+        std::fs::create_dir(&services).unwrap();
+        let pam_module = module(BIN, "libpam_authbridge.so");
+        std::fs::write(
+            services.join("abbench"),
+            format!(
+                "auth required {} socket={}\n",
+                pam_module.display(),
+                d.socket.display()
+            ),
+        )
+        .unwrap();
+        // SAFETY: single-threaded so far; pam_wrapper reads these at pam_start.
+        unsafe {
+            std::env::set_var("PAM_WRAPPER", "1");
+            std::env::set_var("PAM_WRAPPER_SERVICE_DIR", &services);
+        }
+        let password = CString::new(token.clone()).unwrap();
+        let conv = PamConv {
+            conv: answer,
+            appdata: password.as_ptr() as *mut c_void,
+        };
+        let mut pamh: *mut c_void = std::ptr::null_mut();
+        // SAFETY: valid strings and conversation for the handle's lifetime.
+        let rc = unsafe { pam_start(c"abbench".as_ptr(), c"alice".as_ptr(), &conv, &mut pamh) };
+        assert_eq!(rc, 0, "pam_start");
+        let pam = time_calls(2000, || {
+            // SAFETY: the handle from pam_start.
+            let rc = unsafe { pam_authenticate(pamh, 0) };
+            assert_eq!(rc, 0, "pam_authenticate");
+        });
+        // SAFETY: as above.
+        unsafe { pam_end(pamh, 0) };
+
+        let request = encode(&Request::Authenticate(AuthRequest {
+            service: "abbench".into(),
+            user: "alice".into(),
+            password: token.clone().into(),
+            rhost: None,
+        }))
+        .unwrap();
+        let answer_len = encode(&Response::Auth(authbridge_proto::AuthAnswer {
+            status: AuthStatus::Accepted,
+            uid: Some("alice".into()),
+        }))
+        .unwrap()
+        .len();
+        let echo_path = work.path().join("echo.sock");
+        let stop = echo_server(&echo_path, answer_len);
+        let mut frame = (request.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&request);
+        let bare = time_calls(2000, || {
+            let mut s = UnixStream::connect(&echo_path).unwrap();
+            s.write_all(&frame).unwrap();
+            let mut reply = vec![0u8; 4 + answer_len];
+            s.read_exact(&mut reply).unwrap();
+        });
+        stop.store(true, Ordering::Relaxed);
+        let _ = UnixStream::connect(&echo_path);
+        println!(
+            "1. PAM authenticate (app password) vs a bare unix-socket round trip of {} + {answer_len} bytes",
+            frame.len()
+        );
+        let direct_request = Request::Authenticate(AuthRequest {
+            service: "abbench".into(),
+            user: "alice".into(),
+            password: token.clone().into(),
+            rhost: None,
+        });
+        let direct = time_calls(2000, || {
+            let mut c = Client::connect(&d.socket, Duration::from_secs(5)).unwrap();
+            match c.call(&direct_request).unwrap() {
+                Response::Auth(a) if a.status == AuthStatus::Accepted => {}
+                other => panic!("{other:?}"),
+            }
+        });
+        let a = report("pam_authenticate through the daemon", &pam);
+        report("the same request without libpam", &direct);
+        let b = report("bare round trip (connect, write, read)", &bare);
+        println!("  ratio {:.2}× (target ≤ 2×)\n", a / b);
     }
-    let password = CString::new(token.clone()).unwrap();
-    let conv = PamConv {
-        conv: answer,
-        appdata: password.as_ptr() as *mut c_void,
-    };
-    let mut pamh: *mut c_void = std::ptr::null_mut();
-    // SAFETY: valid strings and conversation for the handle's lifetime.
-    let rc = unsafe { pam_start(c"abbench".as_ptr(), c"alice".as_ptr(), &conv, &mut pamh) };
-    assert_eq!(rc, 0, "pam_start");
-    let pam = time_calls(2000, || {
-        // SAFETY: the handle from pam_start.
-        let rc = unsafe { pam_authenticate(pamh, 0) };
-        assert_eq!(rc, 0, "pam_authenticate");
-    });
-    // SAFETY: as above.
-    unsafe { pam_end(pamh, 0) };
-
-    let request = encode(&Request::Authenticate(AuthRequest {
-        service: "abbench".into(),
-        user: "alice".into(),
-        password: token.clone().into(),
-        rhost: None,
-    }))
-    .unwrap();
-    let answer_len = encode(&Response::Auth(authbridge_proto::AuthAnswer {
-        status: AuthStatus::Accepted,
-        uid: Some("alice".into()),
-    }))
-    .unwrap()
-    .len();
-    let echo_path = work.path().join("echo.sock");
-    let stop = echo_server(&echo_path, answer_len);
-    let mut frame = (request.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&request);
-    let bare = time_calls(2000, || {
-        let mut s = UnixStream::connect(&echo_path).unwrap();
-        s.write_all(&frame).unwrap();
-        let mut reply = vec![0u8; 4 + answer_len];
-        s.read_exact(&mut reply).unwrap();
-    });
-    stop.store(true, Ordering::Relaxed);
-    let _ = UnixStream::connect(&echo_path);
-    println!(
-        "1. PAM authenticate (app password) vs a bare unix-socket round trip of {} + {answer_len} bytes",
-        frame.len()
-    );
-    let a = report("pam_authenticate through the daemon", &pam);
-    let b = report("bare round trip (connect, write, read)", &bare);
-    println!("  ratio {:.2}× (target ≤ 3×)\n", a / b);
-
-    // 2. getpwnam: the module vs the passwd file.
-    std::fs::write(
-        work.path().join("passwd"),
-        "root:x:0:0:root:/root:/bin/bash\nfilesuser:x:1500:1500::/home/f:/bin/sh\n",
-    )
-    .unwrap();
-    std::fs::write(work.path().join("group"), "root:x:0:\n").unwrap();
-    let nss_module = work.path().join("libnss_authbridge.so.2");
-    std::fs::copy(module(BIN, "libnss_authbridge.so"), &nss_module).unwrap();
-    // SAFETY: nss_wrapper reads these at its first lookup, still single-threaded here.
-    unsafe {
-        std::env::set_var("NSS_WRAPPER_PASSWD", work.path().join("passwd"));
-        std::env::set_var("NSS_WRAPPER_GROUP", work.path().join("group"));
-        std::env::set_var("NSS_WRAPPER_MODULE_SO_PATH", &nss_module);
-        std::env::set_var("NSS_WRAPPER_MODULE_FN_PREFIX", "authbridge");
-        std::env::set_var("AUTHBRIDGE_SOCKET", &d.socket);
+    if part("nss") {
+        // 2. getpwnam: the module vs the passwd file.
+        std::fs::write(
+            work.path().join("passwd"),
+            "root:x:0:0:root:/root:/bin/bash\nfilesuser:x:1500:1500::/home/f:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(work.path().join("group"), "root:x:0:\n").unwrap();
+        let nss_module = work.path().join("libnss_authbridge.so.2");
+        std::fs::copy(module(BIN, "libnss_authbridge.so"), &nss_module).unwrap();
+        // SAFETY: nss_wrapper reads these at its first lookup, still single-threaded here.
+        unsafe {
+            std::env::set_var("NSS_WRAPPER_PASSWD", work.path().join("passwd"));
+            std::env::set_var("NSS_WRAPPER_GROUP", work.path().join("group"));
+            std::env::set_var("NSS_WRAPPER_MODULE_SO_PATH", &nss_module);
+            std::env::set_var("NSS_WRAPPER_MODULE_FN_PREFIX", "authbridge");
+            std::env::set_var("AUTHBRIDGE_SOCKET", &d.socket);
+        }
+        let lookup = |name: &CStr| {
+            // SAFETY: a NUL-terminated name; the result is only tested for null.
+            let p = unsafe { libc::getpwnam(name.as_ptr()) };
+            assert!(!p.is_null(), "getpwnam {name:?}");
+        };
+        let via_module = time_calls(5000, || lookup(c"alice"));
+        let via_files = time_calls(5000, || lookup(c"filesuser"));
+        println!("2. getpwnam through libnss_authbridge.so.2 vs a user in the passwd file");
+        let a = report("getpwnam(alice) via the daemon", &via_module);
+        let b = report("getpwnam(filesuser) from the file", &via_files);
+        println!("  ratio {:.1}×", a / b);
+        let missing = work.path().join("gone.sock");
+        // SAFETY: still the only thread touching the environment.
+        unsafe { std::env::set_var("AUTHBRIDGE_SOCKET", &missing) };
+        let down = time_calls(200, || {
+            // SAFETY: as above; a miss is expected.
+            let p = unsafe { libc::getpwnam(c"alice".as_ptr()) };
+            assert!(p.is_null());
+        });
+        report("getpwnam(alice) with the daemon down", &down);
+        println!();
     }
-    let lookup = |name: &CStr| {
-        // SAFETY: a NUL-terminated name; the result is only tested for null.
-        let p = unsafe { libc::getpwnam(name.as_ptr()) };
-        assert!(!p.is_null(), "getpwnam {name:?}");
-    };
-    let via_module = time_calls(5000, || lookup(c"alice"));
-    let via_files = time_calls(5000, || lookup(c"filesuser"));
-    println!("2. getpwnam through libnss_authbridge.so.2 vs a user in the passwd file");
-    let a = report("getpwnam(alice) via the daemon", &via_module);
-    let b = report("getpwnam(filesuser) from the file", &via_files);
-    println!("  ratio {:.1}×", a / b);
-    let missing = work.path().join("gone.sock");
-    // SAFETY: still the only thread touching the environment.
-    unsafe { std::env::set_var("AUTHBRIDGE_SOCKET", &missing) };
-    let down = time_calls(200, || {
-        // SAFETY: as above; a miss is expected.
-        let p = unsafe { libc::getpwnam(c"alice".as_ptr()) };
-        assert!(p.is_null());
-    });
-    report("getpwnam(alice) with the daemon down", &down);
-    println!();
-
-    // 3. Throughput with 64 concurrent clients.
-    let clients = 64;
-    let window = Duration::from_secs(5);
-    let run = |persistent: bool| -> f64 {
-        let done = Arc::new(AtomicU64::new(0));
-        let until = Instant::now() + window;
-        let threads: Vec<_> = (0..clients)
-            .map(|i| {
-                let (socket, token, done) = (d.socket.clone(), token.clone(), Arc::clone(&done));
-                std::thread::spawn(move || {
-                    let request = Request::Authenticate(AuthRequest {
-                        service: "bench".into(),
-                        user: "alice".into(),
-                        password: token.into(),
-                        rhost: Some(format!("client-{i}")),
-                    });
-                    let mut conn = None;
-                    while Instant::now() < until {
-                        if conn.is_none() || !persistent {
-                            conn = Some(Client::connect(&socket, Duration::from_secs(5)).unwrap());
+    if part("throughput") {
+        // 3. Throughput with 64 concurrent clients.
+        let clients = 64;
+        let window = Duration::from_secs(5);
+        let run = |persistent: bool| -> f64 {
+            let done = Arc::new(AtomicU64::new(0));
+            let until = Instant::now() + window;
+            let threads: Vec<_> = (0..clients)
+                .map(|i| {
+                    let (socket, token, done) =
+                        (d.socket.clone(), token.clone(), Arc::clone(&done));
+                    std::thread::spawn(move || {
+                        let request = Request::Authenticate(AuthRequest {
+                            service: "bench".into(),
+                            user: "alice".into(),
+                            password: token.into(),
+                            rhost: Some(format!("client-{i}")),
+                        });
+                        let mut conn = None;
+                        while Instant::now() < until {
+                            if conn.is_none() || !persistent {
+                                conn =
+                                    Some(Client::connect(&socket, Duration::from_secs(5)).unwrap());
+                            }
+                            match conn.as_mut().unwrap().call(&request).unwrap() {
+                                Response::Auth(a) if a.status == AuthStatus::Accepted => {}
+                                other => panic!("{other:?}"),
+                            }
+                            done.fetch_add(1, Ordering::Relaxed);
                         }
-                        match conn.as_mut().unwrap().call(&request).unwrap() {
-                            Response::Auth(a) if a.status == AuthStatus::Accepted => {}
-                            other => panic!("{other:?}"),
-                        }
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
+                    })
                 })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        done.load(Ordering::Relaxed) as f64 / window.as_secs_f64()
-    };
-    let per_request = run(false);
-    let persistent = run(true);
-    // Baseline: the same validation in-process, one thread per core.
-    let in_process = {
-        use authbridge_core::Authenticator;
-        let store = Arc::new(
-            authbridge_store::SqliteStore::open(&d.dir.path().join("data/authbridge.sqlite"))
-                .unwrap(),
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            done.load(Ordering::Relaxed) as f64 / window.as_secs_f64()
+        };
+        let per_request = run(false);
+        let persistent = run(true);
+        // Baseline: the same validation in-process, one thread per core.
+        let in_process = {
+            use authbridge_core::Authenticator;
+            let store = Arc::new(
+                authbridge_store::SqliteStore::open(&d.dir.path().join("data/authbridge.sqlite"))
+                    .unwrap(),
+            );
+            let key = Arc::new(
+                authbridge_local::SecretKey::load_or_create(&d.dir.path().join("data/secret.key"))
+                    .unwrap(),
+            );
+            let apps = authbridge_local::AppPasswords::new(store, key, || 0);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let creds = authbridge_core::Credentials::new("alice", token.clone().into()).unwrap();
+            let started = Instant::now();
+            let mut n = 0u64;
+            while started.elapsed() < Duration::from_secs(2) {
+                assert!(matches!(
+                    rt.block_on(apps.authenticate(&creds)),
+                    authbridge_core::Verdict::Accepted(_)
+                ));
+                n += 1;
+            }
+            n as f64 / started.elapsed().as_secs_f64()
+        };
+        println!(
+            "3. app-password authentications per second, {clients} concurrent clients, {window:?} each"
         );
-        let key = Arc::new(
-            authbridge_local::SecretKey::load_or_create(&d.dir.path().join("data/secret.key"))
-                .unwrap(),
+        println!(
+            "  connection per request (as the PAM module)   {per_request:>10.0}/s  (target ≥ 20,000/s)"
         );
-        let apps = authbridge_local::AppPasswords::new(store, key, || 0);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let creds = authbridge_core::Credentials::new("alice", token.clone().into()).unwrap();
-        let started = Instant::now();
-        let mut n = 0u64;
-        while started.elapsed() < Duration::from_secs(2) {
-            assert!(matches!(
-                rt.block_on(apps.authenticate(&creds)),
-                authbridge_core::Verdict::Accepted(_)
-            ));
-            n += 1;
-        }
-        n as f64 / started.elapsed().as_secs_f64()
-    };
-    println!(
-        "3. app-password authentications per second, {clients} concurrent clients, {window:?} each"
-    );
-    println!(
-        "  connection per request (as the PAM module)   {per_request:>10.0}/s  (target ≥ 20,000/s)"
-    );
-    println!("  persistent connections                       {persistent:>10.0}/s");
-    println!("  baseline: the same check in-process, 1 thread {in_process:>9.0}/s");
-    println!(
-        "  ratio daemon (per request) / in-process: {:.2}",
-        per_request / in_process
-    );
+        println!("  persistent connections                       {persistent:>10.0}/s");
+        println!("  baseline: the same check in-process, 1 thread {in_process:>9.0}/s");
+        println!(
+            "  ratio daemon (per request) / in-process: {:.2}",
+            per_request / in_process
+        );
+    }
 }

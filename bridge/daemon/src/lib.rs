@@ -7,6 +7,7 @@
 
 pub mod bounded;
 pub mod clock;
+pub mod credential_cache;
 pub mod directory;
 pub mod http;
 mod log_budget;

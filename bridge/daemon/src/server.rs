@@ -238,7 +238,8 @@ impl Server {
                                 continue;
                             }
                         };
-                        let settings = self.service.engine().daemon.clone();
+                        let engine = self.service.engine();
+                        let settings = &engine.daemon;
                         let Some(slot) = self.open.admit(
                             peer.uid,
                             self.service.is_privileged(peer.uid),

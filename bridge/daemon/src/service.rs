@@ -1,12 +1,12 @@
 //! One request in, one answer out: the policy in front of the backend chain.
 //!
 //! Order for a password check: the throttle (an attempt inside its delay reaches no
-//! backend), the verifier cache, the gate (disabled accounts, then the chain), and
-//! when every backend was unavailable, the offline verifier.
+//! backend), the credential cache (in memory), the gate (disabled accounts, then
+//! the chain), and when every backend was unavailable, the offline verifier.
 
 use authbridge_core::{
-    Attempt, BackendKind, Credentials, Decision, Outcome, RejectReason, SecretString, Verdict,
-    canonical_uid,
+    Attempt, BackendKind, Credentials, Decision, ExposeSecret, Outcome, RejectReason, SecretString,
+    Verdict, canonical_uid,
 };
 use authbridge_local::{Gate, Names, PasswordPolicy};
 use authbridge_proto::{
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use crate::clock::now_ms;
+use crate::credential_cache::{CredentialCache, Remembered, state_digest};
 use crate::directory::Directory;
 use crate::log_budget::{self, LogBudget};
 use crate::settings::{DaemonSettings, NssSettings, ThrottleSettings};
@@ -50,6 +51,8 @@ pub struct Service {
     store: Arc<SqliteStore>,
     throttle: Throttle,
     verifiers: Verifiers,
+    /// Passwords accepted lately (`cached_auth_timeout`, `http_credential_cache`).
+    credentials: CredentialCache,
     /// The daemon's own euid: peers running as it are trusted like root.
     own_uid: u32,
     /// Which optional modules are on (the OCS apps API switches them).
@@ -112,8 +115,10 @@ impl Service {
         let own_uid = unsafe { libc::geteuid() };
         let switches = crate::ocs::Switches::load(&store)
             .map_err(|e| format!("cannot read the module switches: {e}"))?;
+        let credentials = CredentialCache::new(engine.daemon.credential_cache_entries);
         Ok(Service {
             switches,
+            credentials,
             engine: RwLock::new(Arc::new(engine)),
             loader,
             verifiers: Verifiers::new(Arc::clone(&store)),
@@ -129,10 +134,19 @@ impl Service {
     }
 
     /// Builds a new engine from the config; requests in flight finish on the old one.
+    /// The credential cache is dropped: backends and their rules may have changed.
     pub fn reload(&self) -> Result<(), String> {
         let engine = (self.loader)()?;
         *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
+        self.credentials.clear();
         Ok(())
+    }
+
+    /// An account changed through the daemon (password, state, removal, its app
+    /// passwords): nothing remembered of it is served again. Changes made by the
+    /// CLI are caught by the state check at every cache hit.
+    pub fn forget_credentials(&self, uid: &str) {
+        self.credentials.forget_uid(uid);
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -238,9 +252,10 @@ impl Service {
         .answer
     }
 
-    /// A password check from any front end (the socket, HTTP): throttle, cache,
-    /// gate, offline verifier, and one decision log line. `source` is what the
-    /// throttle counts failures against (remote host, client address, local peer).
+    /// A password check from any front end (the socket with its `peer`, HTTP with
+    /// none): throttle, cache, gate, offline verifier, and one decision log line.
+    /// `source` is what the throttle counts failures against (remote host, client
+    /// address, local peer).
     pub async fn check_password(
         &self,
         user: &str,
@@ -252,7 +267,14 @@ impl Service {
         let started = Instant::now();
         let engine = self.engine();
         let login = canonical_uid(user);
-        let result = self.decide(&engine, user, &login, source, password).await;
+        let front = if peer.is_some() {
+            Front::Socket
+        } else {
+            Front::Http
+        };
+        let result = self
+            .decide(&engine, user, &login, source, password, front)
+            .await;
         self.log_decision(&login, &result, started, service, source, peer);
         Checked {
             answer: AuthAnswer {
@@ -319,6 +341,7 @@ impl Service {
         login: &str,
         source: &str,
         password: SecretString,
+        front: Front,
     ) -> Conclusion {
         // Malformed input (too long, control characters) is refused before it is
         // counted, stored or sent anywhere.
@@ -354,17 +377,19 @@ impl Service {
             }
         };
         let now = now_ms() / 1000;
-        let cached = self
-            .verifiers
-            .cached(login, &password, &engine.daemon, now)
-            .await;
-        if let Some(uid) = cached
-            && self.enabled(&uid)
-            && engine.names.check_user(&uid).is_ok()
-        {
+        if let Some(hit) = self.cached(engine, login, &password, front) {
             self.throttle.succeeded(login, source);
-            return Conclusion::new(AuthStatus::Accepted, Some(uid), "cache", "verifier fresh");
+            let detail = format!("accepted by {} lately", hit.backend);
+            return Conclusion::new(AuthStatus::Accepted, Some(hit.uid), "cache", detail)
+                .by(hit.kind);
         }
+        // Read before the check: a reset landing during it can only make the
+        // remembered state stale (a miss), never pair the old password with the
+        // new state. Not read when nothing accepted here could be remembered.
+        let state_before = self
+            .may_remember(engine, &password, front)
+            .then(|| self.store.credential_state(login).ok())
+            .flatten();
         let allowed = |kind| self.switches.kind_enabled(kind);
         let decision = engine.gate.authenticate_where(&credentials, &allowed).await;
         let detail = describe(&decision.attempts);
@@ -375,7 +400,35 @@ impl Service {
                 self.throttle.succeeded(login, source);
                 let external = !matches!(kind, BackendKind::Database | BackendKind::AppPassword);
                 if external && Verifiers::enabled(&engine.daemon) {
-                    self.verifiers.remember(login, &uid, &password, now).await;
+                    // In the background: an argon2id hash must not delay the answer.
+                    let (verifiers, login, uid, password) = (
+                        self.verifiers.clone(),
+                        login.to_owned(),
+                        uid.clone(),
+                        password.clone(),
+                    );
+                    tokio::spawn(async move {
+                        verifiers.remember(&login, &uid, &password, now).await;
+                    });
+                }
+                let ttl = cache_lifetime(&engine.daemon, kind, front);
+                let state = match state_before {
+                    _ if ttl.is_zero() || !self.may_remember(engine, &password, front) => None,
+                    Some(state) if uid.eq_ignore_ascii_case(login) => Some(state),
+                    // A backend that mapped the login (external: no reset to race).
+                    _ if kind != BackendKind::Database => self.store.credential_state(&uid).ok(),
+                    _ => None,
+                };
+                if let Some(state) = state {
+                    let remembered = Remembered {
+                        uid: uid.clone(),
+                        backend: backend.clone(),
+                        kind,
+                        state: state_digest(&state),
+                    };
+                    let plain = password.expose_secret();
+                    self.credentials
+                        .insert(login, plain, remembered, ttl, Instant::now());
                 }
                 Conclusion::new(AuthStatus::Accepted, Some(uid), &backend, detail).by(kind)
             }
@@ -426,6 +479,41 @@ impl Service {
                 }
             }
         }
+    }
+
+    /// Could a password accepted on this front be remembered at all? Not when
+    /// both lifetimes are off, and not for what looks like an app password
+    /// (never cached; this spares its check a store read).
+    fn may_remember(&self, engine: &Engine, password: &SecretString, front: Front) -> bool {
+        let on = !engine.daemon.cached_auth_timeout.is_zero()
+            || (front == Front::Http && !engine.daemon.http_credential_cache.is_zero());
+        on && !authbridge_local::looks_like_app_password(password.expose_secret())
+    }
+
+    /// A remembered password for this login, if the account is as it was when
+    /// the password passed, may still log in, and its backend is still switched on.
+    fn cached(
+        &self,
+        engine: &Engine,
+        login: &str,
+        password: &SecretString,
+        front: Front,
+    ) -> Option<Remembered> {
+        let hit = self
+            .credentials
+            .lookup(login, password.expose_secret(), Instant::now())?;
+        let still_valid = cache_lifetime(&engine.daemon, hit.kind, front) > Duration::ZERO
+            && self.switches.kind_enabled(hit.kind)
+            && engine.names.check_user(&hit.uid).is_ok()
+            && self
+                .store
+                .credential_state(&hit.uid)
+                .is_ok_and(|now| now.enabled && state_digest(&now) == hit.state);
+        if !still_valid {
+            self.credentials.forget(login);
+            return None;
+        }
+        Some(hit)
     }
 
     fn enabled(&self, uid: &str) -> bool {
@@ -562,6 +650,7 @@ impl Service {
     /// `revoke_app_passwords_on_reset` the user's app passwords go too.
     pub fn reset_password(&self, uid: &str, hash: &str) -> Result<(), StoreError> {
         self.store.set_password_hash(uid, Some(hash))?;
+        self.forget_credentials(uid);
         if self.engine().revoke_app_passwords_on_reset {
             let revoked = self.store.delete_app_passwords_before(uid, i64::MAX)?;
             tracing::info!(?uid, revoked, "password reset: app passwords revoked");
@@ -570,11 +659,37 @@ impl Service {
     }
 }
 
+/// Where a password check came in: login passwords of local users are kept in
+/// the credential cache for HTTP clients only (a script's every request), never
+/// for PAM, where a login is rare and argon2id's cost is the point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Socket,
+    Http,
+}
+
+/// How long an accepted password of this kind is served from memory.
+fn cache_lifetime(settings: &DaemonSettings, kind: BackendKind, front: Front) -> Duration {
+    match kind {
+        // One HMAC and an indexed read already: nothing to gain, and a revoked
+        // app password must fail at once.
+        BackendKind::AppPassword => Duration::ZERO,
+        BackendKind::Database if front == Front::Http => settings.http_credential_cache,
+        BackendKind::Database => Duration::ZERO,
+        _ => settings.cached_auth_timeout,
+    }
+}
+
 /// The real uid of a process (the user who ran a setuid program such as su), from
-/// `/proc/PID/status`.
+/// `/proc/PID/status`: one read into a stack buffer (the Uid line comes early),
+/// as this runs for every local password check.
 fn real_uid(pid: i32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{pid}/status")).ok()?;
+    let mut buf = [0u8; 2048];
+    let n = file.read(&mut buf).ok()?;
+    std::str::from_utf8(&buf[..n])
+        .ok()?
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))?
         .split_whitespace()

@@ -16,10 +16,16 @@ pub struct DaemonSettings {
     pub max_concurrent_per_backend: usize,
     /// Checks waiting for one backend; beyond that, "unavailable" at once.
     pub queue_per_backend: usize,
-    /// Accept a password matching the verifier of the last online success for
-    /// this long without asking the backend (0 = off).
+    /// Accept an external password that the backend accepted within this long
+    /// without asking it again, from memory (0 = off; SSSD's option of the name).
     #[serde(with = "humantime_serde")]
     pub cached_auth_timeout: Duration,
+    /// The same for local users' login passwords over HTTP Basic (0 = off): a
+    /// script's every request would otherwise cost an argon2id hash.
+    #[serde(with = "humantime_serde")]
+    pub http_credential_cache: Duration,
+    /// Accepted passwords the credential cache holds at most.
+    pub credential_cache_entries: usize,
     /// When every backend is unavailable, accept a matching password for this long
     /// after the last online success (0 = off).
     #[serde(with = "humantime_serde")]
@@ -49,6 +55,8 @@ impl Default for DaemonSettings {
             max_concurrent_per_backend: 16,
             queue_per_backend: 256,
             cached_auth_timeout: Duration::ZERO,
+            http_credential_cache: Duration::from_secs(30),
+            credential_cache_entries: 65_536,
             offline_credentials_expiration: Duration::ZERO,
             offline_failed_login_attempts: 3,
             offline_failed_login_delay: Duration::from_secs(5 * 60),

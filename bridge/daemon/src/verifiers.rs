@@ -1,8 +1,9 @@
-//! The verifier cache: after a backend accepts an external password, the daemon
-//! keeps an argon2id verifier of it. Within `cached_auth_timeout` a matching password
-//! is accepted without asking the backend again; when every backend is unavailable,
-//! a matching password is accepted offline for `offline_credentials_expiration`
-//! after the last online success, with SSSD's limit on wrong offline attempts.
+//! Offline verifiers: after a backend accepts an external password, the daemon
+//! keeps an argon2id verifier of it in the store. When every backend is
+//! unavailable, a matching password is accepted offline for
+//! `offline_credentials_expiration` after the last online success, with SSSD's
+//! limit on wrong offline attempts. (Online, repeated logins are answered from
+//! the in-memory credential cache, which never costs an argon2id hash.)
 
 use authbridge_core::SecretString;
 use authbridge_store::{SecurityStore, SqliteStore, Verifier};
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use crate::settings::DaemonSettings;
 
+#[derive(Clone)]
 pub struct Verifiers {
     store: Arc<SqliteStore>,
 }
@@ -33,8 +35,7 @@ impl Verifiers {
     }
 
     pub fn enabled(settings: &DaemonSettings) -> bool {
-        !settings.cached_auth_timeout.is_zero()
-            || !settings.offline_credentials_expiration.is_zero()
+        !settings.offline_credentials_expiration.is_zero()
     }
 
     fn load(&self, login: &str) -> Option<Verifier> {
@@ -52,29 +53,6 @@ impl Verifiers {
     ) -> Result<bool, authbridge_local::Busy> {
         authbridge_local::verify_password_bounded(password.clone(), Some(verifier.verifier.clone()))
             .await
-    }
-
-    /// A fresh verifier that matches: the uid it belongs to. A mismatch or a stale
-    /// verifier returns None, and the backend is asked.
-    pub async fn cached(
-        &self,
-        login: &str,
-        password: &SecretString,
-        settings: &DaemonSettings,
-        now: i64,
-    ) -> Option<String> {
-        if settings.cached_auth_timeout.is_zero() {
-            return None;
-        }
-        let verifier = self.load(login)?;
-        if now - verifier.verified_online >= settings.cached_auth_timeout.as_secs() as i64 {
-            return None;
-        }
-        // Busy: the backend is asked instead.
-        Self::matches(&verifier, password)
-            .await
-            .ok()?
-            .then_some(verifier.uid)
     }
 
     /// Every backend was unavailable: decide from the verifier alone.

@@ -83,14 +83,14 @@ impl Gate {
         if let Err(refusal) = self.names.check_user(login) {
             return system_name(refusal);
         }
-        let owner = match self.store.user(login) {
+        let known_by_login = match self.store.user(login) {
             // A disabled account known by this login never reaches a backend; it
             // costs one (dummy) hash, so timing does not tell it from a wrong password.
             Ok(user) if !user.enabled => {
                 let _ = crate::verify_password_bounded(credentials.password().clone(), None).await;
                 return disabled(login);
             }
-            Ok(user) => Some(user.backend),
+            Ok(user) => Some(user),
             Err(StoreError::NoSuchUser(_)) => None,
             // Cannot tell: refuse rather than let a possibly disabled user in.
             Err(e) => {
@@ -100,6 +100,7 @@ impl Gate {
         };
         // A known account's password goes to its own backend only (and app
         // passwords): a local user's password is never shown to a mail server.
+        let owner = known_by_login.as_ref().map(|u| u.backend.clone());
         let decision = match owner {
             Some(owner) => {
                 let ask = move |kind: BackendKind| {
@@ -121,7 +122,16 @@ impl Gate {
         }
         // One lookup for both rules below; the backend may have mapped the login to
         // another uid (e.g. a mail domain stripped).
-        let known = match self.store.user(uid) {
+        // An app password has checked the account's state in its own lookup.
+        let rechecked = match known_by_login {
+            Some(user)
+                if *kind == BackendKind::AppPassword && user.uid.eq_ignore_ascii_case(uid) =>
+            {
+                Ok(user)
+            }
+            _ => self.store.user(uid),
+        };
+        let known = match rechecked {
             Ok(user) => Some(user),
             Err(StoreError::NoSuchUser(_)) => None,
             Err(e) => {

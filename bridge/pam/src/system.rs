@@ -3,8 +3,6 @@
 //! (the daemon refuses it too; this holds even against an old daemon or store).
 //! The file is read directly: asking NSS would include authbridge's own module.
 
-use std::io::{BufRead, BufReader};
-
 const PASSWD: &str = "/etc/passwd";
 
 /// Is `user` root or a name in /etc/passwd (compared as authbridge compares
@@ -14,14 +12,17 @@ pub fn is_system_user(user: &str) -> bool {
 }
 
 fn in_passwd(path: &str, user: &str) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
+    let Ok(text) = std::fs::read(path) else {
         return false;
     };
-    BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|line| line.split(':').next().map(str::to_owned))
-        .any(|name| !name.starts_with(['+', '-', '#']) && name.eq_ignore_ascii_case(user))
+    text.split(|&b| b == b'\n')
+        .filter_map(|line| line.split(|&b| b == b':').next())
+        .any(|name| {
+            !name.starts_with(b"+")
+                && !name.starts_with(b"-")
+                && !name.starts_with(b"#")
+                && name.eq_ignore_ascii_case(user.as_bytes())
+        })
 }
 
 #[cfg(test)]

@@ -42,6 +42,15 @@ pub struct User {
     pub welcome_pending: bool,
 }
 
+/// The columns that decide whether a password accepted earlier still stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialState {
+    pub enabled: bool,
+    pub backend: String,
+    /// A local user's argon2id PHC string (a new salt on every reset).
+    pub password_hash: Option<String>,
+}
+
 /// What `user add` creates.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
@@ -123,6 +132,9 @@ pub trait Store {
     fn delete_user(&self, uid: &str) -> Result<()>;
     fn set_enabled(&self, uid: &str, enabled: bool) -> Result<()>;
     fn password_hash(&self, uid: &str) -> Result<Option<String>>;
+    /// What an accepted password depends on: a credential cached in memory stays
+    /// good only while this is unchanged (one read, whoever changed it).
+    fn credential_state(&self, uid: &str) -> Result<CredentialState>;
     fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()>;
     /// An accepted login: creates an external user on first sight, updates
     /// last_seen, creates and joins the groups the backend derived.

@@ -4,6 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::sqlite::CachedRow as _;
 use crate::{Result, SqliteStore, StoreError};
 
 /// The configured id range, inclusive (`[nss] id_min`, `id_max`).
@@ -48,6 +49,9 @@ pub trait Directory {
     /// The ids of the groups `name` is a member of (not the private group).
     /// The (name, gid) of every group the user is a member of.
     fn posix_groups_of(&self, name: &str) -> Result<Vec<(String, u32)>>;
+    /// Moves with every change of what the lookups above answer (store triggers),
+    /// whichever process made it.
+    fn directory_generation(&self) -> Result<u64>;
 }
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PosixUser> {
@@ -77,7 +81,7 @@ impl SqliteStore {
     fn one_group(&self, sql: &str, key: impl rusqlite::ToSql) -> Result<Option<PosixGroup>> {
         let found = self
             .lock()
-            .query_row(sql, [key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .cached_row(sql, [key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         self.group_with_members(found)
     }
@@ -108,14 +112,14 @@ impl Directory for SqliteStore {
     fn posix_user(&self, name: &str) -> Result<Option<PosixUser>> {
         Ok(self
             .lock()
-            .query_row(&format!("{USER} WHERE uid = ?1"), [name], user_row)
+            .cached_row(&format!("{USER} WHERE uid = ?1"), [name], user_row)
             .optional()?)
     }
 
     fn posix_user_by_id(&self, id: u32) -> Result<Option<PosixUser>> {
         Ok(self
             .lock()
-            .query_row(&format!("{USER} WHERE id_number = ?1"), [id], user_row)
+            .cached_row(&format!("{USER} WHERE id_number = ?1"), [id], user_row)
             .optional()?)
     }
 
@@ -158,5 +162,11 @@ impl Directory for SqliteStore {
         )?;
         let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn directory_generation(&self) -> Result<u64> {
+        Ok(self
+            .lock()
+            .cached_row("SELECT value FROM directory_generation", [], |r| r.get(0))?)
     }
 }

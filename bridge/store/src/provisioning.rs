@@ -4,6 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::sqlite::CachedRow as _;
 use crate::sqlite::{drop_password_tokens, require_group, require_user};
 use crate::{Result, SqliteStore};
 
@@ -90,7 +91,7 @@ impl ProvisioningStore for SqliteStore {
     fn app_enabled(&self, id: &str) -> Result<Option<bool>> {
         Ok(self
             .lock()
-            .query_row("SELECT enabled FROM apps WHERE id = ?1", [id], |r| r.get(0))
+            .cached_row("SELECT enabled FROM apps WHERE id = ?1", [id], |r| r.get(0))
             .optional()?)
     }
 
@@ -121,7 +122,7 @@ impl ProvisioningStore for SqliteStore {
     fn take_password_token(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
         self.write(|tx| {
             let found: Option<(String, i64)> = tx
-                .query_row(
+                .cached_row(
                     "SELECT uid, expires FROM password_tokens WHERE hash = ?1",
                     [hash],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -140,7 +141,7 @@ impl ProvisioningStore for SqliteStore {
     fn peek_password_token(&self, hash: &[u8], now: i64) -> Result<Option<String>> {
         Ok(self
             .lock()
-            .query_row(
+            .cached_row(
                 "SELECT uid FROM password_tokens WHERE hash = ?1 AND expires > ?2",
                 params![hash, now],
                 |r| r.get(0),

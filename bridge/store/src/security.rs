@@ -3,6 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::sqlite::CachedRow as _;
 use crate::{Result, SqliteStore};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +98,7 @@ impl SecurityStore for SqliteStore {
     fn verifier(&self, login: &str) -> Result<Option<Verifier>> {
         Ok(self
             .lock()
-            .query_row(
+            .cached_row(
                 "SELECT login, uid, verifier, verified_online, offline_failures, last_offline_failure
                  FROM verifiers WHERE login = ?1",
                 [login],

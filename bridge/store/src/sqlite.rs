@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::{
-    AppPassword, AppPasswordMatch, AppPasswordStore, NewUser, Report, Result, Store, StoreError,
-    User, UserDataStore, UserQuery, validate_uid,
+    AppPassword, AppPasswordMatch, AppPasswordStore, CredentialState, NewUser, Report, Result,
+    Store, StoreError, User, UserDataStore, UserQuery, validate_uid,
 };
 
 /// "ABRG": marks the file as authbridge's, so a stranger's database is refused.
@@ -184,6 +184,34 @@ UPDATE password_tokens SET uid = (SELECT u.uid FROM users u WHERE u.uid = passwo
 UPDATE verifiers SET uid = (SELECT u.uid FROM users u WHERE u.uid = verifiers.uid);
 CREATE INDEX IF NOT EXISTS login_failures_last ON login_failures(last_failure);
 CREATE INDEX IF NOT EXISTS password_tokens_uid ON password_tokens(uid);
+"#,
+    r#"
+-- A counter that moves with every change the NSS module can show (a user's name,
+-- number, display name or state; groups; memberships), whoever wrote it — the
+-- daemon or the CLI. The daemon republishes its NSS cache file when it moves.
+CREATE TABLE IF NOT EXISTS directory_generation (
+    only  INTEGER PRIMARY KEY CHECK (only = 1),
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO directory_generation VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS directory_users_insert AFTER INSERT ON users
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_users_delete AFTER DELETE ON users
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_users_update AFTER UPDATE OF uid, display_name, id_number, enabled ON users
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_groups_insert AFTER INSERT ON groups
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_groups_delete AFTER DELETE ON groups
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_groups_update AFTER UPDATE OF gid, id_number ON groups
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_memberships_insert AFTER INSERT ON memberships
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_memberships_delete AFTER DELETE ON memberships
+BEGIN UPDATE directory_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS directory_memberships_update AFTER UPDATE ON memberships
+BEGIN UPDATE directory_generation SET value = value + 1; END;
 "#,
 ];
 
@@ -379,6 +407,29 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// `query_row` through the connection's statement cache: the hot lookups (a
+/// user, an app password, a POSIX entry) are parsed once per connection, not
+/// on every login.
+pub(crate) trait CachedRow {
+    fn cached_row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl CachedRow for Connection {
+    fn cached_row<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 /// An UPDATE or DELETE of one user's row: no row touched means no such user.
 fn user_row(changed: usize, uid: &str) -> Result<()> {
     match changed {
@@ -388,7 +439,7 @@ fn user_row(changed: usize, uid: &str) -> Result<()> {
 }
 
 pub(crate) fn get_user(conn: &Connection, uid: &str) -> Result<User> {
-    conn.query_row(
+    conn.cached_row(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE uid = ?1"),
         [uid],
         user_from_row,
@@ -400,14 +451,14 @@ pub(crate) fn get_user(conn: &Connection, uid: &str) -> Result<User> {
 /// The group's id as stored (ids are unique regardless of ASCII case): every row
 /// that names a group holds this spelling, never the caller's.
 pub(crate) fn require_group(conn: &Connection, gid: &str) -> Result<String> {
-    conn.query_row("SELECT gid FROM groups WHERE gid = ?1", [gid], |r| r.get(0))
+    conn.cached_row("SELECT gid FROM groups WHERE gid = ?1", [gid], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::NoSuchGroup(gid.to_owned()))
 }
 
 /// The user's id as stored.
 pub(crate) fn require_user(conn: &Connection, uid: &str) -> Result<String> {
-    conn.query_row("SELECT uid FROM users WHERE uid = ?1", [uid], |r| r.get(0))
+    conn.cached_row("SELECT uid FROM users WHERE uid = ?1", [uid], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
 }
@@ -565,13 +616,30 @@ impl Store for SqliteStore {
 
     fn password_hash(&self, uid: &str) -> Result<Option<String>> {
         let conn = self.lock();
-        conn.query_row(
+        conn.cached_row(
             "SELECT password_hash FROM users WHERE uid = ?1",
             [uid],
             |r| r.get(0),
         )
         .optional()?
         .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
+    }
+
+    fn credential_state(&self, uid: &str) -> Result<CredentialState> {
+        self.lock()
+            .cached_row(
+                "SELECT enabled, backend, password_hash FROM users WHERE uid = ?1",
+                [uid],
+                |r| {
+                    Ok(CredentialState {
+                        enabled: r.get(0)?,
+                        backend: r.get(1)?,
+                        password_hash: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
     }
 
     fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()> {
@@ -631,7 +699,7 @@ impl Store for SqliteStore {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let (total, active, disabled): (i64, i64, i64) = conn.query_row(
+        let (total, active, disabled): (i64, i64, i64) = conn.cached_row(
             "SELECT count(*), count(last_seen), coalesce(sum(enabled = 0), 0) FROM users",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),

@@ -2,6 +2,7 @@
 
 use authbridge_store::{
     Directory, IdRange, LoginFailure, NewUser, SecurityStore, SqliteStore, Store, StoreError,
+    UserDataStore,
 };
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -122,4 +123,62 @@ fn login_failures_expire_after_the_window() {
     assert_eq!(s.login_failures(50).unwrap(), vec![f("new", 100)]);
     s.clear_login_failures("new", "203.0.113.9").unwrap();
     assert!(s.login_failures(0).unwrap().is_empty());
+}
+
+#[test]
+fn the_directory_generation_moves_with_what_nss_shows_and_only_with_it() {
+    let (_d, s) = store();
+    let mut last = s.directory_generation().unwrap();
+    let mut moved = |what: &str, s: &SqliteStore| {
+        let now = s.directory_generation().unwrap();
+        let did = now != last;
+        last = now;
+        assert!(did, "{what} did not move the generation");
+    };
+    s.create_user(&local("alice", &[]), 1).unwrap();
+    moved("a new user", &s);
+    s.create_group("ops", 2).unwrap();
+    moved("a new group", &s);
+    s.add_member("ops", "alice").unwrap();
+    moved("a membership", &s);
+    s.set_display_name("alice", Some("Alice A.")).unwrap();
+    moved("a display name", &s);
+    s.set_enabled("alice", false).unwrap();
+    moved("a disable", &s);
+    s.remove_member("ops", "alice").unwrap();
+    moved("a membership removed", &s);
+    s.delete_group("ops").unwrap();
+    moved("a group deleted", &s);
+    s.record_login("bob", "IMAP", &[], 3).unwrap();
+    moved("an external user's first login", &s);
+    s.delete_user("bob").unwrap();
+    moved("a user deleted", &s);
+
+    // Logins, sessions and password changes change nothing NSS shows.
+    s.set_enabled("alice", true).unwrap();
+    let before = s.directory_generation().unwrap();
+    s.touch_last_seen("alice", 10).unwrap();
+    s.set_password_hash("alice", Some("$argon2id$other"))
+        .unwrap();
+    s.set_email("alice", Some("a@example.org")).unwrap();
+    assert_eq!(s.directory_generation().unwrap(), before);
+}
+
+#[test]
+fn the_credential_state_changes_with_a_reset_a_disable_and_a_delete() {
+    let (_d, s) = store();
+    s.create_user(&local("alice", &[]), 1).unwrap();
+    let first = s.credential_state("ALICE").unwrap();
+    assert!(first.enabled);
+    assert_eq!(first.backend, "Database");
+    s.set_password_hash("alice", Some("$argon2id$new")).unwrap();
+    let reset = s.credential_state("alice").unwrap();
+    assert_ne!(reset, first);
+    s.set_enabled("alice", false).unwrap();
+    assert!(!s.credential_state("alice").unwrap().enabled);
+    s.delete_user("alice").unwrap();
+    assert!(matches!(
+        s.credential_state("alice"),
+        Err(StoreError::NoSuchUser(_))
+    ));
 }

@@ -1,0 +1,393 @@
+//! The file on disk: published whole by the daemon (write a new file, rename it
+//! over the old one), marked stale in place by whoever changes the store, and
+//! mapped read-only by the module.
+//!
+//! A published file is never written again except its state word, so a reader
+//! can never see a torn record: a writer killed mid-write leaves only its
+//! temporary file behind, and the last complete file stays in place.
+//!
+//! Publishing and marking stale take one lock (`nss.cache.lock`, flock) and the
+//! publisher re-reads the store's generation under it: a change committed while
+//! a snapshot was being built either stops the publish (the generation moved)
+//! or marks the new file stale (it waited for the lock). A reader therefore
+//! never answers from a file older than a change that has finished.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::layout::{self, HEADER_LEN, Invalid, MAX_FILE_LEN, STATE_LIVE, STATE_OFFSET, View};
+
+pub const FILE_NAME: &str = "nss.cache";
+const LOCK_NAME: &str = "nss.cache.lock";
+
+/// The cache file beside the daemon's socket (its runtime directory).
+pub fn cache_path(socket: &Path) -> PathBuf {
+    socket.parent().unwrap_or(Path::new("/")).join(FILE_NAME)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("the store changed while the snapshot was built")]
+    Moved,
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PublishError + '_ {
+    move |source| PublishError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// An exclusive flock on the directory's lock file, released when the file
+/// closes on drop.
+struct Locked(#[allow(dead_code)] File);
+
+impl Locked {
+    fn take(dir: &Path) -> io::Result<Locked> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(dir.join(LOCK_NAME))?;
+        // SAFETY: a valid descriptor; flock touches no memory.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Locked(file))
+    }
+}
+
+/// Marks the published file of `dir` stale: modules stop answering from it at
+/// their next lookup and ask the daemon. Nothing to do when there is no file.
+/// Called after every committed change of what NSS shows (CLI and daemon).
+pub fn invalidate(dir: &Path) -> io::Result<()> {
+    let path = dir.join(FILE_NAME);
+    if !path.exists() {
+        return Ok(());
+    }
+    let _lock = Locked::take(dir)?;
+    mark_stale(&path)
+}
+
+fn mark_stale(path: &Path) -> io::Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f.write_all_at(&layout::STATE_STALE.to_le_bytes(), STATE_OFFSET as u64),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Publishes `bytes` as the directory's cache file, world-readable, unless
+/// `still_current` (asked under the lock) says the store moved on meanwhile.
+/// The file it replaces is marked stale, so modules holding it move on.
+pub fn publish(
+    dir: &Path,
+    bytes: &[u8],
+    still_current: impl FnOnce() -> bool,
+) -> Result<(), PublishError> {
+    let path = dir.join(FILE_NAME);
+    let temp = dir.join(format!(".{FILE_NAME}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(&temp)
+        .map_err(io_at(&temp))?;
+    // No fsync: the file lives in the runtime directory (tmpfs) and is rebuilt
+    // at start-up; a crash of the daemon alone loses nothing the page cache holds.
+    if let Err(e) = file.write_all(bytes) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io_at(&temp)(e));
+    }
+    drop(file);
+    let lock = Locked::take(dir).map_err(io_at(&dir.join(LOCK_NAME)));
+    let published = lock.and_then(|_lock| {
+        if !still_current() {
+            return Err(PublishError::Moved);
+        }
+        // Open the old file before the rename: after it, the name is the new one.
+        let old = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&path)
+            .ok();
+        std::fs::rename(&temp, &path).map_err(io_at(&path))?;
+        if let Some(old) = old {
+            old.write_all_at(&layout::STATE_STALE.to_le_bytes(), STATE_OFFSET as u64)
+                .map_err(io_at(&path))?;
+        }
+        Ok(())
+    });
+    if published.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    published
+}
+
+/// Removes the published file (the cache was switched off).
+pub fn withdraw(dir: &Path) -> io::Result<()> {
+    let _lock = Locked::take(dir)?;
+    let path = dir.join(FILE_NAME);
+    mark_stale(&path)?;
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Why a file was not mapped.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("not a regular file, or writable by others than its owner")]
+    Mode,
+    #[error("owned by uid {0}, neither root nor the daemon")]
+    Owner(u32),
+    #[error("stale or expired")]
+    Stale,
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// A published file mapped read-only into this process.
+pub struct Mapping {
+    base: *mut libc::c_void,
+    len: usize,
+    expires: u64,
+    /// The section table as validated at open.
+    sections: layout::Sections,
+}
+
+// SAFETY: the mapping is read-only and never unmapped while shared (the
+// Mapping owns it); the state word is read atomically.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `path` when it is a regular file owned by root or `daemon_uid`,
+    /// writable by its owner only, with a valid header, live and not expired at
+    /// `now` (unix seconds). The header is read before anything is mapped.
+    pub fn open(path: &Path, daemon_uid: Option<u32>, now: u64) -> Result<Mapping, MapError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY)
+            .open(path)?;
+        let meta = file.metadata()?;
+        if !meta.file_type().is_file() || meta.mode() & 0o022 != 0 {
+            return Err(MapError::Mode);
+        }
+        if meta.uid() != 0 && Some(meta.uid()) != daemon_uid {
+            return Err(MapError::Owner(meta.uid()));
+        }
+        let len = meta.len() as usize;
+        if !(HEADER_LEN..=MAX_FILE_LEN).contains(&len) {
+            return Err(Invalid::Length.into());
+        }
+        let mut head = [0u8; HEADER_LEN];
+        file.read_exact_at(&mut head, 0)?;
+        let h = layout::header(&head)?;
+        if h.state != STATE_LIVE || h.expires <= now {
+            return Err(MapError::Stale);
+        }
+        if h.length != len as u64 {
+            return Err(Invalid::Length.into());
+        }
+        // SAFETY: a fresh read-only shared mapping of the whole file; the
+        // descriptor may close afterwards (the mapping keeps the file).
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error().into());
+        }
+        let mut mapping = Mapping {
+            base,
+            len,
+            expires: h.expires,
+            sections: Default::default(),
+        };
+        mapping.sections = View::parse(mapping.bytes())?.sections();
+        Ok(mapping)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` bytes mapped readable for the Mapping's lifetime. The file
+        // is replaced by rename, never truncated, so the pages stay backed.
+        unsafe { std::slice::from_raw_parts(self.base.cast::<u8>(), self.len) }
+    }
+
+    /// The file as validated at open (the header cannot change but for its state).
+    pub fn view(&self) -> View<'_> {
+        View::validated(self.bytes(), self.sections)
+    }
+
+    /// Still the file to answer from: not marked stale, not expired. No syscall.
+    pub fn is_live(&self, now: u64) -> bool {
+        // SAFETY: the state word lies inside the mapping, 4-aligned (the mapping
+        // is page-aligned); other processes write it, hence the atomic read.
+        let state = unsafe { &*(self.base.cast::<u8>().add(STATE_OFFSET).cast::<AtomicU32>()) };
+        u32::from_le(state.load(Ordering::Acquire)) == STATE_LIVE && now < self.expires
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `open`, unmapped once.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Snapshot, encode};
+    use authbridge_proto::Passwd;
+
+    fn bytes(name: &str, expires: u64) -> Vec<u8> {
+        let passwd = [Passwd {
+            name: name.into(),
+            uid: 1234,
+            gid: 1234,
+            gecos: String::new(),
+            dir: "/home/x".into(),
+            shell: "/bin/sh".into(),
+        }];
+        encode(&Snapshot {
+            generation: 1,
+            expires,
+            passwd: &passwd,
+            groups: &[],
+            initgroups: &[],
+        })
+        .unwrap()
+    }
+
+    fn own_uid() -> Option<u32> {
+        // SAFETY: geteuid cannot fail.
+        Some(unsafe { libc::geteuid() })
+    }
+
+    #[test]
+    fn a_published_file_is_mapped_until_it_is_marked_stale_or_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        publish(dir.path(), &bytes("alice", 100), || true).unwrap();
+        let first = Mapping::open(&path, own_uid(), 50).unwrap();
+        assert!(first.is_live(50));
+        assert!(!first.is_live(100), "expired");
+        assert_eq!(first.view().passwd_by_uid(1234).unwrap().name, "alice");
+
+        publish(dir.path(), &bytes("bob", 100), || true).unwrap();
+        assert!(!first.is_live(50), "the replaced file is marked stale");
+        assert_eq!(first.view().passwd_by_uid(1234).unwrap().name, "alice");
+        let second = Mapping::open(&path, own_uid(), 50).unwrap();
+        assert_eq!(second.view().passwd_by_uid(1234).unwrap().name, "bob");
+
+        invalidate(dir.path()).unwrap();
+        assert!(!second.is_live(50));
+        assert!(matches!(
+            Mapping::open(&path, own_uid(), 50),
+            Err(MapError::Stale)
+        ));
+    }
+
+    #[test]
+    fn a_publish_the_store_moved_past_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        publish(dir.path(), &bytes("alice", 100), || true).unwrap();
+        assert!(matches!(
+            publish(dir.path(), &bytes("bob", 100), || false),
+            Err(PublishError::Moved)
+        ));
+        let m = Mapping::open(&path, own_uid(), 1).unwrap();
+        assert_eq!(m.view().passwd_by_uid(1234).unwrap().name, "alice");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn files_others_could_write_or_strangers_own_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        publish(dir.path(), &bytes("alice", 100), || true).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o644,
+            "readable by all, written by the daemon"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(matches!(
+            Mapping::open(&path, own_uid(), 1),
+            Err(MapError::Mode)
+        ));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        if own_uid() != Some(0) {
+            assert!(matches!(
+                Mapping::open(&path, None, 1),
+                Err(MapError::Owner(_))
+            ));
+        } else {
+            // SAFETY: chown of our own temp file.
+            let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            assert_eq!(unsafe { libc::chown(c.as_ptr(), 4321, 4321) }, 0);
+            assert!(matches!(
+                Mapping::open(&path, Some(1), 1),
+                Err(MapError::Owner(4321))
+            ));
+            assert!(Mapping::open(&path, Some(4321), 1).is_ok());
+        }
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(Mapping::open(&link, own_uid(), 1).is_err(), "no symlinks");
+    }
+
+    #[test]
+    fn a_truncated_or_foreign_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let good = bytes("alice", 100);
+        std::fs::write(&path, &good[..good.len() - 3]).unwrap();
+        assert!(matches!(
+            Mapping::open(&path, own_uid(), 1),
+            Err(MapError::Invalid(Invalid::Length))
+        ));
+        std::fs::write(&path, vec![0u8; 4096]).unwrap();
+        assert!(matches!(
+            Mapping::open(&path, own_uid(), 1),
+            Err(MapError::Invalid(Invalid::Magic))
+        ));
+        std::fs::write(&path, b"short").unwrap();
+        assert!(Mapping::open(&path, own_uid(), 1).is_err());
+    }
+}
