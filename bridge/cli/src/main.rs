@@ -26,6 +26,12 @@ struct Cli {
     #[arg(long, global = true, env = "AUTHBRIDGE_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// The daemon's socket [default: the config's [daemon] socket, else as
+    /// `serve` says]; the NSS cache file lives beside it, and commands that
+    /// change users or groups mark it stale
+    #[arg(long, global = true, env = "AUTHBRIDGE_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -65,9 +71,6 @@ enum Command {
     /// Exit codes: 0 stopped by a signal, 3 configuration error, 1 runtime failure.
     #[command(verbatim_doc_comment)]
     Serve {
-        /// Listen on this socket instead
-        #[arg(long, value_name = "PATH")]
-        socket: Option<PathBuf>,
         /// Serve the OCS API and /auth/check on this address [default: [http] listen,
         /// else 127.0.0.1:8080]
         #[arg(long, value_name = "ADDR:PORT")]
@@ -125,13 +128,13 @@ fn main() -> ExitCode {
             &user,
             password_from_env,
         ),
-        Command::Serve { socket, listen } => {
-            serve::run(config_path, config_given, cli.data_dir, socket, listen)
+        Command::Serve { listen } => {
+            serve::run(config_path, config_given, cli.data_dir, cli.socket, listen)
         }
-        Command::User { command } => with_store(&config_path, cli.data_dir, |s| {
+        Command::User { command } => with_store(&config_path, cli.data_dir, cli.socket, |s| {
             accounts::run_user(s, command)
         }),
-        Command::Group { command } => with_store(&config_path, cli.data_dir, |s| {
+        Command::Group { command } => with_store(&config_path, cli.data_dir, cli.socket, |s| {
             accounts::run_group(s, command)
         }),
         Command::Config {
@@ -202,14 +205,39 @@ pub fn open_store(
     })
 }
 
+/// A change of users or groups committed by this command marks the daemon's
+/// NSS cache file stale at once (as `sss_cache -E` does for SSSD): the modules
+/// ask the daemon until it has published a new one.
+fn mark_nss_cache_stale_on_change(store: &authbridge_store::SqliteStore, socket: &std::path::Path) {
+    let dir = authbridge_nsscache::cache_path(socket)
+        .parent()
+        .map(std::path::Path::to_owned)
+        .unwrap_or_default();
+    store.on_directory_change(Box::new(move || {
+        if let Err(e) = authbridge_nsscache::invalidate(&dir) {
+            tracing::warn!(
+                "the NSS cache in {} could not be marked stale: {e}",
+                dir.display()
+            );
+        }
+    }));
+}
+
 fn with_store(
     config_path: &std::path::Path,
     data_dir: Option<PathBuf>,
+    socket: Option<PathBuf>,
     command: impl FnOnce(&Accounts) -> anyhow::Result<()>,
 ) -> ExitCode {
     let opened = config::load_optional(config_path)
         .map_err(anyhow::Error::from)
-        .and_then(|config| open_store(config_path, config.as_ref(), data_dir));
+        .and_then(|config| {
+            let accounts = open_store(config_path, config.as_ref(), data_dir)?;
+            let configured = config.as_ref().and_then(|c| c.daemon.socket.clone());
+            let socket = serve::socket_path(socket, configured, &accounts.data_dir);
+            mark_nss_cache_stale_on_change(&accounts.store, &socket);
+            Ok(accounts)
+        });
     match opened.and_then(|accounts| command(&accounts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -64,7 +64,11 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
 /// The system installation (store in /var/lib/authbridge) listens where the modules
 /// look by default; any other store (the embedded default, a test, a second
 /// instance) keeps its socket beside it.
-fn socket_path(given: Option<PathBuf>, configured: Option<PathBuf>, data_dir: &Path) -> PathBuf {
+pub(crate) fn socket_path(
+    given: Option<PathBuf>,
+    configured: Option<PathBuf>,
+    data_dir: &Path,
+) -> PathBuf {
     given.or(configured).unwrap_or_else(|| {
         if authbridge_store::DataDir::resolve(Some(data_dir.to_owned()), None, false).is_system() {
             PathBuf::from(authbridge_proto::DEFAULT_SOCKET)
@@ -127,6 +131,14 @@ pub fn run(
         let service = Arc::new(service);
         let server = Server::bind(&socket, Arc::clone(&service)).map_err(|e| (1, e.to_string()))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let nss_changed = Arc::new(tokio::sync::Notify::new());
+        watch_directory(&accounts.store, &socket, Arc::clone(&nss_changed));
+        let nss_cache = tokio::spawn(authbridge_daemon::nss_cache::run(
+            Arc::clone(&service),
+            socket.clone(),
+            nss_changed,
+            stopped.clone(),
+        ));
         let http = match listen {
             Some(addr) => {
                 Some(start_http(addr, &http_settings, Arc::clone(&service), stopped).await?)
@@ -135,6 +147,7 @@ pub fn run(
         };
         let result = server.run().await.map_err(|e| (1, e.to_string()));
         let _ = stop.send(true);
+        let _ = nss_cache.await;
         if let Some(http) = http {
             let _ = tokio::time::timeout(service.request_timeout(), http).await;
         }
@@ -147,6 +160,22 @@ pub fn run(
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => fail(code, &message),
     }
+}
+
+/// Changes of users and groups made through this daemon mark the NSS cache
+/// file stale at once and wake its publisher.
+fn watch_directory(
+    store: &authbridge_store::SqliteStore,
+    socket: &Path,
+    changed: Arc<tokio::sync::Notify>,
+) {
+    let dir = socket.parent().map(Path::to_owned).unwrap_or_default();
+    store.on_directory_change(Box::new(move || {
+        if let Err(e) = authbridge_nsscache::invalidate(&dir) {
+            tracing::warn!("the NSS cache could not be marked stale: {e}");
+        }
+        changed.notify_one();
+    }));
 }
 
 /// Binds the OCS API and serves it until `stopped` turns true (then drains).

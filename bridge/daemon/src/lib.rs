@@ -12,6 +12,7 @@ pub mod directory;
 pub mod http;
 mod log_budget;
 pub mod mail;
+pub mod nss_cache;
 pub mod ocs;
 pub mod server;
 pub mod service;

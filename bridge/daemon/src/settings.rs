@@ -117,6 +117,11 @@ pub struct NssSettings {
     /// `%u` is replaced by the user name.
     pub home: String,
     pub shell: String,
+    /// How long the NSS module may answer from the memory-mapped cache file
+    /// before it must be republished (SSSD's `memcache_timeout`; 0 = no file,
+    /// every lookup asks the daemon).
+    #[serde(with = "humantime_serde")]
+    pub memcache_timeout: std::time::Duration,
 }
 
 impl Default for NssSettings {
@@ -127,6 +132,7 @@ impl Default for NssSettings {
             id_max: range.max,
             home: "/home/%u".into(),
             shell: "/bin/bash".into(),
+            memcache_timeout: std::time::Duration::from_secs(300),
         }
     }
 }

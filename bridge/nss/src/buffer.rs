@@ -50,21 +50,29 @@ impl Buffer {
     }
 
     /// A NULL-terminated array of strings (a group's members).
-    pub fn string_array(&mut self, items: &[String]) -> Result<*mut *mut c_char, TooSmall> {
+    pub fn string_array<'s>(
+        &mut self,
+        items: impl ExactSizeIterator<Item = &'s str>,
+    ) -> Result<*mut *mut c_char, TooSmall> {
+        let count = items.len();
         let size = std::mem::size_of::<*mut c_char>();
+        let slots = count.checked_add(1).ok_or(TooSmall)?;
         let array: *mut *mut c_char = self
             .take(
-                size * (items.len() + 1),
+                size.checked_mul(slots).ok_or(TooSmall)?,
                 std::mem::align_of::<*mut c_char>(),
             )?
             .cast();
-        for (i, item) in items.iter().enumerate() {
+        // At most `count` items are written, whatever the iterator yields.
+        let mut written = 0;
+        for item in items.take(count) {
             let s = self.string(item)?;
-            // SAFETY: the array has items.len() + 1 slots.
-            unsafe { *array.add(i) = s };
+            // SAFETY: the array has count + 1 slots and written < count.
+            unsafe { *array.add(written) = s };
+            written += 1;
         }
-        // SAFETY: as above; the last slot.
-        unsafe { *array.add(items.len()) = std::ptr::null_mut() };
+        // SAFETY: as above; written <= count.
+        unsafe { *array.add(written) = std::ptr::null_mut() };
         Ok(array)
     }
 }

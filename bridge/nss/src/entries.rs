@@ -6,8 +6,11 @@ use std::ffi::CStr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
+use authbridge_nsscache::{Mapping, PasswdRef};
+use std::sync::Arc;
+
 use crate::buffer::{Buffer, TooSmall};
-use crate::{NssStatus, ask};
+use crate::{NssStatus, ask, memcache};
 
 /// Runs an entry point; a panic becomes UNAVAIL instead of unwinding into C.
 fn guarded(errnop: *mut c_int, f: impl FnOnce() -> (NssStatus, c_int)) -> NssStatus {
@@ -35,33 +38,79 @@ const NOT_FOUND: (NssStatus, c_int) = (NssStatus::NotFound, libc::ENOENT);
 const UNAVAIL: (NssStatus, c_int) = (NssStatus::Unavail, libc::ENOENT);
 const TOO_SMALL: (NssStatus, c_int) = (NssStatus::TryAgain, libc::ERANGE);
 
-fn fill_passwd(p: &Passwd, out: *mut libc::passwd, buf: &mut Buffer) -> Result<(), TooSmall> {
+fn borrowed(p: &Passwd) -> PasswdRef<'_> {
+    PasswdRef {
+        name: &p.name,
+        uid: p.uid,
+        gid: p.gid,
+        gecos: &p.gecos,
+        dir: &p.dir,
+        shell: &p.shell,
+    }
+}
+
+fn fill_passwd(p: PasswdRef<'_>, out: *mut libc::passwd, buf: &mut Buffer) -> Result<(), TooSmall> {
     let entry = libc::passwd {
-        pw_name: buf.string(&p.name)?,
+        pw_name: buf.string(p.name)?,
         // "*", not "x": no shadow entry exists, and pam_unix's account check fails
         // for an "x" user whose shadow entry it cannot find (SSSD answers "*" too).
         pw_passwd: buf.string("*")?,
         pw_uid: p.uid,
         pw_gid: p.gid,
-        pw_gecos: buf.string(&p.gecos)?,
-        pw_dir: buf.string(&p.dir)?,
-        pw_shell: buf.string(&p.shell)?,
+        pw_gecos: buf.string(p.gecos)?,
+        pw_dir: buf.string(p.dir)?,
+        pw_shell: buf.string(p.shell)?,
     };
     // SAFETY: glibc passes a valid passwd to fill.
     unsafe { out.write(entry) };
     Ok(())
 }
 
-fn fill_group(g: &Group, out: *mut libc::group, buf: &mut Buffer) -> Result<(), TooSmall> {
+fn fill_group<'s>(
+    name: &str,
+    gid: gid_t,
+    members: impl ExactSizeIterator<Item = &'s str>,
+    out: *mut libc::group,
+    buf: &mut Buffer,
+) -> Result<(), TooSmall> {
     let entry = libc::group {
-        gr_name: buf.string(&g.name)?,
+        gr_name: buf.string(name)?,
         gr_passwd: buf.string("*")?,
-        gr_gid: g.gid,
-        gr_mem: buf.string_array(&g.members)?,
+        gr_gid: gid,
+        gr_mem: buf.string_array(members)?,
     };
     // SAFETY: glibc passes a valid group to fill.
     unsafe { out.write(entry) };
     Ok(())
+}
+
+fn filled(result: Result<(), TooSmall>) -> (NssStatus, c_int) {
+    match result {
+        Ok(()) => (NssStatus::Success, 0),
+        Err(TooSmall) => TOO_SMALL,
+    }
+}
+
+/// A hit in the memory-mapped cache, filled; None: ask the daemon.
+fn cached(
+    fill: impl FnOnce(&Mapping) -> Option<Result<(), TooSmall>>,
+) -> Option<(NssStatus, c_int)> {
+    let mapping = memcache::current()?;
+    fill(&mapping).map(filled)
+}
+
+fn fill_passwd_of(p: &Passwd, out: *mut libc::passwd, buf: &mut Buffer) -> Result<(), TooSmall> {
+    fill_passwd(borrowed(p), out, buf)
+}
+
+fn fill_group_of(g: &Group, out: *mut libc::group, buf: &mut Buffer) -> Result<(), TooSmall> {
+    fill_group(
+        &g.name,
+        g.gid,
+        g.members.iter().map(String::as_str),
+        out,
+        buf,
+    )
 }
 
 fn one<T>(
@@ -112,10 +161,16 @@ pub unsafe extern "C" fn _nss_authbridge_getpwnam_r(
         };
         // SAFETY: glibc's buffer of buflen bytes.
         let mut buf = unsafe { Buffer::new(buffer, buflen) };
+        if let Some(hit) = cached(|m| {
+            let p = m.view().passwd_by_name(&name)?;
+            Some(fill_passwd(p, result, &mut buf))
+        }) {
+            return hit;
+        }
         one(
             ask(&Request::PasswdByName(name)),
             passwds,
-            |p, b| fill_passwd(p, result, b),
+            |p, b| fill_passwd_of(p, result, b),
             &mut buf,
         )
     })
@@ -134,10 +189,16 @@ pub unsafe extern "C" fn _nss_authbridge_getpwuid_r(
     guarded(errnop, || {
         // SAFETY: glibc's buffer of buflen bytes.
         let mut buf = unsafe { Buffer::new(buffer, buflen) };
+        if let Some(hit) = cached(|m| {
+            let p = m.view().passwd_by_uid(uid)?;
+            Some(fill_passwd(p, result, &mut buf))
+        }) {
+            return hit;
+        }
         one(
             ask(&Request::PasswdById(uid)),
             passwds,
-            |p, b| fill_passwd(p, result, b),
+            |p, b| fill_passwd_of(p, result, b),
             &mut buf,
         )
     })
@@ -159,10 +220,16 @@ pub unsafe extern "C" fn _nss_authbridge_getgrnam_r(
         };
         // SAFETY: glibc's buffer of buflen bytes.
         let mut buf = unsafe { Buffer::new(buffer, buflen) };
+        if let Some(hit) = cached(|m| {
+            let g = m.view().group_by_name(&name)?;
+            Some(fill_group(g.name, g.gid, g.members(), result, &mut buf))
+        }) {
+            return hit;
+        }
         one(
             ask(&Request::GroupByName(name)),
             groups,
-            |g, b| fill_group(g, result, b),
+            |g, b| fill_group_of(g, result, b),
             &mut buf,
         )
     })
@@ -181,28 +248,42 @@ pub unsafe extern "C" fn _nss_authbridge_getgrgid_r(
     guarded(errnop, || {
         // SAFETY: glibc's buffer of buflen bytes.
         let mut buf = unsafe { Buffer::new(buffer, buflen) };
+        if let Some(hit) = cached(|m| {
+            let g = m.view().group_by_gid(gid)?;
+            Some(fill_group(g.name, g.gid, g.members(), result, &mut buf))
+        }) {
+            return hit;
+        }
         one(
             ask(&Request::GroupById(gid)),
             groups,
-            |g, b| fill_group(g, result, b),
+            |g, b| fill_group_of(g, result, b),
             &mut buf,
         )
     })
 }
 
-/// Enumeration state: the whole list, fetched at set*ent, and the next index.
-/// glibc serialises set/get/end per database, the mutex guards against the rest.
+/// Where an enumeration reads from: the mapped cache file (which the cursor
+/// keeps mapped until end*ent, so a republish mid-walk cannot tear it), or the
+/// whole list fetched from the daemon at set*ent.
+enum Source<T> {
+    File(Arc<Mapping>),
+    List(Vec<T>),
+}
+
+/// Enumeration state and the next index. glibc serialises set/get/end per
+/// database; the mutex guards against the rest.
 struct Cursor<T> {
-    entries: Option<Vec<T>>,
+    source: Option<Source<T>>,
     next: usize,
 }
 
 static PASSWD_CURSOR: Mutex<Cursor<Passwd>> = Mutex::new(Cursor {
-    entries: None,
+    source: None,
     next: 0,
 });
 static GROUP_CURSOR: Mutex<Cursor<Group>> = Mutex::new(Cursor {
-    entries: None,
+    source: None,
     next: 0,
 });
 
@@ -210,43 +291,69 @@ fn lock<T>(m: &Mutex<Cursor<T>>) -> std::sync::MutexGuard<'_, Cursor<T>> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn set_ent<T>(cursor: &Mutex<Cursor<T>>, entries: Option<Vec<T>>) -> NssStatus {
+/// The cache file when there is a live one, else the daemon's whole list.
+fn open_source<T>(fetch: impl FnOnce() -> Option<Vec<T>>) -> Option<Source<T>> {
+    match memcache::current() {
+        Some(mapping) => Some(Source::File(mapping)),
+        None => fetch().map(Source::List),
+    }
+}
+
+fn set_ent<T>(cursor: &Mutex<Cursor<T>>, source: Option<Source<T>>) -> NssStatus {
     let mut c = lock(cursor);
-    let status = if entries.is_some() {
+    let status = if source.is_some() {
         NssStatus::Success
     } else {
         NssStatus::Unavail
     };
-    *c = Cursor { entries, next: 0 };
+    *c = Cursor { source, next: 0 };
     status
 }
 
+/// One step of an enumeration. `from_file` fills entry `i` of the file (None:
+/// past the end; an entry damaged in the file is skipped).
 fn get_ent<T>(
     cursor: &Mutex<Cursor<T>>,
     fetch: impl FnOnce() -> Option<Vec<T>>,
+    from_file: impl Fn(&Mapping, usize, &mut Buffer) -> Option<Option<Result<(), TooSmall>>>,
     fill: impl FnOnce(&T, &mut Buffer) -> Result<(), TooSmall>,
     buf: &mut Buffer,
 ) -> (NssStatus, c_int) {
     let mut c = lock(cursor);
     // getpwent without setpwent is allowed: start from the top.
-    if c.entries.is_none() {
-        c.entries = fetch();
+    if c.source.is_none() {
+        c.source = open_source(fetch);
         c.next = 0;
     }
     let next = c.next;
-    let Some(entries) = &c.entries else {
-        return UNAVAIL;
+    let (result, step) = match &c.source {
+        None => return UNAVAIL,
+        Some(Source::List(entries)) => match entries.get(next) {
+            None => return NOT_FOUND,
+            Some(entry) => (fill(entry, buf), 1),
+        },
+        Some(Source::File(mapping)) => {
+            let mut at = next;
+            loop {
+                match from_file(mapping, at, buf) {
+                    None => return NOT_FOUND,
+                    Some(None) => at += 1,
+                    Some(Some(result)) => break (result, at + 1 - next),
+                }
+            }
+        }
     };
-    let Some(entry) = entries.get(next) else {
-        return NOT_FOUND;
-    };
-    match fill(entry, buf) {
+    match result {
         // Only a filled entry moves on: after ERANGE glibc asks again, bigger.
         Ok(()) => {
-            c.next += 1;
+            c.next += step;
             (NssStatus::Success, 0)
         }
-        Err(TooSmall) => TOO_SMALL,
+        Err(TooSmall) => {
+            // Skipped damaged entries stay skipped.
+            c.next += step - 1;
+            TOO_SMALL
+        }
     }
 }
 
@@ -260,7 +367,8 @@ fn fetch_groups() -> Option<Vec<Group>> {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn _nss_authbridge_setpwent(_stayopen: c_int) -> NssStatus {
-    catch_unwind(|| set_ent(&PASSWD_CURSOR, fetch_passwds())).unwrap_or(NssStatus::Unavail)
+    catch_unwind(|| set_ent(&PASSWD_CURSOR, open_source(fetch_passwds)))
+        .unwrap_or(NssStatus::Unavail)
 }
 
 /// # Safety
@@ -278,7 +386,12 @@ pub unsafe extern "C" fn _nss_authbridge_getpwent_r(
         get_ent(
             &PASSWD_CURSOR,
             fetch_passwds,
-            |p, b| fill_passwd(p, result, b),
+            |m, i, b| {
+                let view = m.view();
+                (i < view.passwd_count())
+                    .then(|| view.passwd_at(i).map(|p| fill_passwd(p, result, b)))
+            },
+            |p, b| fill_passwd_of(p, result, b),
             &mut buf,
         )
     })
@@ -292,7 +405,7 @@ pub extern "C" fn _nss_authbridge_endpwent() -> NssStatus {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn _nss_authbridge_setgrent(_stayopen: c_int) -> NssStatus {
-    catch_unwind(|| set_ent(&GROUP_CURSOR, fetch_groups())).unwrap_or(NssStatus::Unavail)
+    catch_unwind(|| set_ent(&GROUP_CURSOR, open_source(fetch_groups))).unwrap_or(NssStatus::Unavail)
 }
 
 /// # Safety
@@ -310,7 +423,14 @@ pub unsafe extern "C" fn _nss_authbridge_getgrent_r(
         get_ent(
             &GROUP_CURSOR,
             fetch_groups,
-            |g, b| fill_group(g, result, b),
+            |m, i, b| {
+                let view = m.view();
+                (i < view.group_count()).then(|| {
+                    view.group_at(i)
+                        .map(|g| fill_group(g.name, g.gid, g.members(), result, b))
+                })
+            },
+            |g, b| fill_group_of(g, result, b),
             &mut buf,
         )
     })
@@ -341,9 +461,13 @@ pub unsafe extern "C" fn _nss_authbridge_initgroups_dyn(
         let Some(user) = name_arg(user) else {
             return NOT_FOUND;
         };
-        let gids = match ask(&Request::GroupIdsOf(user)) {
-            Some(Response::GroupIds(g)) => g,
-            _ => return UNAVAIL,
+        let from_file = memcache::current().and_then(|m| m.view().groups_of(&user));
+        let gids = match from_file {
+            Some(g) => g,
+            None => match ask(&Request::GroupIdsOf(user)) {
+                Some(Response::GroupIds(g)) => g,
+                _ => return UNAVAIL,
+            },
         };
         for gid in gids.into_iter().filter(|&g| g != skip_group) {
             // SAFETY: glibc's pointers, valid for the call (see above).

@@ -8,9 +8,13 @@
 //! point catches panics, never blocks longer than the timeouts below, and answers
 //! NSS_STATUS_UNAVAIL when the daemon is down so the next source in nsswitch.conf
 //! decides.
+//!
+//! Lookups are answered first from the daemon's memory-mapped cache file
+//! (`memcache`), when a live one is published; a miss asks the daemon.
 
 mod buffer;
 mod entries;
+mod memcache;
 
 use authbridge_proto::{Client, Request, Response};
 use std::time::Duration;
@@ -35,7 +39,7 @@ pub enum NssStatus {
 /// Set in the daemon's own environment: its lookups must not come back to it.
 const LOOP_GUARD: &std::ffi::CStr = c"_AUTHBRIDGE_LOOPS";
 
-fn in_daemon() -> bool {
+pub(crate) fn in_daemon() -> bool {
     // SAFETY: the name is NUL-terminated; only null-ness is read.
     !unsafe { libc::getenv(LOOP_GUARD.as_ptr()) }.is_null()
 }

@@ -4,7 +4,8 @@
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::{
@@ -226,6 +227,12 @@ pub struct SqliteStore {
     /// the writer, so concurrent lookups do not queue behind one mutex.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// Set by the writer's update hook when a trigger moved the directory
+    /// generation in the transaction running now.
+    directory_touched: Arc<AtomicBool>,
+    /// Told after each commit that changed what NSS shows (see
+    /// [`SqliteStore::on_directory_change`]).
+    on_directory_change: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// Enough to keep two cores busy with reads while the writer writes.
@@ -315,10 +322,22 @@ impl SqliteStore {
         private_files(path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        let directory_touched = Arc::new(AtomicBool::new(false));
+        let touched = Arc::clone(&directory_touched);
+        // The directory triggers write this table, and only they do.
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, _| {
+                if table == "directory_generation" {
+                    touched.store(true, Ordering::Relaxed);
+                }
+            },
+        ));
         let mut store = SqliteStore {
             conn: Mutex::new(conn),
             readers: Vec::new(),
             next_reader: Default::default(),
+            directory_touched,
+            on_directory_change: OnceLock::new(),
         };
         store.migrate()?;
         // Opened after the migration, so that they see the current schema.
@@ -383,10 +402,26 @@ impl SqliteStore {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.writer();
+        self.directory_touched.store(false, Ordering::Relaxed);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
         tx.commit()?;
+        // Told after the commit and still under the writer lock: whoever
+        // listens sees the change in the store, and no later change overtakes it.
+        if self.directory_touched.swap(false, Ordering::Relaxed)
+            && let Some(listener) = self.on_directory_change.get()
+        {
+            listener();
+        }
         Ok(value)
+    }
+
+    /// Calls `listener` after every committed change of what NSS shows made
+    /// through this handle (the NSS cache file is marked stale by it). Other
+    /// processes' changes reach a daemon through the directory generation.
+    /// Set once; a second listener is refused.
+    pub fn on_directory_change(&self, listener: Box<dyn Fn() + Send + Sync>) -> bool {
+        self.on_directory_change.set(listener).is_ok()
     }
 }
 

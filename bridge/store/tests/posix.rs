@@ -182,3 +182,27 @@ fn the_credential_state_changes_with_a_reset_a_disable_and_a_delete() {
         Err(StoreError::NoSuchUser(_))
     ));
 }
+
+#[test]
+fn the_directory_listener_hears_each_committed_change_nss_shows_and_nothing_else() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (_d, s) = store();
+    let heard = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&heard);
+    assert!(s.on_directory_change(Box::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    })));
+    assert!(!s.on_directory_change(Box::new(|| {})), "set once");
+    s.create_user(&local("alice", &["staff"]), 1).unwrap();
+    assert_eq!(heard.swap(0, Ordering::SeqCst), 1, "one commit, one call");
+    s.touch_last_seen("alice", 5).unwrap();
+    s.set_password_hash("alice", Some("$argon2id$x")).unwrap();
+    assert_eq!(heard.load(Ordering::SeqCst), 0, "nothing NSS shows changed");
+    s.set_enabled("alice", false).unwrap();
+    s.delete_user("alice").unwrap();
+    assert_eq!(heard.swap(0, Ordering::SeqCst), 2);
+    // A refused write (no such user) changed nothing.
+    assert!(s.set_enabled("nobody", false).is_err());
+    assert_eq!(heard.load(Ordering::SeqCst), 0);
+}

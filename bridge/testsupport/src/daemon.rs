@@ -75,7 +75,8 @@ impl Daemon {
     pub fn command(&self) -> Command {
         let mut c = Command::new(&self.binary);
         c.env("AUTHBRIDGE_CONFIG", &self.config)
-            .env("AUTHBRIDGE_DATA_DIR", self.dir.path().join("data"));
+            .env("AUTHBRIDGE_DATA_DIR", self.dir.path().join("data"))
+            .env("AUTHBRIDGE_SOCKET", &self.socket);
         c
     }
 
