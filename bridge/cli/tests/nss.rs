@@ -328,3 +328,230 @@ fn names_and_ids_the_system_owns_are_never_answered() {
     let names: Vec<&str> = all.lines().map(|l| l.split(':').next().unwrap()).collect();
     assert_eq!(names, ["root", "fine"], "{all}");
 }
+
+// --- The memory-mapped cache --------------------------------------------------
+
+fn cache_file(d: &Daemon) -> PathBuf {
+    authbridge_nsscache::cache_path(&d.socket)
+}
+
+/// Waits until the daemon has published a live cache file (it does at start-up
+/// and within a second of a change).
+fn wait_for_cache(d: &Daemon) -> authbridge_nsscache::Mapping {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        match authbridge_nsscache::Mapping::open(&cache_file(d), Some(0), now) {
+            Ok(m) => return m,
+            Err(e) if Instant::now() > deadline => panic!("no live NSS cache: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// SIGSTOP/SIGCONT: a daemon that cannot answer but whose file stays.
+fn signal(d: &Daemon, sig: i32) {
+    // SAFETY: a signal to our own child.
+    assert_eq!(unsafe { libc::kill(d.pid() as i32, sig) }, 0);
+}
+
+#[test]
+fn lookups_are_answered_from_the_cache_file_while_the_daemon_cannot_answer() {
+    let d = daemon();
+    let nss = Nss::new(&d.socket);
+    let before = nss.run("getent", &["passwd", "alice"]).1;
+    let published = wait_for_cache(&d);
+    assert!(published.view().passwd_by_name("alice").is_some());
+    let meta = std::fs::metadata(cache_file(&d)).unwrap();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644, "read by all");
+    assert_eq!(
+        meta.uid(),
+        d.socket.metadata().unwrap().uid(),
+        "the daemon's"
+    );
+
+    signal(&d, libc::SIGSTOP);
+    let started = Instant::now();
+    let (code, alice) = nss.run("getent", &["passwd", "alice"]);
+    assert_eq!((code, alice.as_str()), (0, before.as_str()));
+    let uid = id_of(&alice);
+    assert_eq!(nss.run("getent", &["passwd", &uid.to_string()]).1, alice);
+    let physics = nss.run("getent", &["group", "physics"]).1;
+    assert!(physics.trim().ends_with(":alice,bob"), "{physics}");
+    let gid = id_of(physics.trim()).to_string();
+    assert_eq!(nss.run("getent", &["group", &gid]).1, physics);
+    let id = nss.run("id", &["bob"]).1;
+    assert!(id.contains("(physics)") && id.contains("(ops)"), "{id}");
+    let all = nss.run("getent", &["passwd"]).1;
+    assert!(all.contains("alice:") && all.contains("bob:"), "{all}");
+    let groups = nss.run("getent", &["group"]).1;
+    assert!(
+        groups.contains("physics:") && groups.contains("ops:"),
+        "{groups}"
+    );
+    // Six lookups and two enumerations, none waiting for the frozen daemon
+    // (each would have waited out the module's 2 s answer timeout).
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A change committed now marks the file stale at once: the module stops
+    // answering from it and asks the (frozen) daemon, which cannot answer.
+    d.cli(&["user", "delete", "bob"], None);
+    assert!(!published.is_live(0), "marked stale by the CLI");
+    assert_eq!(
+        nss.run("getent", &["passwd", "bob"]).0,
+        2,
+        "not served stale"
+    );
+    signal(&d, libc::SIGCONT);
+    let republished = wait_for_cache(&d);
+    assert!(republished.view().passwd_by_name("bob").is_none());
+    assert_eq!(nss.run("getent", &["passwd", "bob"]).0, 2);
+    assert_eq!(nss.run("getent", &["passwd", "alice"]).1, before);
+}
+
+#[test]
+fn every_change_of_users_and_groups_is_seen_by_the_very_next_lookup() {
+    let mut d = Daemon::start_http(BIN, "[nss]\nid_min = 500000\nid_max = 500999\n");
+    let nss = Nss::new(&d.socket);
+    let admin = d.admin_password.clone().unwrap();
+    for who in ["carol", "dave", "erin"] {
+        d.cli(
+            &["user", "add", "--password-from-env", "-g", "physics", who],
+            Some("Some-pass-12345"),
+        );
+    }
+    wait_for_cache(&d);
+    let id = |who: &str| nss.run("id", &[who]).1;
+    let ocs = |method: reqwest::Method, path: &str, form: &[(&str, &str)]| {
+        let r = reqwest::blocking::Client::new()
+            .request(method, format!("{}/ocs/v2.php/cloud/{path}", d.url()))
+            .basic_auth("admin", Some(&admin))
+            .header("OCS-APIRequest", "true")
+            .form(form)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    };
+    // Each step: warm the cache, change, look up at once.
+    assert!(id("carol").contains("(physics)"));
+    d.cli(&["group", "removeuser", "physics", "carol"], None);
+    assert!(!id("carol").contains("(physics)"), "CLI membership");
+
+    assert!(id("dave").contains("(physics)"));
+    ocs(
+        reqwest::Method::DELETE,
+        "users/dave/groups",
+        &[("groupid", "physics")],
+    );
+    assert!(!id("dave").contains("(physics)"), "OCS membership");
+
+    assert_eq!(nss.run("getent", &["passwd", "erin"]).0, 0);
+    ocs(reqwest::Method::DELETE, "users/erin", &[]);
+    assert_eq!(nss.run("getent", &["passwd", "erin"]).0, 2, "OCS delete");
+
+    wait_for_cache(&d);
+    assert_eq!(nss.run("getent", &["group", "physics"]).0, 0);
+    d.cli(&["group", "delete", "physics"], None);
+    assert_eq!(
+        nss.run("getent", &["group", "physics"]).0,
+        2,
+        "CLI group delete"
+    );
+
+    wait_for_cache(&d);
+    assert_eq!(nss.run("getent", &["passwd", "carol"]).0, 0);
+    d.cli(&["user", "delete", "carol"], None);
+    assert_eq!(nss.run("getent", &["passwd", "carol"]).0, 2, "CLI delete");
+    d.stop();
+}
+
+/// A file of the cache's format that says `alice` is uid 0.
+fn forged(generation: u64) -> Vec<u8> {
+    let passwd = [authbridge_proto::Passwd {
+        name: "alice".into(),
+        uid: 0,
+        gid: 0,
+        gecos: "forged".into(),
+        dir: "/root".into(),
+        shell: "/bin/sh".into(),
+    }];
+    authbridge_nsscache::encode(&authbridge_nsscache::Snapshot {
+        generation,
+        expires: u64::MAX,
+        passwd: &passwd,
+        groups: &[],
+        initgroups: &[],
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_damaged_or_foreign_cache_file_is_never_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = daemon();
+    let nss = Nss::new(&d.socket);
+    let truth = nss.run("getent", &["passwd", "alice"]).1;
+    assert_eq!(nss.lookup(&["pw", "alice", "1024"]).lines().count(), 2);
+    let published = wait_for_cache(&d);
+    let path = cache_file(&d);
+    let generation = authbridge_nsscache::layout::header(published.bytes())
+        .unwrap()
+        .generation;
+    drop(published);
+    // The daemon is frozen while the file is tampered with, so that only the
+    // module's checks stand between the file and the answer.
+    signal(&d, libc::SIGSTOP);
+    let swap = |bytes: &[u8], mode: u32, owner: Option<u32>| {
+        let temp = path.with_extension("forged");
+        std::fs::write(&temp, bytes).unwrap();
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode)).unwrap();
+        if let Some(uid) = owner {
+            std::os::unix::fs::chown(&temp, Some(uid), Some(uid)).unwrap();
+        }
+        std::fs::rename(&temp, &path).unwrap();
+    };
+    let cases: [(&str, Vec<u8>, u32, Option<u32>); 5] = [
+        (
+            "written by another user",
+            forged(generation),
+            0o644,
+            Some(4321),
+        ),
+        ("writable by all", forged(generation), 0o666, None),
+        ("garbage", vec![0x5a; 4096], 0o644, None),
+        ("truncated", forged(generation)[..100].to_vec(), 0o644, None),
+        (
+            "a damaged record",
+            {
+                let mut b = forged(generation);
+                let n = b.len();
+                b[n - 3] ^= 0x01; // in the strings
+                b
+            },
+            0o644,
+            None,
+        ),
+    ];
+    for (what, bytes, mode, owner) in cases {
+        swap(&bytes, mode, owner);
+        // glibc's getent and a C caller: never the forged entry, never a crash
+        // (the frozen daemon cannot answer, so: not found).
+        let (code, out) = nss.run("getent", &["passwd", "alice"]);
+        assert!(!out.contains("forged"), "{what}: {out}");
+        assert_eq!(code, 2, "{what}: {out}");
+        let c = nss.lookup(&["pw", "alice", "1024"]);
+        assert!(c.starts_with("rc=") && !c.contains(":0:0:"), "{what}: {c}");
+    }
+    // Once the daemon runs again it replaces whatever lies there.
+    signal(&d, libc::SIGCONT);
+    wait_for_cache(&d);
+    assert_eq!(nss.run("getent", &["passwd", "alice"]).1, truth);
+}

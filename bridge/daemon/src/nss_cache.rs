@@ -114,6 +114,9 @@ pub async fn run(
     let dir = socket.parent().unwrap_or(Path::new("/")).to_owned();
     let path = dir.join(authbridge_nsscache::FILE_NAME);
     let mut published: Option<Published> = None;
+    if let Err(e) = authbridge_nsscache::clean_leftovers(&dir) {
+        tracing::debug!("NSS cache leftovers not cleaned: {e}");
+    }
     loop {
         let timeout = service.engine().nss.memcache_timeout;
         if timeout.is_zero() {

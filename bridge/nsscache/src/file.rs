@@ -48,8 +48,17 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> PublishError + '_ {
 /// closes on drop.
 struct Locked(#[allow(dead_code)] File);
 
+/// How long marking a file stale waits for a publisher holding the lock; a
+/// publisher stuck longer than this (a frozen daemon) must not hang the CLI.
+const MARK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Locked {
     fn take(dir: &Path) -> io::Result<Locked> {
+        Self::take_within(dir, None)
+    }
+
+    /// The lock, waiting at most `within` when given (then WouldBlock).
+    fn take_within(dir: &Path, within: Option<std::time::Duration>) -> io::Result<Locked> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -58,11 +67,25 @@ impl Locked {
             .mode(0o600)
             .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
             .open(dir.join(LOCK_NAME))?;
-        // SAFETY: a valid descriptor; flock touches no memory.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io::Error::last_os_error());
+        let Some(within) = within else {
+            // SAFETY: a valid descriptor; flock touches no memory.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            return Ok(Locked(file));
+        };
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            // SAFETY: as above.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(Locked(file));
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::WouldBlock || std::time::Instant::now() >= deadline {
+                return Err(e);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        Ok(Locked(file))
     }
 }
 
@@ -74,8 +97,13 @@ pub fn invalidate(dir: &Path) -> io::Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    let _lock = Locked::take(dir)?;
-    mark_stale(&path)
+    match Locked::take_within(dir, Some(MARK_WAIT)) {
+        Ok(_lock) => mark_stale(&path),
+        // A publisher stuck mid-publish: mark what is there now anyway. Its own
+        // file, if it ever lands, is caught by its next generation check.
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => mark_stale(&path),
+        Err(e) => Err(e),
+    }
 }
 
 fn mark_stale(path: &Path) -> io::Result<()> {
@@ -137,6 +165,19 @@ pub fn publish(
         let _ = std::fs::remove_file(&temp);
     }
     published
+}
+
+/// Removes temporary files publishers killed mid-write left behind (the
+/// daemon calls it at start-up, before its first publish).
+pub fn clean_leftovers(dir: &Path) -> io::Result<()> {
+    let prefix = format!(".{FILE_NAME}.");
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// Removes the published file (the cache was switched off).
