@@ -2295,3 +2295,104 @@ fn one_password_tried_against_many_logins_meets_the_throttle() {
         204
     );
 }
+
+/// The credential cache over HTTP Basic: a local user's login password is
+/// checked with argon2id once per `http_credential_cache`, and no change of the
+/// account — made by the CLI, another process — outlives the very next request.
+#[test]
+fn login_passwords_over_http_are_remembered_briefly_and_never_outlive_a_change() {
+    let api = Api::start("[daemon]\nhttp_credential_cache = \"5m\"\n");
+    api.user("carol", "Carol-login-pass-1", &[]);
+    let check = |password: &str| {
+        api.http
+            .get(format!("{}/auth/check", api.d.url()))
+            .basic_auth("carol", Some(password))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let own_data = |password: &str| {
+        api.send(
+            Method::GET,
+            "v2",
+            "json",
+            "/users/carol",
+            ("carol", password),
+            &[],
+        )
+        .http
+    };
+    let decisions = |backend: &str| {
+        api.d
+            .log()
+            .lines()
+            .filter(|l| l.contains("decision") && l.contains("login=\"carol\""))
+            .filter(|l| l.contains(&format!("backend={backend} ")))
+            .count()
+    };
+    assert_eq!(check("Carol-login-pass-1"), 204);
+    assert_eq!(own_data("Carol-login-pass-1"), 200);
+    assert_eq!(check("Carol-login-pass-1"), 204);
+    assert_eq!(decisions("local"), 1, "{}", api.d.log());
+    assert_eq!(decisions("cache"), 2, "{}", api.d.log());
+
+    // A wrong password is never answered from memory, nor remembered.
+    assert_eq!(check("Carol-login-pass-2"), 401);
+    assert_eq!(
+        check("Carol-login-pass-1"),
+        204,
+        "the right one still works"
+    );
+
+    // A reset by the CLI: the old password fails on the very next request.
+    api.d.cli(
+        &["user", "resetpassword", "--password-from-env", "carol"],
+        Some("Carol-new-pass-77"),
+    );
+    assert_eq!(check("Carol-login-pass-1"), 401);
+    assert_eq!(check("Carol-new-pass-77"), 204);
+    assert_eq!(check("Carol-new-pass-77"), 204);
+
+    // A disable, then an enable.
+    api.d.cli(&["user", "disable", "carol"], None);
+    assert_eq!(own_data("Carol-new-pass-77"), 401);
+    assert_eq!(check("Carol-new-pass-77"), 401);
+    api.d.cli(&["user", "enable", "carol"], None);
+    assert_eq!(check("Carol-new-pass-77"), 204);
+
+    // A revoked app password fails on the very next request (it is never cached).
+    let token = api.d.app_password("carol");
+    assert_eq!(check(&token), 204);
+    assert_eq!(check(&token), 204);
+    let list = api.d.cli(
+        &["user", "auth-tokens", "list", "--output", "json", "carol"],
+        None,
+    );
+    let id = serde_json::from_slice::<Value>(&list.stdout).unwrap()[0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    api.d
+        .cli(&["user", "auth-tokens", "delete", "carol", &id], None);
+    assert_eq!(check(&token), 401);
+
+    // A delete, and a new account of the same name with another password.
+    assert_eq!(check("Carol-new-pass-77"), 204);
+    api.d.cli(&["user", "delete", "carol"], None);
+    assert_eq!(check("Carol-new-pass-77"), 401);
+    api.user("carol", "Carol-second-life-9", &[]);
+    assert_eq!(check("Carol-new-pass-77"), 401);
+    assert_eq!(check("Carol-second-life-9"), 204);
+
+    // SIGHUP empties the cache: the next request is checked again.
+    let before = decisions("local");
+    api.d.signal(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !api.d.log().contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < deadline, "no reload");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(check("Carol-second-life-9"), 204);
+    assert_eq!(decisions("local"), before + 1);
+}

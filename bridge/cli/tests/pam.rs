@@ -525,32 +525,79 @@ fn with_mail_server(imap: &Dovecot, daemon_settings: &str) -> Daemon {
 }
 
 #[test]
-fn the_verifier_cache_spares_the_mail_server() {
+fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
     let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
-    let d = with_mail_server(&imap, "cached_auth_timeout = \"60s\"");
+    let mut d = with_mail_server(&imap, "cached_auth_timeout = \"60s\"");
     let pam = Pam::new();
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
+    let login = |password: &str| {
+        pam.run(
+            "ab",
+            "alice",
+            &["authenticate"],
+            &format!("{password}\n"),
+            &[],
+        )
+    };
     for _ in 0..10 {
-        expect(
-            pam.run("ab", "alice", &["authenticate"], "alice-mail-pw\n", &[]),
-            true,
-            SUCCESS,
-        );
+        expect(login("alice-mail-pw"), true, SUCCESS);
     }
     assert_eq!(imap.logins_reaching("alice", 1), 1, "{}", imap.log());
     assert_eq!(d.log().matches("backend=cache").count(), 9);
-    // A password that does not match the verifier goes to the server.
-    expect(
-        pam.run("ab", "alice", &["authenticate"], "not-alices-pw\n", &[]),
-        false,
-        AUTH_ERR,
-    );
+    // A password that was not accepted goes to the server, and is refused.
+    expect(login("not-alices-pw"), false, AUTH_ERR);
     assert_eq!(
         imap.log().matches("Password mismatch").count(),
         1,
         "{}",
         imap.log()
     );
+    expect(login("alice-mail-pw"), true, SUCCESS);
+    assert_eq!(d.log().matches("backend=cache").count(), 10);
+
+    // Disabled by the CLI: refused at once, the remembered password included.
+    d.cli(&["user", "disable", "alice"], None);
+    expect(login("alice-mail-pw"), false, AUTH_ERR);
+    d.cli(&["user", "enable", "alice"], None);
+    expect(login("alice-mail-pw"), true, SUCCESS);
+    assert_eq!(
+        imap.logins_reaching("alice", 2),
+        2,
+        "asked again after the change"
+    );
+
+    // Deleted: nothing remembered of the old account answers for it.
+    d.cli(&["user", "delete", "alice"], None);
+    expect(login("alice-mail-pw"), true, SUCCESS);
+    assert_eq!(
+        imap.logins_reaching("alice", 3),
+        3,
+        "asked again after the delete"
+    );
+
+    // SIGHUP empties the cache.
+    d.signal(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !d.log().contains("configuration reloaded") {
+        assert!(std::time::Instant::now() < deadline, "no reload");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    expect(login("alice-mail-pw"), true, SUCCESS);
+    assert_eq!(imap.logins_reaching("alice", 4), 4);
+    let cached = d.log().matches("backend=cache").count();
+
+    // The same cache answers /auth/check; a local user's PAM password is never
+    // kept (argon2id's cost is the point of a PAM login).
+    d.cli(
+        &["user", "add", "--password-from-env", "bob"],
+        Some("Bob-local-pass-1"),
+    );
+    for _ in 0..2 {
+        let bob = pam.run("ab", "bob", &["authenticate"], "Bob-local-pass-1\n", &[]);
+        expect(bob, true, SUCCESS);
+    }
+    assert_eq!(d.log().matches("backend=cache").count(), cached);
+    d.stop();
 }
 
 #[test]
