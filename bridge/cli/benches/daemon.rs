@@ -17,10 +17,11 @@
 use authbridge_proto::{AuthRequest, AuthStatus, Client, Request, Response, encode};
 use authbridge_testsupport::{Daemon, module};
 use libc::{c_char, c_int, c_void};
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -138,6 +139,397 @@ fn echo_server(path: &Path, answer_len: usize) -> Arc<AtomicBool> {
     stop
 }
 
+/// A user (with its uid) and a group (with its gid, one of the user's) to look up.
+struct Lookups {
+    user: CString,
+    uid: u32,
+    group: CString,
+    gid: u32,
+}
+
+impl Lookups {
+    fn new(user: &str, uid: u32, group: &str, gid: u32) -> Lookups {
+        Lookups {
+            user: CString::new(user).unwrap(),
+            uid,
+            group: CString::new(group).unwrap(),
+            gid,
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        vec![
+            self.user.to_str().unwrap().to_owned(),
+            self.uid.to_string(),
+            self.group.to_str().unwrap().to_owned(),
+            self.gid.to_string(),
+        ]
+    }
+}
+
+const LOOKUP_NAMES: [&str; 4] = ["getpwnam", "getpwuid", "getgrnam", "initgroups"];
+
+/// p50 of getpwnam, getpwuid, getgrnam, getgrouplist, in µs (NaN: not measured).
+fn time_lookups(l: &Lookups, n: usize, initgroups: bool) -> [f64; 4] {
+    let pw = time_calls(n, || {
+        // SAFETY: a NUL-terminated name; the result is only tested for null.
+        assert!(
+            !unsafe { libc::getpwnam(l.user.as_ptr()) }.is_null(),
+            "getpwnam"
+        );
+    });
+    let uid = time_calls(n, || {
+        // SAFETY: as above.
+        assert!(!unsafe { libc::getpwuid(l.uid) }.is_null(), "getpwuid");
+    });
+    let gr = time_calls(n, || {
+        // SAFETY: as above.
+        assert!(
+            !unsafe { libc::getgrnam(l.group.as_ptr()) }.is_null(),
+            "getgrnam"
+        );
+    });
+    if !initgroups {
+        let [a, b, c] = [&pw, &uid, &gr].map(|v| us(percentile(v, 0.5)));
+        return [a, b, c, f64::NAN];
+    }
+    let list = time_calls(n, || {
+        let mut groups = [0 as libc::gid_t; 64];
+        let mut count = groups.len() as c_int;
+        // SAFETY: a buffer of `count` gids.
+        let rc =
+            unsafe { libc::getgrouplist(l.user.as_ptr(), l.uid, groups.as_mut_ptr(), &mut count) };
+        assert!(
+            rc >= 1 && groups[..count as usize].contains(&l.gid),
+            "initgroups"
+        );
+    });
+    [&pw, &uid, &gr, &list].map(|v| us(percentile(v, 0.5)))
+}
+
+/// Child mode: `nss-child USER UID GROUP GID` prints the four p50s.
+fn nss_child(args: &[String]) {
+    let l = Lookups::new(
+        &args[0],
+        args[1].parse().unwrap(),
+        &args[2],
+        args[3].parse().unwrap(),
+    );
+    let initgroups = args.get(4).is_none_or(|a| a != "no-initgroups");
+    for (name, p50) in LOOKUP_NAMES
+        .iter()
+        .zip(time_lookups(&l, 20_000, initgroups))
+    {
+        println!("{name} {p50}");
+    }
+}
+
+/// Runs `command` (this bench in child mode) and reads its four p50s.
+fn child_figures(mut command: std::process::Command, l: &Lookups, initgroups: bool) -> [f64; 4] {
+    command.args(l.args());
+    if !initgroups {
+        command.arg("no-initgroups");
+    }
+    let out = command.env("AUTHBRIDGE_BENCH_CHILD", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    LOOKUP_NAMES.map(|name| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name}: {text}{}", String::from_utf8_lossy(&out.stderr)))
+    })
+}
+
+/// This bench as a child through nss_wrapper (`module`: with the authbridge module).
+fn under_nss_wrapper(work: &Path, socket: &Path, module: bool) -> std::process::Command {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.arg("nss-child")
+        .env("LD_PRELOAD", PRELOAD)
+        .env("NSS_WRAPPER_PASSWD", work.join("passwd"))
+        .env("NSS_WRAPPER_GROUP", work.join("group"))
+        .env("AUTHBRIDGE_SOCKET", socket)
+        .env_remove("NSS_WRAPPER_MODULE_SO_PATH")
+        .env_remove("NSS_WRAPPER_MODULE_FN_PREFIX");
+    if module {
+        // nss_wrapper answers getgrouplist by enumerating every group of every
+        // source instead of calling the module's initgroups_dyn: initgroups is
+        // measured under the real glibc only.
+        c.env(
+            "NSS_WRAPPER_MODULE_SO_PATH",
+            work.join("libnss_authbridge.so.2"),
+        )
+        .env("NSS_WRAPPER_MODULE_FN_PREFIX", "authbridge");
+    }
+    c
+}
+
+/// This bench as a child under the real glibc, in a private mount namespace
+/// whose /etc/nsswitch.conf says `SOURCES` for passwd and group, and whose
+/// /etc/passwd and /etc/group are the system's plus the bench's files entries
+/// (`filesuser`, `filesgroup`, the 200-member `bigfiles`); glibc finds the
+/// module through LD_LIBRARY_PATH.
+fn under_glibc(work: &Path, socket: &Path, sources: &str) -> std::process::Command {
+    let conf = work.join(format!("nsswitch-{}.conf", sources.replace(' ', "-")));
+    std::fs::write(
+        &conf,
+        format!("passwd: {sources}\ngroup: {sources}\nshadow: files\n"),
+    )
+    .unwrap();
+    for name in ["passwd", "group"] {
+        let system = std::fs::read_to_string(format!("/etc/{name}")).unwrap();
+        let ours: String = std::fs::read_to_string(work.join(name))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("root:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(
+            work.join(format!("{name}-glibc")),
+            format!("{system}{ours}"),
+        )
+        .unwrap();
+    }
+    let mut c = std::process::Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(concat!(
+            r#"mount --bind "$0" /etc/nsswitch.conf && mount --bind "$1" /etc/passwd"#,
+            r#" && mount --bind "$2" /etc/group && shift 2 && exec "$@""#
+        ))
+        .arg(&conf)
+        .arg(work.join("passwd-glibc"))
+        .arg(work.join("group-glibc"))
+        .arg(std::env::current_exe().unwrap())
+        .arg("nss-child")
+        .env_remove("LD_PRELOAD")
+        .env("LD_LIBRARY_PATH", work)
+        .env("AUTHBRIDGE_SOCKET", socket);
+    c
+}
+
+fn wait_for_cache(socket: &Path) {
+    let cache = authbridge_nsscache::cache_path(socket);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    while authbridge_nsscache::Mapping::open(&cache, Some(0), now()).is_err() {
+        assert!(Instant::now() < deadline, "no NSS cache published");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn show(label: &str, module: &[f64; 4], files: &[f64; 4]) -> f64 {
+    println!("  {label}");
+    let mut worst: f64 = 0.0;
+    for ((name, m), f) in LOOKUP_NAMES.iter().zip(module).zip(files) {
+        if m.is_nan() {
+            println!(
+                "    {name:<11} (nss_wrapper enumerates every group instead; see the glibc case)"
+            );
+            continue;
+        }
+        let ratio = m / f;
+        worst = worst.max(ratio);
+        println!(
+            "    {name:<11} module p50 {m:>7.2} µs   files p50 {f:>7.2} µs   ratio {ratio:>5.2}×"
+        );
+    }
+    worst
+}
+
+/// The uid and a gid of a store user, asked through the module (nss_wrapper).
+fn ids_of(work: &Path, socket: &Path, user: &str, group: &str) -> (u32, u32) {
+    let out = under_nss_wrapper(work, socket, true)
+        .arg0_getent()
+        .args(["passwd", user])
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let uid = line.split(':').nth(2).expect(user).parse().unwrap();
+    let mut c = under_nss_wrapper(work, socket, true);
+    let out = c.arg0_getent().args(["group", group]).output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    (uid, line.split(':').nth(2).expect(group).parse().unwrap())
+}
+
+trait Getent {
+    fn arg0_getent(&mut self) -> &mut Self;
+}
+
+impl Getent for std::process::Command {
+    /// The same environment, running getent instead of the bench.
+    fn arg0_getent(&mut self) -> &mut Self {
+        let mut getent = std::process::Command::new("getent");
+        for (k, v) in self.get_envs() {
+            match v {
+                Some(v) => getent.env(k, v),
+                None => getent.env_remove(k),
+            };
+        }
+        *self = getent;
+        self
+    }
+}
+
+fn nss_bench(small: &Daemon, work: &Path) {
+    let members: Vec<String> = (0..200).map(|i| format!("member{i}")).collect();
+    std::fs::write(
+        work.join("passwd"),
+        "root:x:0:0:root:/root:/bin/bash\nfilesuser:x:1500:1500::/home/f:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("group"),
+        format!(
+            "root:x:0:\nfilesuser:x:1500:\nfilesgroup:x:1501:filesuser\nbigfiles:x:1502:filesuser,{}\n",
+            members.join(",")
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        module(BIN, "libnss_authbridge.so"),
+        work.join("libnss_authbridge.so.2"),
+    )
+    .unwrap();
+    let files_user = Lookups::new("filesuser", 1500, "filesgroup", 1501);
+    let files_wrapped = child_figures(
+        under_nss_wrapper(work, &small.socket, false),
+        &files_user,
+        true,
+    );
+    let files_big_group = child_figures(
+        under_nss_wrapper(work, &small.socket, false),
+        &Lookups::new("filesuser", 1500, "bigfiles", 1502),
+        false,
+    );
+    // The real glibc reads /etc/passwd and /etc/group for each lookup.
+    let files_glibc = child_figures(under_glibc(work, &small.socket, "files"), &files_user, true);
+    let files_glibc_big_group = child_figures(
+        under_glibc(work, &small.socket, "files"),
+        &Lookups::new("filesuser", 1500, "bigfiles", 1502),
+        true,
+    );
+
+    small.cli(&["group", "add", "physics"], None);
+    small.cli(&["group", "adduser", "physics", "alice"], None);
+    wait_for_cache(&small.socket);
+    let (uid, gid) = ids_of(work, &small.socket, "alice", "physics");
+    let alice = Lookups::new("alice", uid, "physics", gid);
+    println!("2. NSS through libnss_authbridge.so.2 (its memory-mapped cache) vs the files");
+    let mut worst = [0.0f64; 4];
+    worst[0] = show(
+        "1 store user, nss_wrapper (module) vs nss_wrapper's files",
+        &child_figures(under_nss_wrapper(work, &small.socket, true), &alice, false),
+        &files_wrapped,
+    );
+    worst[1] = show(
+        "1 store user, real glibc: `files authbridge` vs `files` alone",
+        &child_figures(
+            under_glibc(work, &small.socket, "files authbridge"),
+            &alice,
+            true,
+        ),
+        &files_glibc,
+    );
+
+    // The same with 100,000 users in 500 groups of 200, seeded into the store directly.
+    let mut big = Daemon::start(BIN, "[nss]\nid_max = 999999\n");
+    big.stop();
+    let seeded = Instant::now();
+    {
+        let mut db =
+            rusqlite::Connection::open(big.dir.path().join("data/authbridge.sqlite")).unwrap();
+        let tx = db.transaction().unwrap();
+        for g in 0..500 {
+            let name = format!("group{g:03}");
+            tx.execute("INSERT INTO groups (gid, created) VALUES (?1, 0)", [&name])
+                .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO groups (gid, created) VALUES ('physics', 0)",
+            [],
+        )
+        .unwrap();
+        for i in 0..100_000 {
+            let uid = format!("user{i:06}");
+            tx.execute(
+                "INSERT INTO users (uid, display_name, backend, created) VALUES (?1, ?2, 'IMAP', 0)",
+                [&uid, &format!("Bench User {i}")],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO memberships (gid, uid) VALUES (?1, ?2)",
+                [&format!("group{:03}", i % 500), &uid],
+            )
+            .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO memberships (gid, uid) VALUES ('physics', 'user054321')",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    println!(
+        "  (seeded 100,000 users in {:.1} s)",
+        seeded.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    big.restart();
+    wait_for_cache(&big.socket);
+    let size = std::fs::metadata(authbridge_nsscache::cache_path(&big.socket))
+        .unwrap()
+        .len();
+    println!(
+        "  (cache file for 100,000 users: {:.1} MiB, published {:.1} s after the start)",
+        size as f64 / 1_048_576.0,
+        started.elapsed().as_secs_f64()
+    );
+    let (uid, gid) = ids_of(work, &big.socket, "user054321", "physics");
+    let user = Lookups::new("user054321", uid, "physics", gid);
+    worst[2] = show(
+        "100,000 store users, nss_wrapper (module) vs nss_wrapper's files",
+        &child_figures(under_nss_wrapper(work, &big.socket, true), &user, false),
+        &files_wrapped,
+    );
+    worst[3] = show(
+        "100,000 store users, real glibc: `files authbridge` vs `files` alone",
+        &child_figures(
+            under_glibc(work, &big.socket, "files authbridge"),
+            &user,
+            true,
+        ),
+        &files_glibc,
+    );
+    let (_, big_gid) = ids_of(work, &big.socket, "user054321", "group321");
+    let group321 = Lookups::new("user054321", uid, "group321", big_gid);
+    let wrapped = child_figures(under_nss_wrapper(work, &big.socket, true), &group321, false);
+    let glibc = child_figures(
+        under_glibc(work, &big.socket, "files authbridge"),
+        &group321,
+        true,
+    );
+    println!("  getgrnam of a 200-member group:");
+    println!(
+        "    nss_wrapper  module p50 {:>7.2} µs   files p50 {:>7.2} µs   ratio {:>5.2}×",
+        wrapped[2],
+        files_big_group[2],
+        wrapped[2] / files_big_group[2]
+    );
+    println!(
+        "    real glibc   module p50 {:>7.2} µs   files p50 {:>7.2} µs   ratio {:>5.2}×",
+        glibc[2],
+        files_glibc_big_group[2],
+        glibc[2] / files_glibc_big_group[2]
+    );
+    println!(
+        "  worst ratio per case: {:.2}×, {:.2}×, {:.2}×, {:.2}× (target ≤ 2×)\n",
+        worst[0], worst[1], worst[2], worst[3]
+    );
+}
+
 fn main() {
     if std::env::var_os("AUTHBRIDGE_BENCH_CHILD").is_none() {
         let status = std::process::Command::new(std::env::current_exe().unwrap())
@@ -149,6 +541,11 @@ fn main() {
         std::process::exit(status.code().unwrap_or(1));
     }
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "nss-child") {
+        nss_child(&args[at + 1..]);
         return;
     }
     // `cargo bench --bench daemon -- pam` runs one part (pam, nss, throughput).
@@ -252,44 +649,9 @@ fn main() {
         println!("  ratio {:.2}× (target ≤ 2×)\n", a / b);
     }
     if part("nss") {
-        // 2. getpwnam: the module vs the passwd file.
-        std::fs::write(
-            work.path().join("passwd"),
-            "root:x:0:0:root:/root:/bin/bash\nfilesuser:x:1500:1500::/home/f:/bin/sh\n",
-        )
-        .unwrap();
-        std::fs::write(work.path().join("group"), "root:x:0:\n").unwrap();
-        let nss_module = work.path().join("libnss_authbridge.so.2");
-        std::fs::copy(module(BIN, "libnss_authbridge.so"), &nss_module).unwrap();
-        // SAFETY: nss_wrapper reads these at its first lookup, still single-threaded here.
-        unsafe {
-            std::env::set_var("NSS_WRAPPER_PASSWD", work.path().join("passwd"));
-            std::env::set_var("NSS_WRAPPER_GROUP", work.path().join("group"));
-            std::env::set_var("NSS_WRAPPER_MODULE_SO_PATH", &nss_module);
-            std::env::set_var("NSS_WRAPPER_MODULE_FN_PREFIX", "authbridge");
-            std::env::set_var("AUTHBRIDGE_SOCKET", &d.socket);
-        }
-        let lookup = |name: &CStr| {
-            // SAFETY: a NUL-terminated name; the result is only tested for null.
-            let p = unsafe { libc::getpwnam(name.as_ptr()) };
-            assert!(!p.is_null(), "getpwnam {name:?}");
-        };
-        let via_module = time_calls(5000, || lookup(c"alice"));
-        let via_files = time_calls(5000, || lookup(c"filesuser"));
-        println!("2. getpwnam through libnss_authbridge.so.2 vs a user in the passwd file");
-        let a = report("getpwnam(alice) via the daemon", &via_module);
-        let b = report("getpwnam(filesuser) from the file", &via_files);
-        println!("  ratio {:.1}×", a / b);
-        let missing = work.path().join("gone.sock");
-        // SAFETY: still the only thread touching the environment.
-        unsafe { std::env::set_var("AUTHBRIDGE_SOCKET", &missing) };
-        let down = time_calls(200, || {
-            // SAFETY: as above; a miss is expected.
-            let p = unsafe { libc::getpwnam(c"alice".as_ptr()) };
-            assert!(p.is_null());
-        });
-        report("getpwnam(alice) with the daemon down", &down);
-        println!();
+        // 2. NSS lookups through the module (its memory-mapped cache) vs the
+        //    same lookups answered from nss_wrapper's files alone.
+        nss_bench(&d, work.path());
     }
     if part("throughput") {
         // 3. Throughput with 64 concurrent clients.

@@ -1,6 +1,16 @@
 //! The OCS API under load, each figure against a baseline in the same run:
 //!
-//!     cargo bench -p authbridge --bench ocs
+//!     cargo bench -p authbridge --bench ocs            # all parts
+//!     cargo bench -p authbridge --bench ocs -- imap    # one part: load, login, imap
+//!
+//! Part `login`: GET /cloud/users/{id} with the admin's login password against
+//! the same with an app password, 8 and 32 connections (the credential cache
+//! makes the login password cost an argon2id hash once per
+//! `http_credential_cache`, not per request).
+//!
+//! Part `imap`: `/auth/check` of an IMAP user, one client, a credential-cache
+//! hit (`cached_auth_timeout = "60s"`) against a full IMAP login to the same
+//! Dovecot (a daemon with the cache off).
 //!
 //! 100,000 users in the store; 32 concurrent clients (threads with keep-alive
 //! connections) for a fixed time per case; app-password Basic auth, as provisioning
@@ -11,7 +21,7 @@
 //!   GET /cloud/users/{id} with the admin's login password (argon2id per request)
 
 use authbridge_store::{NewUser, SqliteStore, Store};
-use authbridge_testsupport::Daemon;
+use authbridge_testsupport::{Daemon, Dovecot};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,9 +38,20 @@ struct Figures {
 }
 
 fn load(url: &str, user: &str, password: &str, window: Duration, expect: u16) -> Figures {
+    load_with(CLIENTS, url, user, password, window, expect)
+}
+
+fn load_with(
+    clients: usize,
+    url: &str,
+    user: &str,
+    password: &str,
+    window: Duration,
+    expect: u16,
+) -> Figures {
     let until = Instant::now() + window;
     let errors = Arc::new(AtomicU64::new(0));
-    let threads: Vec<_> = (0..CLIENTS)
+    let threads: Vec<_> = (0..clients)
         .map(|_| {
             let (url, user, password, errors) = (
                 url.to_owned(),
@@ -93,8 +114,83 @@ fn show(name: &str, f: &Figures) {
     );
 }
 
+/// Sequential `/auth/check` requests: their latencies, sorted.
+fn sequential_checks(url: &str, user: &str, password: &str, n: usize) -> Vec<Duration> {
+    let client = reqwest::blocking::Client::new();
+    let mut all: Vec<Duration> = (0..n + n / 10)
+        .map(|_| {
+            let started = Instant::now();
+            let r = client
+                .get(url)
+                .basic_auth(user, Some(password))
+                .send()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+            started.elapsed()
+        })
+        .skip(n / 10)
+        .collect();
+    all.sort();
+    all
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// A credential-cache hit against a full IMAP login, same Dovecot, same user.
+fn imap_part() {
+    let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
+    let config = |cache: &str| {
+        format!(
+            "[daemon]\ncached_auth_timeout = \"{cache}\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\nca_file = \"{}\"\n",
+            imap.imaps_port,
+            imap.pki.ca_file.display()
+        )
+    };
+    let cached = Daemon::start_http(BIN, &config("60s"));
+    let uncached = Daemon::start_http(BIN, &config("0s"));
+    let hit = sequential_checks(
+        &format!("{}/auth/check", cached.url()),
+        "alice",
+        "alice-mail-pw",
+        3000,
+    );
+    let full = sequential_checks(
+        &format!("{}/auth/check", uncached.url()),
+        "alice",
+        "alice-mail-pw",
+        300,
+    );
+    let p = |v: &[Duration], q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    println!("/auth/check of an IMAP user (implicit TLS to Dovecot), one client, sequential:");
+    println!(
+        "  credential-cache hit       p50 {:>7.3} ms  p99 {:>7.3} ms",
+        ms(p(&hit, 0.5)),
+        ms(p(&hit, 0.99))
+    );
+    println!(
+        "  full IMAP login (no cache) p50 {:>7.3} ms  p99 {:>7.3} ms",
+        ms(p(&full, 0.5)),
+        ms(p(&full, 0.99))
+    );
+    println!(
+        "  ratio {:.1}× faster (targets: hit p50 ≤ 1 ms, ≥ 25×); Dovecot saw {} logins of alice\n",
+        ms(p(&full, 0.5)) / ms(p(&hit, 0.5)),
+        imap.logins("alice")
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if part("imap") {
+        imap_part();
+    }
+    if !part("load") && !part("login") {
         return;
     }
     // 100,000 users and 500 groups need more ids than the default range has.
@@ -143,6 +239,35 @@ fn main() {
     d.restart();
     let base = d.url();
     let window = Duration::from_secs(10);
+    if part("login") {
+        let url = format!("{base}/ocs/v2.php/cloud/users/user054321?format=json");
+        println!(
+            "GET /cloud/users/{{id}}: the admin's login password vs an app password, {USERS} users:"
+        );
+        // One request first: the login password's only argon2id hash.
+        load_with(
+            1,
+            &url,
+            "admin",
+            &admin_password,
+            Duration::from_millis(200),
+            200,
+        );
+        for clients in [8, 32] {
+            let app = load_with(clients, &url, "admin", &token, window, 200);
+            let login = load_with(clients, &url, "admin", &admin_password, window, 200);
+            show(&format!("{clients} connections, app password"), &app);
+            show(&format!("{clients} connections, login password"), &login);
+            println!(
+                "  ratio login / app password at {clients}: {:.0} % (target ≥ 50 %)",
+                100.0 * login.per_second / app.per_second
+            );
+        }
+        println!();
+        if !part("load") {
+            return;
+        }
+    }
     println!("{CLIENTS} concurrent clients, {window:?} per case, {USERS} users:");
     let baseline = load(&format!("{base}/auth/check"), "admin", &token, window, 204);
     show("baseline: GET /auth/check (app password)", &baseline);

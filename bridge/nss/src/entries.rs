@@ -23,15 +23,13 @@ fn guarded(errnop: *mut c_int, f: impl FnOnce() -> (NssStatus, c_int)) -> NssSta
     status
 }
 
-fn name_arg(name: *const c_char) -> Option<String> {
+/// The name glibc asks about, borrowed for the call (no allocation on a hit).
+fn name_arg<'a>(name: *const c_char) -> Option<&'a str> {
     if name.is_null() {
         return None;
     }
-    // SAFETY: glibc passes a NUL-terminated name.
-    unsafe { CStr::from_ptr(name) }
-        .to_str()
-        .ok()
-        .map(str::to_owned)
+    // SAFETY: glibc passes a NUL-terminated name that outlives the call.
+    unsafe { CStr::from_ptr(name) }.to_str().ok()
 }
 
 const NOT_FOUND: (NssStatus, c_int) = (NssStatus::NotFound, libc::ENOENT);
@@ -162,13 +160,13 @@ pub unsafe extern "C" fn _nss_authbridge_getpwnam_r(
         // SAFETY: glibc's buffer of buflen bytes.
         let mut buf = unsafe { Buffer::new(buffer, buflen) };
         if let Some(hit) = cached(|m| {
-            let p = m.view().passwd_by_name(&name)?;
+            let p = m.view().passwd_by_name(name)?;
             Some(fill_passwd(p, result, &mut buf))
         }) {
             return hit;
         }
         one(
-            ask(&Request::PasswdByName(name)),
+            ask(&Request::PasswdByName(name.to_owned())),
             passwds,
             |p, b| fill_passwd_of(p, result, b),
             &mut buf,
@@ -221,13 +219,13 @@ pub unsafe extern "C" fn _nss_authbridge_getgrnam_r(
         // SAFETY: glibc's buffer of buflen bytes.
         let mut buf = unsafe { Buffer::new(buffer, buflen) };
         if let Some(hit) = cached(|m| {
-            let g = m.view().group_by_name(&name)?;
+            let g = m.view().group_by_name(name)?;
             Some(fill_group(g.name, g.gid, g.members(), result, &mut buf))
         }) {
             return hit;
         }
         one(
-            ask(&Request::GroupByName(name)),
+            ask(&Request::GroupByName(name.to_owned())),
             groups,
             |g, b| fill_group_of(g, result, b),
             &mut buf,
@@ -461,10 +459,10 @@ pub unsafe extern "C" fn _nss_authbridge_initgroups_dyn(
         let Some(user) = name_arg(user) else {
             return NOT_FOUND;
         };
-        let from_file = memcache::current().and_then(|m| m.view().groups_of(&user));
+        let from_file = memcache::current().and_then(|m| m.view().groups_of(user));
         let gids = match from_file {
             Some(g) => g,
-            None => match ask(&Request::GroupIdsOf(user)) {
+            None => match ask(&Request::GroupIdsOf(user.to_owned())) {
                 Some(Response::GroupIds(g)) => g,
                 _ => return UNAVAIL,
             },

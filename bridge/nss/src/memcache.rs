@@ -4,21 +4,17 @@
 //! entry into glibc's buffer — no syscall, no round trip.
 //!
 //! The mapping is dropped and looked for again when the file is marked stale
-//! or expires, or when `AUTHBRIDGE_SOCKET` now names another daemon. Anything
+//! or expires (a process that changes `AUTHBRIDGE_SOCKET` meanwhile keeps the
+//! file it mapped until then: the environment is not read on a hit). Anything
 //! wrong with the file (missing, foreign, damaged, written by a stranger)
 //! means no mapping, and the caller asks the daemon as before.
 
 use authbridge_nsscache::Mapping;
-use std::ffi::CStr;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 struct Current {
     mapping: Arc<Mapping>,
-    /// The socket the file was found beside.
-    socket: PathBuf,
 }
 
 static CURRENT: Mutex<Option<Current>> = Mutex::new(None);
@@ -33,24 +29,6 @@ fn now_secs() -> u64 {
     ts.tv_sec.max(0) as u64
 }
 
-unsafe extern "C" {
-    fn secure_getenv(name: *const libc::c_char) -> *mut libc::c_char;
-}
-
-/// Does `AUTHBRIDGE_SOCKET`, when set, still name `socket`? (Compared in place:
-/// no allocation on the hit path.)
-fn env_agrees(socket: &PathBuf) -> bool {
-    // SAFETY: a NUL-terminated name; the value is compared before any other
-    // environment call could change it.
-    let value = unsafe { secure_getenv(authbridge_proto::SOCKET_ENV.as_ptr()) };
-    if value.is_null() {
-        return true;
-    }
-    // SAFETY: non-null results of secure_getenv are NUL-terminated.
-    let bytes = unsafe { CStr::from_ptr(value) }.to_bytes();
-    bytes.is_empty() || bytes == socket.as_os_str().as_bytes()
-}
-
 /// The live cache file of the daemon this process would ask, if there is one.
 pub(crate) fn current() -> Option<Arc<Mapping>> {
     if crate::in_daemon() {
@@ -60,7 +38,6 @@ pub(crate) fn current() -> Option<Arc<Mapping>> {
     let mut current = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(c) = current.as_ref()
         && c.mapping.is_live(now)
-        && env_agrees(&c.socket)
     {
         return Some(Arc::clone(&c.mapping));
     }
@@ -72,7 +49,6 @@ pub(crate) fn current() -> Option<Arc<Mapping>> {
     let mapping = Arc::new(Mapping::open(&path, daemon_uid, now).ok()?);
     *current = Some(Current {
         mapping: Arc::clone(&mapping),
-        socket,
     });
     Some(mapping)
 }

@@ -513,9 +513,8 @@ impl<'a> View<'a> {
             return None;
         }
         let start = self.s.strings as usize + off as usize;
-        let s = std::str::from_utf8(self.bytes.get(start..start + len as usize)?).ok()?;
-        // A C string cannot carry a NUL: such an entry is not answered.
-        (!s.contains('\0')).then_some(s)
+        // (A NUL inside cannot pass into C: the module's buffer cuts there.)
+        std::str::from_utf8(self.bytes.get(start..start + len as usize)?).ok()
     }
 
     fn string_ref(&self, at: usize) -> Option<&'a str> {
