@@ -10,6 +10,7 @@ pub mod clock;
 pub mod credential_cache;
 pub mod directory;
 pub mod http;
+mod inline;
 mod log_budget;
 pub mod mail;
 pub mod nss_cache;

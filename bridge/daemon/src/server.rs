@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixStream;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -70,10 +70,14 @@ pub enum ServeError {
 }
 
 pub struct Server {
-    listener: UnixListener,
+    /// Non-blocking; accepted connections are served inline when they can be
+    /// (see `inline`) and registered with the runtime only when they must wait.
+    listener: tokio::io::unix::AsyncFd<std::os::unix::net::UnixListener>,
     path: PathBuf,
     service: Arc<Service>,
     open: Arc<Connections>,
+    /// How long accepting may wait for first frames (see `inline`).
+    inline_wait: crate::inline::WaitBudget,
 }
 
 /// Connections open now, per uid and in total.
@@ -169,14 +173,8 @@ fn descriptor_budget() -> usize {
         .max(16)
 }
 
-fn peer_of(stream: &UnixStream) -> std::io::Result<PeerCred> {
-    let c = stream.peer_cred()?;
-    Ok(PeerCred {
-        pid: c.pid().unwrap_or(0),
-        uid: c.uid(),
-        gid: c.gid(),
-    })
-}
+/// Connections accepted per wake-up before the loop looks at its other events.
+const ACCEPT_BATCH: usize = 64;
 
 impl Server {
     /// Binds the socket (mode 0666: every local program may look users up; what
@@ -200,10 +198,16 @@ impl Server {
             }
             let _ = std::fs::remove_file(path);
         }
-        let listener = UnixListener::bind(path).map_err(|source| ServeError::Bind {
+        let bound = |source| ServeError::Bind {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let listener = std::os::unix::net::UnixListener::bind(path).map_err(bound)?;
+        listener.set_nonblocking(true).map_err(bound)?;
+        // SAFETY: the AsyncFd owns the listener, whose descriptor stays open and
+        // the same until the AsyncFd is dropped.
+        let listener = unsafe { tokio::io::unix::AsyncFd::register(listener) }
+            .map_err(|e| bound(std::io::Error::from(e)))?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(
             |source| ServeError::Bind {
                 path: shown,
@@ -215,6 +219,7 @@ impl Server {
             path: path.to_owned(),
             service,
             open: Arc::new(Connections::default()),
+            inline_wait: Default::default(),
         })
     }
 
@@ -229,31 +234,24 @@ impl Server {
         tracing::info!(socket = %self.path.display(), "listening");
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        let peer = match peer_of(&stream) {
-                            Ok(peer) => peer,
-                            Err(e) => {
-                                tracing::warn!("peer credentials unavailable, closing: {e}");
-                                continue;
+                ready = self.listener.readable() => match ready {
+                    Ok(mut guard) => {
+                        for _ in 0..ACCEPT_BATCH {
+                            match guard.get_inner().accept() {
+                                Ok((stream, _)) => self.accepted(stream, &stop_rx, &mut connections, descriptors),
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                    guard.clear_ready();
+                                    break;
+                                }
+                                // EMFILE and friends: back off a little instead of spinning.
+                                Err(e) => {
+                                    tracing::warn!("accept failed: {e}");
+                                    tokio::time::sleep(Duration::from_millis(50)).await;
+                                    break;
+                                }
                             }
-                        };
-                        let engine = self.service.engine();
-                        let settings = &engine.daemon;
-                        let Some(slot) = self.open.admit(
-                            peer.uid,
-                            self.service.is_privileged(peer.uid),
-                            settings.max_connections.min(descriptors),
-                            settings.max_connections_per_uid,
-                        ) else {
-                            self.open.log_refusal(peer.uid);
-                            continue;
-                        };
-                        let service = Arc::clone(&self.service);
-                        let stop = stop_rx.clone();
-                        connections.spawn(connection(stream, peer, slot, service, stop, settings.frame_timeout));
+                        }
                     }
-                    // EMFILE and friends: back off a little instead of spinning.
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -273,9 +271,12 @@ impl Server {
             "stopping: no new connections"
         );
         let _ = std::fs::remove_file(&self.path);
-        drop(self.listener);
+        let Server {
+            listener, service, ..
+        } = self;
+        drop(listener);
         let _ = stop_tx.send(true);
-        let grace = self.service.request_timeout() + Duration::from_secs(1);
+        let grace = service.request_timeout() + Duration::from_secs(1);
         if tokio::time::timeout(grace, async {
             while connections.join_next().await.is_some() {}
         })
@@ -291,6 +292,93 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+impl Server {
+    /// One accepted connection: refused past its peer's limits, answered inline
+    /// when it can be, else handed to a task.
+    fn accepted(
+        &self,
+        stream: std::os::unix::net::UnixStream,
+        stop: &watch::Receiver<bool>,
+        connections: &mut JoinSet<()>,
+        descriptors: usize,
+    ) {
+        let peer = match authbridge_proto::peer_cred(&stream) {
+            Ok(peer) => peer,
+            Err(e) => {
+                tracing::warn!("peer credentials unavailable, closing: {e}");
+                return;
+            }
+        };
+        let engine = self.service.engine();
+        let settings = &engine.daemon;
+        let Some(slot) = self.open.admit(
+            peer.uid,
+            self.service.is_privileged(peer.uid),
+            settings.max_connections.min(descriptors),
+            settings.max_connections_per_uid,
+        ) else {
+            self.open.log_refusal(peer.uid);
+            return;
+        };
+        let rest = match crate::inline::try_answer(
+            &stream,
+            MAX_REQUEST,
+            &self.inline_wait,
+            &self.service,
+            peer,
+        ) {
+            crate::inline::Outcome::Done => return,
+            crate::inline::Outcome::Continue(rest) => rest,
+        };
+        let stream = match stream
+            .set_nonblocking(true)
+            .and_then(|()| UnixStream::from_std(stream))
+        {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!("cannot serve a connection: {e}");
+                return;
+            }
+        };
+        let service = Arc::clone(&self.service);
+        let frame_timeout = settings.frame_timeout;
+        connections.spawn(continue_connection(
+            stream,
+            rest,
+            peer,
+            slot,
+            service,
+            stop.clone(),
+            frame_timeout,
+        ));
+    }
+}
+
+/// Finishes what the inline path began, then serves the connection as usual.
+async fn continue_connection(
+    mut stream: UnixStream,
+    rest: crate::inline::Rest,
+    peer: PeerCred,
+    slot: Slot,
+    service: Arc<Service>,
+    stop: watch::Receiver<bool>,
+    frame_timeout: Duration,
+) {
+    use crate::inline::Rest;
+    let unwritten = match rest {
+        Rest::Fresh | Rest::Next => None,
+        Rest::Answer(answer) => Some(crate::inline::frame_of(&answer.await)),
+        Rest::Write(left) => Some(left),
+    };
+    if let Some(bytes) = unwritten {
+        match tokio::time::timeout(frame_timeout, stream.write_all(&bytes)).await {
+            Ok(Ok(())) => {}
+            _ => return,
+        }
+    }
+    connection(stream, peer, slot, service, stop, frame_timeout).await;
 }
 
 /// Reads one frame; `None` when the peer hung up cleanly between frames.

@@ -387,7 +387,7 @@ impl Service {
         // remembered state stale (a miss), never pair the old password with the
         // new state. Not read when nothing accepted here could be remembered.
         let state_before = self
-            .may_remember(engine, &password, front)
+            .may_remember(engine, front)
             .then(|| self.store.credential_state(login).ok())
             .flatten();
         let allowed = |kind| self.switches.kind_enabled(kind);
@@ -413,7 +413,7 @@ impl Service {
                 }
                 let ttl = cache_lifetime(&engine.daemon, kind, front);
                 let state = match state_before {
-                    _ if ttl.is_zero() || !self.may_remember(engine, &password, front) => None,
+                    _ if ttl.is_zero() || !self.may_remember(engine, front) => None,
                     Some(state) if uid.eq_ignore_ascii_case(login) => Some(state),
                     // A backend that mapped the login (external: no reset to race).
                     _ if kind != BackendKind::Database => self.store.credential_state(&uid).ok(),
@@ -482,12 +482,10 @@ impl Service {
     }
 
     /// Could a password accepted on this front be remembered at all? Not when
-    /// both lifetimes are off, and not for what looks like an app password
-    /// (never cached; this spares its check a store read).
-    fn may_remember(&self, engine: &Engine, password: &SecretString, front: Front) -> bool {
-        let on = !engine.daemon.cached_auth_timeout.is_zero()
-            || (front == Front::Http && !engine.daemon.http_credential_cache.is_zero());
-        on && !authbridge_local::looks_like_app_password(password.expose_secret())
+    /// both lifetimes are off (then no check costs the state read).
+    fn may_remember(&self, engine: &Engine, front: Front) -> bool {
+        !engine.daemon.cached_auth_timeout.is_zero()
+            || (front == Front::Http && !engine.daemon.http_credential_cache.is_zero())
     }
 
     /// A remembered password for this login, if the account is as it was when

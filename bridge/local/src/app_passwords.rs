@@ -62,20 +62,6 @@ impl SecretKey {
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-/// Has the shape [`generate_app_password`] makes (a hint for fast paths only:
-/// whether it *is* one is the store's to say).
-pub fn looks_like_app_password(candidate: &str) -> bool {
-    let b = candidate.as_bytes();
-    b.len() == 29
-        && b.iter().enumerate().all(|(i, c)| {
-            if i % 6 == 5 {
-                *c == b'-'
-            } else {
-                c.is_ascii_alphanumeric()
-            }
-        })
-}
-
 /// Five groups of five base-62 characters joined by "-" (about 149 bits from the
 /// OS CSPRNG), the shape occ prints (`kFrH9-TXk4s-...`).
 pub fn generate_app_password() -> String {
@@ -157,16 +143,6 @@ impl Authenticator for AppPasswords {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_shape_check_knows_its_own_passwords_and_little_else() {
-        for _ in 0..100 {
-            assert!(looks_like_app_password(&generate_app_password()));
-        }
-        assert!(!looks_like_app_password("Alice-pass-123"));
-        assert!(!looks_like_app_password("kFrH9-TXk4s-aaaaa-bbbbb-cccc!"));
-        assert!(!looks_like_app_password("kFrH9-TXk4s-aaaaa-bbbbbbcccccc"));
-    }
 
     #[test]
     fn shape_and_entropy_source() {

@@ -50,7 +50,7 @@ pub(crate) fn ask(request: &Request) -> Option<Response> {
         return None;
     }
     let path = authbridge_proto::system_socket();
-    let mut client = Client::connect(&path, CONNECT_TIMEOUT).ok()?;
+    let client = Client::connect(&path, CONNECT_TIMEOUT).ok()?;
     client.set_timeout(ANSWER_TIMEOUT).ok()?;
-    client.call(request).ok()
+    client.call_once(request).ok()
 }

@@ -84,10 +84,10 @@ impl<'a> Call<'a> {
     }
 
     fn ask(&self, request: &Request) -> Option<Response> {
-        let result = Client::connect(&self.options.socket, CONNECT_TIMEOUT).and_then(|mut c| {
+        let result = Client::connect(&self.options.socket, CONNECT_TIMEOUT).and_then(|c| {
             c.set_timeout(self.options.timeout)
                 .map_err(|e| authbridge_proto::ClientError::Frame(e.into()))?;
-            c.call(request)
+            c.call_once(request)
         });
         match result {
             Ok(Response::Error(e)) => {

@@ -98,8 +98,19 @@ impl Client {
         Ok(decode(&body)?)
     }
 
+    /// One request on this connection, then done: the write side is shut after
+    /// the request, so the daemon sees the hang-up with the frame and can answer
+    /// and close at once, without waiting for more.
+    pub fn call_once(mut self, request: &Request) -> Result<Response, ClientError> {
+        write_frame(&mut self.stream, &encode(request)?)?;
+        // Only a hint to the daemon: an old one that ignores it reads EOF later.
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let body = read_frame(&mut self.stream)?;
+        Ok(decode(&body)?)
+    }
+
     /// Connect, ask once, and hang up.
     pub fn ask(path: &Path, timeout: Duration, request: &Request) -> Result<Response, ClientError> {
-        Client::connect(path, timeout)?.call(request)
+        Client::connect(path, timeout)?.call_once(request)
     }
 }

@@ -1,0 +1,225 @@
+//! The socket's fast path: a one-shot client (the PAM and NSS modules connect,
+//! send one frame, half-close, read the answer) has usually sent its whole
+//! request by the time the daemon accepts. Such a request is read, answered and
+//! closed right where it was accepted: no epoll registration, no task, no wake
+//! of another thread. Anything else — a frame not all there yet, an answer that
+//! needs to wait (a backend over the network), an answer bigger than the socket
+//! takes at once, a client that keeps its connection — continues on the async
+//! path exactly as if it had gone there from the start.
+
+use authbridge_proto::{PeerCred, Request, Response, decode, encode};
+use std::future::Future;
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+use crate::service::Service;
+
+/// An answer still to come, or still to be written, for the async path.
+pub enum Rest {
+    /// Nothing consumed: serve the connection from its first frame.
+    Fresh,
+    /// The request was read; its answer is computed by this future.
+    Answer(Pin<Box<dyn Future<Output = Response> + Send>>),
+    /// The answer is known; these bytes of its frame are still to be written.
+    Write(Vec<u8>),
+    /// Answered in full; more frames may follow (or the hang-up).
+    Next,
+}
+
+/// What became of an accepted connection here.
+pub enum Outcome {
+    /// Answered, and the client had already hung up its side: closed.
+    Done,
+    /// Continue on the async path.
+    Continue(Rest),
+}
+
+/// `recv` without blocking; `peek` leaves the bytes queued.
+fn recv(stream: &UnixStream, buf: &mut [u8], peek: bool) -> std::io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | if peek { libc::MSG_PEEK } else { 0 };
+    // SAFETY: buf is valid for writes of its length.
+    let n = unsafe {
+        libc::recv(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            flags,
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// How long the accepting thread waits for a request that has not arrived yet
+/// (a client writes right after its connect returns, so this is microseconds).
+const FIRST_FRAME_WAIT_MS: i32 = 1;
+
+/// The accepting thread waits at most this long per second in all: a flood of
+/// silent connections costs the accept loop 2 %, then goes the async way.
+const WAIT_BUDGET_PER_SECOND: Duration = Duration::from_millis(20);
+
+/// Time spent waiting for first frames, per second.
+pub struct WaitBudget {
+    window: Mutex<(Instant, Duration)>,
+}
+
+impl Default for WaitBudget {
+    fn default() -> Self {
+        WaitBudget {
+            window: Mutex::new((Instant::now(), Duration::ZERO)),
+        }
+    }
+}
+
+impl WaitBudget {
+    fn may_wait(&self) -> bool {
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if w.0.elapsed() >= Duration::from_secs(1) {
+            *w = (Instant::now(), Duration::ZERO);
+        }
+        w.1 < WAIT_BUDGET_PER_SECOND
+    }
+
+    fn spent(&self, d: Duration) {
+        let mut w = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        w.1 += d;
+    }
+}
+
+/// Waits up to `FIRST_FRAME_WAIT_MS` for something to read, within the budget.
+fn wait_readable(stream: &UnixStream, budget: &WaitBudget) -> bool {
+    if !budget.may_wait() {
+        return false;
+    }
+    let mut fd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(stream),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let started = Instant::now();
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(&mut fd, 1, FIRST_FRAME_WAIT_MS) } == 1;
+    budget.spent(started.elapsed());
+    ready
+}
+
+/// The whole first frame, if it has arrived or arrives within a moment (and
+/// is not too big); nothing is consumed otherwise.
+fn whole_frame(stream: &UnixStream, max: usize, budget: &WaitBudget) -> Option<Zeroizing<Vec<u8>>> {
+    let mut prefix = [0u8; 4];
+    let mut got = recv(stream, &mut prefix, true).unwrap_or(0);
+    if got == 0 && wait_readable(stream, budget) {
+        got = recv(stream, &mut prefix, true).unwrap_or(0);
+    }
+    if got != 4 {
+        return None;
+    }
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > max {
+        // The async path refuses it with the usual error.
+        return None;
+    }
+    let mut frame = Zeroizing::new(vec![0u8; 4 + len]);
+    if recv(stream, &mut frame, true).ok()? != frame.len() {
+        return None;
+    }
+    // Queued in full: this read cannot come up short on a stream socket.
+    if recv(stream, &mut frame, false).ok()? != frame.len() {
+        return None;
+    }
+    frame.drain(..4);
+    Some(frame)
+}
+
+/// Writes what the socket takes now; the rest is returned.
+fn write_now(stream: &UnixStream, frame: &[u8]) -> Vec<u8> {
+    // SAFETY: frame is valid for reads of its length.
+    let n = unsafe {
+        libc::send(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            frame.as_ptr().cast(),
+            frame.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    frame[usize::try_from(n).unwrap_or(0).min(frame.len())..].to_vec()
+}
+
+fn framed(response: &Response) -> Vec<u8> {
+    let body = encode(response).unwrap_or_else(|e| {
+        encode(&Response::Error(format!("unencodable answer: {e}"))).unwrap_or_default()
+    });
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Serves what can be served without waiting. `max_request` is the async
+/// path's frame limit; `handle` is how the async path would answer a request.
+pub fn try_answer(
+    stream: &UnixStream,
+    max_request: usize,
+    budget: &WaitBudget,
+    service: &Arc<Service>,
+    peer: PeerCred,
+) -> Outcome {
+    let Some(body) = whole_frame(stream, max_request, budget) else {
+        return Outcome::Continue(Rest::Fresh);
+    };
+    let mut answer: Pin<Box<dyn Future<Output = Response> + Send>> = match decode::<Request>(&body)
+    {
+        Ok(request) => {
+            let service = Arc::clone(service);
+            let timeout = service.request_timeout();
+            Box::pin(async move {
+                match tokio::time::timeout(timeout, service.handle(request, &peer)).await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        tracing::warn!(
+                            peer_uid = peer.uid,
+                            peer_pid = peer.pid,
+                            "request timed out"
+                        );
+                        Response::Error("the request timed out".into())
+                    }
+                }
+            })
+        }
+        Err(e) => {
+            let response = Response::Error(format!("bad request: {e}"));
+            Box::pin(async move { response })
+        }
+    };
+    // One poll: an answer that needs to wait for anything goes to a task, which
+    // polls it again with a real waker (the no-op one is forgotten then).
+    let response = match answer
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(response) => response,
+        Poll::Pending => return Outcome::Continue(Rest::Answer(answer)),
+    };
+    let left = write_now(stream, &framed(&response));
+    if !left.is_empty() {
+        return Outcome::Continue(Rest::Write(left));
+    }
+    // A one-shot client has half-closed already: its hang-up is queued.
+    let mut probe = [0u8; 1];
+    match recv(stream, &mut probe, true) {
+        Ok(0) => Outcome::Done,
+        _ => Outcome::Continue(Rest::Next),
+    }
+}
+
+/// The bytes of a response frame (for the async path's write of `Rest::Answer`).
+pub fn frame_of(response: &Response) -> Vec<u8> {
+    framed(response)
+}
