@@ -118,6 +118,7 @@ pub async fn run(
         tracing::debug!("NSS cache leftovers not cleaned: {e}");
     }
     loop {
+        let last_check = tokio::time::Instant::now();
         let timeout = service.engine().nss.memcache_timeout;
         if timeout.is_zero() {
             if published.take().is_some() || path.exists() {
@@ -149,7 +150,14 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(CHECK_INTERVAL) => {}
-            _ = changed.notified() => {}
+            // A change made here: the file is stale already; republish soon,
+            // but at most once per interval (a bulk of changes costs one build).
+            _ = changed.notified() => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(last_check + CHECK_INTERVAL) => {}
+                    _ = stop.changed() => break,
+                }
+            }
             _ = stop.changed() => break,
         }
     }
