@@ -555,3 +555,16 @@ fn a_damaged_or_foreign_cache_file_is_never_trusted() {
     wait_for_cache(&d);
     assert_eq!(nss.run("getent", &["passwd", "alice"]).1, truth);
 }
+
+#[test]
+fn with_memcache_timeout_zero_there_is_no_file_and_lookups_ask_the_daemon() {
+    let d = Daemon::start(BIN, "[nss]\nmemcache_timeout = \"0s\"\n");
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
+    let nss = Nss::new(&d.socket);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!cache_file(&d).exists(), "no cache file published");
+    assert_eq!(nss.run("getent", &["passwd", "alice"]).0, 0);
+}

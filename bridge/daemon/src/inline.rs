@@ -174,30 +174,9 @@ pub fn try_answer(
     let Some(body) = whole_frame(stream, max_request, budget) else {
         return Outcome::Continue(Rest::Fresh);
     };
-    let mut answer: Pin<Box<dyn Future<Output = Response> + Send>> = match decode::<Request>(&body)
-    {
-        Ok(request) => {
-            let service = Arc::clone(service);
-            let timeout = service.request_timeout();
-            Box::pin(async move {
-                match tokio::time::timeout(timeout, service.handle(request, &peer)).await {
-                    Ok(response) => response,
-                    Err(_) => {
-                        tracing::warn!(
-                            peer_uid = peer.uid,
-                            peer_pid = peer.pid,
-                            "request timed out"
-                        );
-                        Response::Error("the request timed out".into())
-                    }
-                }
-            })
-        }
-        Err(e) => {
-            let response = Response::Error(format!("bad request: {e}"));
-            Box::pin(async move { response })
-        }
-    };
+    let mut answer: Pin<Box<dyn Future<Output = Response> + Send>> = Box::pin(
+        crate::server::answer(Arc::clone(service), decode::<Request>(&body), peer),
+    );
     // One poll: an answer that needs to wait for anything goes to a task, which
     // polls it again with a real waker (the no-op one is forgotten then).
     let response = match answer

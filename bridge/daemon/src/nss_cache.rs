@@ -121,10 +121,10 @@ pub async fn run(
         let last_check = tokio::time::Instant::now();
         let timeout = service.engine().nss.memcache_timeout;
         if timeout.is_zero() {
-            if published.take().is_some() || path.exists() {
-                if let Err(e) = authbridge_nsscache::withdraw(&dir) {
-                    tracing::warn!("NSS cache not withdrawn: {e}");
-                }
+            if (published.take().is_some() || path.exists())
+                && let Err(e) = authbridge_nsscache::withdraw(&dir)
+            {
+                tracing::warn!("NSS cache not withdrawn: {e}");
             }
         } else {
             let generation = service.store().directory_generation().ok();

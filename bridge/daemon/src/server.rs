@@ -7,7 +7,7 @@
 //! together never take the share of `max_connections` kept for root and the
 //! daemon's own uid — PAM keeps answering while someone hoards connections.
 
-use authbridge_proto::{FrameError, PeerCred, Request, Response, decode, encode};
+use authbridge_proto::{FrameError, PeerCred, Request, Response, decode};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -401,12 +401,31 @@ async fn read_request(
 }
 
 async fn write_response(stream: &mut UnixStream, response: &Response) -> Result<(), FrameError> {
-    let body = encode(response)?;
-    let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&body);
-    stream.write_all(&frame).await?;
+    stream.write_all(&crate::inline::frame_of(response)).await?;
     Ok(())
+}
+
+/// The answer to one decoded (or undecodable) request, within `request_timeout`.
+pub(crate) async fn answer(
+    service: Arc<Service>,
+    request: Result<Request, FrameError>,
+    peer: PeerCred,
+) -> Response {
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => return Response::Error(format!("bad request: {e}")),
+    };
+    match tokio::time::timeout(service.request_timeout(), service.handle(request, &peer)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                peer_uid = peer.uid,
+                peer_pid = peer.pid,
+                "request timed out"
+            );
+            Response::Error("the request timed out".into())
+        }
+    }
 }
 
 async fn connection(
@@ -439,27 +458,7 @@ async fn connection(
                 return;
             }
         };
-        let response = match decode::<Request>(&body) {
-            Ok(request) => {
-                match tokio::time::timeout(
-                    service.request_timeout(),
-                    service.handle(request, &peer),
-                )
-                .await
-                {
-                    Ok(response) => response,
-                    Err(_) => {
-                        tracing::warn!(
-                            peer_uid = peer.uid,
-                            peer_pid = peer.pid,
-                            "request timed out"
-                        );
-                        Response::Error("the request timed out".into())
-                    }
-                }
-            }
-            Err(e) => Response::Error(format!("bad request: {e}")),
-        };
+        let response = answer(Arc::clone(&service), decode::<Request>(&body), peer).await;
         // A peer that does not read its answers gives its place back too.
         match tokio::time::timeout(frame_timeout, write_response(&mut stream, &response)).await {
             Ok(Ok(())) => {}
