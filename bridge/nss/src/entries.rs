@@ -93,8 +93,7 @@ fn filled(result: Result<(), TooSmall>) -> (NssStatus, c_int) {
 fn cached(
     fill: impl FnOnce(&Mapping) -> Option<Result<(), TooSmall>>,
 ) -> Option<(NssStatus, c_int)> {
-    let mapping = memcache::current()?;
-    fill(&mapping).map(filled)
+    memcache::with(|mapping| fill(mapping)).map(filled)
 }
 
 fn fill_passwd_of(p: &Passwd, out: *mut libc::passwd, buf: &mut Buffer) -> Result<(), TooSmall> {
@@ -459,7 +458,7 @@ pub unsafe extern "C" fn _nss_authbridge_initgroups_dyn(
         let Some(user) = name_arg(user) else {
             return NOT_FOUND;
         };
-        let from_file = memcache::current().and_then(|m| m.view().groups_of(user));
+        let from_file = memcache::with(|m| m.view().groups_of(user));
         let gids = match from_file {
             Some(g) => g,
             None => match ask(&Request::GroupIdsOf(user.to_owned())) {

@@ -29,26 +29,30 @@ fn now_secs() -> u64 {
     ts.tv_sec.max(0) as u64
 }
 
-/// The live cache file of the daemon this process would ask, if there is one.
+/// The live cache file of the daemon this process would ask, if there is one
+/// (kept, for an enumeration that walks it across calls).
 pub(crate) fn current() -> Option<Arc<Mapping>> {
+    with(|m| Some(Arc::clone(m)))
+}
+
+/// `lookup` on the live cache file, under the lock that guards the mapping:
+/// a hit costs no reference count, no allocation and no syscall.
+pub(crate) fn with<T>(lookup: impl FnOnce(&Arc<Mapping>) -> Option<T>) -> Option<T> {
     if crate::in_daemon() {
         return None;
     }
     let now = now_secs();
     let mut current = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(c) = current.as_ref()
-        && c.mapping.is_live(now)
-    {
-        return Some(Arc::clone(&c.mapping));
+    if !current.as_ref().is_some_and(|c| c.mapping.is_live(now)) {
+        *current = None;
+        let socket = authbridge_proto::system_socket();
+        // The file must be root's or the daemon's: whoever owns the socket.
+        let daemon_uid = std::fs::symlink_metadata(&socket).ok().map(|m| m.uid());
+        let path = authbridge_nsscache::cache_path(&socket);
+        let mapping = Mapping::open(&path, daemon_uid, now).ok()?;
+        *current = Some(Current {
+            mapping: Arc::new(mapping),
+        });
     }
-    *current = None;
-    let socket = authbridge_proto::system_socket();
-    // The file must be root's or the daemon's: whoever owns the socket.
-    let daemon_uid = std::fs::symlink_metadata(&socket).ok().map(|m| m.uid());
-    let path = authbridge_nsscache::cache_path(&socket);
-    let mapping = Arc::new(Mapping::open(&path, daemon_uid, now).ok()?);
-    *current = Some(Current {
-        mapping: Arc::clone(&mapping),
-    });
-    Some(mapping)
+    lookup(&current.as_ref()?.mapping)
 }
