@@ -524,21 +524,24 @@ fn with_mail_server(imap: &Dovecot, daemon_settings: &str) -> Daemon {
     )
 }
 
+/// `alice` authenticates through the `ab` service with this password.
+fn alice_authenticates(pam: &Pam, password: &str) -> Run {
+    pam.run(
+        "ab",
+        "alice",
+        &["authenticate"],
+        &format!("{password}\n"),
+        &[],
+    )
+}
+
 #[test]
 fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
     let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
     let mut d = with_mail_server(&imap, "cached_auth_timeout = \"60s\"");
     let pam = Pam::new();
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
-    let login = |password: &str| {
-        pam.run(
-            "ab",
-            "alice",
-            &["authenticate"],
-            &format!("{password}\n"),
-            &[],
-        )
-    };
+    let login = |password: &str| alice_authenticates(&pam, password);
     for _ in 0..10 {
         expect(login("alice-mail-pw"), true, SUCCESS);
     }
@@ -609,15 +612,7 @@ fn offline_logins_inside_the_window_only() {
     );
     let pam = Pam::new();
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
-    let login = |password: &str| {
-        pam.run(
-            "ab",
-            "alice",
-            &["authenticate"],
-            &format!("{password}\n"),
-            &[],
-        )
-    };
+    let login = |password: &str| alice_authenticates(&pam, password);
     expect(login("alice-mail-pw"), true, SUCCESS);
     let out = d.cli(&["user", "auth-tokens", "add", "alice"], None);
     let token = String::from_utf8_lossy(&out.stdout)
