@@ -106,15 +106,37 @@ pub fn invalidate(dir: &Path) -> io::Result<()> {
     }
 }
 
-fn mark_stale(path: &Path) -> io::Result<()> {
-    match OpenOptions::new()
+/// The file at `path` opened for marking, if it is one of ours: a regular file
+/// that starts with the cache's magic. Anything else there (a link planted in
+/// a directory someone else can write, a stranger's file) is left untouched.
+fn open_ours(path: &Path) -> io::Result<Option<File>> {
+    let file = match OpenOptions::new()
+        .read(true)
         .write(true)
-        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
         .open(path)
     {
-        Ok(f) => f.write_all_at(&layout::STATE_STALE.to_le_bytes(), STATE_OFFSET as u64),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    let mut magic = [0u8; 8];
+    let ours = meta.file_type().is_file()
+        && meta.nlink() == 1
+        && file.read_exact_at(&mut magic, 0).is_ok()
+        && magic == layout::MAGIC;
+    Ok(ours.then_some(file))
+}
+
+fn mark(file: &File) -> io::Result<()> {
+    file.write_all_at(&layout::STATE_STALE.to_le_bytes(), STATE_OFFSET as u64)
+}
+
+fn mark_stale(path: &Path) -> io::Result<()> {
+    match open_ours(path)? {
+        Some(file) => mark(&file),
+        None => Ok(()),
     }
 }
 
@@ -149,15 +171,10 @@ pub fn publish(
             return Err(PublishError::Moved);
         }
         // Open the old file before the rename: after it, the name is the new one.
-        let old = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(&path)
-            .ok();
+        let old = open_ours(&path).ok().flatten();
         std::fs::rename(&temp, &path).map_err(io_at(&path))?;
         if let Some(old) = old {
-            old.write_all_at(&layout::STATE_STALE.to_le_bytes(), STATE_OFFSET as u64)
-                .map_err(io_at(&path))?;
+            mark(&old).map_err(io_at(&path))?;
         }
         Ok(())
     });
@@ -411,6 +428,34 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&path, &link).unwrap();
         assert!(Mapping::open(&link, own_uid(), 1).is_err(), "no symlinks");
+    }
+
+    #[test]
+    fn marking_stale_never_writes_into_a_file_that_is_not_a_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"0123456789abcdefghij").unwrap();
+        // A hard link and a symlink in the cache's place, and a stranger's file.
+        std::fs::hard_link(&victim, dir.path().join(FILE_NAME)).unwrap();
+        invalidate(dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join(FILE_NAME)).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(FILE_NAME)).unwrap();
+        assert!(
+            invalidate(dir.path()).is_err(),
+            "O_NOFOLLOW refuses the link"
+        );
+        std::fs::remove_file(dir.path().join(FILE_NAME)).unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), b"0123456789abcdefghij").unwrap();
+        invalidate(dir.path()).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"0123456789abcdefghij");
+        assert_eq!(
+            std::fs::read(dir.path().join(FILE_NAME)).unwrap(),
+            b"0123456789abcdefghij"
+        );
+        // A publish over a stranger's file replaces it without writing into it.
+        std::fs::hard_link(&victim, dir.path().join("other")).unwrap();
+        publish(dir.path(), &bytes("alice", 100), || true).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"0123456789abcdefghij");
     }
 
     #[test]
