@@ -209,10 +209,7 @@ pub fn open_store(
 /// NSS cache file stale at once (as `sss_cache -E` does for SSSD): the modules
 /// ask the daemon until it has published a new one.
 fn mark_nss_cache_stale_on_change(store: &authbridge_store::SqliteStore, socket: &std::path::Path) {
-    let dir = authbridge_nsscache::cache_path(socket)
-        .parent()
-        .map(std::path::Path::to_owned)
-        .unwrap_or_default();
+    let dir = authbridge_nsscache::cache_dir(socket);
     store.on_directory_change(Box::new(move || {
         if let Err(e) = authbridge_nsscache::invalidate(&dir) {
             tracing::warn!(

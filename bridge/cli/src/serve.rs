@@ -169,7 +169,7 @@ fn watch_directory(
     socket: &Path,
     changed: Arc<tokio::sync::Notify>,
 ) {
-    let dir = socket.parent().map(Path::to_owned).unwrap_or_default();
+    let dir = authbridge_nsscache::cache_dir(socket);
     store.on_directory_change(Box::new(move || {
         if let Err(e) = authbridge_nsscache::invalidate(&dir) {
             tracing::warn!("the NSS cache could not be marked stale: {e}");

@@ -152,7 +152,8 @@ fn write_now(stream: &UnixStream, frame: &[u8]) -> Vec<u8> {
     frame[usize::try_from(n).unwrap_or(0).min(frame.len())..].to_vec()
 }
 
-fn framed(response: &Response) -> Vec<u8> {
+/// A response as its frame: length prefix and body (both paths write this).
+pub fn frame_of(response: &Response) -> Vec<u8> {
     let body = encode(response).unwrap_or_else(|e| {
         encode(&Response::Error(format!("unencodable answer: {e}"))).unwrap_or_default()
     });
@@ -186,7 +187,7 @@ pub fn try_answer(
         Poll::Ready(response) => response,
         Poll::Pending => return Outcome::Continue(Rest::Answer(answer)),
     };
-    let left = write_now(stream, &framed(&response));
+    let left = write_now(stream, &frame_of(&response));
     if !left.is_empty() {
         return Outcome::Continue(Rest::Write(left));
     }
@@ -196,9 +197,4 @@ pub fn try_answer(
         Ok(0) => Outcome::Done,
         _ => Outcome::Continue(Rest::Next),
     }
-}
-
-/// The bytes of a response frame (for the async path's write of `Rest::Answer`).
-pub fn frame_of(response: &Response) -> Vec<u8> {
-    framed(response)
 }

@@ -111,7 +111,7 @@ pub async fn run(
     changed: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let dir = socket.parent().unwrap_or(Path::new("/")).to_owned();
+    let dir = authbridge_nsscache::cache_dir(&socket);
     let path = dir.join(authbridge_nsscache::FILE_NAME);
     let mut published: Option<Published> = None;
     if let Err(e) = authbridge_nsscache::clean_leftovers(&dir) {

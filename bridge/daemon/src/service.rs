@@ -142,13 +142,6 @@ impl Service {
         Ok(())
     }
 
-    /// An account changed through the daemon (password, state, removal, its app
-    /// passwords): nothing remembered of it is served again. Changes made by the
-    /// CLI are caught by the state check at every cache hit.
-    pub fn forget_credentials(&self, uid: &str) {
-        self.credentials.forget_uid(uid);
-    }
-
     pub fn request_timeout(&self) -> Duration {
         self.engine().daemon.request_timeout
     }
@@ -413,7 +406,7 @@ impl Service {
                 }
                 let ttl = cache_lifetime(&engine.daemon, kind, front);
                 let state = match state_before {
-                    _ if ttl.is_zero() || !self.may_remember(engine, front) => None,
+                    _ if ttl.is_zero() => None,
                     Some(state) if uid.eq_ignore_ascii_case(login) => Some(state),
                     // A backend that mapped the login (external: no reset to race).
                     _ if kind != BackendKind::Database => self.store.credential_state(&uid).ok(),
@@ -648,7 +641,8 @@ impl Service {
     /// `revoke_app_passwords_on_reset` the user's app passwords go too.
     pub fn reset_password(&self, uid: &str, hash: &str) -> Result<(), StoreError> {
         self.store.set_password_hash(uid, Some(hash))?;
-        self.forget_credentials(uid);
+        // The state check at the next hit would catch it too; this frees the entry.
+        self.credentials.forget_uid(uid);
         if self.engine().revoke_app_passwords_on_reset {
             let revoked = self.store.delete_app_passwords_before(uid, i64::MAX)?;
             tracing::info!(?uid, revoked, "password reset: app passwords revoked");

@@ -24,9 +24,14 @@ use crate::layout::{self, HEADER_LEN, Invalid, MAX_FILE_LEN, STATE_LIVE, STATE_O
 pub const FILE_NAME: &str = "nss.cache";
 const LOCK_NAME: &str = "nss.cache.lock";
 
-/// The cache file beside the daemon's socket (its runtime directory).
+/// The daemon's runtime directory, where the socket and the cache file live.
+pub fn cache_dir(socket: &Path) -> PathBuf {
+    socket.parent().unwrap_or(Path::new("/")).to_owned()
+}
+
+/// The cache file beside the daemon's socket.
 pub fn cache_path(socket: &Path) -> PathBuf {
-    socket.parent().unwrap_or(Path::new("/")).join(FILE_NAME)
+    cache_dir(socket).join(FILE_NAME)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ pub mod file;
 pub mod layout;
 
 pub use file::{
-    FILE_NAME, MapError, Mapping, PublishError, cache_path, clean_leftovers, invalidate, publish,
-    withdraw,
+    FILE_NAME, MapError, Mapping, PublishError, cache_dir, cache_path, clean_leftovers, invalidate,
+    publish, withdraw,
 };
 pub use layout::{GroupRef, Invalid, PasswdRef, Snapshot, TooLarge, View, encode};
