@@ -649,8 +649,8 @@ fn main() {
             rhost: None,
         });
         let direct = time_calls(2000, || {
-            let mut c = Client::connect(&d.socket, Duration::from_secs(5)).unwrap();
-            match c.call(&direct_request).unwrap() {
+            // As the modules ask: one request, then the write side shut.
+            match Client::ask(&d.socket, Duration::from_secs(5), &direct_request).unwrap() {
                 Response::Auth(a) if a.status == AuthStatus::Accepted => {}
                 other => panic!("{other:?}"),
             }

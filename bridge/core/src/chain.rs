@@ -37,6 +37,22 @@ pub struct Decision {
     pub attempts: Vec<Attempt>,
 }
 
+impl Decision {
+    /// This decision, made after `earlier` (a first pass over other backends
+    /// that accepted nothing): both passes' attempts, and unavailable if either
+    /// pass could not ask a backend, as one pass over all of them would be.
+    pub fn after(mut self, earlier: Decision) -> Decision {
+        let mut attempts = earlier.attempts;
+        attempts.append(&mut self.attempts);
+        let outcome = match (self.outcome, earlier.outcome) {
+            (accepted @ Outcome::Accepted { .. }, _) => accepted,
+            (Outcome::Unavailable, _) | (_, Outcome::Unavailable) => Outcome::Unavailable,
+            _ => Outcome::Rejected,
+        };
+        Decision { outcome, attempts }
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Chain {
     backends: Vec<Arc<dyn Authenticator>>,
@@ -171,6 +187,35 @@ mod tests {
                 .map(|b| Arc::clone(b) as Arc<dyn Authenticator>)
                 .collect(),
         )
+    }
+
+    #[tokio::test]
+    async fn two_passes_decide_as_one_pass_over_both_would() {
+        let (down, no, yes) = (
+            scripted("a", down()),
+            scripted("b", reject()),
+            scripted("c", accept("alice")),
+        );
+        for (first, second) in [(&down, &no), (&no, &down)] {
+            let earlier = chain_of(&[first]).authenticate(&creds()).await;
+            let d = chain_of(&[second])
+                .authenticate(&creds())
+                .await
+                .after(earlier);
+            assert_eq!(d.outcome, Outcome::Unavailable);
+            let names: Vec<_> = d.attempts.iter().map(|a| a.backend.as_str()).collect();
+            assert_eq!(names, [first.name.as_str(), second.name.as_str()]);
+        }
+        let earlier = chain_of(&[&no]).authenticate(&creds()).await;
+        let d = chain_of(&[&no]).authenticate(&creds()).await.after(earlier);
+        assert_eq!(d.outcome, Outcome::Rejected);
+        let earlier = chain_of(&[&down]).authenticate(&creds()).await;
+        let d = chain_of(&[&yes])
+            .authenticate(&creds())
+            .await
+            .after(earlier);
+        assert!(matches!(d.outcome, Outcome::Accepted { .. }), "{d:?}");
+        assert_eq!(d.attempts.len(), 2);
     }
 
     #[tokio::test]

@@ -17,14 +17,14 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-use crate::service::Service;
+use crate::service::{Answered, Service};
 
 /// An answer still to come, or still to be written, for the async path.
 pub enum Rest {
     /// Nothing consumed: serve the connection from its first frame.
     Fresh,
     /// The request was read; its answer is computed by this future.
-    Answer(Pin<Box<dyn Future<Output = Response> + Send>>),
+    Answer(Pin<Box<dyn Future<Output = Answered> + Send>>),
     /// The answer is known; these bytes of its frame are still to be written.
     Write(Vec<u8>),
     /// Answered in full; more frames may follow (or the hang-up).
@@ -110,24 +110,29 @@ fn wait_readable(stream: &UnixStream, budget: &WaitBudget) -> bool {
     ready
 }
 
+/// A look at what has arrived covers a usual request (a login, a password and
+/// a service name) in one call.
+const FIRST_LOOK: usize = 1024;
+
 /// The whole first frame, if it has arrived or arrives within a moment (and
 /// is not too big); nothing is consumed otherwise.
 fn whole_frame(stream: &UnixStream, max: usize, budget: &WaitBudget) -> Option<Zeroizing<Vec<u8>>> {
-    let mut prefix = [0u8; 4];
-    let mut got = recv(stream, &mut prefix, true).unwrap_or(0);
+    let mut look = Zeroizing::new([0u8; FIRST_LOOK]);
+    let mut got = recv(stream, &mut *look, true).unwrap_or(0);
     if got == 0 && wait_readable(stream, budget) {
-        got = recv(stream, &mut prefix, true).unwrap_or(0);
+        got = recv(stream, &mut *look, true).unwrap_or(0);
     }
-    if got != 4 {
+    if got < 4 {
         return None;
     }
-    let len = u32::from_be_bytes(prefix) as usize;
+    let len = u32::from_be_bytes([look[0], look[1], look[2], look[3]]) as usize;
     if len > max {
         // The async path refuses it with the usual error.
         return None;
     }
     let mut frame = Zeroizing::new(vec![0u8; 4 + len]);
-    if recv(stream, &mut frame, true).ok()? != frame.len() {
+    // Not all in the first look: look again at the whole size.
+    if got < frame.len() && recv(stream, &mut frame, true).ok()? != frame.len() {
         return None;
     }
     // Queued in full: this read cannot come up short on a stream socket.
@@ -175,19 +180,21 @@ pub fn try_answer(
     let Some(body) = whole_frame(stream, max_request, budget) else {
         return Outcome::Continue(Rest::Fresh);
     };
-    let mut answer: Pin<Box<dyn Future<Output = Response> + Send>> = Box::pin(
+    let mut answer: Pin<Box<dyn Future<Output = Answered> + Send>> = Box::pin(
         crate::server::answer(Arc::clone(service), decode::<Request>(&body), peer),
     );
     // One poll: an answer that needs to wait for anything goes to a task, which
     // polls it again with a real waker (the no-op one is forgotten then).
-    let response = match answer
+    let answered = match answer
         .as_mut()
         .poll(&mut Context::from_waker(Waker::noop()))
     {
-        Poll::Ready(response) => response,
+        Poll::Ready(answered) => answered,
         Poll::Pending => return Outcome::Continue(Rest::Answer(answer)),
     };
-    let left = write_now(stream, &frame_of(&response));
+    let left = write_now(stream, &frame_of(&answered.response));
+    // The decision line after the answer: the client does not wait for the log.
+    drop(answered.line);
     if !left.is_empty() {
         return Outcome::Continue(Rest::Write(left));
     }

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::log_budget::{self, LogBudget};
-use crate::service::Service;
+use crate::service::{Answered, Service};
 
 /// Requests are small (a login and two passwords at most); anything bigger is hostile.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -70,14 +70,33 @@ pub enum ServeError {
 }
 
 pub struct Server {
-    /// Non-blocking; accepted connections are served inline when they can be
-    /// (see `inline`) and registered with the runtime only when they must wait.
-    listener: tokio::io::unix::AsyncFd<std::os::unix::net::UnixListener>,
+    listener: std::os::unix::net::UnixListener,
     path: PathBuf,
+    service: Arc<Service>,
+}
+
+/// The accepting thread's side: it blocks in accept(2), so a one-shot client
+/// wakes exactly one thread, as with a bare server, and is answered inline when
+/// it can be (see `inline`); a connection that must wait goes to the runtime.
+struct Acceptor {
+    listener: std::os::unix::net::UnixListener,
     service: Arc<Service>,
     open: Arc<Connections>,
     /// How long accepting may wait for first frames (see `inline`).
     inline_wait: crate::inline::WaitBudget,
+    /// Where connections that continue on the async path are sent.
+    to_runtime: tokio::sync::mpsc::UnboundedSender<Continued>,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+    descriptors: usize,
+}
+
+/// A connection the accepting thread began and the runtime finishes. The channel
+/// carrying these is bounded by the connection places: each holds its `Slot`.
+struct Continued {
+    stream: std::os::unix::net::UnixStream,
+    rest: crate::inline::Rest,
+    peer: PeerCred,
+    slot: Slot,
 }
 
 /// Connections open now, per uid and in total.
@@ -173,9 +192,6 @@ fn descriptor_budget() -> usize {
         .max(16)
 }
 
-/// Connections accepted per wake-up before the loop looks at its other events.
-const ACCEPT_BATCH: usize = 64;
-
 impl Server {
     /// Binds the socket (mode 0666: every local program may look users up; what
     /// each peer may do is decided per request from SO_PEERCRED).
@@ -203,11 +219,6 @@ impl Server {
             source,
         };
         let listener = std::os::unix::net::UnixListener::bind(path).map_err(bound)?;
-        listener.set_nonblocking(true).map_err(bound)?;
-        // SAFETY: the AsyncFd owns the listener, whose descriptor stays open and
-        // the same until the AsyncFd is dropped.
-        let listener = unsafe { tokio::io::unix::AsyncFd::register(listener) }
-            .map_err(|e| bound(std::io::Error::from(e)))?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).map_err(
             |source| ServeError::Bind {
                 path: shown,
@@ -218,8 +229,6 @@ impl Server {
             listener,
             path: path.to_owned(),
             service,
-            open: Arc::new(Connections::default()),
-            inline_wait: Default::default(),
         })
     }
 
@@ -230,35 +239,39 @@ impl Server {
         let mut hup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
-        let descriptors = descriptor_budget();
-        tracing::info!(socket = %self.path.display(), "listening");
+        let (to_runtime, mut continued) = tokio::sync::mpsc::unbounded_channel();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let Server {
+            listener,
+            path,
+            service,
+        } = self;
+        let acceptor = Acceptor {
+            listener,
+            service: Arc::clone(&service),
+            open: Arc::new(Connections::default()),
+            inline_wait: Default::default(),
+            to_runtime,
+            stopping: Arc::clone(&stopping),
+            descriptors: descriptor_budget(),
+        };
+        let runtime = tokio::runtime::Handle::current();
+        let accepting = std::thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || {
+                // The inline path's request timeout needs the runtime's clock.
+                let _runtime = runtime.enter();
+                acceptor.serve();
+            })
+            .map_err(ServeError::Signals)?;
+        tracing::info!(socket = %path.display(), "listening");
         loop {
             tokio::select! {
-                ready = self.listener.readable() => match ready {
-                    Ok(mut guard) => {
-                        for _ in 0..ACCEPT_BATCH {
-                            match guard.get_inner().accept() {
-                                Ok((stream, _)) => self.accepted(stream, &stop_rx, &mut connections, descriptors),
-                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                                    guard.clear_ready();
-                                    break;
-                                }
-                                // EMFILE and friends: back off a little instead of spinning.
-                                Err(e) => {
-                                    tracing::warn!("accept failed: {e}");
-                                    tokio::time::sleep(Duration::from_millis(50)).await;
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
+                Some(c) = continued.recv() => {
+                    spawn_continued(&mut connections, c, &service, &stop_rx);
+                }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                _ = hup.recv() => match self.service.reload() {
+                _ = hup.recv() => match service.reload() {
                     Ok(()) => tracing::info!("configuration reloaded"),
                     Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
                 },
@@ -270,11 +283,21 @@ impl Server {
             in_flight = connections.len(),
             "stopping: no new connections"
         );
-        let _ = std::fs::remove_file(&self.path);
-        let Server {
-            listener, service, ..
-        } = self;
-        drop(listener);
+        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        let wake = path.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            // Ends the accepting thread's accept(2) (if the backlog is full, the
+            // thread is accepting anyway); it sees the flag and closes the listener.
+            let _ = std::os::unix::net::UnixStream::connect(wake);
+            accepting.join()
+        })
+        .await;
+        let _ = std::fs::remove_file(&path);
+        // What the thread handed over before it stopped is served too.
+        continued.close();
+        while let Some(c) = continued.recv().await {
+            spawn_continued(&mut connections, c, &service, &stop_rx);
+        }
         let _ = stop_tx.send(true);
         let grace = service.request_timeout() + Duration::from_secs(1);
         if tokio::time::timeout(grace, async {
@@ -294,16 +317,59 @@ impl Server {
     }
 }
 
-impl Server {
+/// Serves on the runtime a connection the accepting thread began.
+fn spawn_continued(
+    connections: &mut JoinSet<()>,
+    c: Continued,
+    service: &Arc<Service>,
+    stop: &watch::Receiver<bool>,
+) {
+    let stream = match c
+        .stream
+        .set_nonblocking(true)
+        .and_then(|()| UnixStream::from_std(c.stream))
+    {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!("cannot serve a connection: {e}");
+            return;
+        }
+    };
+    let frame_timeout = service.engine().daemon.frame_timeout;
+    connections.spawn(continue_connection(
+        stream,
+        c.rest,
+        c.peer,
+        c.slot,
+        Arc::clone(service),
+        stop.clone(),
+        frame_timeout,
+    ));
+}
+
+impl Acceptor {
+    /// Accepts until the daemon stops.
+    fn serve(self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let accepted = self.listener.accept();
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            match accepted {
+                Ok((stream, _)) => self.accepted(stream),
+                // EMFILE and friends: back off a little instead of spinning.
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
     /// One accepted connection: refused past its peer's limits, answered inline
-    /// when it can be, else handed to a task.
-    fn accepted(
-        &self,
-        stream: std::os::unix::net::UnixStream,
-        stop: &watch::Receiver<bool>,
-        connections: &mut JoinSet<()>,
-        descriptors: usize,
-    ) {
+    /// when it can be, else handed to the runtime.
+    fn accepted(&self, stream: std::os::unix::net::UnixStream) {
         let peer = match authbridge_proto::peer_cred(&stream) {
             Ok(peer) => peer,
             Err(e) => {
@@ -316,43 +382,30 @@ impl Server {
         let Some(slot) = self.open.admit(
             peer.uid,
             self.service.is_privileged(peer.uid),
-            settings.max_connections.min(descriptors),
+            settings.max_connections.min(self.descriptors),
             settings.max_connections_per_uid,
         ) else {
             self.open.log_refusal(peer.uid);
             return;
         };
-        let rest = match crate::inline::try_answer(
+        match crate::inline::try_answer(
             &stream,
             MAX_REQUEST,
             &self.inline_wait,
             &self.service,
             peer,
         ) {
-            crate::inline::Outcome::Done => return,
-            crate::inline::Outcome::Continue(rest) => rest,
-        };
-        let stream = match stream
-            .set_nonblocking(true)
-            .and_then(|()| UnixStream::from_std(stream))
-        {
-            Ok(stream) => stream,
-            Err(e) => {
-                tracing::warn!("cannot serve a connection: {e}");
-                return;
+            crate::inline::Outcome::Done => {}
+            crate::inline::Outcome::Continue(rest) => {
+                // Fails only when the runtime is stopping: the connection closes.
+                let _ = self.to_runtime.send(Continued {
+                    stream,
+                    rest,
+                    peer,
+                    slot,
+                });
             }
-        };
-        let service = Arc::clone(&self.service);
-        let frame_timeout = settings.frame_timeout;
-        connections.spawn(continue_connection(
-            stream,
-            rest,
-            peer,
-            slot,
-            service,
-            stop.clone(),
-            frame_timeout,
-        ));
+        }
     }
 }
 
@@ -367,15 +420,22 @@ async fn continue_connection(
     frame_timeout: Duration,
 ) {
     use crate::inline::Rest;
+    // Written once the answer is (or cannot be), as on the inline path.
+    let mut line = None;
     let unwritten = match rest {
         Rest::Fresh | Rest::Next => None,
-        Rest::Answer(answer) => Some(crate::inline::frame_of(&answer.await)),
+        Rest::Answer(answer) => {
+            let answered = answer.await;
+            line = answered.line;
+            Some(crate::inline::frame_of(&answered.response))
+        }
         Rest::Write(left) => Some(left),
     };
     if let Some(bytes) = unwritten {
-        match tokio::time::timeout(frame_timeout, stream.write_all(&bytes)).await {
-            Ok(Ok(())) => {}
-            _ => return,
+        let written = tokio::time::timeout(frame_timeout, stream.write_all(&bytes)).await;
+        drop(line);
+        if !matches!(written, Ok(Ok(()))) {
+            return;
         }
     }
     connection(stream, peer, slot, service, stop, frame_timeout).await;
@@ -410,20 +470,20 @@ pub(crate) async fn answer(
     service: Arc<Service>,
     request: Result<Request, FrameError>,
     peer: PeerCred,
-) -> Response {
+) -> Answered {
     let request = match request {
         Ok(request) => request,
-        Err(e) => return Response::Error(format!("bad request: {e}")),
+        Err(e) => return Answered::now(Response::Error(format!("bad request: {e}"))),
     };
     match tokio::time::timeout(service.request_timeout(), service.handle(request, &peer)).await {
-        Ok(response) => response,
+        Ok(answered) => answered,
         Err(_) => {
             tracing::warn!(
                 peer_uid = peer.uid,
                 peer_pid = peer.pid,
                 "request timed out"
             );
-            Response::Error("the request timed out".into())
+            Answered::now(Response::Error("the request timed out".into()))
         }
     }
 }
@@ -458,11 +518,17 @@ async fn connection(
                 return;
             }
         };
-        let response = answer(Arc::clone(&service), decode::<Request>(&body), peer).await;
+        let answered = answer(Arc::clone(&service), decode::<Request>(&body), peer).await;
         // A peer that does not read its answers gives its place back too.
-        match tokio::time::timeout(frame_timeout, write_response(&mut stream, &response)).await {
-            Ok(Ok(())) => {}
-            _ => return,
+        let written = tokio::time::timeout(
+            frame_timeout,
+            write_response(&mut stream, &answered.response),
+        )
+        .await;
+        // The decision line after the answer: the client does not wait for the log.
+        drop(answered.line);
+        if !matches!(written, Ok(Ok(()))) {
+            return;
         }
     }
 }

@@ -76,12 +76,64 @@ struct Conclusion {
 }
 
 /// A password check's answer, with the kind of credential that passed.
-#[derive(Debug, Clone)]
 pub struct Checked {
     pub answer: AuthAnswer,
     /// `AppPassword` when a device credential passed: it may not take over the
     /// account (change its login password).
     pub kind: Option<BackendKind>,
+    /// Written when dropped (None when the rate limit holds it back).
+    pub line: Option<DecisionLine>,
+}
+
+/// A socket request's answer, and the decision line to write once it is sent.
+pub struct Answered {
+    pub response: Response,
+    pub line: Option<DecisionLine>,
+}
+
+impl Answered {
+    pub(crate) fn now(response: Response) -> Answered {
+        Answered {
+            response,
+            line: None,
+        }
+    }
+}
+
+/// One decision's log line, written when it is dropped: the socket drops it
+/// right after its answer is sent, so that a client does not wait for the log;
+/// every other caller drops it with the answer. Nothing secret in it; everything
+/// a client chose (login, service, rhost) and everything a server said is
+/// written quoted and escaped (Debug), so neither a line nor a field can be
+/// forged.
+pub struct DecisionLine {
+    login: String,
+    uid: Option<String>,
+    backend: String,
+    verdict: AuthStatus,
+    detail: String,
+    latency_ms: u64,
+    service: String,
+    source: String,
+    peer: Option<PeerCred>,
+}
+
+impl Drop for DecisionLine {
+    fn drop(&mut self) {
+        tracing::info!(
+            login = ?self.login,
+            uid = ?self.uid.as_deref().unwrap_or("-"),
+            backend = %self.backend,
+            verdict = ?self.verdict,
+            detail = ?self.detail,
+            latency_ms = self.latency_ms,
+            service = ?self.service,
+            source = ?self.source,
+            peer_uid = self.peer.map(|p| p.uid as i64).unwrap_or(-1),
+            peer_pid = self.peer.map(|p| p.pid as i64).unwrap_or(-1),
+            "decision"
+        );
+    }
 }
 
 impl Conclusion {
@@ -163,19 +215,17 @@ impl Service {
             .is_some_and(|name| name.eq_ignore_ascii_case(user))
     }
 
-    pub async fn handle(&self, request: Request, peer: &PeerCred) -> Response {
+    pub async fn handle(&self, request: Request, peer: &PeerCred) -> Answered {
         let engine = self.engine();
         let dir = Directory::new(&self.store, &engine.nss, &engine.names);
-        match request {
-            Request::Authenticate(auth) => {
-                if !self.may_act_for(peer, &auth.user) {
-                    return refused(peer, "authenticate another user");
-                }
-                Response::Auth(self.authenticate(auth, peer).await)
+        let response = match request {
+            Request::Authenticate(auth) => return self.authenticate(auth, None, peer).await,
+            Request::AuthenticateStartedBy { request, real_uid } => {
+                return self.authenticate(request, Some(real_uid), peer).await;
             }
             Request::Account { user } => {
                 if !self.may_act_for(peer, &user) {
-                    return refused(peer, "query another user's account");
+                    return Answered::now(refused(peer, "query another user's account"));
                 }
                 Response::Account(self.account(&user))
             }
@@ -185,7 +235,7 @@ impl Service {
                 rhost,
             } => {
                 if !self.may_act_for(peer, &user) {
-                    return refused(peer, "open a session for another user");
+                    return Answered::now(refused(peer, "open a session for another user"));
                 }
                 self.open_session(&user, &service, rhost.as_deref())
             }
@@ -195,7 +245,7 @@ impl Service {
                 new_password,
             } => {
                 if !self.is_privileged(peer.uid) {
-                    return refused(peer, "change passwords");
+                    return Answered::now(refused(peer, "change passwords"));
                 }
                 Response::PasswordChange(
                     self.change_password(&user, old_password, new_password, &engine.policy)
@@ -210,39 +260,50 @@ impl Service {
             Request::GroupById(id) => Response::Group(dir.group_by_id(id)),
             Request::GroupAll => Response::Group(dir.group_all()),
             Request::GroupIdsOf(name) => Response::GroupIds(dir.group_ids_of(&name)),
-        }
+        };
+        Answered::now(response)
     }
 
-    /// The throttle's source. Root and the daemon's own uid speak for remote
-    /// clients (sshd's PAM_RHOST); any other local peer is its own source, whatever
-    /// rhost it claims — else it could pick a fresh source for every guess.
-    /// A privileged peer without a remote host (su, sudo, login) counts as the
-    /// user who started it — its real uid — so that one user's wrong `su victim`
-    /// attempts do not lock the victim out of their own console and sudo.
-    fn source(&self, rhost: Option<&str>, peer: &PeerCred) -> String {
-        let trusted = self.is_privileged(peer.uid);
-        match rhost {
-            Some(h) if trusted && !h.is_empty() => h.to_owned(),
-            _ if trusted => match real_uid(peer.pid) {
-                Some(real) if !self.is_privileged(real) => format!("local uid {real}"),
-                _ => format!("local uid {}", peer.uid),
-            },
-            _ => format!("local uid {}", peer.uid),
-        }
-    }
-
-    pub async fn authenticate(&self, request: AuthRequest, peer: &PeerCred) -> AuthAnswer {
-        let source = self.source(request.rhost.as_deref(), peer);
-        let password = SecretString::from(request.password.as_str().to_owned());
-        self.check_password(
-            &request.user,
-            password,
-            &request.service,
-            &source,
-            Some(peer),
+    /// The throttle's source for a request from the socket; see `local_source`.
+    fn source(
+        &self,
+        rhost: Option<&str>,
+        claimed_real_uid: Option<u32>,
+        peer: &PeerCred,
+    ) -> String {
+        local_source(
+            rhost,
+            claimed_real_uid,
+            peer,
+            |uid| self.is_privileged(uid),
+            || real_uid(peer.pid),
         )
-        .await
-        .answer
+    }
+
+    async fn authenticate(
+        &self,
+        request: AuthRequest,
+        claimed_real_uid: Option<u32>,
+        peer: &PeerCred,
+    ) -> Answered {
+        if !self.may_act_for(peer, &request.user) {
+            return Answered::now(refused(peer, "authenticate another user"));
+        }
+        let source = self.source(request.rhost.as_deref(), claimed_real_uid, peer);
+        let password = SecretString::from(request.password.as_str().to_owned());
+        let checked = self
+            .check_password(
+                &request.user,
+                password,
+                &request.service,
+                &source,
+                Some(peer),
+            )
+            .await;
+        Answered {
+            response: Response::Auth(checked.answer),
+            line: checked.line,
+        }
     }
 
     /// A password check from any front end (the socket with its `peer`, HTTP with
@@ -268,33 +329,33 @@ impl Service {
         let result = self
             .decide(&engine, user, &login, source, password, front)
             .await;
-        self.log_decision(&login, &result, started, service, source, peer);
+        let answer = AuthAnswer {
+            status: result.status,
+            uid: result.uid.clone(),
+        };
+        let kind = result.kind;
         Checked {
-            answer: AuthAnswer {
-                status: result.status,
-                uid: result.uid,
-            },
-            kind: result.kind,
+            answer,
+            kind,
+            line: self.decision_line(login, result, started, service, source, peer),
         }
     }
 
-    /// One line per decision, nothing secret in it. Everything a client chose
-    /// (login, service, rhost) and everything a server said is written quoted and
-    /// escaped (Debug), so neither a line nor a field can be forged; refusals
-    /// that cost nothing to send are rate-limited.
-    fn log_decision(
+    /// The decision's line, or None when it is a cheap refusal over the rate
+    /// limit (a flood must not flood the journal).
+    fn decision_line(
         &self,
-        login: &str,
-        result: &Conclusion,
+        login: String,
+        result: Conclusion,
         started: Instant,
         service: &str,
         source: &str,
         peer: Option<&PeerCred>,
-    ) {
+    ) -> Option<DecisionLine> {
         let cheap_refusal = matches!(result.backend.as_str(), "throttle" | "input");
         if cheap_refusal {
             match self.refusals_logged.take(now_ms()) {
-                log_budget::Verdict::Suppress => return,
+                log_budget::Verdict::Suppress => return None,
                 log_budget::Verdict::Write { suppressed_before } if suppressed_before > 0 => {
                     tracing::warn!(
                         suppressed = suppressed_before,
@@ -304,19 +365,17 @@ impl Service {
                 log_budget::Verdict::Write { .. } => {}
             }
         }
-        tracing::info!(
-            login = ?login,
-            uid = ?result.uid.as_deref().unwrap_or("-"),
-            backend = %result.backend,
-            verdict = ?result.status,
-            detail = ?result.detail,
-            latency_ms = started.elapsed().as_millis() as u64,
-            service = ?service,
-            source = ?source,
-            peer_uid = peer.map(|p| p.uid as i64).unwrap_or(-1),
-            peer_pid = peer.map(|p| p.pid as i64).unwrap_or(-1),
-            "decision"
-        );
+        Some(DecisionLine {
+            login,
+            uid: result.uid,
+            backend: result.backend,
+            verdict: result.status,
+            detail: result.detail,
+            latency_ms: started.elapsed().as_millis() as u64,
+            service: service.to_owned(),
+            source: source.to_owned(),
+            peer: peer.copied(),
+        })
     }
 
     pub fn store(&self) -> &Arc<SqliteStore> {
@@ -672,6 +731,33 @@ fn cache_lifetime(settings: &DaemonSettings, kind: BackendKind, front: Front) ->
     }
 }
 
+/// The throttle's source. Root and the daemon's own uid speak for remote
+/// clients (sshd's PAM_RHOST); any other local peer is its own source, whatever
+/// rhost or real uid it claims — else it could pick a fresh source for every
+/// guess. A privileged peer without a remote host (su, sudo, login) counts as
+/// the user who started it — its real uid, as the module says (`getuid()` in a
+/// setuid process cannot be chosen by its user) or else as `/proc` says — so
+/// that one user's wrong `su victim` attempts do not lock the victim out of
+/// their own console and sudo.
+fn local_source(
+    rhost: Option<&str>,
+    claimed_real_uid: Option<u32>,
+    peer: &PeerCred,
+    is_privileged: impl Fn(u32) -> bool,
+    read_real_uid: impl FnOnce() -> Option<u32>,
+) -> String {
+    if !is_privileged(peer.uid) {
+        return format!("local uid {}", peer.uid);
+    }
+    if let Some(h) = rhost.filter(|h| !h.is_empty()) {
+        return h.to_owned();
+    }
+    match claimed_real_uid.or_else(read_real_uid) {
+        Some(real) if !is_privileged(real) => format!("local uid {real}"),
+        _ => format!("local uid {}", peer.uid),
+    }
+}
+
 /// The real uid of a process (the user who ran a setuid program such as su), from
 /// `/proc/PID/status`: one read into a stack buffer (the Uid line comes early),
 /// as this runs for every local password check.
@@ -712,4 +798,63 @@ fn describe(attempts: &[Attempt]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(uid: u32) -> PeerCred {
+        PeerCred {
+            pid: 4242,
+            uid,
+            gid: uid,
+        }
+    }
+
+    /// Root and 999 (the daemon's uid here) are privileged.
+    fn privileged(uid: u32) -> bool {
+        uid == 0 || uid == 999
+    }
+
+    fn no_proc() -> Option<u32> {
+        panic!("/proc read although the answer was known")
+    }
+
+    #[test]
+    fn an_unprivileged_peer_is_its_own_source_whatever_it_claims() {
+        for (rhost, claim) in [(Some("192.0.2.1"), None), (None, Some(1001)), (None, None)] {
+            assert_eq!(
+                local_source(rhost, claim, &peer(1000), privileged, no_proc),
+                "local uid 1000"
+            );
+        }
+    }
+
+    #[test]
+    fn a_privileged_peer_speaks_for_the_remote_host_or_for_who_started_it() {
+        let su = peer(0);
+        assert_eq!(
+            local_source(Some("192.0.2.1"), Some(1001), &su, privileged, no_proc),
+            "192.0.2.1"
+        );
+        assert_eq!(
+            local_source(None, Some(1001), &su, privileged, no_proc),
+            "local uid 1001"
+        );
+        // An old module does not say: the real uid comes from /proc.
+        assert_eq!(
+            local_source(Some(""), None, &su, privileged, || Some(1002)),
+            "local uid 1002"
+        );
+        // Started by root (or unknown): the peer itself.
+        assert_eq!(
+            local_source(None, Some(999), &su, privileged, no_proc),
+            "local uid 0"
+        );
+        assert_eq!(
+            local_source(None, None, &su, privileged, || None),
+            "local uid 0"
+        );
+    }
 }

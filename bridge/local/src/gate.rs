@@ -83,6 +83,24 @@ impl Gate {
         if let Err(refusal) = self.names.check_user(login) {
             return system_name(refusal);
         }
+        // App passwords first, as the chain has them first anyway: their one
+        // indexed read checks the issuing account's id and state too, so an
+        // accepted one needs no other read (the path of every script and client).
+        let app_password = BackendKind::AppPassword;
+        let first_pass = if allowed(app_password) {
+            let first = self
+                .chain
+                .authenticate_with(credentials, &|kind| kind == app_password)
+                .await;
+            match &first.outcome {
+                Outcome::Accepted { uid, .. } if uid.eq_ignore_ascii_case(login) => return first,
+                // Issued to another account: the checks below decide.
+                Outcome::Accepted { .. } => None,
+                _ => Some(first),
+            }
+        } else {
+            None
+        };
         let known_by_login = match self.store.user(login) {
             // A disabled account known by this login never reaches a backend; it
             // costs one (dummy) hash, so timing does not tell it from a wrong password.
@@ -101,14 +119,18 @@ impl Gate {
         // A known account's password goes to its own backend only (and app
         // passwords): a local user's password is never shown to a mail server.
         let owner = known_by_login.as_ref().map(|u| u.backend.clone());
-        let decision = match owner {
-            Some(owner) => {
-                let ask = move |kind: BackendKind| {
-                    allowed(kind) && (kind == BackendKind::AppPassword || kind.as_str() == owner)
-                };
-                self.chain.authenticate_with(credentials, &ask).await
-            }
-            None => self.chain.authenticate_with(credentials, allowed).await,
+        let asked_already = first_pass.is_some();
+        let ask = move |kind: BackendKind| {
+            allowed(kind)
+                && !(asked_already && kind == app_password)
+                && owner
+                    .as_deref()
+                    .is_none_or(|owner| kind == app_password || kind.as_str() == owner)
+        };
+        let decision = self.chain.authenticate_with(credentials, &ask).await;
+        let decision = match first_pass {
+            Some(first) => decision.after(first),
+            None => decision,
         };
         let Outcome::Accepted {
             uid, kind, groups, ..
@@ -116,8 +138,11 @@ impl Gate {
         else {
             return decision;
         };
-        // The backend may have mapped the login to another name.
-        if let Err(refusal) = self.names.check_user(uid) {
+        // The backend may have mapped the login to another name (the same name in
+        // another ASCII case folds alike: checked above already).
+        if !uid.eq_ignore_ascii_case(login)
+            && let Err(refusal) = self.names.check_user(uid)
+        {
             return system_name(refusal);
         }
         // One lookup for both rules below; the backend may have mapped the login to

@@ -217,12 +217,17 @@ fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<Aut
     if password.is_empty() {
         return Some(AuthStatus::Rejected);
     }
-    let request = Request::Authenticate(AuthRequest {
-        service: call.item(|p| item_string(p, false)).unwrap_or_default(),
-        user: user.to_owned(),
-        password,
-        rhost: call.item(|p| item_string(p, true)),
-    });
+    let request = Request::AuthenticateStartedBy {
+        request: AuthRequest {
+            service: call.item(|p| item_string(p, false)).unwrap_or_default(),
+            user: user.to_owned(),
+            password,
+            rhost: call.item(|p| item_string(p, true)),
+        },
+        // Who ran su or sudo: the throttle's source when there is no remote host.
+        // SAFETY: getuid cannot fail and touches no memory.
+        real_uid: unsafe { libc::getuid() },
+    };
     let Some(Response::Auth(answer)) = call.ask(&request) else {
         return None;
     };

@@ -5,10 +5,118 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
-use crate::frame::{FrameError, decode, encode, read_frame, write_frame};
+use crate::frame::{FrameError, MAX_FRAME, decode, encode, write_frame};
 use crate::peer::peer_cred;
 use crate::{Request, Response};
+
+/// What the first read of an answer asks for: every answer but an enumeration
+/// fits, so one read usually takes it whole.
+const FIRST_READ: usize = 512;
+
+/// Reads one answer. Nothing follows an answer before the next request, so a
+/// read past its frame means a confused peer.
+fn read_answer(stream: &mut UnixStream) -> Result<Zeroizing<Vec<u8>>, FrameError> {
+    use std::io::{ErrorKind, Read};
+    let mut first = Zeroizing::new([0u8; FIRST_READ]);
+    let mut got = 0;
+    while got < 4 {
+        match stream.read(&mut first[got..]) {
+            Ok(0) => return Err(std::io::Error::from(ErrorKind::UnexpectedEof).into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let len = u32::from_be_bytes([first[0], first[1], first[2], first[3]]) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    if got > 4 + len {
+        return Err(FrameError::Trailing(got - 4 - len));
+    }
+    let mut body = Zeroizing::new(vec![0u8; len]);
+    body[..got - 4].copy_from_slice(&first[4..got]);
+    stream.read_exact(&mut body[got - 4..])?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut f = (body.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn an_answer_is_read_whole_small_large_or_in_pieces() {
+        use std::io::Write;
+        let large = vec![7u8; 3 * FIRST_READ];
+        for body in [&b"small"[..], &large[..], &[][..]] {
+            let (mut daemon, mut client) = UnixStream::pair().unwrap();
+            daemon.write_all(&framed(body)).unwrap();
+            assert_eq!(&read_answer(&mut client).unwrap()[..], body);
+        }
+        // The prefix split across writes, the body late.
+        let (mut daemon, mut client) = UnixStream::pair().unwrap();
+        let writer = std::thread::spawn(move || {
+            let frame = framed(b"late");
+            for part in [&frame[..2], &frame[2..5], &frame[5..]] {
+                daemon.write_all(part).unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        assert_eq!(&read_answer(&mut client).unwrap()[..], b"late");
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn bytes_past_the_answer_and_a_hang_up_are_errors() {
+        use std::io::Write;
+        let (mut daemon, mut client) = UnixStream::pair().unwrap();
+        let mut two = framed(b"one");
+        two.extend_from_slice(&framed(b"two"));
+        daemon.write_all(&two).unwrap();
+        assert!(matches!(
+            read_answer(&mut client),
+            Err(FrameError::Trailing(7))
+        ));
+        let (mut daemon, mut client) = UnixStream::pair().unwrap();
+        daemon.write_all(&framed(b"cut")[..5]).unwrap();
+        drop(daemon);
+        assert!(matches!(read_answer(&mut client), Err(FrameError::Io(_))));
+        let (mut daemon, mut client) = UnixStream::pair().unwrap();
+        daemon.write_all(&u32::MAX.to_be_bytes()).unwrap();
+        assert!(matches!(
+            read_answer(&mut client),
+            Err(FrameError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn a_full_backlog_is_a_connect_timeout_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.sock");
+        let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+        // Room for one connection that is never accepted.
+        listener.listen(0).unwrap();
+        let _first = Client::connect(&path, Duration::from_secs(5)).unwrap();
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            match Client::connect(&path, Duration::from_millis(100)) {
+                Err(ClientError::ConnectTimeout { ms, .. }) => outcomes.push(ms),
+                Err(other) => panic!("{other}"),
+                Ok(_) => panic!("connected to a full backlog"),
+            }
+        }
+        assert_eq!(outcomes, [100, 100, 100]);
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -43,45 +151,47 @@ impl Client {
         let socket =
             Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(connect_err)?;
         let addr = SockAddr::unix(path).map_err(connect_err)?;
-        // A unix connect blocks when the listener's backlog is full; nonblocking, it
-        // answers EAGAIN instead, which is retried until the deadline.
-        socket.set_nonblocking(true).map_err(connect_err)?;
+        // Both timeouts before connecting: a unix connect waits only while the
+        // listener's backlog is full, and then no longer than the send timeout
+        // (EAGAIN after it). Each later read and write has the same bound.
+        socket
+            .set_read_timeout(Some(timeout))
+            .map_err(connect_err)?;
+        socket
+            .set_write_timeout(Some(timeout))
+            .map_err(connect_err)?;
         let deadline = Instant::now() + timeout;
         loop {
             match socket.connect(&addr) {
                 Ok(()) => break,
-                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                    if Instant::now() >= deadline {
-                        return Err(ClientError::ConnectTimeout {
-                            path: shown(),
-                            ms: timeout.as_millis(),
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
+                // Nothing happened yet (a signal while waiting for room): again.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::Interrupted && Instant::now() < deadline => {
+                }
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EAGAIN)
+                        || e.kind() == std::io::ErrorKind::Interrupted =>
+                {
+                    return Err(ClientError::ConnectTimeout {
+                        path: shown(),
+                        ms: timeout.as_millis(),
+                    });
                 }
                 Err(e) => return Err(connect_err(e)),
             }
         }
-        socket.set_nonblocking(false).map_err(connect_err)?;
         let stream: UnixStream = socket.into();
-        let remaining = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        stream
-            .set_read_timeout(Some(remaining))
-            .map_err(connect_err)?;
-        stream
-            .set_write_timeout(Some(remaining))
-            .map_err(connect_err)?;
         let peer = peer_cred(&stream).map_err(connect_err)?;
-        // SAFETY: geteuid has no failure mode and touches no memory.
-        let own = unsafe { libc::geteuid() };
-        if peer.uid != 0 && peer.uid != own {
-            return Err(ClientError::UntrustedPeer {
-                path: shown(),
-                uid: peer.uid,
-                own,
-            });
+        if peer.uid != 0 {
+            // SAFETY: geteuid has no failure mode and touches no memory.
+            let own = unsafe { libc::geteuid() };
+            if peer.uid != own {
+                return Err(ClientError::UntrustedPeer {
+                    path: shown(),
+                    uid: peer.uid,
+                    own,
+                });
+            }
         }
         Ok(Client { stream })
     }
@@ -94,7 +204,7 @@ impl Client {
 
     pub fn call(&mut self, request: &Request) -> Result<Response, ClientError> {
         write_frame(&mut self.stream, &encode(request)?)?;
-        let body = read_frame(&mut self.stream)?;
+        let body = read_answer(&mut self.stream)?;
         Ok(decode(&body)?)
     }
 
@@ -105,7 +215,7 @@ impl Client {
         write_frame(&mut self.stream, &encode(request)?)?;
         // Only a hint to the daemon: an old one that ignores it reads EOF later.
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
-        let body = read_frame(&mut self.stream)?;
+        let body = read_answer(&mut self.stream)?;
         Ok(decode(&body)?)
     }
 

@@ -20,6 +20,8 @@ pub enum FrameError {
     Version(u8),
     #[error("empty frame")]
     Empty,
+    #[error("{0} unexpected bytes after the answer")]
+    Trailing(usize),
     #[error("malformed message: {0}")]
     Malformed(#[from] postcard::Error),
 }

@@ -38,6 +38,16 @@ pub enum Request {
     GroupAll,
     /// The gids of the groups a user belongs to, for initgroups.
     GroupIdsOf(String),
+    /// `Authenticate`, saying who started the asking process: its real uid
+    /// (`getuid()`; su and sudo run setuid root for the user who typed them).
+    /// Believed only from root and the daemon's uid, as PAM_RHOST is; spares the
+    /// daemon reading `/proc` for it, as it must for `Authenticate`.
+    AuthenticateStartedBy {
+        request: AuthRequest,
+        real_uid: u32,
+    },
+    // Variants are only ever appended: postcard numbers them in order, and a
+    // module loaded before an upgrade still speaks the old numbers.
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
