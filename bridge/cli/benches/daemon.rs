@@ -103,6 +103,23 @@ fn time_calls(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
     v
 }
 
+/// Per-call latencies of each of `calls`, taken in turn, after a warm-up.
+fn time_interleaved<const N: usize>(n: usize, calls: [&dyn Fn(); N]) -> [Vec<Duration>; N] {
+    for _ in 0..n / 10 {
+        calls.iter().for_each(|f| f());
+    }
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(n));
+    for _ in 0..n {
+        for (f, v) in calls.iter().zip(times.iter_mut()) {
+            let t = Instant::now();
+            f();
+            v.push(t.elapsed());
+        }
+    }
+    times.iter_mut().for_each(|v| v.sort());
+    times
+}
+
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -594,24 +611,18 @@ fn main() {
         // SAFETY: valid strings and conversation for the handle's lifetime.
         let rc = unsafe { pam_start(c"abbench".as_ptr(), c"alice".as_ptr(), &conv, &mut pamh) };
         assert_eq!(rc, 0, "pam_start");
-        let pam = time_calls(2000, || {
-            // SAFETY: the handle from pam_start.
-            let rc = unsafe { pam_authenticate(pamh, 0) };
-            assert_eq!(rc, 0, "pam_authenticate");
-        });
-        // As sshd calls it: PAM_RHOST set (the throttle counts the remote host;
-        // without it, a local peer's real uid is read from /proc, as for su).
+        // As sshd calls it: PAM_RHOST set (the throttle counts the remote host);
+        // without it, as su: the module says its real uid.
         const PAM_RHOST: c_int = 4;
-        // SAFETY: the handle from pam_start; libpam copies the string.
-        let rc = unsafe { pam_set_item(pamh, PAM_RHOST, c"192.0.2.7".as_ptr().cast()) };
-        assert_eq!(rc, 0, "pam_set_item");
-        let pam_rhost = time_calls(2000, || {
+        let authenticate = |rhost: Option<&std::ffi::CStr>| {
+            let value = rhost.map_or(std::ptr::null(), |h| h.as_ptr().cast());
+            // SAFETY: the handle from pam_start; libpam copies the string.
+            let rc = unsafe { pam_set_item(pamh, PAM_RHOST, value) };
+            assert_eq!(rc, 0, "pam_set_item");
             // SAFETY: the handle from pam_start.
             let rc = unsafe { pam_authenticate(pamh, 0) };
             assert_eq!(rc, 0, "pam_authenticate");
-        });
-        // SAFETY: as above.
-        unsafe { pam_end(pamh, 0) };
+        };
 
         let request = encode(&Request::Authenticate(AuthRequest {
             service: "abbench".into(),
@@ -630,31 +641,42 @@ fn main() {
         let stop = echo_server(&echo_path, answer_len);
         let mut frame = (request.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(&request);
-        let bare = time_calls(2000, || {
+        let bare_call = || {
             let mut s = UnixStream::connect(&echo_path).unwrap();
             s.write_all(&frame).unwrap();
             let mut reply = vec![0u8; 4 + answer_len];
             s.read_exact(&mut reply).unwrap();
-        });
-        stop.store(true, Ordering::Relaxed);
-        let _ = UnixStream::connect(&echo_path);
-        println!(
-            "1. PAM authenticate (app password) vs a bare unix-socket round trip of {} + {answer_len} bytes",
-            frame.len()
-        );
+        };
         let direct_request = Request::Authenticate(AuthRequest {
             service: "abbench".into(),
             user: "alice".into(),
             password: token.clone().into(),
             rhost: None,
         });
-        let direct = time_calls(2000, || {
+        let direct_call = || {
             // As the modules ask: one request, then the write side shut.
             match Client::ask(&d.socket, Duration::from_secs(5), &direct_request).unwrap() {
                 Response::Auth(a) if a.status == AuthStatus::Accepted => {}
                 other => panic!("{other:?}"),
             }
-        });
+        };
+        // Interleaved call by call, so that whatever else the machine does
+        // weighs on the baseline as on the paths it is compared with.
+        let calls: [&dyn Fn(); 4] = [
+            &|| authenticate(None),
+            &|| authenticate(Some(c"192.0.2.7")),
+            &direct_call,
+            &bare_call,
+        ];
+        let [pam, pam_rhost, direct, bare] = time_interleaved(2000, calls);
+        // SAFETY: as above.
+        unsafe { pam_end(pamh, 0) };
+        stop.store(true, Ordering::Relaxed);
+        let _ = UnixStream::connect(&echo_path);
+        println!(
+            "1. PAM authenticate (app password) vs a bare unix-socket round trip of {} + {answer_len} bytes",
+            frame.len()
+        );
         let a = report("pam_authenticate through the daemon (as su)", &pam);
         let r = report("the same with PAM_RHOST (as sshd)", &pam_rhost);
         report("the same request without libpam", &direct);
