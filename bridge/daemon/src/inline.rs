@@ -193,7 +193,8 @@ pub fn try_answer(
         Poll::Pending => return Outcome::Continue(Rest::Answer(answer)),
     };
     let left = write_now(stream, &frame_of(&answered.response));
-    // The decision line after the answer: the client does not wait for the log.
+    // The decision line after the answer, before the next accept: see
+    // `DecisionLine`.
     drop(answered.line);
     if !left.is_empty() {
         return Outcome::Continue(Rest::Write(left));

@@ -67,6 +67,8 @@ pub enum ServeError {
     },
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("cannot start the accepting thread: {0}")]
+    Thread(std::io::Error),
 }
 
 pub struct Server {
@@ -263,7 +265,7 @@ impl Server {
                 let _runtime = runtime.enter();
                 acceptor.serve();
             })
-            .map_err(ServeError::Signals)?;
+            .map_err(ServeError::Thread)?;
         tracing::info!(socket = %path.display(), "listening");
         loop {
             tokio::select! {
@@ -420,22 +422,17 @@ async fn continue_connection(
     frame_timeout: Duration,
 ) {
     use crate::inline::Rest;
-    // Written once the answer is (or cannot be), as on the inline path.
-    let mut line = None;
     let unwritten = match rest {
         Rest::Fresh | Rest::Next => None,
-        Rest::Answer(answer) => {
-            let answered = answer.await;
-            line = answered.line;
-            Some(crate::inline::frame_of(&answered.response))
-        }
+        // The decision line (dropped here) before the answer, as on this path
+        // always: see `DecisionLine`.
+        Rest::Answer(answer) => Some(crate::inline::frame_of(&answer.await.response)),
         Rest::Write(left) => Some(left),
     };
     if let Some(bytes) = unwritten {
-        let written = tokio::time::timeout(frame_timeout, stream.write_all(&bytes)).await;
-        drop(line);
-        if !matches!(written, Ok(Ok(()))) {
-            return;
+        match tokio::time::timeout(frame_timeout, stream.write_all(&bytes)).await {
+            Ok(Ok(())) => {}
+            _ => return,
         }
     }
     connection(stream, peer, slot, service, stop, frame_timeout).await;
@@ -518,16 +515,15 @@ async fn connection(
                 return;
             }
         };
-        let answered = answer(Arc::clone(&service), decode::<Request>(&body), peer).await;
+        // The decision line (dropped here) before the answer: see `DecisionLine`.
+        let response = answer(Arc::clone(&service), decode::<Request>(&body), peer)
+            .await
+            .response;
         // A peer that does not read its answers gives its place back too.
-        let written = tokio::time::timeout(
-            frame_timeout,
-            write_response(&mut stream, &answered.response),
-        )
-        .await;
-        // The decision line after the answer: the client does not wait for the log.
-        drop(answered.line);
-        if !matches!(written, Ok(Ok(()))) {
+        if !matches!(
+            tokio::time::timeout(frame_timeout, write_response(&mut stream, &response)).await,
+            Ok(Ok(()))
+        ) {
             return;
         }
     }

@@ -100,9 +100,11 @@ impl Answered {
     }
 }
 
-/// One decision's log line, written when it is dropped: the socket drops it
-/// right after its answer is sent, so that a client does not wait for the log;
-/// every other caller drops it with the answer. Nothing secret in it; everything
+/// One decision's log line, written when it is dropped. The accepting thread
+/// (`inline`) drops it right after the answer is sent, so that a login does not
+/// wait for the log, and before it accepts the next connection: whoever has an
+/// answer from a later connection knows the line is written. Every other path
+/// drops it before answering. Nothing secret in it; everything
 /// a client chose (login, service, rhost) and everything a server said is
 /// written quoted and escaped (Debug), so neither a line nor a field can be
 /// forged.

@@ -111,8 +111,18 @@ impl Daemon {
         self.dir.path().join("daemon.log")
     }
 
-    /// Everything the daemon logged so far.
+    /// Everything the daemon logged so far, including the decision line of
+    /// every answer already received: the accepting thread writes a line right
+    /// after its answer and before it accepts again, so one more round trip
+    /// (a lookup, when the daemon runs) comes after it.
     pub fn log(&self) -> String {
+        if self.child.is_some() {
+            let _ = authbridge_proto::Client::ask(
+                &self.socket,
+                Duration::from_secs(5),
+                &authbridge_proto::Request::PasswdById(u32::MAX),
+            );
+        }
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
