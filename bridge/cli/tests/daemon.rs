@@ -331,3 +331,16 @@ fn the_request_timeout_bounds_a_slow_backend() {
     );
     assert!(d.log().contains("request timed out"), "{}", d.log());
 }
+
+#[test]
+fn the_daemon_stops_even_when_its_socket_file_is_gone() {
+    let mut d = Daemon::start(BIN, "");
+    assert_eq!(
+        status(&d.socket, "nobody-here", "pw"),
+        AuthStatus::UnknownUser
+    );
+    // Nothing can connect to wake the accepting thread through the path now.
+    std::fs::remove_file(&d.socket).unwrap();
+    assert_eq!(d.stop().map(|s| s.code()), Some(Some(0)));
+    assert!(d.log().contains("stopped"), "{}", d.log());
+}

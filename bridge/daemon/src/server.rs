@@ -248,6 +248,8 @@ impl Server {
             path,
             service,
         } = self;
+        // The same listening socket, to wake the accepting thread at the end.
+        let waker = listener.try_clone().map_err(ServeError::Thread)?;
         let acceptor = Acceptor {
             listener,
             service: Arc::clone(&service),
@@ -286,14 +288,12 @@ impl Server {
             "stopping: no new connections"
         );
         stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        let wake = path.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            // Ends the accepting thread's accept(2) (if the backlog is full, the
-            // thread is accepting anyway); it sees the flag and closes the listener.
-            let _ = std::os::unix::net::UnixStream::connect(wake);
-            accepting.join()
-        })
-        .await;
+        // Ends the accepting thread's accept(2) with EINVAL, whatever became of
+        // the socket's path; the thread sees the flag and closes the listener.
+        // SAFETY: `waker` is a descriptor of the listening socket, open until here.
+        unsafe { libc::shutdown(std::os::fd::AsRawFd::as_raw_fd(&waker), libc::SHUT_RDWR) };
+        let _ = tokio::task::spawn_blocking(move || accepting.join()).await;
+        drop(waker);
         let _ = std::fs::remove_file(&path);
         // What the thread handed over before it stopped is served too.
         continued.close();
@@ -359,7 +359,17 @@ impl Acceptor {
                 return;
             }
             match accepted {
-                Ok((stream, _)) => self.accepted(stream),
+                Ok((stream, _)) => {
+                    // A bug met by one request must not end accepting for all:
+                    // the connection closes, the thread goes on (its shared state
+                    // sits behind mutexes that recover from a panic).
+                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.accepted(stream)
+                    }));
+                    if served.is_err() {
+                        tracing::error!("a request panicked; its connection is closed");
+                    }
+                }
                 // EMFILE and friends: back off a little instead of spinning.
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -470,7 +480,10 @@ pub(crate) async fn answer(
 ) -> Answered {
     let request = match request {
         Ok(request) => request,
-        Err(e) => return Answered::now(Response::Error(format!("bad request: {e}"))),
+        Err(e) => {
+            let refusal = format!("{}: {e}", authbridge_proto::BAD_REQUEST);
+            return Answered::now(Response::Error(refusal));
+        }
     };
     match tokio::time::timeout(service.request_timeout(), service.handle(request, &peer)).await {
         Ok(answered) => answered,

@@ -138,11 +138,8 @@ impl Gate {
         else {
             return decision;
         };
-        // The backend may have mapped the login to another name (the same name in
-        // another ASCII case folds alike: checked above already).
-        if !uid.eq_ignore_ascii_case(login)
-            && let Err(refusal) = self.names.check_user(uid)
-        {
+        // The backend may have mapped the login to another name.
+        if let Err(refusal) = self.names.check_user(uid) {
             return system_name(refusal);
         }
         // One lookup for both rules below; the backend may have mapped the login to

@@ -50,7 +50,8 @@ pub(crate) fn ask(request: &Request) -> Option<Response> {
         return None;
     }
     let path = authbridge_proto::system_socket();
-    let client = Client::connect(&path, CONNECT_TIMEOUT).ok()?;
-    client.set_timeout(ANSWER_TIMEOUT).ok()?;
-    client.call_once(request).ok()
+    Client::connect_with(&path, CONNECT_TIMEOUT, ANSWER_TIMEOUT)
+        .ok()?
+        .call_once(request)
+        .ok()
 }

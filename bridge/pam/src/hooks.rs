@@ -84,11 +84,20 @@ impl<'a> Call<'a> {
     }
 
     fn ask(&self, request: &Request) -> Option<Response> {
-        let result = Client::connect(&self.options.socket, CONNECT_TIMEOUT).and_then(|c| {
-            c.set_timeout(self.options.timeout)
-                .map_err(|e| authbridge_proto::ClientError::Frame(e.into()))?;
-            c.call_once(request)
-        });
+        self.answered(self.exchange(request))
+    }
+
+    /// One request and its answer, the daemon's refusals included.
+    fn exchange(&self, request: &Request) -> Result<Response, authbridge_proto::ClientError> {
+        Client::connect_with(&self.options.socket, CONNECT_TIMEOUT, self.options.timeout)?
+            .call_once(request)
+    }
+
+    /// The answer, or None (logged) when the daemon refused or could not be asked.
+    fn answered(
+        &self,
+        result: Result<Response, authbridge_proto::ClientError>,
+    ) -> Option<Response> {
         match result {
             Ok(Response::Error(e)) => {
                 self.log(LOG_ERR, &format!("the daemon refused the request: {e}"));
@@ -217,18 +226,27 @@ fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<Aut
     if password.is_empty() {
         return Some(AuthStatus::Rejected);
     }
-    let request = Request::AuthenticateStartedBy {
-        request: AuthRequest {
-            service: call.item(|p| item_string(p, false)).unwrap_or_default(),
-            user: user.to_owned(),
-            password,
-            rhost: call.item(|p| item_string(p, true)),
-        },
+    let request = AuthRequest {
+        service: call.item(|p| item_string(p, false)).unwrap_or_default(),
+        user: user.to_owned(),
+        password,
+        rhost: call.item(|p| item_string(p, true)),
+    };
+    let started_by = Request::AuthenticateStartedBy {
+        request: request.clone(),
         // Who ran su or sudo: the throttle's source when there is no remote host.
         // SAFETY: getuid cannot fail and touches no memory.
         real_uid: unsafe { libc::getuid() },
     };
-    let Some(Response::Auth(answer)) = call.ask(&request) else {
+    let answer = match call.exchange(&started_by) {
+        // A daemon older than this module (not restarted since an upgrade) does
+        // not know the request: asked as before, it reads the real uid itself.
+        Ok(Response::Error(e)) if e.starts_with(authbridge_proto::BAD_REQUEST) => {
+            call.ask(&Request::Authenticate(request))
+        }
+        other => call.answered(other),
+    };
+    let Some(Response::Auth(answer)) = answer else {
         return None;
     };
     call.debug(&format!("authenticate {user}: {:?}", answer.status));

@@ -1,5 +1,7 @@
 //! The blocking client the PAM and NSS modules use: bounded in time everywhere, so
-//! a daemon that is down or stuck costs a login or an `ls -l` at most the timeout.
+//! a daemon that is down or stuck costs a login or an `ls -l` at most its
+//! timeouts (every wait is bounded: the connect by the connect timeout, each
+//! read of the answer by the answer timeout).
 
 use socket2::{Domain, SockAddr, Socket, Type};
 use std::os::unix::net::UnixStream;
@@ -17,7 +19,10 @@ const FIRST_READ: usize = 512;
 
 /// Reads one answer. Nothing follows an answer before the next request, so a
 /// read past its frame means a confused peer.
-fn read_answer(stream: &mut UnixStream) -> Result<Zeroizing<Vec<u8>>, FrameError> {
+fn read_answer(
+    stream: &mut UnixStream,
+    deadline: Instant,
+) -> Result<Zeroizing<Vec<u8>>, FrameError> {
     use std::io::{ErrorKind, Read};
     let mut first = Zeroizing::new([0u8; FIRST_READ]);
     let mut got = 0;
@@ -25,7 +30,8 @@ fn read_answer(stream: &mut UnixStream) -> Result<Zeroizing<Vec<u8>>, FrameError
         match stream.read(&mut first[got..]) {
             Ok(0) => return Err(std::io::Error::from(ErrorKind::UnexpectedEof).into()),
             Ok(n) => got += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // A signal: again, while the answer's time lasts.
+            Err(e) if e.kind() == ErrorKind::Interrupted && Instant::now() < deadline => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -46,6 +52,10 @@ fn read_answer(stream: &mut UnixStream) -> Result<Zeroizing<Vec<u8>>, FrameError
 mod tests {
     use super::*;
 
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
     fn framed(body: &[u8]) -> Vec<u8> {
         let mut f = (body.len() as u32).to_be_bytes().to_vec();
         f.extend_from_slice(body);
@@ -59,7 +69,7 @@ mod tests {
         for body in [&b"small"[..], &large[..], &[][..]] {
             let (mut daemon, mut client) = UnixStream::pair().unwrap();
             daemon.write_all(&framed(body)).unwrap();
-            assert_eq!(&read_answer(&mut client).unwrap()[..], body);
+            assert_eq!(&read_answer(&mut client, later()).unwrap()[..], body);
         }
         // The prefix split across writes, the body late.
         let (mut daemon, mut client) = UnixStream::pair().unwrap();
@@ -70,7 +80,7 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        assert_eq!(&read_answer(&mut client).unwrap()[..], b"late");
+        assert_eq!(&read_answer(&mut client, later()).unwrap()[..], b"late");
         writer.join().unwrap();
     }
 
@@ -82,17 +92,20 @@ mod tests {
         two.extend_from_slice(&framed(b"two"));
         daemon.write_all(&two).unwrap();
         assert!(matches!(
-            read_answer(&mut client),
+            read_answer(&mut client, later()),
             Err(FrameError::Trailing(7))
         ));
         let (mut daemon, mut client) = UnixStream::pair().unwrap();
         daemon.write_all(&framed(b"cut")[..5]).unwrap();
         drop(daemon);
-        assert!(matches!(read_answer(&mut client), Err(FrameError::Io(_))));
+        assert!(matches!(
+            read_answer(&mut client, later()),
+            Err(FrameError::Io(_))
+        ));
         let (mut daemon, mut client) = UnixStream::pair().unwrap();
         daemon.write_all(&u32::MAX.to_be_bytes()).unwrap();
         assert!(matches!(
-            read_answer(&mut client),
+            read_answer(&mut client, later()),
             Err(FrameError::TooLarge(_))
         ));
     }
@@ -137,12 +150,26 @@ pub enum ClientError {
 
 pub struct Client {
     stream: UnixStream,
+    /// How long one read may wait (the socket's SO_RCVTIMEO); an answer's reads
+    /// together are given twice that before a signal stops restarting them.
+    answer_timeout: Duration,
 }
 
 impl Client {
     /// Connects within `timeout` and checks that the daemon runs as root or as this
     /// process's own euid (the embedded default runs unprivileged as its user).
     pub fn connect(path: &Path, timeout: Duration) -> Result<Client, ClientError> {
+        Client::connect_with(path, timeout, timeout)
+    }
+
+    /// As `connect`, each later read waiting at most `answer_timeout` (writes of
+    /// a request, which a fresh connection takes at once, `connect_timeout`).
+    pub fn connect_with(
+        path: &Path,
+        connect_timeout: Duration,
+        answer_timeout: Duration,
+    ) -> Result<Client, ClientError> {
+        let timeout = connect_timeout;
         let shown = || path.display().to_string();
         let connect_err = |source| ClientError::Connect {
             path: shown(),
@@ -155,7 +182,7 @@ impl Client {
         // listener's backlog is full, and then no longer than the send timeout
         // (EAGAIN after it). Each later read and write has the same bound.
         socket
-            .set_read_timeout(Some(timeout))
+            .set_read_timeout(Some(answer_timeout))
             .map_err(connect_err)?;
         socket
             .set_write_timeout(Some(timeout))
@@ -193,18 +220,23 @@ impl Client {
                 });
             }
         }
-        Ok(Client { stream })
+        Ok(Client {
+            stream,
+            answer_timeout,
+        })
     }
 
     /// Sets how long each later read or write may block.
-    pub fn set_timeout(&self, timeout: Duration) -> std::io::Result<()> {
+    pub fn set_timeout(&mut self, timeout: Duration) -> std::io::Result<()> {
         self.stream.set_read_timeout(Some(timeout))?;
-        self.stream.set_write_timeout(Some(timeout))
+        self.stream.set_write_timeout(Some(timeout))?;
+        self.answer_timeout = timeout;
+        Ok(())
     }
 
     pub fn call(&mut self, request: &Request) -> Result<Response, ClientError> {
         write_frame(&mut self.stream, &encode(request)?)?;
-        let body = read_answer(&mut self.stream)?;
+        let body = read_answer(&mut self.stream, Instant::now() + 2 * self.answer_timeout)?;
         Ok(decode(&body)?)
     }
 
@@ -215,7 +247,7 @@ impl Client {
         write_frame(&mut self.stream, &encode(request)?)?;
         // Only a hint to the daemon: an old one that ignores it reads EOF later.
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
-        let body = read_answer(&mut self.stream)?;
+        let body = read_answer(&mut self.stream, Instant::now() + 2 * self.answer_timeout)?;
         Ok(decode(&body)?)
     }
 

@@ -17,7 +17,7 @@ pub use client::{Client, ClientError};
 pub use frame::{FrameError, MAX_FRAME, VERSION, decode, encode, read_frame, write_frame};
 pub use locate::{SOCKET_ENV, SYSTEM_CONFIG, socket_from_config, system_socket};
 pub use messages::{
-    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, Group, Passwd, PasswordChange,
+    AccountStatus, AuthAnswer, AuthRequest, AuthStatus, BAD_REQUEST, Group, Passwd, PasswordChange,
     PasswordOwner, Request, Response,
 };
 pub use peer::{PeerCred, peer_cred};

@@ -1,5 +1,9 @@
 //! What travels in the frames.
 
+/// How the daemon's `Response::Error` begins for a request it cannot decode
+/// (one made by a newer module, for instance).
+pub const BAD_REQUEST: &str = "bad request";
+
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
