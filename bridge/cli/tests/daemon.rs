@@ -344,3 +344,80 @@ fn the_daemon_stops_even_when_its_socket_file_is_gone() {
     assert_eq!(d.stop().map(|s| s.code()), Some(Some(0)));
     assert!(d.log().contains("stopped"), "{}", d.log());
 }
+
+/// One request as it goes over the socket: length prefix and body.
+fn frame(request: &Request) -> Vec<u8> {
+    let body = authbridge_proto::encode(request).unwrap();
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Every answer on the connection until the daemon closes it.
+fn answers_until_closed(stream: &mut std::os::unix::net::UnixStream) -> Vec<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    let mut answers = Vec::new();
+    let mut rest = &bytes[..];
+    while let Some((prefix, tail)) = rest.split_first_chunk::<4>() {
+        let len = u32::from_be_bytes(*prefix) as usize;
+        let response: Response = authbridge_proto::decode(&tail[..len]).unwrap();
+        answers.push(format!("{response:?}"));
+        rest = &tail[len..];
+    }
+    assert!(rest.is_empty(), "a cut answer: {rest:?}");
+    answers
+}
+
+#[test]
+fn requests_are_answered_in_order_however_their_bytes_arrive() {
+    use std::io::Write;
+    let d = Daemon::start(BIN, "");
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
+    // Small requests, and one bigger than the accepting thread's first read.
+    let requests = [
+        Request::PasswdByName("alice".into()),
+        Request::PasswdById(u32::MAX),
+        Request::PasswdByName("b".repeat(3000)),
+    ];
+    let expected: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{:?}", ask(&d.socket, r).unwrap()))
+        .collect();
+    let frames: Vec<Vec<u8>> = requests.iter().map(frame).collect();
+    // Each shape: which requests, in which order, and where the bytes are cut
+    // into writes (with a pause between them).
+    let small = frames[0].len();
+    let shapes: [(&str, &[usize], Vec<usize>); 6] = [
+        ("all frames in one write", &[0, 1, 2], vec![]),
+        ("the big frame alone", &[2], vec![]),
+        ("the big frame first", &[2, 0], vec![]),
+        ("a prefix cut in two", &[0, 1], vec![2]),
+        (
+            "a frame and the start of the next",
+            &[0, 1],
+            vec![small + 3],
+        ),
+        ("byte by byte", &[0, 1], (1..2 * small).collect()),
+    ];
+    for (shape, order, cuts) in shapes {
+        let bytes: Vec<u8> = order.iter().flat_map(|&i| frames[i].clone()).collect();
+        let mut stream = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut from = 0;
+        for to in cuts.into_iter().chain([bytes.len()]) {
+            stream.write_all(&bytes[from..to]).unwrap();
+            from = to;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let wanted: Vec<String> = order.iter().map(|&i| expected[i].clone()).collect();
+        assert_eq!(answers_until_closed(&mut stream), wanted, "{shape}");
+    }
+}

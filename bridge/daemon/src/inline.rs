@@ -21,7 +21,7 @@ use crate::service::{Answered, Service};
 
 /// An answer still to come, or still to be written, for the async path.
 pub enum Rest {
-    /// Nothing consumed: serve the connection from its first frame.
+    /// No whole request read yet: serve the connection from its first frame.
     Fresh,
     /// The request was read; its answer is computed by this future.
     Answer(Pin<Box<dyn Future<Output = Answered> + Send>>),
@@ -31,12 +31,18 @@ pub enum Rest {
     Next,
 }
 
+/// Bytes taken off the socket but not yet served: the start of the next
+/// frame (or of the first, when it had not all arrived). They may hold a
+/// password.
+pub type ReadAhead = Zeroizing<Vec<u8>>;
+
 /// What became of an accepted connection here.
 pub enum Outcome {
     /// Answered, and the client had already hung up its side: closed.
     Done,
-    /// Continue on the async path.
-    Continue(Rest),
+    /// Continue on the async path: what is left of the current exchange, and
+    /// the bytes already read past it.
+    Continue(Rest, ReadAhead),
 }
 
 /// `recv` without blocking; `peek` leaves the bytes queued.
@@ -110,37 +116,52 @@ fn wait_readable(stream: &UnixStream, budget: &WaitBudget) -> bool {
     ready
 }
 
-/// A look at what has arrived covers a usual request (a login, a password and
-/// a service name) in one call.
+/// One read covers a usual request (a login, a password and a service name).
 const FIRST_LOOK: usize = 1024;
 
-/// The whole first frame, if it has arrived or arrives within a moment (and
-/// is not too big); nothing is consumed otherwise.
-fn whole_frame(stream: &UnixStream, max: usize, budget: &WaitBudget) -> Option<Zeroizing<Vec<u8>>> {
+/// The first frame as read off the socket.
+enum First {
+    /// A whole frame's body, and whatever followed it in the same read.
+    Frame(Zeroizing<Vec<u8>>, ReadAhead),
+    /// Not all there (or too big): what was read, for the async path.
+    Partial(ReadAhead),
+}
+
+/// Reads the first frame, if it has arrived or arrives within a moment (and
+/// is not too big). The bytes are taken off the socket (one read for a usual
+/// request, not a look and a read), so what was read is handed on either way.
+fn first_frame(stream: &UnixStream, max: usize, budget: &WaitBudget) -> First {
     let mut look = Zeroizing::new([0u8; FIRST_LOOK]);
-    let mut got = recv(stream, &mut *look, true).unwrap_or(0);
+    let mut got = recv(stream, &mut *look, false).unwrap_or(0);
     if got == 0 && wait_readable(stream, budget) {
-        got = recv(stream, &mut *look, true).unwrap_or(0);
+        got = recv(stream, &mut *look, false).unwrap_or(0);
     }
-    if got < 4 {
-        return None;
-    }
-    let len = u32::from_be_bytes([look[0], look[1], look[2], look[3]]) as usize;
+    let read = &look[..got];
+    let Some(prefix) = read.first_chunk::<4>() else {
+        return First::Partial(Zeroizing::new(read.to_vec()));
+    };
+    let len = u32::from_be_bytes(*prefix) as usize;
     if len > max {
         // The async path refuses it with the usual error.
-        return None;
+        return First::Partial(Zeroizing::new(read.to_vec()));
     }
-    let mut frame = Zeroizing::new(vec![0u8; 4 + len]);
-    // Not all in the first look: look again at the whole size.
-    if got < frame.len() && recv(stream, &mut frame, true).ok()? != frame.len() {
-        return None;
+    let end = 4 + len;
+    if got >= end {
+        return First::Frame(
+            Zeroizing::new(read[4..end].to_vec()),
+            Zeroizing::new(read[end..].to_vec()),
+        );
     }
-    // Queued in full: this read cannot come up short on a stream socket.
-    if recv(stream, &mut frame, false).ok()? != frame.len() {
-        return None;
+    // A bigger request: what else has arrived of it.
+    let mut frame = Zeroizing::new(vec![0u8; end]);
+    frame[..got].copy_from_slice(read);
+    let more = recv(stream, &mut frame[got..], false).unwrap_or(0);
+    if got + more < end {
+        frame.truncate(got + more);
+        return First::Partial(frame);
     }
     frame.drain(..4);
-    Some(frame)
+    First::Frame(frame, Zeroizing::new(Vec::new()))
 }
 
 /// Writes what the socket takes now; the rest is returned.
@@ -177,8 +198,9 @@ pub fn try_answer(
     service: &Arc<Service>,
     peer: PeerCred,
 ) -> Outcome {
-    let Some(body) = whole_frame(stream, max_request, budget) else {
-        return Outcome::Continue(Rest::Fresh);
+    let (body, ahead) = match first_frame(stream, max_request, budget) {
+        First::Frame(body, ahead) => (body, ahead),
+        First::Partial(read) => return Outcome::Continue(Rest::Fresh, read),
     };
     let mut answer: Pin<Box<dyn Future<Output = Answered> + Send>> = Box::pin(
         crate::server::answer(Arc::clone(service), decode::<Request>(&body), peer),
@@ -190,19 +212,22 @@ pub fn try_answer(
         .poll(&mut Context::from_waker(Waker::noop()))
     {
         Poll::Ready(answered) => answered,
-        Poll::Pending => return Outcome::Continue(Rest::Answer(answer)),
+        Poll::Pending => return Outcome::Continue(Rest::Answer(answer), ahead),
     };
     let left = write_now(stream, &frame_of(&answered.response));
     // The decision line after the answer, before the next accept: see
     // `DecisionLine`.
     drop(answered.line);
     if !left.is_empty() {
-        return Outcome::Continue(Rest::Write(left));
+        return Outcome::Continue(Rest::Write(left), ahead);
+    }
+    if !ahead.is_empty() {
+        return Outcome::Continue(Rest::Next, ahead);
     }
     // A one-shot client has half-closed already: its hang-up is queued.
     let mut probe = [0u8; 1];
     match recv(stream, &mut probe, true) {
         Ok(0) => Outcome::Done,
-        _ => Outcome::Continue(Rest::Next),
+        _ => Outcome::Continue(Rest::Next, ahead),
     }
 }

@@ -97,6 +97,7 @@ struct Acceptor {
 struct Continued {
     stream: std::os::unix::net::UnixStream,
     rest: crate::inline::Rest,
+    ahead: crate::inline::ReadAhead,
     peer: PeerCred,
     slot: Slot,
 }
@@ -341,6 +342,7 @@ fn spawn_continued(
     connections.spawn(continue_connection(
         stream,
         c.rest,
+        c.ahead,
         c.peer,
         c.slot,
         Arc::clone(service),
@@ -408,11 +410,12 @@ impl Acceptor {
             peer,
         ) {
             crate::inline::Outcome::Done => {}
-            crate::inline::Outcome::Continue(rest) => {
+            crate::inline::Outcome::Continue(rest, ahead) => {
                 // Fails only when the runtime is stopping: the connection closes.
                 let _ = self.to_runtime.send(Continued {
                     stream,
                     rest,
+                    ahead,
                     peer,
                     slot,
                 });
@@ -425,6 +428,7 @@ impl Acceptor {
 async fn continue_connection(
     mut stream: UnixStream,
     rest: crate::inline::Rest,
+    ahead: crate::inline::ReadAhead,
     peer: PeerCred,
     slot: Slot,
     service: Arc<Service>,
@@ -445,12 +449,35 @@ async fn continue_connection(
             _ => return,
         }
     }
-    connection(stream, peer, slot, service, stop, frame_timeout).await;
+    let incoming = Incoming {
+        stream,
+        ahead,
+        taken: 0,
+    };
+    connection(incoming, peer, slot, service, stop, frame_timeout).await;
+}
+
+/// A connection's stream after the bytes the accepting thread read ahead.
+struct Incoming {
+    stream: UnixStream,
+    ahead: crate::inline::ReadAhead,
+    taken: usize,
+}
+
+impl Incoming {
+    /// Fills `buf`, from the bytes read ahead first.
+    async fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        let from_ahead = (self.ahead.len() - self.taken).min(buf.len());
+        buf[..from_ahead].copy_from_slice(&self.ahead[self.taken..self.taken + from_ahead]);
+        self.taken += from_ahead;
+        self.stream.read_exact(&mut buf[from_ahead..]).await?;
+        Ok(())
+    }
 }
 
 /// Reads one frame; `None` when the peer hung up cleanly between frames.
 async fn read_request(
-    stream: &mut UnixStream,
+    stream: &mut Incoming,
 ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, FrameError> {
     let mut prefix = [0u8; 4];
     match stream.read_exact(&mut prefix).await {
@@ -499,7 +526,7 @@ pub(crate) async fn answer(
 }
 
 async fn connection(
-    mut stream: UnixStream,
+    mut stream: Incoming,
     peer: PeerCred,
     _slot: Slot,
     service: Arc<Service>,
@@ -534,7 +561,8 @@ async fn connection(
             .response;
         // A peer that does not read its answers gives its place back too.
         if !matches!(
-            tokio::time::timeout(frame_timeout, write_response(&mut stream, &response)).await,
+            tokio::time::timeout(frame_timeout, write_response(&mut stream.stream, &response))
+                .await,
             Ok(Ok(()))
         ) {
             return;
