@@ -339,10 +339,14 @@ fn spawn_continued(
         }
     };
     let frame_timeout = service.engine().daemon.frame_timeout;
-    connections.spawn(continue_connection(
+    let incoming = Incoming {
         stream,
+        ahead: c.ahead,
+        taken: 0,
+    };
+    connections.spawn(continue_connection(
+        incoming,
         c.rest,
-        c.ahead,
         c.peer,
         c.slot,
         Arc::clone(service),
@@ -426,9 +430,8 @@ impl Acceptor {
 
 /// Finishes what the inline path began, then serves the connection as usual.
 async fn continue_connection(
-    mut stream: UnixStream,
+    mut incoming: Incoming,
     rest: crate::inline::Rest,
-    ahead: crate::inline::ReadAhead,
     peer: PeerCred,
     slot: Slot,
     service: Arc<Service>,
@@ -444,16 +447,11 @@ async fn continue_connection(
         Rest::Write(left) => Some(left),
     };
     if let Some(bytes) = unwritten {
-        match tokio::time::timeout(frame_timeout, stream.write_all(&bytes)).await {
+        match tokio::time::timeout(frame_timeout, incoming.stream.write_all(&bytes)).await {
             Ok(Ok(())) => {}
             _ => return,
         }
     }
-    let incoming = Incoming {
-        stream,
-        ahead,
-        taken: 0,
-    };
     connection(incoming, peer, slot, service, stop, frame_timeout).await;
 }
 
