@@ -32,7 +32,7 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
     let external = authbridge_core::Chain::new(external.backends().iter().map(bounded).collect());
     let chain = check::full_chain(accounts, &external, true);
     // Read again on SIGHUP, with the rest of the config.
-    let names = Arc::new(authbridge_local::Names::new(
+    let names = Arc::new(authbridge_local::Names::watching(
         &file.as_ref().map(|f| f.names.clone()).unwrap_or_default(),
     ));
     names.check_files().map_err(|e| e.to_string())?;

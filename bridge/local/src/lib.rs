@@ -2,6 +2,7 @@
 //! policy, and the [`LocalPasswords`] authenticator.
 
 mod app_passwords;
+mod file_watch;
 mod gate;
 mod hash;
 mod names;

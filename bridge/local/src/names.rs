@@ -5,8 +5,11 @@
 //! exported over NSS, where sudoers or polkit might trust it.
 //!
 //! The files are read directly, not through NSS: NSS would include authbridge's
-//! own module. They are read again when they change (size, mtime or inode).
+//! own module. They are read again when they change (size, mtime or inode);
+//! the daemon's policy ([`Names::watching`]) looks at them only after inotify
+//! reported a change (see `file_watch`).
 
+use crate::file_watch::FileWatch;
 use authbridge_core::canonical_uid;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -102,6 +105,8 @@ pub enum GroupHidden {
 #[derive(Default)]
 struct Entries {
     stamp: Option<(u64, i64, i64, u64)>,
+    /// The watch's count of changes when the stamp was taken.
+    looked_at: Option<u64>,
     names: HashSet<String>,
     ids: HashSet<u32>,
 }
@@ -110,13 +115,17 @@ struct Entries {
 struct SystemFile {
     path: PathBuf,
     entries: Mutex<Entries>,
+    /// When set, the file is looked at only after a change was reported.
+    watch: Option<FileWatch>,
 }
 
 impl SystemFile {
-    fn new(path: PathBuf) -> Self {
+    fn new(path: PathBuf, watched: bool) -> Self {
+        let watch = if watched { FileWatch::new(&path) } else { None };
         SystemFile {
             path,
             entries: Mutex::new(Entries::default()),
+            watch,
         }
     }
 
@@ -125,13 +134,23 @@ impl SystemFile {
     /// read stays.
     fn with<T>(&self, check: impl FnOnce(&Entries) -> T) -> T {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        // Taken before looking: a change reported meanwhile is looked at next time.
+        let generation = self.watch.as_ref().and_then(FileWatch::generation);
+        if generation.is_some() && generation == entries.looked_at {
+            return check(&entries);
+        }
+        // A look that failed is tried again next time, whatever the watch says.
+        entries.looked_at = None;
         if let Ok(meta) = std::fs::metadata(&self.path) {
             let stamp = (meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len());
-            if entries.stamp != Some(stamp)
-                && let Ok(text) = std::fs::read_to_string(&self.path)
-            {
-                *entries = parse(&text);
-                entries.stamp = Some(stamp);
+            if entries.stamp == Some(stamp) {
+                entries.looked_at = generation;
+            } else if let Ok(text) = std::fs::read_to_string(&self.path) {
+                *entries = Entries {
+                    stamp: Some(stamp),
+                    looked_at: generation,
+                    ..parse(&text)
+                };
             }
         }
         check(&entries)
@@ -193,13 +212,25 @@ pub struct Names {
 }
 
 impl Names {
+    /// A policy that looks at the files on every question (short-lived tools).
     pub fn new(settings: &NameSettings) -> Names {
+        Names::build(settings, false)
+    }
+
+    /// A policy that looks at the files only after inotify reported a change to
+    /// them (the daemon: no `stat` per login). Falls back to looking every time
+    /// where a file cannot be watched.
+    pub fn watching(settings: &NameSettings) -> Names {
+        Names::build(settings, true)
+    }
+
+    fn build(settings: &NameSettings, watched: bool) -> Names {
         let fold = |list: &[String]| list.iter().map(|n| canonical_uid(n)).collect();
         Names {
             deny_users: fold(&settings.deny_users),
             deny_groups: fold(&settings.deny_groups),
-            passwd: SystemFile::new(settings.passwd_file.clone()),
-            group: SystemFile::new(settings.group_file.clone()),
+            passwd: SystemFile::new(settings.passwd_file.clone(), watched),
+            group: SystemFile::new(settings.group_file.clone(), watched),
         }
     }
 
@@ -352,6 +383,73 @@ mod tests {
         assert_eq!(names.check_user("carol"), Ok(()));
         // A different length is enough to notice, even within one mtime tick.
         std::fs::write(dir.path().join("passwd"), "carol:x:1002:1002::/:/bin/sh\n").unwrap();
+        assert!(names.check_user("carol").is_err());
+    }
+
+    /// Retries `check` until it holds: the watching thread reports a change a
+    /// moment after it is made.
+    fn eventually(mut check: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if check() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        false
+    }
+
+    #[test]
+    fn a_watching_policy_sees_files_replaced_written_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (passwd, group) = (dir.path().join("passwd"), dir.path().join("group"));
+        std::fs::write(&passwd, "").unwrap();
+        std::fs::write(&group, "").unwrap();
+        let names = Names::watching(&NameSettings {
+            passwd_file: passwd.clone(),
+            group_file: group.clone(),
+            ..NameSettings::default()
+        });
+        assert!(names.passwd.watch.is_some() && names.group.watch.is_some());
+        assert_eq!(names.check_user("carol"), Ok(()));
+        // As useradd does: a new file renamed over the old one.
+        let new = dir.path().join("passwd+");
+        std::fs::write(&new, "carol:x:1002:1002::/:/bin/sh\n").unwrap();
+        std::fs::rename(&new, &passwd).unwrap();
+        assert!(eventually(|| names.check_user("carol").is_err()));
+        // Written in place, as vipw may.
+        std::fs::write(&passwd, "dave:x:1003:1003::/:/bin/sh\n").unwrap();
+        assert!(eventually(|| names.check_user("dave").is_err()));
+        assert_eq!(names.check_user("carol"), Ok(()));
+        assert_eq!(names.check_export("physics"), Ok(()));
+        std::fs::write(&group, "physics:x:2000:\n").unwrap();
+        assert!(eventually(|| names.check_export("physics").is_err()));
+        // Removed: the last view read stays, as for an unwatched file.
+        std::fs::remove_file(&passwd).unwrap();
+        std::fs::write(dir.path().join("other"), "").unwrap();
+        assert!(names.check_user("dave").is_err());
+        // Back again with other contents.
+        std::fs::write(&passwd, "erin:x:1004:1004::/:/bin/sh\n").unwrap();
+        assert!(eventually(|| names.check_user("erin").is_err()));
+        assert_eq!(names.check_user("dave"), Ok(()));
+    }
+
+    #[test]
+    fn a_policy_over_a_symlinked_file_looks_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("passwd.real");
+        std::fs::write(&real, "").unwrap();
+        let link = dir.path().join("passwd");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let names = Names::watching(&NameSettings {
+            passwd_file: link,
+            group_file: real.clone(),
+            ..NameSettings::default()
+        });
+        assert!(names.passwd.watch.is_none());
+        assert_eq!(names.check_user("carol"), Ok(()));
+        std::fs::write(&real, "carol:x:1002:1002::/:/bin/sh\n").unwrap();
+        // No waiting: an unwatched file is looked at on every question.
         assert!(names.check_user("carol").is_err());
     }
 }
