@@ -2,8 +2,6 @@
 //! as authbridge TOML.
 
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::ExitCode;
 
 use crate::php::{self, Value};
 
@@ -12,29 +10,6 @@ use crate::php::{self, Value};
 pub struct Conversion {
     pub toml: String,
     pub notes: Vec<String>,
-}
-
-pub fn run(path: &Path) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("authbridge: cannot read {}: {e}", path.display());
-            return ExitCode::from(3);
-        }
-    };
-    match convert(&text) {
-        Ok(c) => {
-            print!("{}", c.toml);
-            for note in &c.notes {
-                eprintln!("authbridge: {}: {note}", path.display());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("authbridge: {}: {message}", path.display());
-            ExitCode::from(3)
-        }
-    }
 }
 
 pub fn convert(text: &str) -> Result<Conversion, String> {

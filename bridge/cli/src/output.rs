@@ -1,7 +1,9 @@
 //! occ's output layouts: nested "  - key: value" lists, JSON and pretty JSON.
 
+use anyhow::Result;
+use authbridge_store::{SqliteStore, Store, User};
 use clap::ValueEnum;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -82,6 +84,79 @@ pub fn minutes(ts: i64) -> String {
             .expect("format")
         })
         .unwrap_or_else(|_| ts.to_string())
+}
+
+/// occ's table with a header row (`user:auth-tokens:list`).
+pub fn grid<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let line = format!(
+        "+{}+\n",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("+")
+    );
+    let mut out = line.clone();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:<w$} "))
+            .collect();
+        out.push_str(&format!("|{}|\n", cells.join("|")));
+        if i == 0 {
+            out.push_str(&line);
+        }
+    }
+    out.push_str(&line);
+    out
+}
+
+/// occ's two-column table (`user:report`).
+pub fn table(rows: &[(String, String)]) -> String {
+    let w1 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let w2 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+    let line = format!("+-{}-+-{}-+\n", "-".repeat(w1), "-".repeat(w2));
+    let mut out = line.clone();
+    for (i, (a, b)) in rows.iter().enumerate() {
+        out.push_str(&format!("| {a:<w1$} | {b:<w2$} |\n"));
+        if i == 0 {
+            out.push_str(&line);
+        }
+    }
+    out.push_str(&line);
+    out
+}
+
+/// A user as `user info` and `user list --info` show it.
+pub fn user_json(store: &SqliteStore, u: &User) -> Result<Value> {
+    let groups = store.user_groups(&u.uid)?;
+    let mut m = Map::new();
+    m.insert("user_id".into(), json!(u.uid));
+    m.insert(
+        "display_name".into(),
+        json!(u.display_name.clone().unwrap_or_else(|| u.uid.clone())),
+    );
+    m.insert("email".into(), json!(u.email.clone().unwrap_or_default()));
+    m.insert("enabled".into(), json!(u.enabled));
+    m.insert("groups".into(), json!(groups));
+    m.insert(
+        "quota".into(),
+        json!(u.quota.clone().unwrap_or_else(|| "none".into())),
+    );
+    m.insert(
+        "first_seen".into(),
+        json!(u.first_seen.map(iso8601).unwrap_or_else(|| "never".into())),
+    );
+    m.insert(
+        "last_seen".into(),
+        json!(u.last_seen.map(iso8601).unwrap_or_else(|| "never".into())),
+    );
+    m.insert("backend".into(), json!(u.backend));
+    Ok(Value::Object(m))
 }
 
 #[cfg(test)]

@@ -1,24 +1,20 @@
 //! `authbridge serve`: loads the config, opens the store, and runs the daemon.
 
+use anyhow::Context;
 use authbridge_daemon::{Bounded, Engine, Server, Service};
 use authbridge_local::Gate;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::{check, config};
+use crate::accounts::Accounts;
+use crate::config;
+use crate::failure::Failure;
 
-/// Set in the daemon's environment; the NSS module answers "unavailable" when it
-/// sees it, so the daemon's own user lookups never come back to itself (SSSD's
-/// `_SSS_LOOPS`).
-pub const LOOP_GUARD: &str = "_AUTHBRIDGE_LOOPS";
-
-const CONFIG_ERROR: u8 = 3;
-
-fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, String> {
+fn engine(config_path: &Path, accounts: &Accounts) -> Result<Engine, String> {
     let loaded = config::load_optional_with_text(config_path).map_err(|e| e.to_string())?;
     let external =
-        check::external_chain(config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))?;
+        crate::chains::external_chain(config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))?;
     let file = loaded.map(|(f, _)| f);
     let settings = file.as_ref().map(|f| f.daemon.clone()).unwrap_or_default();
     let bounded =
@@ -30,7 +26,7 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
             ))
         };
     let external = authbridge_core::Chain::new(external.backends().iter().map(bounded).collect());
-    let chain = check::full_chain(accounts, &external, true);
+    let chain = crate::chains::full_chain(accounts, &external, true);
     // Read again on SIGHUP, with the rest of the config.
     let names = Arc::new(authbridge_local::Names::watching(
         &file.as_ref().map(|f| f.names.clone()).unwrap_or_default(),
@@ -40,7 +36,7 @@ fn engine(config_path: &Path, accounts: &crate::Accounts) -> Result<Engine, Stri
         gate: Gate::new(
             chain,
             Arc::clone(&accounts.store),
-            crate::accounts::now,
+            authbridge_core::clock::now,
             Arc::clone(&names),
         ),
         names,
@@ -84,24 +80,25 @@ pub fn run(
     data_dir: Option<PathBuf>,
     socket: Option<PathBuf>,
     listen: Option<std::net::SocketAddr>,
-) -> ExitCode {
+) -> Result<(), Failure> {
     // SAFETY: single-threaded here, before the runtime starts any thread.
-    unsafe { std::env::set_var(LOOP_GUARD, "YES") };
+    unsafe {
+        std::env::set_var(
+            std::ffi::OsStr::from_bytes(authbridge_proto::LOOP_GUARD.to_bytes()),
+            "YES",
+        )
+    };
     raise_descriptor_limit();
     if config_given && !config_path.exists() {
-        return fail(
-            CONFIG_ERROR,
-            &format!("{}: no such file", config_path.display()),
-        );
+        return Err(Failure::config(format!(
+            "{}: no such file",
+            config_path.display()
+        )));
     }
-    let file = match config::load_optional(&config_path) {
-        Ok(f) => f,
-        Err(e) => return fail(CONFIG_ERROR, &e.to_string()),
-    };
-    let accounts = match crate::open_store(&config_path, file.as_ref(), data_dir) {
-        Ok(a) => Arc::new(a),
-        Err(e) => return fail(CONFIG_ERROR, &format!("{e:#}")),
-    };
+    let file = config::load_optional(&config_path).map_err(Failure::config)?;
+    let accounts = crate::accounts::open(&config_path, file.as_ref(), data_dir)
+        .map_err(|e| Failure::config(format!("{e:#}")))?;
+    let accounts = Arc::new(accounts);
     let socket = socket_path(
         socket,
         file.as_ref().and_then(|f| f.daemon.socket.clone()),
@@ -110,26 +107,20 @@ pub fn run(
     let http_settings = file.as_ref().map(|f| f.http.clone()).unwrap_or_default();
     let listen = listen.or(http_settings.enabled.then_some(http_settings.listen));
     // The first admin is for the HTTP API; without it nobody would need one.
-    if listen.is_some()
-        && let Err(e) = first_admin(&accounts)
-    {
-        return fail(1, &format!("cannot create the first admin account: {e:#}"));
+    if listen.is_some() {
+        first_admin(&accounts).context("cannot create the first admin account")?;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
-    };
+        .context("cannot start the async runtime")?;
     let result = runtime.block_on(async move {
         let loader_accounts = Arc::clone(&accounts);
         let loader_path = config_path.clone();
         let loader = Box::new(move || engine(&loader_path, &loader_accounts));
-        let service =
-            Service::new(loader, Arc::clone(&accounts.store)).map_err(|e| (CONFIG_ERROR, e))?;
+        let service = Service::new(loader, Arc::clone(&accounts.store)).map_err(Failure::Config)?;
         let service = Arc::new(service);
-        let server = Server::bind(&socket, Arc::clone(&service)).map_err(|e| (1, e.to_string()))?;
+        let server = Server::bind(&socket, Arc::clone(&service)).map_err(Failure::failed)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let nss_changed = Arc::new(tokio::sync::Notify::new());
         watch_directory(&accounts.store, &socket, Arc::clone(&nss_changed));
@@ -145,7 +136,7 @@ pub fn run(
             }
             None => None,
         };
-        let result = server.run().await.map_err(|e| (1, e.to_string()));
+        let result = server.run().await.map_err(Failure::failed);
         let _ = stop.send(true);
         let _ = nss_cache.await;
         if let Some(http) = http {
@@ -156,10 +147,7 @@ pub fn run(
     // Backend checks abandoned at their request's timeout may still sit on blocking
     // threads until their own timeout; the process need not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err((code, message)) => fail(code, &message),
-    }
+    result
 }
 
 /// Changes of users and groups made through this daemon mark the NSS cache
@@ -184,22 +172,19 @@ async fn start_http(
     settings: &authbridge_daemon::HttpSettings,
     service: Arc<Service>,
     stopped: tokio::sync::watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<()>, (u8, String)> {
+) -> Result<tokio::task::JoinHandle<()>, Failure> {
     use authbridge_daemon::http;
     let tls = match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(http::Tls::load(cert, key).map_err(|e| (CONFIG_ERROR, e.to_string()))?)
-        }
+        (Some(cert), Some(key)) => Some(http::Tls::load(cert, key).map_err(Failure::config)?),
         (None, None) => None,
         _ => {
-            return Err((
-                CONFIG_ERROR,
-                "[http] needs both tls_cert and tls_key, or neither".into(),
+            return Err(Failure::config(
+                "[http] needs both tls_cert and tls_key, or neither",
             ));
         }
     };
-    let listener = http::bind(addr).await.map_err(|e| (1, e.to_string()))?;
-    let bound = listener.local_addr().map_err(|e| (1, e.to_string()))?;
+    let listener = http::bind(addr).await.map_err(Failure::failed)?;
+    let bound = listener.local_addr().map_err(Failure::failed)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     if !bound.ip().is_loopback() && tls.is_none() {
         tracing::warn!(%bound, "the OCS API listens beyond loopback without TLS: set [http] tls_cert and tls_key, or put a TLS proxy in front");
@@ -230,8 +215,7 @@ pub const FIRST_ADMIN_PASSWORD_FILE: &str = "first-admin-password";
 /// On first start of an empty store: an `admin` account in the admin group, its
 /// generated password written once to a 0600 file in the data directory; only
 /// the file's path is printed.
-fn first_admin(accounts: &crate::Accounts) -> anyhow::Result<()> {
-    use anyhow::Context;
+fn first_admin(accounts: &Accounts) -> anyhow::Result<()> {
     use authbridge_store::{NewUser, Store, UserQuery};
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -273,7 +257,7 @@ fn first_admin(accounts: &crate::Accounts) -> anyhow::Result<()> {
             groups: vec![authbridge_local::ADMIN_GROUP.into()],
             ..NewUser::default()
         },
-        crate::accounts::now(),
+        authbridge_core::clock::now(),
     )?;
     println!(
         "authbridge: the store was empty; created the account \"admin\" (group admin); its password is in {} (mode 0600)",
@@ -302,9 +286,4 @@ fn raise_descriptor_limit() {
             }
         }
     }
-}
-
-fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("authbridge: {message}");
-    ExitCode::from(code)
 }

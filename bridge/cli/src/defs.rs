@@ -1,0 +1,114 @@
+//! The command line's definitions: every flag and subcommand, apart from what
+//! runs them (as ripgrep keeps `flags/defs.rs` apart from its runner). The
+//! families' own arguments are in `user`, `group` and `tokens`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::output::Format;
+
+#[derive(Parser)]
+#[command(
+    name = "authbridge",
+    version,
+    about = "Checks passwords against IMAP, SMB and FTP servers"
+)]
+pub struct Cli {
+    /// Config file [default: /etc/authbridge/config.toml]
+    #[arg(long, global = true, env = "AUTHBRIDGE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Where the store and the secret key live [default: the config's data_dir,
+    /// else /var/lib/authbridge for root and ./authbridge-data otherwise]
+    #[arg(long, global = true, env = "AUTHBRIDGE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The daemon's socket [default: the config's [daemon] socket, else as
+    /// `serve` says]; the NSS cache file lives beside it, and commands that
+    /// change users or groups mark it stale
+    #[arg(long, global = true, env = "AUTHBRIDGE_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check a user's password against the configured backends, in order.
+    ///
+    /// The password is read from the terminal without echo, or with
+    /// --password-from-env from AUTHBRIDGE_PASSWORD; never from the command line.
+    ///
+    /// Exit codes: 0 accepted, 1 rejected, 2 unavailable (no backend accepted
+    /// and at least one could not be asked), 3 configuration or usage error.
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// The login to check
+        user: String,
+        /// Read the password from the AUTHBRIDGE_PASSWORD environment variable
+        #[arg(long)]
+        password_from_env: bool,
+    },
+    /// Manage users (occ's user commands). Exit codes: 0 done, 1 failed.
+    User {
+        #[command(subcommand)]
+        command: crate::user::UserCommand,
+    },
+    /// Manage groups (occ's group commands). Exit codes: 0 done, 1 failed.
+    Group {
+        #[command(subcommand)]
+        command: crate::group::GroupCommand,
+    },
+    /// Run the daemon that answers the PAM and NSS modules.
+    ///
+    /// Listens on [daemon] socket (default /run/authbridge/authbridge.sock for the
+    /// system store in /var/lib/authbridge, DATA_DIR/authbridge.sock for any other). SIGHUP reloads the config, SIGTERM
+    /// stops after the requests in flight. Log level from AUTHBRIDGE_LOG (default info).
+    /// Exit codes: 0 stopped by a signal, 3 configuration error, 1 runtime failure.
+    #[command(verbatim_doc_comment)]
+    Serve {
+        /// Serve the OCS API and /auth/check on this address [default: [http] listen,
+        /// else 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// The SMB child process (started by authbridge itself; reads binary frames on stdin).
+    #[cfg(feature = "smb")]
+    #[command(hide = true)]
+    SmbChild,
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print the authbridge TOML equivalent of a Nextcloud config.php's `user_backends`.
+    ///
+    /// Whatever cannot be converted as it stands is named on standard error.
+    /// Exit codes: 0 converted, 3 the file cannot be read or has no user_backends.
+    #[command(name = "import-nextcloud", verbatim_doc_comment)]
+    ImportNextcloud {
+        /// Path to Nextcloud's config/config.php
+        config_php: PathBuf,
+    },
+}
+
+/// occ's list options, shared by `user list` and `group list`.
+#[derive(Args)]
+pub struct Listing {
+    /// Only entries containing this
+    pub search: Option<String>,
+    #[arg(short, long, default_value_t = 500)]
+    pub limit: usize,
+    #[arg(short, long, default_value_t = 0)]
+    pub offset: usize,
+    /// Show each entry's details
+    #[arg(short, long)]
+    pub info: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Format,
+}
