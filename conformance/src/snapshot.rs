@@ -2,19 +2,23 @@
 //! later run against the same target shows a diff when an answer changed.
 //!
 //! Files are insta's own (`.snap`, readable by `cargo insta review`): read with
-//! `insta::Snapshot::from_file` and written by `insta::assert_snapshot!` with
-//! updates forced (see [`Snapshots::new`]).
+//! `insta::Snapshot::from_file`, written here in the same layout. (insta's own
+//! writer decides from process-wide environment variables whether to write;
+//! a harness that always decides for itself must not depend on them.)
 
 use crate::client::Variant;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// The `source` insta records: the file that wrote the snapshot.
+const SOURCE: &str = "conformance/src/snapshot.rs";
 
 pub struct Snapshots {
     dir: PathBuf,
     target: String,
     accept: bool,
     refuse_new: bool,
-    /// insta's settings are per thread and its writes are not atomic per folder.
+    /// One writer at a time per folder.
     write: Mutex<()>,
 }
 
@@ -34,8 +38,6 @@ impl Snapshots {
     /// Snapshots for `target` under `root/target`. With `accept`, changed answers
     /// replace their snapshots; without it, missing snapshots are still recorded
     /// unless `refuse_new` (as insta does on CI).
-    ///
-    /// Sets insta's environment for this process: call before any thread starts.
     pub fn new(
         root: &Path,
         target: &str,
@@ -49,13 +51,6 @@ impl Snapshots {
         }
         let dir = root.join(target);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        // SAFETY: called before the runtime and the trials start their threads.
-        unsafe {
-            std::env::set_var("INSTA_UPDATE", "always");
-            std::env::set_var("INSTA_FORCE_PASS", "1");
-            std::env::set_var("INSTA_OUTPUT", "none");
-            std::env::set_var("INSTA_WORKSPACE_ROOT", &dir);
-        }
         Ok(Snapshots {
             dir,
             target: target.to_owned(),
@@ -107,20 +102,52 @@ impl Snapshots {
         }
     }
 
+    /// Writes the snapshot as insta lays it out (a metadata header, then the
+    /// contents), through a temporary file renamed into place: a reader never
+    /// sees half a snapshot.
     fn record(&self, name: &str, contents: &str) -> Result<(), String> {
         let _one = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(&self.dir);
-        settings.set_prepend_module_to_snapshot(false);
-        settings.set_omit_expression(true);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            settings.bind(|| insta::assert_snapshot!(name, contents));
-        }));
-        result.map_err(|_| {
-            format!(
-                "insta could not write the snapshot {name} in {}",
-                self.dir.display()
-            )
-        })
+        let path = self.dir.join(format!("{name}.snap"));
+        let partial = self.dir.join(format!(".{name}.snap.partial"));
+        let text = format!("---\nsource: {SOURCE}\n---\n{contents}\n");
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|e| format!("cannot write the snapshot {}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_snapshots_read_back_through_insta_and_compare_as_same() {
+        let root = tempfile::tempdir().unwrap();
+        let snapshots = Snapshots::new(root.path(), "local", false, false).unwrap();
+        let contents = "# a case\nGET /ocs/v2.php/cloud/users\n\n<ocs>\n  <meta/>\n</ocs>";
+        let variant = Variant::all()[0];
+        assert!(matches!(
+            snapshots.check("users/list", variant, contents),
+            SnapshotOutcome::Recorded
+        ));
+        let path = root
+            .path()
+            .join("local")
+            .join(format!("{}.snap", Snapshots::name("users/list", variant)));
+        let read = insta::Snapshot::from_file(&path).unwrap();
+        assert_eq!(read.as_text().unwrap().to_string(), contents);
+        assert!(matches!(
+            snapshots.check("users/list", variant, contents),
+            SnapshotOutcome::Same
+        ));
+        assert!(matches!(
+            snapshots.check("users/list", variant, "something else"),
+            SnapshotOutcome::Changed(_)
+        ));
+        let strict = Snapshots::new(root.path(), "local", false, true).unwrap();
+        assert!(matches!(
+            strict.check("users/other", variant, contents),
+            SnapshotOutcome::Missing
+        ));
     }
 }
