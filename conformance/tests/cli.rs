@@ -331,14 +331,12 @@ fn an_interrupted_run_removes_what_it_created() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while present(&server, "users", "ocsct-").is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the run created nobody"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            authbridge_testsupport::eventually(Duration::from_secs(30), || {
+                !present(&server, "users", "ocsct-").is_empty()
+            }),
+            "the run created nobody"
+        );
         // SAFETY: signalling our own child, which has not been waited for yet.
         unsafe { libc::kill(child.id() as i32, signal) };
         let status = child.wait().unwrap();

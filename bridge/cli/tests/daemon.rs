@@ -49,12 +49,11 @@ fn hanging_backend(silent: &SilentServer) -> String {
     )
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what} after {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for(what: &str, limit: Duration, done: impl FnMut() -> bool) {
+    assert!(
+        authbridge_testsupport::eventually(limit, done),
+        "{what} after {limit:?}"
+    );
 }
 
 fn open_fds(pid: u32) -> usize {

@@ -2,6 +2,7 @@
 //! without touching /etc/nsswitch.conf), against a real `authbridge serve`.
 
 use authbridge_testsupport::{Daemon, server_dir};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -238,7 +239,10 @@ fn a_daemon_that_is_down_is_unavail_at_once_and_the_daemon_never_asks_itself() {
     let guarded = nss
         .command("getent")
         .args(["passwd", "alice"])
-        .env("_AUTHBRIDGE_LOOPS", "YES")
+        .env(
+            std::ffi::OsStr::from_bytes(authbridge_proto::LOOP_GUARD.to_bytes()),
+            "YES",
+        )
         .output()
         .unwrap();
     assert_eq!(guarded.status.code(), Some(2));
@@ -338,18 +342,15 @@ fn cache_file(d: &Daemon) -> PathBuf {
 /// Waits until the daemon has published a live cache file (it does at start-up
 /// and within a second of a change).
 fn wait_for_cache(d: &Daemon) -> authbridge_nsscache::Mapping {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let open = || {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        match authbridge_nsscache::Mapping::open(&cache_file(d), Some(0), now) {
-            Ok(m) => return m,
-            Err(e) if Instant::now() > deadline => panic!("no live NSS cache: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
+        authbridge_nsscache::Mapping::open(&cache_file(d), Some(0), now)
+    };
+    authbridge_testsupport::eventually_some(Duration::from_secs(10), || open().ok())
+        .unwrap_or_else(|| panic!("no live NSS cache: {}", open().err().unwrap()))
 }
 
 /// SIGSTOP/SIGCONT: a daemon that cannot answer but whose file stays.

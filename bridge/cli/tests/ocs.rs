@@ -2,7 +2,7 @@
 //! serve`): every endpoint with its documented status codes, in v1 and v2, XML and
 //! JSON, for each role; the welcome mail through a real SMTP server (aiosmtpd).
 
-use authbridge_testsupport::{Daemon, Smtp, free_port, wait_for_port};
+use authbridge_testsupport::{Daemon, Smtp, eventually, free_port, wait_for_port};
 use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::Value;
@@ -1390,14 +1390,10 @@ fn sigterm_lets_requests_in_flight_finish_over_http_and_https() {
                 .unwrap();
             String::from_utf8_lossy(&out.stdout).into_owned()
         });
-        let started = std::time::Instant::now();
-        while silent.connections() == 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{scheme}: the login never reached the backend"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert!(
+            eventually(Duration::from_secs(10), || silent.connections() > 0),
+            "{scheme}: the login never reached the backend"
+        );
         d.signal(libc::SIGTERM);
         assert_eq!(pending.join().unwrap(), "503", "{scheme}: {}", d.log());
         assert_eq!(
@@ -1455,21 +1451,23 @@ fn sighup_reloads_the_tls_certificate() {
     std::fs::copy(&second.cert_file, &cert).unwrap();
     std::fs::copy(&second.key_file, &key).unwrap();
     d.signal(libc::SIGHUP);
-    let started = std::time::Instant::now();
-    while reloads(&d) == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "{}", d.log());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || reloads(&d) > 0),
+        "{}",
+        d.log()
+    );
     assert_eq!(curl(&second.ca_file), "204", "{}", d.log());
     assert_eq!(curl(&first.ca_file), "000");
 
     std::fs::write(&key, "not a key").unwrap();
     d.signal(libc::SIGHUP);
-    let started = std::time::Instant::now();
-    while !d.log().contains("TLS reload failed") {
-        assert!(started.elapsed() < Duration::from_secs(10), "{}", d.log());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || d
+            .log()
+            .contains("TLS reload failed")),
+        "{}",
+        d.log()
+    );
     assert_eq!(curl(&second.ca_file), "204", "the loaded certificate stays");
 }
 
@@ -2388,11 +2386,13 @@ fn login_passwords_over_http_are_remembered_briefly_and_never_outlive_a_change()
     // SIGHUP empties the cache: the next request is checked again.
     let before = decisions("local");
     api.d.signal(libc::SIGHUP);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !api.d.log().contains("configuration reloaded") {
-        assert!(std::time::Instant::now() < deadline, "no reload");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        eventually(Duration::from_secs(5), || api
+            .d
+            .log()
+            .contains("configuration reloaded")),
+        "no reload"
+    );
     assert_eq!(check("Carol-second-life-9"), 204);
     assert_eq!(decisions("local"), before + 1);
 }

@@ -93,11 +93,12 @@ fn python_as_nobody(dir: &Path, name: &str, script: &str) -> std::process::Child
         .arg(dir.join(name))
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while !dir.join("ready").exists() {
-        assert!(started.elapsed().as_secs() < 30, "{name} did not start");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    assert!(
+        authbridge_testsupport::eventually(std::time::Duration::from_secs(30), || dir
+            .join("ready")
+            .exists()),
+        "{name} did not start"
+    );
     child
 }
 
@@ -580,11 +581,12 @@ fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
 
     // SIGHUP empties the cache.
     d.signal(libc::SIGHUP);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !d.log().contains("configuration reloaded") {
-        assert!(std::time::Instant::now() < deadline, "no reload");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    assert!(
+        authbridge_testsupport::eventually(std::time::Duration::from_secs(5), || d
+            .log()
+            .contains("configuration reloaded")),
+        "no reload"
+    );
     expect(login("alice-mail-pw"), true, SUCCESS);
     assert_eq!(imap.logins_reaching("alice", 4), 4);
     let cached = d.log().matches("backend=cache").count();
@@ -715,11 +717,12 @@ fn an_unprivileged_daemon_and_the_old_password_path() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(started.elapsed().as_secs() < 10, "the daemon did not start");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    assert!(
+        authbridge_testsupport::eventually(std::time::Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        }),
+        "the daemon did not start"
+    );
     let services = authbridge_testsupport::server_dir("abnobodypam");
     let module = module(BIN, "libpam_authbridge.so");
     std::fs::write(

@@ -5,6 +5,7 @@
 
 mod authenticator;
 mod chain;
+pub mod clock;
 mod credentials;
 mod deadline;
 pub mod tls;

@@ -43,6 +43,8 @@ pub enum TlsConfigError {
     EmptySystemStore,
     #[error("TLS setup failed: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("{host:?} is not a valid TLS server name: {reason}")]
+    ServerName { host: String, reason: String },
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -105,9 +107,11 @@ impl TlsSettings {
 }
 
 /// The server name to check the certificate against: a DNS name or an IP address.
-pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
-    ServerName::try_from(host.to_owned())
-        .map_err(|e| format!("{host:?} is not a valid TLS server name: {e}"))
+pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsConfigError> {
+    ServerName::try_from(host.to_owned()).map_err(|e| TlsConfigError::ServerName {
+        host: host.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Accepts any certificate chain, but still checks the handshake signature.

@@ -6,7 +6,7 @@
 //! ([`directory`]). [`server`] is the socket, the signals and the decision log.
 
 pub mod bounded;
-pub mod clock;
+pub use authbridge_core::clock;
 pub mod credential_cache;
 pub mod directory;
 pub mod http;

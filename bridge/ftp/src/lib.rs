@@ -14,16 +14,6 @@ use std::sync::Arc;
 
 pub use config::{FtpConfig, FtpConfigError, FtpSettings};
 
-#[derive(Debug, thiserror::Error)]
-pub enum FtpSetupError {
-    #[error(transparent)]
-    Config(#[from] FtpConfigError),
-    #[error(transparent)]
-    Tls(#[from] TlsConfigError),
-    #[error("{0}")]
-    ServerName(String),
-}
-
 pub struct FtpBackend {
     name: String,
     target: Arc<session::Target>,
@@ -31,11 +21,12 @@ pub struct FtpBackend {
 }
 
 impl FtpBackend {
-    pub fn new(settings: FtpSettings) -> Result<Self, FtpSetupError> {
+    /// A backend for these settings; only its TLS set-up can fail.
+    pub fn new(settings: FtpSettings) -> Result<Self, TlsConfigError> {
         let name = format!("ftp:{}:{}", settings.host, settings.port);
         let tls = if settings.secure {
             // Checked here so that a bad host name is a start-up error, not a per-login one.
-            tls::server_name(&settings.host).map_err(FtpSetupError::ServerName)?;
+            tls::server_name(&settings.host)?;
             if !settings.tls.tls_verify {
                 tracing::warn!(backend = %name, "FTPS certificate validation is switched off");
             }

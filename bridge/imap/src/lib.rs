@@ -18,16 +18,6 @@ pub use config::{ImapConfig, ImapConfigError, ImapSettings, Security, SslMode};
 pub use domain::{DomainRules, Mapped};
 pub use mailbox::MailboxError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ImapSetupError {
-    #[error(transparent)]
-    Config(#[from] ImapConfigError),
-    #[error(transparent)]
-    Tls(#[from] TlsConfigError),
-    #[error("{0}")]
-    ServerName(String),
-}
-
 pub struct ImapBackend {
     name: String,
     target: Arc<session::Target>,
@@ -36,7 +26,8 @@ pub struct ImapBackend {
 }
 
 impl ImapBackend {
-    pub fn new(settings: ImapSettings) -> Result<Self, ImapSetupError> {
+    /// A backend for these settings; only its TLS set-up can fail.
+    pub fn new(settings: ImapSettings) -> Result<Self, TlsConfigError> {
         let name = format!("imap:{}:{}", settings.host, settings.port);
         if settings.security == Security::Plaintext {
             tracing::warn!(
@@ -52,7 +43,7 @@ impl ImapBackend {
             port: settings.port,
             security: settings.security,
             tls: settings.tls.client_config()?,
-            server_name: tls::server_name(&settings.host).map_err(ImapSetupError::ServerName)?,
+            server_name: tls::server_name(&settings.host)?,
         };
         Ok(ImapBackend {
             name,

@@ -281,12 +281,8 @@ async fn a_server_refusing_plaintext_logins_never_gets_the_password() {
 
 /// Dovecot writes its log asynchronously; wait (bounded) for the line we expect.
 fn wait_for_log(server: &Dovecot, needle: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let log = server.log();
-        if log.contains(needle) || started.elapsed() > Duration::from_secs(5) {
-            return log;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    authbridge_testsupport::eventually_some(Duration::from_secs(5), || {
+        Some(server.log()).filter(|log| log.contains(needle))
+    })
+    .unwrap_or_else(|| server.log())
 }

@@ -62,24 +62,27 @@ impl SecretKey {
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// `len` base-62 characters (about 5.95 bits each) from the OS CSPRNG.
+pub fn random_alphanumeric(len: usize) -> String {
+    (0..len)
+        .map(|_| {
+            // Rejection sampling keeps every character equally likely.
+            loop {
+                let b = (OsRng.next_u32() & 0xff) as usize;
+                if b < 248 {
+                    break char::from(ALPHABET[b % 62]);
+                }
+            }
+        })
+        .collect()
+}
+
 /// Five groups of five base-62 characters joined by "-" (about 149 bits from the
 /// OS CSPRNG), the shape occ prints (`kFrH9-TXk4s-...`).
 pub fn generate_app_password() -> String {
-    let mut out = String::with_capacity(29);
-    for i in 0..25 {
-        if i > 0 && i % 5 == 0 {
-            out.push('-');
-        }
-        // Rejection sampling keeps every character equally likely.
-        let c = loop {
-            let b = (OsRng.next_u32() & 0xff) as usize;
-            if b < 248 {
-                break ALPHABET[b % 62];
-            }
-        };
-        out.push(c as char);
-    }
-    out
+    let letters = random_alphanumeric(25);
+    let groups: Vec<&str> = (0..5).map(|i| &letters[i * 5..i * 5 + 5]).collect();
+    groups.join("-")
 }
 
 /// Validates app passwords: one indexed lookup by keyed hash.
@@ -153,6 +156,15 @@ mod tests {
                 .all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_alphanumeric()))
         );
         assert_ne!(a, generate_app_password());
+    }
+
+    #[test]
+    fn random_letters_cover_the_whole_alphabet_and_nothing_else() {
+        let letters = random_alphanumeric(4000);
+        assert_eq!(letters.len(), 4000);
+        assert!(letters.bytes().all(|b| ALPHABET.contains(&b)));
+        // 4000 draws miss one of 62 letters with probability about 62·e^-65.
+        assert!(ALPHABET.iter().all(|b| letters.as_bytes().contains(b)));
     }
 
     #[test]

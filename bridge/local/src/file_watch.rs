@@ -161,19 +161,13 @@ fn read_events(mut bytes: &[u8], name: &OsStr) -> (bool, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use authbridge_testsupport::eventually;
+    use std::time::Duration;
 
-    /// Waits until the generation differs from `before` (the thread runs on
-    /// its own time), within a generous bound.
+    /// Whether the generation moves from `before` (the thread runs on its own
+    /// time), within a generous bound.
     fn moves_from(watch: &FileWatch, before: Option<u64>) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if watch.generation() != before {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        false
+        eventually(Duration::from_secs(10), || watch.generation() != before)
     }
 
     #[test]
@@ -257,11 +251,9 @@ mod tests {
         std::fs::remove_dir_all(&sub).unwrap();
         assert!(moves_from(&watch, before));
         // Ends for good: every reader looks at the file from now on.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while watch.generation().is_some() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert_eq!(watch.generation(), None);
+        assert!(eventually(Duration::from_secs(10), || watch
+            .generation()
+            .is_none()));
     }
 
     #[test]
@@ -283,10 +275,8 @@ mod tests {
         let watch = FileWatch::new(&path).unwrap();
         let shared = Arc::clone(&watch.shared);
         drop(watch);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !shared.stopped.load(Ordering::Acquire) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert!(shared.stopped.load(Ordering::Acquire));
+        assert!(eventually(Duration::from_secs(10), || shared
+            .stopped
+            .load(Ordering::Acquire)));
     }
 }

@@ -386,17 +386,9 @@ mod tests {
         assert!(names.check_user("carol").is_err());
     }
 
-    /// Retries `check` until it holds: the watching thread reports a change a
-    /// moment after it is made.
-    fn eventually(mut check: impl FnMut() -> bool) -> bool {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if check() {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        false
+    /// The watching thread reports a change a moment after it is made.
+    fn eventually(check: impl FnMut() -> bool) -> bool {
+        authbridge_testsupport::eventually(std::time::Duration::from_secs(10), check)
     }
 
     #[test]

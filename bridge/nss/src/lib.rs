@@ -16,7 +16,7 @@ mod buffer;
 mod entries;
 mod memcache;
 
-use authbridge_proto::{Client, Request, Response};
+use authbridge_proto::{Client, LOOP_GUARD, Request, Response};
 use std::time::Duration;
 
 pub use entries::*;
@@ -35,9 +35,6 @@ pub enum NssStatus {
     NotFound = 0,
     Success = 1,
 }
-
-/// Set in the daemon's own environment: its lookups must not come back to it.
-const LOOP_GUARD: &std::ffi::CStr = c"_AUTHBRIDGE_LOOPS";
 
 pub(crate) fn in_daemon() -> bool {
     // SAFETY: the name is NUL-terminated; only null-ness is read.

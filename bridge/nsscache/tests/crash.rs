@@ -84,10 +84,10 @@ fn a_publisher_killed_at_random_points_never_leaves_a_torn_file() {
             .spawn()
             .unwrap();
         let ready = dir.path().join("ready");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !ready.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        assert!(
+            authbridge_testsupport::eventually(Duration::from_secs(60), || ready.exists()),
+            "the publisher did not start"
+        );
         std::fs::remove_file(&ready).expect("the publisher started");
         // xorshift: a different point of the write each time, the same every run.
         seed ^= seed << 13;

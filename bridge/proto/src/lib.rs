@@ -23,4 +23,9 @@ pub use messages::{
 pub use peer::{PeerCred, peer_cred};
 
 /// The socket of a system-wide daemon.
+/// Set in the daemon's own environment; the NSS module answers "unavailable"
+/// when it sees it, so the daemon's own user lookups never come back to itself
+/// (SSSD's `_SSS_LOOPS`).
+pub const LOOP_GUARD: &std::ffi::CStr = c"_AUTHBRIDGE_LOOPS";
+
 pub const DEFAULT_SOCKET: &str = "/run/authbridge/authbridge.sock";

@@ -4,7 +4,7 @@
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Daemon {
     pub dir: tempfile::TempDir,
@@ -185,25 +185,16 @@ impl Daemon {
 
     /// The address from the daemon's "OCS API listening" log line.
     fn wait_for_http(&self) -> std::net::SocketAddr {
-        let started = Instant::now();
-        loop {
-            let log = self.log();
-            let found = log
+        let found = crate::eventually_some(Duration::from_secs(10), || {
+            self.log()
                 .lines()
                 .rev()
                 .find(|l| l.contains("OCS API listening"))
                 .and_then(|l| l.split("bound=").nth(1))
                 .and_then(|a| a.split_whitespace().next())
-                .and_then(|a| a.parse().ok());
-            if let Some(addr) = found {
-                return addr;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "no OCS API:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+                .and_then(|a| a.parse().ok())
+        });
+        found.unwrap_or_else(|| panic!("no OCS API:\n{}", self.log()))
     }
 
     /// Sends `signal` to the daemon.
@@ -230,16 +221,12 @@ impl Daemon {
 }
 
 fn wait_for_socket(path: &Path, limit: Duration, daemon: &Daemon) {
-    let started = Instant::now();
-    while UnixStream::connect(path).is_err() {
-        assert!(
-            started.elapsed() < limit,
-            "the daemon did not listen on {} within {limit:?}:\n{}",
-            path.display(),
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        crate::eventually(limit, || UnixStream::connect(path).is_ok()),
+        "the daemon did not listen on {} within {limit:?}:\n{}",
+        path.display(),
+        daemon.log()
+    );
 }
 
 impl Drop for Daemon {

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::{Pki, free_port, run_script, server_dir, wait_for_port};
 
@@ -78,21 +78,15 @@ impl Dovecot {
     /// Until its auth process is up, Dovecot greets with "Waiting for authentication
     /// process" and no capabilities; tests want the real greeting.
     fn wait_for_auth_process(&self) {
-        let started = Instant::now();
-        loop {
-            let mut line = String::new();
+        let mut line = String::new();
+        let ready = crate::eventually(Duration::from_secs(10), || {
+            line.clear();
             if let Ok(stream) = TcpStream::connect((self.address, self.imap_port)) {
                 let _ = BufReader::new(stream).read_line(&mut line);
             }
-            if line.contains("CAPABILITY") {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "Dovecot not ready: {line:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            line.contains("CAPABILITY")
+        });
+        assert!(ready, "Dovecot not ready: {line:?}");
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -113,14 +107,10 @@ impl Dovecot {
     /// after the client has gone, so the last one may still be on its way), or
     /// whatever it is after a few seconds. Compare the result with `expected`.
     pub fn logins_reaching(&self, user: &str, expected: usize) -> usize {
-        let started = Instant::now();
-        loop {
-            let seen = self.logins(user);
-            if seen >= expected || started.elapsed() > Duration::from_secs(5) {
-                return seen;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::eventually_some(Duration::from_secs(5), || {
+            Some(self.logins(user)).filter(|&seen| seen >= expected)
+        })
+        .unwrap_or_else(|| self.logins(user))
     }
 
     pub fn stop(&self) {

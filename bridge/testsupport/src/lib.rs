@@ -37,17 +37,37 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// How often [`eventually`] asks again.
+const POLL_EVERY: Duration = Duration::from_millis(5);
+
+/// Asks `probe` until it has an answer, for what gives no readiness signal of
+/// its own (a server that daemonises, a file another process publishes, a
+/// watching thread). `None` once `limit` has passed.
+pub fn eventually_some<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+}
+
+/// Asks `condition` until it holds; false once `limit` has passed.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    eventually_some(limit, || condition().then_some(())).is_some()
+}
+
 /// Polls until something accepts TCP on the port: servers that daemonise give no
 /// other readiness signal. Panics after `limit`.
 pub fn wait_for_port(address: &str, port: u16, limit: Duration) {
-    let started = Instant::now();
-    while TcpStream::connect((address, port)).is_err() {
-        assert!(
-            started.elapsed() < limit,
-            "nothing listens on {address}:{port} after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        eventually(limit, || TcpStream::connect((address, port)).is_ok()),
+        "nothing listens on {address}:{port} after {limit:?}"
+    );
 }
 
 /// Runs a script from `ci/servers/`, panicking with its output if it fails.
