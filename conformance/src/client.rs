@@ -127,14 +127,19 @@ pub struct Client {
     timeout: Duration,
 }
 
+/// The HTTP client could not be set up (no TLS backend, for instance).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientSetupError(#[source] reqwest::Error);
+
 impl Client {
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Client, String> {
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Client, ClientSetupError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientSetupError)?;
         Ok(Client {
             http,
             base: base_url.trim_end_matches('/').to_owned(),

@@ -272,7 +272,7 @@ fn run(args: RunArgs) -> ExitCode {
     let snapshots = match &args.target {
         Some(name) => match Snapshots::new(&args.snapshot_dir, name, args.accept, false) {
             Ok(s) => Some(Arc::new(s)),
-            Err(e) => return fail(CANNOT_RUN, &e),
+            Err(e) => return fail(CANNOT_RUN, &e.to_string()),
         },
         None => None,
     };
@@ -292,7 +292,7 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let runner = match Runner::new(target, options, snapshots) {
         Ok(r) => Arc::new(r),
-        Err(e) => return fail(CANNOT_RUN, &e),
+        Err(e) => return fail(CANNOT_RUN, &e.to_string()),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -368,9 +368,17 @@ async fn run_async(
     let _ = write!(out, "\n{}", report::summary(&reports, wall, &cleanup));
     drop(out);
     if let Some(path) = &args.junit {
-        let written = report::junit(&reports, wall).and_then(|xml| {
-            std::fs::write(path, xml).map_err(|e| format!("{}: {e}", path.display()))
-        });
+        let written = report::junit(&reports, wall)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| {
+                std::fs::write(path, xml).map_err(|source| {
+                    report::FileError {
+                        path: path.clone(),
+                        source,
+                    }
+                    .to_string()
+                })
+            });
         if let Err(e) = written {
             return fail(CANNOT_RUN, &e);
         }

@@ -16,9 +16,26 @@ pub struct ExpectedFailures {
     entries: Vec<String>,
 }
 
+/// A file the harness reads or writes, and what went wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct FileError {
+    pub path: std::path::PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The JUnit report could not be serialised.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the JUnit report: {0}")]
+pub struct JunitError(#[source] quick_junit::SerializeError);
+
 impl ExpectedFailures {
-    pub fn load(path: &Path) -> Result<ExpectedFailures, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<ExpectedFailures, FileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FileError {
+            path: path.to_owned(),
+            source,
+        })?;
         Ok(Self::parse(&text))
     }
 
@@ -145,7 +162,7 @@ pub fn timing(wall: Duration, server: Duration) -> String {
     )
 }
 
-pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, String> {
+pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, JunitError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
     for r in reports {
@@ -191,9 +208,7 @@ pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, String> {
     let mut report = Report::new("ocs-conformance");
     report.set_time(wall);
     report.add_test_suites(suites.into_values());
-    report
-        .to_string()
-        .map_err(|e| format!("cannot write the JUnit report: {e}"))
+    report.to_string().map_err(JunitError)
 }
 
 fn first_problem(r: &CaseReport) -> String {

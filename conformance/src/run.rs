@@ -169,7 +169,7 @@ impl Runner {
         target: Target,
         options: Options,
         snapshots: Option<Arc<Snapshots>>,
-    ) -> Result<Runner, String> {
+    ) -> Result<Runner, crate::client::ClientSetupError> {
         let client = Client::new(&target.base_url, target.timeout)?;
         Ok(Runner {
             client,

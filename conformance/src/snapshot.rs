@@ -10,6 +10,15 @@ use crate::client::Variant;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// Snapshots cannot be kept for this target.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotSetupError {
+    #[error("target name {0:?}: use a plain name such as staging")]
+    TargetName(String),
+    #[error(transparent)]
+    Folder(#[from] crate::report::FileError),
+}
+
 /// The `source` insta records: the file that wrote the snapshot.
 const SOURCE: &str = "conformance/src/snapshot.rs";
 
@@ -43,14 +52,15 @@ impl Snapshots {
         target: &str,
         accept: bool,
         refuse_new: bool,
-    ) -> Result<Snapshots, String> {
+    ) -> Result<Snapshots, SnapshotSetupError> {
         if target.is_empty() || target.contains(['/', '\\']) || target.starts_with('.') {
-            return Err(format!(
-                "target name {target:?}: use a plain name such as staging"
-            ));
+            return Err(SnapshotSetupError::TargetName(target.to_owned()));
         }
         let dir = root.join(target);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| crate::report::FileError {
+            path: dir.clone(),
+            source,
+        })?;
         Ok(Snapshots {
             dir,
             target: target.to_owned(),

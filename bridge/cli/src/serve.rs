@@ -1,7 +1,7 @@
 //! `authbridge serve`: loads the config, opens the store, and runs the daemon.
 
 use anyhow::Context;
-use authbridge_daemon::{Bounded, Engine, Server, Service};
+use authbridge_daemon::{Bounded, Engine, LoadError, Server, Service};
 use authbridge_local::Gate;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -11,10 +11,11 @@ use crate::accounts::Accounts;
 use crate::config;
 use crate::failure::Failure;
 
-fn engine(config_path: &Path, accounts: &Accounts) -> Result<Engine, String> {
-    let loaded = config::load_optional_with_text(config_path).map_err(|e| e.to_string())?;
+fn engine(config_path: &Path, accounts: &Accounts) -> Result<Engine, LoadError> {
+    let loaded = config::load_optional_with_text(config_path).map_err(LoadError::new)?;
     let external =
-        crate::chains::external_chain(config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))?;
+        crate::chains::external_chain(config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))
+            .map_err(LoadError::new)?;
     let file = loaded.map(|(f, _)| f);
     let settings = file.as_ref().map(|f| f.daemon.clone()).unwrap_or_default();
     let bounded =
@@ -31,7 +32,7 @@ fn engine(config_path: &Path, accounts: &Accounts) -> Result<Engine, String> {
     let names = Arc::new(authbridge_local::Names::watching(
         &file.as_ref().map(|f| f.names.clone()).unwrap_or_default(),
     ));
-    names.check_files().map_err(|e| e.to_string())?;
+    names.check_files().map_err(LoadError::new)?;
     Ok(Engine {
         gate: Gate::new(
             chain,
@@ -118,7 +119,7 @@ pub fn run(
         let loader_accounts = Arc::clone(&accounts);
         let loader_path = config_path.clone();
         let loader = Box::new(move || engine(&loader_path, &loader_accounts));
-        let service = Service::new(loader, Arc::clone(&accounts.store)).map_err(Failure::Config)?;
+        let service = Service::new(loader, Arc::clone(&accounts.store)).map_err(Failure::config)?;
         let service = Arc::new(service);
         let server = Server::bind(&socket, Arc::clone(&service)).map_err(Failure::failed)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);

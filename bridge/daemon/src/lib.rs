@@ -23,7 +23,7 @@ pub mod verifiers;
 
 pub use bounded::Bounded;
 pub use server::{ServeError, Server};
-pub use service::{Engine, Loader, Service};
+pub use service::{Engine, LoadError, Loader, Service, ServiceError};
 pub use settings::{
     DaemonSettings, HttpSettings, MailSecurity, MailSettings, NssSettings, ThrottleSettings,
 };

@@ -27,6 +27,8 @@ pub enum MailError {
     Relay { relay: String, detail: String },
     #[error("store: {0}")]
     Store(#[from] authbridge_store::StoreError),
+    #[error("the welcome_mail module is disabled")]
+    ModuleDisabled,
 }
 
 /// The stored form of a token.

@@ -43,7 +43,30 @@ pub struct Engine {
 }
 
 /// Reads the config again and builds a new engine (SIGHUP).
-pub type Loader = Box<dyn Fn() -> Result<Engine, String> + Send + Sync>;
+pub type Loader = Box<dyn Fn() -> Result<Engine, LoadError> + Send + Sync>;
+
+/// The configuration could not be made into an engine. The loader is the
+/// caller's (it reads the config file), so is the error inside.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct LoadError(Box<dyn std::error::Error + Send + Sync>);
+
+impl LoadError {
+    pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> LoadError {
+        LoadError(source.into())
+    }
+}
+
+/// The daemon cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot read the throttle state: {0}")]
+    Throttle(#[source] authbridge_store::StoreError),
+    #[error("cannot read the module switches: {0}")]
+    Switches(#[source] authbridge_store::StoreError),
+}
 
 pub struct Service {
     engine: RwLock<Arc<Engine>>,
@@ -161,14 +184,13 @@ impl Conclusion {
 }
 
 impl Service {
-    pub fn new(loader: Loader, store: Arc<SqliteStore>) -> Result<Service, String> {
+    pub fn new(loader: Loader, store: Arc<SqliteStore>) -> Result<Service, ServiceError> {
         let engine = loader()?;
         let throttle = Throttle::load(Arc::clone(&store), &engine.throttle, now_ms())
-            .map_err(|e| format!("cannot read the throttle state: {e}"))?;
+            .map_err(ServiceError::Throttle)?;
         // SAFETY: geteuid cannot fail and touches no memory.
         let own_uid = unsafe { libc::geteuid() };
-        let switches = crate::ocs::Switches::load(&store)
-            .map_err(|e| format!("cannot read the module switches: {e}"))?;
+        let switches = crate::ocs::Switches::load(&store).map_err(ServiceError::Switches)?;
         let credentials = CredentialCache::new(engine.daemon.credential_cache_entries);
         Ok(Service {
             switches,
@@ -189,7 +211,7 @@ impl Service {
 
     /// Builds a new engine from the config; requests in flight finish on the old one.
     /// The credential cache is dropped: backends and their rules may have changed.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), LoadError> {
         let engine = (self.loader)()?;
         *self.engine.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine);
         self.credentials.clear();
