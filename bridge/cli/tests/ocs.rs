@@ -129,6 +129,7 @@ fn check(a: &Answer, version: &str, code: u32, what: &str) {
         ("v2", 997) => (401, 997),
         ("v2", 998) => (404, 998),
         ("v2", 403) => (403, 403),
+        ("v2", 996) => (500, 996),
         ("v2", c) => (if c < 200 { 400 } else { c as u16 }, c),
         _ => unreachable!(),
     };
@@ -1628,6 +1629,62 @@ fn store_failures_give_the_documented_failure_codes() {
     all(&api, 102, "group subadmins: unknown failure", |v, f, _| {
         api.send(Method::GET, v, f, "/groups/team/subadmins", admin, &[])
     });
+}
+
+/// A store that fails to read is a server error (996, HTTP 500 in v2), never a
+/// wrong answer: not "no such group", not an empty list, not "no such user".
+#[test]
+fn store_read_failures_are_server_errors_not_wrong_answers() {
+    let api = Api::start("");
+    api.user("bob", "Bob-regular-pass-1", &["team"]);
+    let admin = api.admin();
+    let db = rusqlite::Connection::open(api.d.dir.path().join("data/authbridge.sqlite")).unwrap();
+    // The groups table goes missing behind the daemon's back; memberships stay.
+    db.execute_batch("ALTER TABLE groups RENAME TO groups_gone")
+        .unwrap();
+    all(&api, 996, "add to a group", |v, f, _| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users/bob/groups",
+            admin,
+            &[("groupid", "team")],
+        )
+    });
+    all(&api, 996, "list groups", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups", admin, &[])
+    });
+    all(&api, 996, "a group's members", |v, f, _| {
+        api.send(Method::GET, v, f, "/groups/team", admin, &[])
+    });
+    all(&api, 996, "create a user in a group", |v, f, n| {
+        api.send(
+            Method::POST,
+            v,
+            f,
+            "/users",
+            admin,
+            &[
+                ("userid", &format!("y{n}")),
+                ("password", "A-good-password-42"),
+                ("groups[]", "team"),
+            ],
+        )
+    });
+    db.execute_batch("ALTER TABLE groups_gone RENAME TO groups")
+        .unwrap();
+    // The profile table this time: a user that exists is shown whole or not at all.
+    db.execute_batch("ALTER TABLE profile RENAME TO profile_gone")
+        .unwrap();
+    all(&api, 996, "a user's data", |v, f, _| {
+        api.send(Method::GET, v, f, "/users/bob", admin, &[])
+    });
+    let log = api.d.log();
+    assert!(
+        log.contains("the store failed while answering an OCS request"),
+        "{log}"
+    );
 }
 
 #[test]

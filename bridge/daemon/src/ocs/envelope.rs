@@ -4,6 +4,7 @@
 //! v2 puts 200 in meta for success and maps failures to HTTP statuses as Nextcloud
 //! does (401, 403, 404, 500; any other code below 200 is 400).
 
+use authbridge_store::StoreError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
@@ -29,6 +30,8 @@ pub const UNAUTHORISED: u32 = 997;
 pub const NOT_FOUND: u32 = 998;
 /// Logged in, not allowed (Nextcloud's OCSForbiddenException).
 pub const FORBIDDEN: u32 = 403;
+/// What Nextcloud answers when a controller fails (v2: HTTP 500).
+pub const SERVER_ERROR: u32 = 996;
 
 /// An answer before it is rendered: the OCS code, a message and the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +75,41 @@ impl Reply {
 
     pub fn not_found(what: &str) -> Reply {
         Reply::fail(NOT_FOUND, format!("{what} not found"))
+    }
+
+    /// The store failed: logged here with its detail and answered as a server
+    /// error, never as a wrong answer ("no such group", an empty list).
+    pub fn store_failure(e: &StoreError) -> Reply {
+        tracing::error!("the store failed while answering an OCS request: {e}");
+        Reply::fail(
+            SERVER_ERROR,
+            "The account store failed; the daemon's log has the details",
+        )
+    }
+}
+
+/// `?` on a store call in a handler that returns `Result<Reply, Reply>`.
+impl From<StoreError> for Reply {
+    fn from(e: StoreError) -> Reply {
+        Reply::store_failure(&e)
+    }
+}
+
+/// What a handler returns: a reply, or `Result<Reply, Reply>` where `?` ends it
+/// early with the error's reply.
+pub trait IntoReply {
+    fn into_reply(self) -> Reply;
+}
+
+impl IntoReply for Reply {
+    fn into_reply(self) -> Reply {
+        self
+    }
+}
+
+impl IntoReply for Result<Reply, Reply> {
+    fn into_reply(self) -> Reply {
+        self.unwrap_or_else(|reply| reply)
     }
 }
 

@@ -17,26 +17,22 @@ fn gid(path: &HashMap<String, String>) -> String {
     path.get("groupid").cloned().unwrap_or_default()
 }
 
-fn exists(ctx: &Ctx, gid: &str) -> bool {
-    validate_uid(gid).is_ok() && ctx.store().group_exists(gid).unwrap_or(false)
+fn exists(ctx: &Ctx, gid: &str) -> Result<bool, Reply> {
+    Ok(validate_uid(gid).is_ok() && ctx.store().group_exists(gid)?)
 }
 
 /// `GET /cloud/groups?search=&limit=&offset=`: all groups for admins, the
 /// administered ones for subadmins.
 pub async fn list(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, _| async move {
-        let (limit, offset) = match fields::paging(&ctx.query) {
-            Ok(p) => p,
-            Err(reply) => return reply,
-        };
+        let (limit, offset) = fields::paging(&ctx.query)?;
         let search = ctx.query.get("search").unwrap_or("");
         if !ctx.caller.admin && ctx.caller.subadmin_of.is_empty() {
-            return Reply::forbidden();
+            return Err(Reply::forbidden());
         }
         let groups: Vec<String> = if ctx.caller.admin {
             ctx.store()
-                .groups(Some(search), limit.unwrap_or(usize::MAX >> 1), offset)
-                .unwrap_or_default()
+                .groups(Some(search), limit.unwrap_or(usize::MAX >> 1), offset)?
         } else {
             let mut mine: Vec<String> = ctx
                 .caller
@@ -51,7 +47,7 @@ pub async fn list(parts: Parts, body: Body) -> Response {
                 .take(limit.unwrap_or(usize::MAX))
                 .collect()
         };
-        Reply::ok(json!({ "groups": groups }))
+        Ok(Reply::ok(json!({ "groups": groups })))
     })
     .await
 }
@@ -90,16 +86,14 @@ pub async fn create(parts: Parts, body: Body) -> Response {
 pub async fn members(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
         let gid = gid(&path);
-        if !exists(&ctx, &gid) {
-            return Reply::not_found("The requested group");
+        if !exists(&ctx, &gid)? {
+            return Err(Reply::not_found("The requested group"));
         }
         if !ctx.administers(&gid) {
-            return Reply::forbidden();
+            return Err(Reply::forbidden());
         }
-        match ctx.store().members(&gid) {
-            Ok(users) => Reply::ok(json!({ "users": users })),
-            Err(e) => Reply::fail(996, e.to_string()),
-        }
+        let users = ctx.store().members(&gid)?;
+        Ok(Reply::ok(json!({ "users": users })))
     })
     .await
 }
@@ -109,16 +103,16 @@ pub async fn members(parts: Parts, body: Body) -> Response {
 pub async fn subadmins(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
         if !ctx.caller.admin {
-            return Reply::forbidden();
+            return Err(Reply::forbidden());
         }
         let gid = gid(&path);
-        if !exists(&ctx, &gid) {
-            return Reply::fail(101, "Group does not exist");
+        if !exists(&ctx, &gid)? {
+            return Err(Reply::fail(101, "Group does not exist"));
         }
-        match ctx.store().group_subadmins(&gid) {
+        Ok(match ctx.store().group_subadmins(&gid) {
             Ok(users) => Reply::ok(json!(users)),
             Err(e) => Reply::fail(102, e.to_string()),
-        }
+        })
     })
     .await
 }
@@ -128,16 +122,16 @@ pub async fn subadmins(parts: Parts, body: Body) -> Response {
 pub async fn delete(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
         if !ctx.caller.admin {
-            return Reply::forbidden();
+            return Err(Reply::forbidden());
         }
         let gid = gid(&path);
-        if !exists(&ctx, &gid) {
-            return Reply::fail(101, "Group does not exist");
+        if !exists(&ctx, &gid)? {
+            return Err(Reply::fail(101, "Group does not exist"));
         }
-        match ctx.store().delete_group(&gid) {
+        Ok(match ctx.store().delete_group(&gid) {
             Ok(()) => Reply::empty(),
             Err(e) => Reply::fail(102, e.to_string()),
-        }
+        })
     })
     .await
 }

@@ -8,6 +8,5 @@ pub async fn send_welcome(ctx: &Ctx, uid: &str) -> Result<(), MailError> {
         return Err(MailError::ModuleDisabled);
     }
     let engine = ctx.ocs.service.engine();
-    crate::mail::send_password_link(engine.mail.as_ref(), ctx.store(), uid, &ctx.ocs.base_url)
-        .await
+    crate::mail::send_password_link(engine.mail.as_ref(), ctx.store(), uid, &ctx.ocs.base_url).await
 }

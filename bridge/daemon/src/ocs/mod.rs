@@ -34,7 +34,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use apps::Switches;
-pub use envelope::{Format, Reply, Version};
+pub use envelope::{Format, IntoReply, Reply, Version};
 pub use form::Form;
 
 use crate::service::Service;
@@ -159,21 +159,21 @@ impl Ctx {
 
     /// Admins manage everyone; a subadmin manages the non-admin members of the
     /// groups they administer.
-    pub fn manages(&self, uid: &str) -> bool {
+    pub fn manages(&self, uid: &str) -> Result<bool, Reply> {
         if self.caller.admin {
-            return true;
+            return Ok(true);
         }
         if self.caller.subadmin_of.is_empty() {
-            return false;
+            return Ok(false);
         }
-        let groups = self.store().user_groups(uid).unwrap_or_default();
-        !groups.iter().any(|g| g.eq_ignore_ascii_case("admin"))
+        let groups = self.store().user_groups(uid)?;
+        Ok(!groups.iter().any(|g| g.eq_ignore_ascii_case("admin"))
             && groups.iter().any(|g| {
                 self.caller
                     .subadmin_of
                     .iter()
                     .any(|s| s.eq_ignore_ascii_case(g))
-            })
+            }))
     }
 
     pub fn administers(&self, gid: &str) -> bool {
@@ -259,7 +259,8 @@ pub type Parts = (
 pub async fn run<F, Fut>(parts: Parts, body: Result<Bytes, BytesRejection>, handler: F) -> Response
 where
     F: FnOnce(Ctx, HashMap<String, String>) -> Fut,
-    Fut: Future<Output = Reply>,
+    Fut: Future,
+    Fut::Output: IntoReply,
 {
     let (State(ocs), path, ConnectInfo(client), RawQuery(raw_query), headers) = parts;
     // The api segment is matched by the router; it is the only key always present.
@@ -328,6 +329,8 @@ enum Login {
     Refused,
     Throttled,
     Unavailable,
+    /// Accepted, but the store could not say what the caller may do.
+    StoreFailed,
 }
 
 async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str) -> Login {
@@ -342,12 +345,28 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
     match (checked.answer.status, checked.answer.uid) {
         (AuthStatus::Accepted, Some(uid)) => {
             let store = ocs.service.store();
-            let groups = store.user_groups(&uid).unwrap_or_default();
-            Login::Accepted(Caller {
-                admin: groups
+            // Without them the caller's rights are unknown: not "no rights".
+            // An admin's subadmin groups add nothing and are not read.
+            let rights = store.user_groups(&uid).and_then(|groups| {
+                let admin = groups
                     .iter()
-                    .any(|g| g.eq_ignore_ascii_case(authbridge_local::ADMIN_GROUP)),
-                subadmin_of: store.subadmin_groups(&uid).unwrap_or_default(),
+                    .any(|g| g.eq_ignore_ascii_case(authbridge_local::ADMIN_GROUP));
+                let subadmin_of = match admin {
+                    true => Vec::new(),
+                    false => store.subadmin_groups(&uid)?,
+                };
+                Ok((admin, subadmin_of))
+            });
+            let (admin, subadmin_of) = match rights {
+                Ok(rights) => rights,
+                Err(e) => {
+                    tracing::error!(%uid, "the store failed while reading the caller's groups: {e}");
+                    return Login::StoreFailed;
+                }
+            };
+            Login::Accepted(Caller {
+                admin,
+                subadmin_of,
                 by_app_password: checked.kind == Some(authbridge_core::BackendKind::AppPassword),
                 uid,
             })
@@ -363,7 +382,8 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
 async fn endpoint<F, Fut>(ocs: Arc<Ocs>, req: Request, handler: F) -> Response
 where
     F: FnOnce(Ctx, HashMap<String, String>) -> Fut,
-    Fut: Future<Output = Reply>,
+    Fut: Future,
+    Fut::Output: IntoReply,
 {
     let Some(version) = version_of(&req.api) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -392,8 +412,15 @@ where
         Login::Refused => return envelope::render(Reply::unauthorised(), version, format),
         Login::Unavailable => {
             let reply = Reply::fail(
-                996,
+                envelope::SERVER_ERROR,
                 "The account's server cannot be reached; try again later",
+            );
+            return envelope::render(reply, version, format);
+        }
+        Login::StoreFailed => {
+            let reply = Reply::fail(
+                envelope::SERVER_ERROR,
+                "The account store failed; the daemon's log has the details",
             );
             return envelope::render(reply, version, format);
         }
@@ -439,7 +466,8 @@ where
         },
         path,
     )
-    .await;
+    .await
+    .into_reply();
     envelope::render(reply, version, format)
 }
 
@@ -463,6 +491,6 @@ async fn auth_check(
         )
             .into_response(),
         Login::Throttled => StatusCode::TOO_MANY_REQUESTS.into_response(),
-        Login::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Login::Unavailable | Login::StoreFailed => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }

@@ -23,10 +23,17 @@ fn id(path: &HashMap<String, String>) -> String {
     path.get("userid").cloned().unwrap_or_default()
 }
 
-/// A path id that names no valid user is simply not found (never a 500).
-fn existing(ctx: &Ctx, uid: &str) -> Option<authbridge_store::User> {
-    validate_uid(uid).ok()?;
-    ctx.store().user(uid).ok()
+/// A path id that names no valid user is simply not found; a store that fails
+/// is a server error, not "no such user".
+fn existing(ctx: &Ctx, uid: &str) -> Result<Option<authbridge_store::User>, Reply> {
+    if validate_uid(uid).is_err() {
+        return Ok(None);
+    }
+    match ctx.store().user(uid) {
+        Ok(user) => Ok(Some(user)),
+        Err(StoreError::NoSuchUser(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The user a request names, as far as the caller may know of it: an admin
@@ -34,8 +41,10 @@ fn existing(ctx: &Ctx, uid: &str) -> Option<authbridge_store::User> {
 /// answer for a missing user as for one outside their reach (403), so that no
 /// one can tell who exists by asking.
 fn visible(ctx: &Ctx, uid: &str, missing: Reply) -> Result<authbridge_store::User, Reply> {
-    match existing(ctx, uid) {
-        Some(user) if ctx.caller.admin || user.uid == ctx.caller.uid || ctx.manages(&user.uid) => {
+    match existing(ctx, uid)? {
+        Some(user)
+            if ctx.caller.admin || user.uid == ctx.caller.uid || ctx.manages(&user.uid)? =>
+        {
             Ok(user)
         }
         None if ctx.caller.admin => Err(missing),
@@ -66,10 +75,7 @@ fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
 /// `GET /cloud/users?search=&limit=&offset=`
 pub async fn list(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, _| async move {
-        let (limit, offset) = match fields::paging(&ctx.query) {
-            Ok(p) => p,
-            Err(reply) => return reply,
-        };
+        let (limit, offset) = fields::paging(&ctx.query)?;
         let search = ctx.query.get("search").unwrap_or("").to_owned();
         let users: Vec<String> = if ctx.caller.admin {
             let query = UserQuery {
@@ -80,13 +86,13 @@ pub async fn list(parts: Parts, body: Body) -> Response {
             };
             match ctx.store().users(&query) {
                 Ok(users) => users.into_iter().map(|u| u.uid).collect(),
-                Err(e) => return Reply::fail(BAD_INPUT, e.to_string()),
+                Err(e) => return Err(Reply::fail(BAD_INPUT, e.to_string())),
             }
         } else {
             // A subadmin sees the members of the groups they administer.
             let mut seen = std::collections::BTreeSet::new();
             for gid in &ctx.caller.subadmin_of {
-                for uid in ctx.store().members(gid).unwrap_or_default() {
+                for uid in ctx.store().members(gid)? {
                     if uid.to_lowercase().contains(&search.to_lowercase()) {
                         seen.insert(uid);
                     }
@@ -97,7 +103,7 @@ pub async fn list(parts: Parts, body: Body) -> Response {
                 .take(limit.unwrap_or(usize::MAX))
                 .collect()
         };
-        Reply::ok(json!({ "users": users }))
+        Ok(Reply::ok(json!({ "users": users })))
     })
     .await
 }
@@ -150,7 +156,10 @@ pub async fn add(parts: Parts, body: Body) -> Response {
         // Whether the id exists is told only once the caller's other input
         // passed: a subadmin must not learn who exists from a request that could
         // never succeed.
-        let exists = ctx.store().user(&uid).is_ok();
+        let exists = match existing(&ctx, &uid) {
+            Ok(found) => found.is_some(),
+            Err(reply) => return reply,
+        };
         if exists && ctx.caller.admin {
             return Reply::fail(102, "User already exists");
         }
@@ -159,8 +168,10 @@ pub async fn add(parts: Parts, body: Body) -> Response {
             return Reply::fail(106, "No group specified (required for subadmins)");
         }
         for gid in &groups {
-            if !ctx.store().group_exists(gid).unwrap_or(false) {
-                return Reply::fail(104, format!("group {gid} does not exist"));
+            match ctx.store().group_exists(gid) {
+                Ok(true) => {}
+                Ok(false) => return Reply::fail(104, format!("group {gid} does not exist")),
+                Err(e) => return Reply::store_failure(&e),
             }
             if !ctx.administers(gid) {
                 return Reply::fail(105, format!("insufficient privileges for group {gid}"));
@@ -177,8 +188,12 @@ pub async fn add(parts: Parts, body: Body) -> Response {
             if gid.eq_ignore_ascii_case("admin") {
                 return Reply::fail(103, "Cannot create subadmins for admin group");
             }
-            if !ctx.store().group_exists(gid).unwrap_or(false) {
-                return Reply::fail(104, format!("subadmin group {gid} does not exist"));
+            match ctx.store().group_exists(gid) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Reply::fail(104, format!("subadmin group {gid} does not exist"));
+                }
+                Err(e) => return Reply::store_failure(&e),
             }
         }
         let password = ctx.body.get("password").unwrap_or("").to_owned();
@@ -270,25 +285,23 @@ pub async fn add(parts: Parts, body: Body) -> Response {
 
 /// The fields of `GET /cloud/users/{userid}` (and what nc_py_api's UserInfo reads,
 /// where authbridge has the data).
-pub fn user_data(ctx: &Ctx, user: &authbridge_store::User) -> Value {
+pub fn user_data(ctx: &Ctx, user: &authbridge_store::User) -> Result<Value, Reply> {
     let store = ctx.store();
-    let profile: HashMap<String, String> = store
-        .profile(&user.uid)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let profile: HashMap<String, String> = store.profile(&user.uid)?.into_iter().collect();
+    let subadmin = store.subadmin_groups(&user.uid)?;
+    let groups = store.user_groups(&user.uid)?;
     let field = |name: &str| profile.get(name).cloned().unwrap_or_default();
     let display = user
         .display_name
         .clone()
         .unwrap_or_else(|| user.uid.clone());
-    json!({
+    Ok(json!({
         "enabled": user.enabled,
         "storageLocation": "",
         "id": user.uid,
         "lastLogin": user.last_seen.map_or(0, |s| s * 1000),
         "backend": user.backend,
-        "subadmin": store.subadmin_groups(&user.uid).unwrap_or_default(),
+        "subadmin": subadmin,
         "quota": { "quota": user.quota.clone().unwrap_or_else(|| "none".into()) },
         "manager": "",
         "email": user.email.clone().unwrap_or_default(),
@@ -304,24 +317,22 @@ pub fn user_data(ctx: &Ctx, user: &authbridge_store::User) -> Value {
         "role": field("role"),
         "headline": field("headline"),
         "biography": field("biography"),
-        "groups": store.user_groups(&user.uid).unwrap_or_default(),
+        "groups": groups,
         "language": user.language.clone().unwrap_or_default(),
         "locale": "",
         "backendCapabilities": {
             "setDisplayName": true,
             "setPassword": user.backend == LOCAL_BACKEND,
         },
-    })
+    }))
 }
 
 /// `GET /cloud/users/{userid}`: the caller themself, a subadmin of one of the
 /// user's groups, or an admin.
 pub async fn get(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        match visible(&ctx, &id(&path), Reply::not_found("User")) {
-            Ok(user) => Reply::ok(user_data(&ctx, &user)),
-            Err(reply) => reply,
-        }
+        let user = visible(&ctx, &id(&path), Reply::not_found("User"))?;
+        Ok(Reply::ok(user_data(&ctx, &user)?))
     })
     .await
 }
@@ -335,7 +346,10 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
             Err(reply) => return reply,
         };
         let own = user.uid == ctx.caller.uid;
-        let manager = ctx.manages(&user.uid);
+        let manager = match ctx.manages(&user.uid) {
+            Ok(manager) => manager,
+            Err(reply) => return reply,
+        };
         if let Some(key) = ctx.body.unknown_keys(&["key", "value"]).first() {
             return Reply::fail(102, format!("unknown parameter {key:?}"));
         }
@@ -427,8 +441,10 @@ async fn set_enabled(parts: Parts, body: Body, enabled: bool) -> Response {
             Ok(user) => user,
             Err(reply) => return reply,
         };
-        if !ctx.manages(&user.uid) {
-            return Reply::forbidden();
+        match ctx.manages(&user.uid) {
+            Ok(true) => {}
+            Ok(false) => return Reply::forbidden(),
+            Err(reply) => return reply,
         }
         // As Nextcloud: nobody disables (or enables) their own account here.
         if user.uid == ctx.caller.uid {
@@ -459,8 +475,10 @@ pub async fn delete(parts: Parts, body: Body) -> Response {
             Ok(user) => user,
             Err(reply) => return reply,
         };
-        if !ctx.manages(&user.uid) {
-            return Reply::forbidden();
+        match ctx.manages(&user.uid) {
+            Ok(true) => {}
+            Ok(false) => return Reply::forbidden(),
+            Err(reply) => return reply,
         }
         if user.uid == ctx.caller.uid {
             return Reply::fail(101, "You cannot delete your own account");
@@ -482,14 +500,15 @@ pub async fn groups(parts: Parts, body: Body) -> Response {
             Err(reply) => return reply,
         };
         let own = user.uid == ctx.caller.uid;
-        let groups: Vec<String> = ctx
-            .store()
-            .user_groups(&user.uid)
-            .unwrap_or_default()
-            .into_iter()
+        let groups: Vec<String> = match ctx.store().user_groups(&user.uid) {
+            Ok(groups) => groups,
+            Err(e) => return Reply::store_failure(&e),
+        };
+        let shown: Vec<&String> = groups
+            .iter()
             .filter(|g| own || ctx.administers(g))
             .collect();
-        Reply::ok(json!({ "groups": groups }))
+        Reply::ok(json!({ "groups": shown }))
     })
     .await
 }
@@ -501,18 +520,18 @@ fn membership_target(ctx: &Ctx, path: &HashMap<String, String>) -> Result<(Strin
     if gid.is_empty() {
         return Err(Reply::fail(101, "no group specified"));
     }
-    if validate_uid(&gid).is_err() || !ctx.store().group_exists(&gid).unwrap_or(false) {
+    if validate_uid(&gid).is_err() || !ctx.store().group_exists(&gid)? {
         return Err(Reply::fail(102, "group does not exist"));
     }
     // Only an admin learns that a user does not exist.
-    let Some(user) = existing(ctx, &id(path)) else {
+    let Some(user) = existing(ctx, &id(path))? else {
         return Err(match ctx.caller.admin {
             true => Reply::fail(103, "user does not exist"),
             false => Reply::fail(104, "insufficient privileges"),
         });
     };
     if !ctx.administers(&gid)
-        || !(ctx.caller.admin || ctx.manages(&user.uid) || user.uid == ctx.caller.uid)
+        || !(ctx.caller.admin || ctx.manages(&user.uid)? || user.uid == ctx.caller.uid)
     {
         return Err(Reply::fail(104, "insufficient privileges"));
     }
@@ -567,11 +586,11 @@ fn subadmin_target(ctx: &Ctx, path: &HashMap<String, String>) -> Result<(String,
     if !ctx.caller.admin {
         return Err(Reply::forbidden());
     }
-    let Some(user) = existing(ctx, &id(path)) else {
+    let Some(user) = existing(ctx, &id(path))? else {
         return Err(Reply::fail(101, "User does not exist"));
     };
     let gid = ctx.body.get("groupid").unwrap_or("");
-    if validate_uid(gid).is_err() || !ctx.store().group_exists(gid).unwrap_or(false) {
+    if validate_uid(gid).is_err() || !ctx.store().group_exists(gid)? {
         return Err(Reply::fail(102, "Group does not exist"));
     }
     Ok((gid.to_owned(), user.uid))
@@ -639,8 +658,10 @@ pub async fn welcome(parts: Parts, body: Body) -> Response {
             Ok(user) => user,
             Err(reply) => return reply,
         };
-        if !ctx.manages(&user.uid) {
-            return Reply::forbidden();
+        match ctx.manages(&user.uid) {
+            Ok(true) => {}
+            Ok(false) => return Reply::forbidden(),
+            Err(reply) => return reply,
         }
         // A reset link for oneself is a password change: not with an app password.
         if user.uid == ctx.caller.uid && ctx.caller.by_app_password {
