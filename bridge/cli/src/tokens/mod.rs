@@ -29,9 +29,10 @@ pub fn add(accounts: &Accounts, t: &TokenAdd) -> Result<()> {
     use authbridge_store::Store;
     let user = accounts.store.user(&t.uid)?;
     if t.password_from_env {
-        let password =
-            std::env::var("NC_PASS").context("--password-from-env given but NC_PASS is not set")?;
-        let credentials = authbridge_core::Credentials::new(&user.uid, password.into())?;
+        let password = authbridge_core::SecretString::from(
+            std::env::var("NC_PASS").context("--password-from-env given but NC_PASS is not set")?,
+        );
+        let credentials = authbridge_core::Credentials::new(&user.uid, password)?;
         let external = crate::chains::external_chain(&accounts.config_path, None)
             .map_err(|m| anyhow::anyhow!(m))?;
         let chain = crate::chains::full_chain(accounts, &external, false);
@@ -51,14 +52,14 @@ pub fn add(accounts: &Accounts, t: &TokenAdd) -> Result<()> {
             _ => bail!("the password given in NC_PASS is not {}'s", user.uid),
         }
     }
-    let token = authbridge_local::generate_app_password();
+    let token = zeroize::Zeroizing::new(authbridge_local::generate_app_password());
     accounts.store.add_app_password(
         &user.uid,
         &t.name,
         &accounts.key.hash(&token),
         clock::now(),
     )?;
-    println!("app password: {token}");
+    println!("app password: {}", token.as_str());
     Ok(())
 }
 

@@ -5,19 +5,23 @@ use anyhow::{Context, Result, bail};
 use authbridge_local::{PasswordPolicy, hash_password};
 use authbridge_store::{AppPasswordStore, LOCAL_BACKEND, SqliteStore, Store};
 use std::io::IsTerminal;
+use zeroize::Zeroizing;
 
 use crate::accounts::Accounts;
 
-/// A new password from OC_PASS, or the terminal (asked twice), checked against the policy.
-pub(super) fn new_password(from_env: bool, policy: &PasswordPolicy) -> Result<String> {
+/// A new password from OC_PASS, or the terminal (asked twice), checked against
+/// the policy. Every copy is wiped when dropped.
+pub(super) fn new_password(from_env: bool, policy: &PasswordPolicy) -> Result<Zeroizing<String>> {
     let password = if from_env {
-        std::env::var("OC_PASS").context("--password-from-env given but OC_PASS is not set")?
+        Zeroizing::new(
+            std::env::var("OC_PASS").context("--password-from-env given but OC_PASS is not set")?,
+        )
     } else {
         if !std::io::stdin().is_terminal() {
             bail!("no terminal to ask for the password on; use --password-from-env (OC_PASS)");
         }
-        let first = rpassword::prompt_password("Enter password: ")?;
-        let second = rpassword::prompt_password("Confirm password: ")?;
+        let first = Zeroizing::new(rpassword::prompt_password("Enter password: ")?);
+        let second = Zeroizing::new(rpassword::prompt_password("Confirm password: ")?);
         if first != second {
             bail!("the passwords do not match");
         }
@@ -33,8 +37,8 @@ pub(super) fn new_password(from_env: bool, policy: &PasswordPolicy) -> Result<St
 }
 
 /// 32 characters from a 62-letter alphabet (about 190 bits) from the OS CSPRNG.
-pub(super) fn generated() -> String {
-    authbridge_local::random_alphanumeric(32)
+pub(super) fn generated() -> Zeroizing<String> {
+    Zeroizing::new(authbridge_local::random_alphanumeric(32))
 }
 
 /// `revoke_app_passwords_on_reset`: a reset takes the user's app passwords along.

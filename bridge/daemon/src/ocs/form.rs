@@ -5,10 +5,21 @@
 //! refuses it.
 
 use std::borrow::Cow;
+use zeroize::{Zeroize, Zeroizing};
 
-/// The pairs in order; a key may repeat.
+/// The pairs in order; a key may repeat. Values may be passwords: they are
+/// wiped when the form is dropped.
 #[derive(Debug, Default, Clone)]
 pub struct Form(Vec<(String, String)>);
+
+impl Drop for Form {
+    fn drop(&mut self) {
+        for (key, value) in &mut self.0 {
+            key.zeroize();
+            value.zeroize();
+        }
+    }
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct BadForm(pub String);
@@ -19,15 +30,16 @@ impl Form {
         if std::str::from_utf8(bytes).is_err() {
             return Err(BadForm("the body is not UTF-8".into()));
         }
-        let mut pairs = Vec::new();
+        // Filled in place, so that what was decoded is wiped on an error too.
+        let mut form = Form::default();
         for sequence in bytes.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
             let (k, v) = match sequence.iter().position(|&b| b == b'=') {
                 Some(at) => (&sequence[..at], &sequence[at + 1..]),
                 None => (sequence, &[][..]),
             };
-            pairs.push((decode(k)?, decode(v)?));
+            form.0.push((decode(k)?, decode(v)?));
         }
-        Ok(Form(pairs))
+        Ok(form)
     }
 
     /// Every pair, decoded, in the order given.
@@ -70,15 +82,19 @@ impl Form {
 /// `+` is a space, `%XX` a byte; the bytes must be UTF-8 (a U+FFFD that was sent
 /// is kept, an invalid sequence refused).
 fn decode(raw: &[u8]) -> Result<String, BadForm> {
-    let spaced: Cow<[u8]> = if raw.contains(&b'+') {
-        raw.iter()
-            .map(|&b| if b == b'+' { b' ' } else { b })
-            .collect::<Vec<u8>>()
-            .into()
+    // A copy only when there is a `+` to turn into a space; wiped after.
+    let copy: Zeroizing<Vec<u8>>;
+    let spaced: &[u8] = if raw.contains(&b'+') {
+        copy = Zeroizing::new(
+            raw.iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        );
+        &copy
     } else {
-        raw.into()
+        raw
     };
-    percent_encoding::percent_decode(&spaced)
+    percent_encoding::percent_decode(spaced)
         .decode_utf8()
         .map(Cow::into_owned)
         .map_err(|_| {

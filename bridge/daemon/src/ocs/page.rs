@@ -3,6 +3,7 @@
 //! passes the policy is set.
 
 use crate::clock::now;
+use authbridge_core::SecretString;
 use authbridge_store::{LOCAL_BACKEND, ProvisioningStore, Store};
 use axum::Form as AxumForm;
 use axum::extract::{Query, State};
@@ -10,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 use super::Ocs;
 use crate::mail::token_hash;
@@ -24,10 +26,11 @@ pub struct TokenQuery {
 pub struct SetForm {
     #[serde(default)]
     token: String,
+    /// Wiped when the form is dropped.
     #[serde(default)]
-    password: String,
+    password: Zeroizing<String>,
     #[serde(default)]
-    password2: String,
+    password2: Zeroizing<String>,
 }
 
 fn escape(s: &str) -> String {
@@ -108,7 +111,9 @@ pub async fn set(State(ocs): State<Arc<Ocs>>, AxumForm(f): AxumForm<SetForm>) ->
     if let Err(e) = authbridge_core::usable_password(&f.password) {
         return retry(&format!("This password cannot be used: {e}."));
     }
-    let Ok(phc) = authbridge_local::hash_password_bounded(f.password.clone().into()).await else {
+    let Ok(phc) =
+        authbridge_local::hash_password_bounded(SecretString::from(f.password.to_string())).await
+    else {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
             "<p>Too many password changes at once; please try again in a moment.</p>",

@@ -3,6 +3,7 @@
 //! documentation gives for each.
 
 use crate::clock::now;
+use authbridge_core::SecretString;
 use authbridge_store::{
     LOCAL_BACKEND, NewUser, ProvisioningStore, Store, StoreError, UserDataStore, UserQuery,
     validate_uid,
@@ -196,7 +197,7 @@ pub async fn add(parts: Parts, body: Body) -> Response {
                 Err(e) => return Reply::store_failure(&e),
             }
         }
-        let password = ctx.body.get("password").unwrap_or("").to_owned();
+        let password = ctx.body.get("password").unwrap_or("");
         let email = ctx
             .body
             .get("email")
@@ -239,17 +240,17 @@ pub async fn add(parts: Parts, body: Body) -> Response {
         let welcome = password.is_empty();
         let secret = if welcome {
             // A password nobody knows until the user sets their own from the mail.
-            authbridge_local::generate_app_password()
+            SecretString::from(authbridge_local::generate_app_password())
         } else {
-            if let Some(refusal) = unusable(&password) {
+            if let Some(refusal) = unusable(password) {
                 return refusal;
             }
-            if let Some(hint) = policy_hint(&ctx, &password) {
+            if let Some(hint) = policy_hint(&ctx, password) {
                 return Reply::fail(107, hint);
             }
-            password
+            SecretString::from(password.to_owned())
         };
-        let hash = match authbridge_local::hash_password_bounded(secret.into()).await {
+        let hash = match authbridge_local::hash_password_bounded(secret).await {
             Ok(h) => h,
             Err(busy) => return Reply::fail(103, busy.to_string()),
         };
@@ -417,11 +418,14 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
                 if let Some(hint) = policy_hint(&ctx, value) {
                     return Reply::fail(107, hint);
                 }
-                let hash =
-                    match authbridge_local::hash_password_bounded(value.to_owned().into()).await {
-                        Ok(h) => h,
-                        Err(busy) => return Reply::fail(102, busy.to_string()),
-                    };
+                let hash = match authbridge_local::hash_password_bounded(SecretString::from(
+                    value.to_owned(),
+                ))
+                .await
+                {
+                    Ok(h) => h,
+                    Err(busy) => return Reply::fail(102, busy.to_string()),
+                };
                 ctx.ocs.service.reset_password(&user.uid, &hash)
             }
             other => return Reply::fail(102, format!("unknown key {other:?}")),
