@@ -881,4 +881,162 @@ mod tests {
             "local uid 0"
         );
     }
+
+    // --- The decision policy, with scripted backends (no server needed) -------
+
+    use async_trait::async_trait;
+    use authbridge_core::{Accepted, Authenticator, Chain, UnavailableKind};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A backend that answers what it is told to, and counts the questions.
+    struct Scripted {
+        kind: BackendKind,
+        verdict: Verdict,
+        asked: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Authenticator for Scripted {
+        fn name(&self) -> &str {
+            "scripted"
+        }
+        fn kind(&self) -> BackendKind {
+            self.kind
+        }
+        async fn authenticate(&self, _: &Credentials) -> Verdict {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            self.verdict.clone()
+        }
+    }
+
+    fn imap(verdict: Verdict) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            kind: BackendKind::Imap,
+            verdict,
+            asked: AtomicUsize::new(0),
+        })
+    }
+
+    fn accepts(uid: &str) -> Verdict {
+        Verdict::Accepted(Accepted {
+            uid: uid.into(),
+            groups: vec![],
+        })
+    }
+
+    /// A service over a fresh store whose only backend is `backend`.
+    fn service_with(backend: Arc<Scripted>) -> (tempfile::TempDir, Service) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("passwd"), "daemon:x:1:1::/:/bin/sh\n").unwrap();
+        std::fs::write(dir.path().join("group"), "").unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("store.sqlite")).unwrap());
+        let names = Arc::new(authbridge_local::names_over(
+            &dir.path().join("passwd"),
+            &dir.path().join("group"),
+        ));
+        let loader_store = Arc::clone(&store);
+        let loader: Loader = Box::new(move || {
+            let backend: Arc<dyn Authenticator> = backend.clone();
+            Ok(Engine {
+                gate: Gate::new(
+                    Chain::new(vec![backend]),
+                    Arc::clone(&loader_store),
+                    crate::clock::now,
+                    Arc::clone(&names),
+                ),
+                names: Arc::clone(&names),
+                revoke_app_passwords_on_reset: false,
+                daemon: DaemonSettings::default(),
+                throttle: ThrottleSettings::default(),
+                nss: NssSettings::default(),
+                policy: PasswordPolicy::default(),
+                mail: None,
+            })
+        });
+        let service = Service::new(loader, store).unwrap();
+        (dir, service)
+    }
+
+    async fn status(service: &Service, user: &str) -> (AuthStatus, Option<String>) {
+        let checked = service
+            .check_password(
+                user,
+                SecretString::from("Some-pass-123".to_owned()),
+                "test",
+                "192.0.2.9",
+                None,
+            )
+            .await;
+        (checked.answer.status, checked.answer.uid)
+    }
+
+    #[tokio::test]
+    async fn an_accepting_backend_names_the_account() {
+        let (_dir, service) = service_with(imap(accepts("alice")));
+        assert_eq!(
+            status(&service, "Alice@Example.org").await,
+            (AuthStatus::Accepted, Some("alice".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_at_a_backend_that_serves_the_login_is_rejected() {
+        let (_dir, service) = service_with(imap(Verdict::Rejected(RejectReason::BadCredentials)));
+        assert_eq!(status(&service, "bob").await, (AuthStatus::Rejected, None));
+    }
+
+    #[tokio::test]
+    async fn a_login_no_backend_serves_and_the_store_does_not_know_is_unknown() {
+        let (_dir, service) = service_with(imap(Verdict::Rejected(RejectReason::WrongDomain(
+            "example.org".into(),
+        ))));
+        assert_eq!(
+            status(&service, "carol").await,
+            (AuthStatus::UnknownUser, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_disabled_account_is_said_to_be_disabled() {
+        let (_dir, service) = service_with(imap(Verdict::Rejected(RejectReason::AccountDisabled)));
+        assert_eq!(status(&service, "dave").await, (AuthStatus::Disabled, None));
+    }
+
+    #[tokio::test]
+    async fn system_names_are_left_to_pam_unix_and_never_reach_a_backend() {
+        let backend = imap(accepts("daemon"));
+        let (_dir, service) = service_with(Arc::clone(&backend));
+        for user in ["daemon", "root", "Daemon"] {
+            assert_eq!(
+                status(&service, user).await,
+                (AuthStatus::UnknownUser, None),
+                "{user}"
+            );
+        }
+        assert_eq!(backend.asked.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_backend_without_a_verifier_is_unavailable_not_rejected() {
+        let (_dir, service) = service_with(imap(Verdict::unavailable(
+            UnavailableKind::Connect,
+            "connection refused",
+        )));
+        assert_eq!(
+            status(&service, "erin").await,
+            (AuthStatus::Unavailable, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_input_is_refused_before_any_backend_is_asked() {
+        let backend = imap(accepts("frank"));
+        let (_dir, service) = service_with(Arc::clone(&backend));
+        assert_eq!(
+            status(&service, "frank\nroot").await,
+            (AuthStatus::Rejected, None)
+        );
+        assert_eq!(status(&service, "").await, (AuthStatus::Rejected, None));
+        assert_eq!(backend.asked.load(Ordering::SeqCst), 0);
+    }
 }
