@@ -4,7 +4,7 @@
 #![no_main]
 
 use authbridge_imap::ImapConfig;
-use authbridge_imap::mailbox::parse;
+use authbridge_imap::parse_mailbox as parse;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -125,7 +125,7 @@ pub fn run(
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let nss_changed = Arc::new(tokio::sync::Notify::new());
         watch_directory(&accounts.store, &socket, Arc::clone(&nss_changed));
-        let nss_cache = tokio::spawn(authbridge_daemon::nss_cache::run(
+        let nss_cache = tokio::spawn(authbridge_daemon::publish_nss_cache(
             Arc::clone(&service),
             socket.clone(),
             nss_changed,

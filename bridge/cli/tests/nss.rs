@@ -496,7 +496,7 @@ fn a_damaged_or_foreign_cache_file_is_never_trusted() {
     assert_eq!(nss.lookup(&["pw", "alice", "1024"]).lines().count(), 2);
     let published = wait_for_cache(&d);
     let path = cache_file(&d);
-    let generation = authbridge_nsscache::layout::header(published.bytes())
+    let generation = authbridge_nsscache::header(published.bytes())
         .unwrap()
         .generation;
     drop(published);

@@ -1,25 +1,33 @@
-//! `authbridge serve`: answers the PAM and NSS modules over a unix socket.
+//! The authbridge daemon (`authbridge serve`) as a library: one [`Service`]
+//! that decides every password check, and the fronts that ask it.
 //!
-//! The policy lives here, in front of the backend chain: the brute-force throttle
-//! ([`throttle`]), the verifier cache and offline logins ([`verifiers`]), bounded
-//! concurrency per backend ([`bounded`]), and the directory the NSS module shows
-//! ([`directory`]). [`server`] is the socket, the signals and the decision log.
+//! The decision: the brute-force throttle, the credential cache, the backend
+//! chain behind a per-backend concurrency bound ([`Bounded`]), offline logins
+//! from argon2id verifiers, and the names policy. The fronts: the unix socket
+//! the PAM and NSS modules speak to ([`Server`], with its inline fast path),
+//! the memory-mapped NSS cache file it publishes ([`publish_nss_cache`]), and
+//! the HTTP server ([`http`]) with Nextcloud's OCS Provisioning API,
+//! `/auth/check` and the password-link page ([`ocs`]); the welcome mail
+//! ([`send_password_link`]) goes out from the OCS API and the CLI.
 
-pub mod bounded;
+mod bounded;
 pub use authbridge_core::clock;
-pub mod credential_cache;
-pub mod directory;
+mod credential_cache;
+mod directory;
 pub mod http;
 mod inline;
 mod log_budget;
-pub mod mail;
-pub mod nss_cache;
+mod mail;
+mod nss_cache;
 pub mod ocs;
-pub mod server;
-pub mod service;
-pub mod settings;
-pub mod throttle;
-pub mod verifiers;
+mod server;
+mod service;
+mod settings;
+mod throttle;
+mod verifiers;
+
+pub use mail::{MailError, send_password_link};
+pub use nss_cache::run as publish_nss_cache;
 
 pub use bounded::Bounded;
 pub use server::{ServeError, Server};

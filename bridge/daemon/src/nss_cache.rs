@@ -6,7 +6,7 @@
 //! directory listener, wired in `serve`); the loop below then republishes
 //! within [`CHECK_INTERVAL`]. Between the two, modules ask the daemon.
 
-use authbridge_nsscache::{Snapshot, layout};
+use authbridge_nsscache::{HEADER_LEN, STATE_LIVE, Snapshot};
 use authbridge_proto::Group;
 use authbridge_store::Directory as _;
 use std::collections::HashMap;
@@ -68,7 +68,7 @@ fn publish_once(service: &Service, dir: &Path) -> Result<Published, String> {
     let groups = directory.group_all();
     let initgroups = initgroups(&groups, &passwd);
     let expires = now_secs() + engine.nss.memcache_timeout.as_secs();
-    let bytes = layout::encode(&Snapshot {
+    let bytes = authbridge_nsscache::encode(&Snapshot {
         generation,
         expires,
         passwd: &passwd,
@@ -99,9 +99,9 @@ fn still_live(path: &Path) -> bool {
     let Ok(file) = std::fs::File::open(path) else {
         return false;
     };
-    let mut head = [0u8; layout::HEADER_LEN];
+    let mut head = [0u8; HEADER_LEN];
     file.read_exact_at(&mut head, 0).is_ok()
-        && layout::header(&head).is_ok_and(|h| h.state == layout::STATE_LIVE)
+        && authbridge_nsscache::header(&head).is_ok_and(|h| h.state == STATE_LIVE)
 }
 
 /// Runs until `stop` turns true. `changed` wakes it early (a change made here).

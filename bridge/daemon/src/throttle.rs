@@ -367,7 +367,8 @@ impl Throttle {
         }
     }
 
-    /// Pairs remembered now (for tests and metrics).
+    /// Pairs remembered now.
+    #[cfg(test)]
     pub fn remembered(&self) -> usize {
         self.map().len()
     }

@@ -6,7 +6,7 @@
 
 mod config;
 mod domain;
-pub mod mailbox;
+mod mailbox;
 mod session;
 
 use async_trait::async_trait;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use config::{ImapConfig, ImapConfigError, ImapSettings, Security, SslMode};
 pub use domain::{DomainRules, Mapped};
-pub use mailbox::MailboxError;
+pub use mailbox::{Mailbox, MailboxError, parse as parse_mailbox};
 
 pub struct ImapBackend {
     name: String,

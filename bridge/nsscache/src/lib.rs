@@ -5,14 +5,17 @@
 //! syscall and no allocation (initgroups aside), asking the daemon only on a
 //! miss or when the file is stale, expired or invalid.
 //!
-//! [`layout`] is the format (both sides, every offset checked); [`file`] is
+//! `layout` is the format (both sides, every offset checked); `file` is
 //! publishing, invalidating and mapping.
 
-pub mod file;
-pub mod layout;
+mod file;
+mod layout;
 
 pub use file::{
     FILE_NAME, MapError, Mapping, PublishError, cache_dir, cache_path, clean_leftovers, invalidate,
     publish, withdraw,
 };
-pub use layout::{GroupRef, Invalid, PasswdRef, Snapshot, TooLarge, View, encode};
+pub use layout::{
+    GroupRef, HEADER_LEN, Header, Invalid, PasswdRef, STATE_LIVE, Snapshot, TooLarge, View, encode,
+    header,
+};

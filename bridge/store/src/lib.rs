@@ -1,7 +1,7 @@
 //! The account store: users seen or provisioned, groups, memberships, subadmins,
 //! app passwords and per-user settings and profile fields.
 //!
-//! [`Store`] is the interface every command and (later) the daemon uses;
+//! [`Store`] is the interface the commands and the daemon use;
 //! [`SqliteStore`] is the embedded default. The trait is synchronous on purpose:
 //! every operation is one short transaction, SQLite answers in microseconds, and a
 //! PostgreSQL implementation for several nodes can follow with the `postgres`

@@ -76,7 +76,7 @@ pub(super) fn welcome(accounts: &Accounts, uid: &str, reset: bool) -> Result<()>
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(authbridge_daemon::mail::send_password_link(
+    runtime.block_on(authbridge_daemon::send_password_link(
         accounts.mail.as_ref(),
         store,
         &user.uid,
