@@ -13,20 +13,18 @@ use crate::config;
 pub fn external_chain(
     config_path: &Path,
     loaded: Option<(&config::ConfigFile, &str)>,
-) -> Result<Chain, String> {
+) -> Result<Chain, config::ConfigError> {
     let read;
     let config = match loaded {
         Some(c) => Some(c),
         None if config_path.exists() => {
-            read = config::load(config_path).map_err(|e| e.to_string())?;
+            read = config::load(config_path)?;
             Some((&read.0, read.1.as_str()))
         }
         None => None,
     };
     match config {
-        Some((file, text)) => {
-            config::build_chain(config_path, file, text, &smb_child).map_err(|e| e.to_string())
-        }
+        Some((file, text)) => config::build_chain(config_path, file, text, &smb_child),
         None => Ok(Chain::default()),
     }
 }

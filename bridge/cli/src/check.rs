@@ -31,12 +31,12 @@ pub fn run(
     };
     // Every configuration error is found before anything is written.
     let external = external_chain(&config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))
-        .map_err(Failure::Config)?;
+        .map_err(Failure::config)?;
     let accounts = crate::accounts::open(&config_path, loaded.as_ref().map(|(f, _)| f), data_dir)
         .map_err(|e| Failure::config(format!("{e:#}")))?;
     let chain = full_chain(&accounts, &external, true);
     // Asked only once the configuration is known to be good.
-    let password = read_password(password_from_env).map_err(Failure::Config)?;
+    let password = read_password(password_from_env)?;
     // Refused before any network I/O: CR, LF, NUL or empty parts.
     let credentials = match Credentials::new(user, password) {
         Ok(c) => c,
@@ -88,18 +88,21 @@ pub fn run(
     Ok(ExitCode::from(code))
 }
 
-fn read_password(from_env: bool) -> Result<SecretString, String> {
+fn read_password(from_env: bool) -> Result<SecretString, Failure> {
     if from_env {
-        return match std::env::var("AUTHBRIDGE_PASSWORD") {
-            Ok(p) => Ok(SecretString::from(p)),
-            Err(_) => {
-                Err("--password-from-env: AUTHBRIDGE_PASSWORD is not set (or not UTF-8)".into())
-            }
-        };
+        return std::env::var("AUTHBRIDGE_PASSWORD")
+            .map(SecretString::from)
+            .map_err(|_| {
+                Failure::config(
+                    "--password-from-env: AUTHBRIDGE_PASSWORD is not set (or not UTF-8)",
+                )
+            });
     }
     rpassword::prompt_password("Password: ")
         .map(SecretString::from)
         .map_err(|e| {
-            format!("cannot read the password from the terminal ({e}); use --password-from-env")
+            Failure::config(format!(
+                "cannot read the password from the terminal ({e}); use --password-from-env"
+            ))
         })
 }

@@ -33,8 +33,7 @@ pub fn add(accounts: &Accounts, t: &TokenAdd) -> Result<()> {
             std::env::var("NC_PASS").context("--password-from-env given but NC_PASS is not set")?,
         );
         let credentials = authbridge_core::Credentials::new(&user.uid, password)?;
-        let external = crate::chains::external_chain(&accounts.config_path, None)
-            .map_err(|m| anyhow::anyhow!(m))?;
+        let external = crate::chains::external_chain(&accounts.config_path, None)?;
         let chain = crate::chains::full_chain(accounts, &external, false);
         let decision = tokio::runtime::Builder::new_current_thread()
             .enable_all()
