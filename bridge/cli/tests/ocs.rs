@@ -1642,22 +1642,21 @@ fn store_read_failures_are_server_errors_not_wrong_answers() {
     // The groups table goes missing behind the daemon's back; memberships stay.
     db.execute_batch("ALTER TABLE groups RENAME TO groups_gone")
         .unwrap();
-    all(&api, 996, "add to a group", |v, f, _| {
-        api.send(
+    let calls: [(&str, Method, &str, &[(&str, &str)]); 3] = [
+        (
+            "add to a group",
             Method::POST,
-            v,
-            f,
             "/users/bob/groups",
-            admin,
             &[("groupid", "team")],
-        )
-    });
-    all(&api, 996, "list groups", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups", admin, &[])
-    });
-    all(&api, 996, "a group's members", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups/team", admin, &[])
-    });
+        ),
+        ("list groups", Method::GET, "/groups", &[]),
+        ("a group's members", Method::GET, "/groups/team", &[]),
+    ];
+    for (what, method, path, form) in calls {
+        all(&api, 996, what, |v, f, _| {
+            api.send(method.clone(), v, f, path, admin, form)
+        });
+    }
     all(&api, 996, "create a user in a group", |v, f, n| {
         api.send(
             Method::POST,
