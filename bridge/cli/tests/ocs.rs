@@ -1642,7 +1642,8 @@ fn store_read_failures_are_server_errors_not_wrong_answers() {
     // The groups table goes missing behind the daemon's back; memberships stay.
     db.execute_batch("ALTER TABLE groups RENAME TO groups_gone")
         .unwrap();
-    let calls: [(&str, Method, &str, &[(&str, &str)]); 3] = [
+    type Call<'a> = (&'a str, Method, &'a str, &'a [(&'a str, &'a str)]);
+    let calls: [Call; 3] = [
         (
             "add to a group",
             Method::POST,
