@@ -5,12 +5,10 @@ use authbridge_core::{
     Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
 };
 use authbridge_ftp::{FtpBackend, FtpConfig};
-use authbridge_testsupport::{
-    AWKWARD_PASSWORDS, Ftpd, SilentServer, accepted, free_port, long_password, unavailable_kind,
-};
+use authbridge_testsupport::faults::{Endpoint, Expect, Faults, Trust};
+use authbridge_testsupport::{AWKWARD_PASSWORDS, Ftpd, accepted, long_password, unavailable_kind};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
 
 fn server() -> Ftpd {
     let long = long_password();
@@ -30,6 +28,22 @@ fn ftps(s: &Ftpd) -> FtpBackend {
         s.port,
         s.pki.ca_file.display()
     ))
+}
+
+/// The shared fault cases, over explicit FTPS.
+fn faults() -> Faults<impl Fn(&Endpoint<'_>) -> FtpBackend> {
+    Faults::new("alice", "alice-ftp-pw", |e: &Endpoint<'_>| {
+        let mut config = format!("host = '{}'\nport = {}\n", e.host, e.port);
+        match e.trust {
+            Trust::Ca(ca_file) => config.push_str(&format!("ca_file = '{}'\n", ca_file.display())),
+            Trust::System => {}
+            Trust::Unchecked => config.push_str("tls_verify = false\n"),
+        }
+        if let Some(timeout) = e.timeout {
+            config.push_str(&format!("timeout = '{}ms'\n", timeout.as_millis()));
+        }
+        backend(&config)
+    })
 }
 
 async fn check(b: &FtpBackend, login: &str, password: &str) -> Verdict {
@@ -85,54 +99,33 @@ async fn awkward_and_long_passwords() {
 
 #[tokio::test]
 async fn closed_port_is_unavailable() {
-    let b = backend(&format!("host = '127.0.0.1'\nport = {}", free_port()));
-    let v = check(&b, "alice", "alice-ftp-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Connect), "{v}");
+    faults()
+        .closed_port_is_unavailable(Expect::Kind(UnavailableKind::Connect))
+        .await;
 }
 
 #[tokio::test]
 async fn a_silent_server_is_unavailable_within_the_timeout() {
-    let silent = SilentServer::start();
-    let b = backend(&format!(
-        "host = '127.0.0.1'\nport = {}\ntimeout = '700ms'",
-        silent.port
-    ));
-    let started = Instant::now();
-    let v = check(&b, "alice", "alice-ftp-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Timeout), "{v}");
-    assert!(
-        started.elapsed() < Duration::from_millis(1000),
-        "{:?}",
-        started.elapsed()
-    );
+    faults()
+        .silent_server_is_unavailable_within_the_timeout()
+        .await;
 }
 
 #[tokio::test]
 async fn untrusted_certificate_is_unavailable_unless_validation_is_off() {
     let s = server();
-    let other = backend(&format!(
-        "host = '127.0.0.1'\nport = {}\nca_file = '{}'",
-        s.port,
-        s.pki.other_ca_file.display()
-    ));
-    let v = check(&other, "alice", "alice-ftp-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
-    let unchecked = backend(&format!(
-        "host = '127.0.0.1'\nport = {}\ntls_verify = false",
-        s.port
-    ));
-    assert_eq!(
-        check(&unchecked, "alice", "alice-ftp-pw").await,
-        accepted("alice")
-    );
+    faults()
+        .untrusted_certificate_is_unavailable_unless_validation_is_off(s.port, &s.pki)
+        .await;
 }
 
 #[tokio::test]
 async fn no_tls_offered_is_unavailable_and_no_credentials_are_sent() {
     let plain = Ftpd::start_without_tls(&[("carol", "carol-ftp-pw")]);
-    let b = backend(&format!("host = '127.0.0.1'\nport = {}", plain.port));
-    let v = check(&b, "carol", "carol-ftp-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
+    faults()
+        .with_user("carol", "carol-ftp-pw")
+        .tls_not_offered_is_unavailable(plain.port)
+        .await;
     let sent = plain.commands();
     assert!(sent.contains(&"AUTH".to_owned()), "{sent:?}");
     assert!(

@@ -5,10 +5,11 @@ use authbridge_core::{
     Accepted, Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
 };
 use authbridge_imap::{ImapBackend, ImapConfig};
+use authbridge_testsupport::faults::{Endpoint, Expect, Faults, Trust};
 use authbridge_testsupport::{
-    AWKWARD_PASSWORDS, Dovecot, SilentServer, accepted, free_port, long_password, unavailable_kind,
+    AWKWARD_PASSWORDS, Dovecot, SilentServer, accepted, long_password, unavailable_kind,
 };
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Each test starts its own Dovecot and stops it when the handle drops
 /// (statics are never dropped, so a shared server would outlive the run).
@@ -42,6 +43,30 @@ fn starttls(s: &Dovecot) -> ImapBackend {
         s.imap_port,
         s.pki.ca_file.display()
     ))
+}
+
+/// The shared fault cases, with `sslmode` (`ssl` or `tls`) in the host form, or
+/// the mailbox form's `/novalidate-cert` when validation is off.
+fn faults(sslmode: &'static str) -> Faults<impl Fn(&Endpoint<'_>) -> ImapBackend> {
+    Faults::new("alice", "alice-mail-pw", move |e: &Endpoint<'_>| {
+        let mut config = match e.trust {
+            Trust::Unchecked => format!(
+                "mailbox = '{{{}:{}/{sslmode}/novalidate-cert}}'\n",
+                e.host, e.port
+            ),
+            Trust::Ca(_) | Trust::System => format!(
+                "host = '{}'\nport = {}\nsslmode = '{sslmode}'\n",
+                e.host, e.port
+            ),
+        };
+        if let Trust::Ca(ca_file) = e.trust {
+            config.push_str(&format!("ca_file = '{}'\n", ca_file.display()));
+        }
+        if let Some(timeout) = e.timeout {
+            config.push_str(&format!("timeout = '{}ms'\n", timeout.as_millis()));
+        }
+        backend(&config)
+    })
 }
 
 fn creds(login: &str, password: &str) -> Credentials {
@@ -171,67 +196,35 @@ async fn wrong_domain_is_rejected_without_connecting() {
 
 #[tokio::test]
 async fn closed_port_is_unavailable() {
-    let b = backend(&format!(
-        "host = '127.0.0.1'\nport = {}\nsslmode = 'ssl'",
-        free_port()
-    ));
-    let v = check(&b, "alice", "alice-mail-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Connect), "{v}");
+    faults("ssl")
+        .closed_port_is_unavailable(Expect::Kind(UnavailableKind::Connect))
+        .await;
 }
 
 #[tokio::test]
 async fn a_silent_server_is_unavailable_within_the_timeout() {
-    let silent = SilentServer::start();
     for sslmode in ["ssl", "tls"] {
-        let b = backend(&format!(
-            "host = '127.0.0.1'\nport = {}\nsslmode = '{sslmode}'\ntimeout = '700ms'",
-            silent.port
-        ));
-        let started = Instant::now();
-        let v = check(&b, "alice", "alice-mail-pw").await;
-        assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Timeout), "{v}");
-        assert!(
-            started.elapsed() < Duration::from_millis(700 + 300),
-            "{:?}",
-            started.elapsed()
-        );
+        faults(sslmode)
+            .silent_server_is_unavailable_within_the_timeout()
+            .await;
     }
 }
 
 #[tokio::test]
 async fn untrusted_certificate_is_unavailable_unless_validation_is_off() {
     let s = server();
-    let with = |extra: &str| {
-        backend(&format!(
-            "host = '127.0.0.1'\nport = {}\nsslmode = 'ssl'\n{extra}",
-            s.imaps_port
-        ))
-    };
-    let other_ca = with(&format!("ca_file = '{}'", s.pki.other_ca_file.display()));
-    let v = check(&other_ca, "alice", "alice-mail-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
-    // The system store does not hold the test CA either.
-    let v = check(&with(""), "alice", "alice-mail-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
-    let unchecked = backend(&format!(
-        "mailbox = '{{127.0.0.1:{}/ssl/novalidate-cert}}'",
-        s.imaps_port
-    ));
-    assert_eq!(
-        check(&unchecked, "alice", "alice-mail-pw").await,
-        accepted("alice")
-    );
+    faults("ssl")
+        .untrusted_certificate_is_unavailable_unless_validation_is_off(s.imaps_port, &s.pki)
+        .await;
 }
 
 #[tokio::test]
 async fn starttls_not_offered_is_unavailable_and_no_password_is_sent() {
     let plain = Dovecot::start_without_tls(&[("carol", "carol-mail-pw")]);
-    let b = backend(&format!(
-        "host = '127.0.0.1'\nport = {}\nsslmode = 'tls'\ntimeout = '3s'",
-        plain.imap_port
-    ));
-    let v = check(&b, "carol", "carol-mail-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Tls), "{v}");
+    faults("tls")
+        .with_user("carol", "carol-mail-pw")
+        .tls_not_offered_is_unavailable(plain.imap_port)
+        .await;
     // This Dovecot allows plaintext logins, so a client that sent the password anyway
     // would have logged in. The server saw a connection and no authentication at all.
     let log = wait_for_log(&plain, "Disconnected");

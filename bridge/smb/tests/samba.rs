@@ -5,10 +5,10 @@ use authbridge_core::{
     Authenticator, Credentials, RejectReason, SecretString, UnavailableKind, Verdict,
 };
 use authbridge_smb::{ChildCommand, SmbBackend, SmbConfig};
+use authbridge_testsupport::faults::{Endpoint, Expect, Faults};
 use authbridge_testsupport::{
-    AWKWARD_PASSWORDS, SilentServer, Smbd, accepted, free_port, long_password, unavailable_kind,
+    AWKWARD_PASSWORDS, SilentServer, Smbd, accepted, long_password, unavailable_kind,
 };
-use std::time::{Duration, Instant};
 
 fn child() -> ChildCommand {
     ChildCommand {
@@ -27,6 +27,17 @@ fn share_backend(s: &Smbd) -> SmbBackend {
         "host = '127.0.0.1'\nport = {}\nshare = 'share'",
         s.port
     ))
+}
+
+/// The shared fault cases that apply without TLS.
+fn faults() -> Faults<impl Fn(&Endpoint<'_>) -> SmbBackend> {
+    Faults::new("alice", "alice-smb-pw", |e: &Endpoint<'_>| {
+        let mut config = format!("host = '{}'\nport = {}\nshare = 'share'\n", e.host, e.port);
+        if let Some(timeout) = e.timeout {
+            config.push_str(&format!("timeout = '{}ms'\n", timeout.as_millis()));
+        }
+        backend(&config)
+    })
 }
 
 async fn check(b: &SmbBackend, login: &str, password: &str) -> Verdict {
@@ -107,12 +118,9 @@ async fn a_guest_session_never_counts_as_the_users() {
 
 #[tokio::test]
 async fn closed_port_is_unavailable() {
-    let b = backend(&format!(
-        "host = '127.0.0.1'\nport = {}\nshare = 'share'",
-        free_port()
-    ));
-    let v = check(&b, "alice", "alice-smb-pw").await;
-    assert!(unavailable_kind(&v).is_some(), "{v}");
+    faults()
+        .closed_port_is_unavailable(Expect::AnyUnavailable)
+        .await;
 }
 
 #[tokio::test]
@@ -128,19 +136,9 @@ async fn a_missing_share_is_unavailable_not_rejected() {
 
 #[tokio::test]
 async fn a_silent_server_is_unavailable_within_the_timeout_and_the_child_recovers() {
-    let silent = SilentServer::start();
-    let b = backend(&format!(
-        "host = '127.0.0.1'\nport = {}\nshare = 'share'\ntimeout = '1s'",
-        silent.port
-    ));
-    let started = Instant::now();
-    let v = check(&b, "alice", "alice-smb-pw").await;
-    assert_eq!(unavailable_kind(&v), Some(UnavailableKind::Timeout), "{v}");
-    assert!(
-        started.elapsed() < Duration::from_millis(1300),
-        "{:?}",
-        started.elapsed()
-    );
+    let _stuck = faults()
+        .silent_server_is_unavailable_within_the_timeout()
+        .await;
     // The stuck child was killed; a new one serves the next check.
     let s = Smbd::start(&[("alice", "alice-smb-pw")]);
     let b2 = share_backend(&s);

@@ -1,11 +1,12 @@
 //! A private Dovecot started with `ci/servers/dovecot.sh`.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{Pki, free_port, run_script, server_dir, wait_for_port};
+use crate::ports::{PortTaken, free_port_on, says_port_taken, start_retrying};
+use crate::{Pki, run_script, server_dir, try_run_script, wait_for_port};
 
 pub struct Dovecot {
     pub address: &'static str,
@@ -36,6 +37,16 @@ impl Dovecot {
     }
 
     fn start_with(users: &[(&str, &str)], tls: bool, address: &'static str) -> Dovecot {
+        start_retrying("Dovecot", || Self::try_start(users, tls, address))
+    }
+
+    /// One start on fresh ports. Dovecot binds its listeners before it
+    /// daemonises, so a taken port fails the start script itself.
+    fn try_start(
+        users: &[(&str, &str)],
+        tls: bool,
+        address: &'static str,
+    ) -> Result<Dovecot, PortTaken> {
         let dir = server_dir("abdv");
         let pki = Pki::generate(dir.path());
         let mut passwd = String::new();
@@ -47,10 +58,19 @@ impl Dovecot {
             passwd.push_str(&format!("{login}:{{PLAIN}}{password}::::::\n"));
         }
         std::fs::write(dir.path().join("users"), passwd).unwrap();
-        let imap_port = free_port();
-        let imaps_port = if tls { free_port() } else { 0 };
+        let ip: Ipv4Addr = address.parse().expect("a loopback IPv4 address");
+        let imap_port = free_port_on(ip);
+        let imaps_port = if tls { free_port_on(ip) } else { 0 };
         let dir_arg = dir.path().to_str().unwrap().to_owned();
-        run_script(
+        // Built first, so that a failed start is stopped on drop like any other.
+        let server = Dovecot {
+            address,
+            dir,
+            pki,
+            imap_port,
+            imaps_port,
+        };
+        let started = try_run_script(
             "dovecot.sh",
             &["start", &dir_arg],
             &[
@@ -60,19 +80,17 @@ impl Dovecot {
                 ("ADDRESS", address.to_owned()),
             ],
         );
-        let server = Dovecot {
-            address,
-            dir,
-            pki,
-            imap_port,
-            imaps_port,
-        };
+        match started {
+            Ok(()) => {}
+            Err(output) if says_port_taken(&output) => return Err(PortTaken(output)),
+            Err(output) => panic!("{output}"),
+        }
         wait_for_port(address, imap_port, Duration::from_secs(10));
         if tls {
             wait_for_port(address, imaps_port, Duration::from_secs(10));
         }
         server.wait_for_auth_process();
-        server
+        Ok(server)
     }
 
     /// Until its auth process is up, Dovecot greets with "Waiting for authentication

@@ -1,8 +1,10 @@
 //! A private pyftpdlib server started with `ci/servers/ftpd.sh`.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::{Pki, free_port, run_script, server_dir, wait_for_port};
+use crate::ports::{PortTaken, start_retrying, wait_until_listening};
+use crate::{Pki, free_port, run_script, server_dir};
 
 pub struct Ftpd {
     dir: tempfile::TempDir,
@@ -22,6 +24,12 @@ impl Ftpd {
     }
 
     fn start_with(users: &[(&str, &str)], tls: bool) -> Ftpd {
+        start_retrying("pyftpdlib", || Self::try_start(users, tls))
+    }
+
+    /// One start on a fresh port. The server binds it after the start script has
+    /// returned, so the wait is for this very process to listen there.
+    fn try_start(users: &[(&str, &str)], tls: bool) -> Result<Ftpd, PortTaken> {
         let dir = server_dir("abftp");
         let pki = Pki::generate(dir.path());
         let lines: String = users
@@ -32,17 +40,29 @@ impl Ftpd {
             .collect();
         std::fs::write(dir.path().join("users.jsonl"), lines).unwrap();
         let port = free_port();
+        // Built first, so that a failed start is stopped on drop like any other.
+        let server = Ftpd { dir, pki, port };
         run_script(
             "ftpd.sh",
-            &["start", dir.path().to_str().unwrap()],
+            &["start", server.dir.path().to_str().unwrap()],
             &[
                 ("FTP_PORT", port.to_string()),
                 ("TLS", if tls { "yes" } else { "no" }.to_owned()),
             ],
         );
-        let server = Ftpd { dir, pki, port };
-        wait_for_port("127.0.0.1", port, Duration::from_secs(10));
-        server
+        let pid = std::fs::read_to_string(server.dir.path().join("ftpd.pid"))
+            .expect("ftpd.sh writes ftpd.pid")
+            .trim()
+            .parse()
+            .expect("a pid in ftpd.pid");
+        wait_until_listening(
+            pid,
+            Ipv4Addr::LOCALHOST,
+            port,
+            Duration::from_secs(10),
+            || std::fs::read_to_string(server.dir.path().join("ftpd.log")).unwrap_or_default(),
+        )?;
+        Ok(server)
     }
 
     /// The command verbs the server received, in order.

@@ -1,11 +1,14 @@
-//! Test helpers: a throw-away PKI, free loopback ports, and handles that start the
-//! real servers through the scripts in `ci/servers/` and stop them when dropped.
+//! Test helpers: a throw-away PKI, free loopback ports, handles that start the
+//! real servers through the scripts in `ci/servers/` and stop them when dropped,
+//! and the fault cases every network backend's tests share ([`faults`]).
 
 mod cases;
 mod daemon;
 mod dovecot;
+pub mod faults;
 mod ftpd;
 mod pki;
+mod ports;
 mod silent;
 mod smbd;
 mod smtp;
@@ -15,11 +18,12 @@ pub use daemon::{Daemon, module, target_dir};
 pub use dovecot::Dovecot;
 pub use ftpd::Ftpd;
 pub use pki::Pki;
+pub use ports::{ClosedPort, free_port, free_port_on};
 pub use silent::SilentServer;
 pub use smbd::Smbd;
 pub use smtp::Smtp;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -27,14 +31,6 @@ use std::time::{Duration, Instant};
 /// The repository's top directory.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
 }
 
 /// How often [`eventually`] asks again.
@@ -72,6 +68,17 @@ pub fn wait_for_port(address: &str, port: u16, limit: Duration) {
 
 /// Runs a script from `ci/servers/`, panicking with its output if it fails.
 pub fn run_script(script: &str, args: &[&str], env: &[(&str, String)]) {
+    if let Err(failure) = try_run_script(script, args, env) {
+        panic!("{failure}");
+    }
+}
+
+/// Runs a script from `ci/servers/`; when it fails, what it printed.
+pub(crate) fn try_run_script(
+    script: &str,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Result<(), String> {
     let path = repo_root().join("ci/servers").join(script);
     let output = Command::new("bash")
         .arg(&path)
@@ -79,13 +86,15 @@ pub fn run_script(script: &str, args: &[&str], env: &[(&str, String)]) {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
-    assert!(
-        output.status.success(),
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
         "{} {args:?} failed: {}\n{}",
         path.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
+    ))
 }
 
 /// A private directory that servers running as other users can traverse.

@@ -1,8 +1,10 @@
 //! A private Samba smbd started with `ci/servers/smbd.sh`.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::{free_port, run_script, server_dir, wait_for_port};
+use crate::ports::{PortTaken, start_retrying, wait_until_listening};
+use crate::{free_port, run_script, server_dir};
 
 pub struct Smbd {
     dir: tempfile::TempDir,
@@ -21,6 +23,12 @@ impl Smbd {
     }
 
     fn start_with(users: &[(&str, &str)], guest: bool) -> Smbd {
+        start_retrying("smbd", || Self::try_start(users, guest))
+    }
+
+    /// One start on a fresh port. smbd binds it after the start script has
+    /// returned, so the wait is for this very process to listen there.
+    fn try_start(users: &[(&str, &str)], guest: bool) -> Result<Smbd, PortTaken> {
         let dir = server_dir("absmb");
         let lines: String = users
             .iter()
@@ -31,17 +39,33 @@ impl Smbd {
             .collect();
         std::fs::write(dir.path().join("users"), lines).unwrap();
         let port = free_port();
+        // Built first, so that a failed start is stopped on drop like any other.
+        let server = Smbd { dir, port };
         run_script(
             "smbd.sh",
-            &["start", dir.path().to_str().unwrap()],
+            &["start", server.dir.path().to_str().unwrap()],
             &[
                 ("SMB_PORT", port.to_string()),
                 ("GUEST", if guest { "yes" } else { "no" }.to_owned()),
             ],
         );
-        let server = Smbd { dir, port };
-        wait_for_port("127.0.0.1", port, Duration::from_secs(20));
-        server
+        let pid = std::fs::read_to_string(server.dir.path().join("smbd.pid"))
+            .expect("smbd.sh writes smbd.pid")
+            .trim()
+            .parse()
+            .expect("a pid in smbd.pid");
+        wait_until_listening(
+            pid,
+            Ipv4Addr::LOCALHOST,
+            port,
+            Duration::from_secs(20),
+            || {
+                ["smbd.log", "smbd.out"]
+                    .map(|f| std::fs::read_to_string(server.dir.path().join(f)).unwrap_or_default())
+                    .join("\n")
+            },
+        )?;
+        Ok(server)
     }
 
     /// Runs pdbedit against this server's account database, e.g. `["-c", "[D]", "-u", "bob"]`.

@@ -1,6 +1,9 @@
 //! A real SMTP server (aiosmtpd from Debian) for mail tests.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
+
+use crate::ports::{PortTaken, start_retrying, wait_until_listening};
 
 /// A real SMTP server (aiosmtpd from Debian) writing to a maildir.
 pub struct Smtp {
@@ -11,8 +14,14 @@ pub struct Smtp {
 
 impl Smtp {
     pub fn start() -> Smtp {
+        start_retrying("aiosmtpd", Self::try_start)
+    }
+
+    /// One start on a fresh port: the wait is for this very process to listen there.
+    fn try_start() -> Result<Smtp, PortTaken> {
         let dir = tempfile::tempdir().unwrap();
         let port = crate::free_port();
+        let errors = dir.path().join("stderr");
         let child = std::process::Command::new("/usr/bin/python3")
             .args([
                 "-m",
@@ -25,11 +34,19 @@ impl Smtp {
             ])
             .arg(dir.path().join("maildir"))
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&errors).expect("stderr file"))
             .spawn()
             .expect("python3 -m aiosmtpd (apt-get install python3-aiosmtpd)");
-        crate::wait_for_port("127.0.0.1", port, Duration::from_secs(10));
-        Smtp { port, dir, child }
+        // Built first, so that a failed start is killed and reaped on drop.
+        let server = Smtp { port, dir, child };
+        wait_until_listening(
+            server.child.id(),
+            Ipv4Addr::LOCALHOST,
+            port,
+            Duration::from_secs(10),
+            || std::fs::read_to_string(&errors).unwrap_or_default(),
+        )?;
+        Ok(server)
     }
 
     /// Every message received so far, sorted.
