@@ -1,7 +1,7 @@
 //! The `authbridge` binary end to end: a chain of real Dovecot, FTP and Samba
 //! servers, exit codes, config errors and config.php import.
 
-use authbridge_testsupport::{Dovecot, Ftpd, SilentServer, Smbd, free_port};
+use authbridge_testsupport::{ClosedPort, Dovecot, Ftpd, SilentServer, Smbd};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -159,13 +159,14 @@ fn a_chain_of_real_servers_in_order() {
 #[test]
 fn unavailable_is_not_rejected() {
     let ftp = Ftpd::start(&[("frank", "frank-ftp-pw")]);
+    let closed = ClosedPort::hold();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
         &format!(
             "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\n\n\
              [[backend]]\ntype = \"ftp\"\nhost = \"127.0.0.1\"\nport = {}\nca_file = \"{}\"\n",
-            free_port(),
+            closed.port,
             ftp.port,
             ftp.pki.ca_file.display()
         ),

@@ -2,7 +2,7 @@
 //! serve`): every endpoint with its documented status codes, in v1 and v2, XML and
 //! JSON, for each role; the welcome mail through a real SMTP server (aiosmtpd).
 
-use authbridge_testsupport::{Daemon, Smtp, eventually, free_port, wait_for_port};
+use authbridge_testsupport::{ClosedPort, Daemon, Smtp, eventually, free_port, wait_for_port};
 use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::Value;
@@ -1114,7 +1114,8 @@ fn bad_input_never_writes_and_never_fails_with_500() {
 
 #[test]
 fn auth_check_and_the_throttle() {
-    let imap_port = free_port();
+    let closed = ClosedPort::hold();
+    let imap_port = closed.port;
     // example.org logins go to an IMAP server that is not there: unavailable.
     let api = Api::start(&format!(
         "[throttle]\nfirst_delay = \"1h\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {imap_port}\nsslmode = \"ssl\"\ndomain = \"example.org\"\n"
@@ -2095,9 +2096,10 @@ fn the_first_admin_password_is_written_to_a_private_file_not_to_standard_output(
 #[test]
 fn only_an_admin_provisions_a_name_an_external_backend_serves() {
     // An IMAP server for example.org (nobody listens: no login is needed here).
+    let closed = ClosedPort::hold();
     let api = Api::start(&format!(
         "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\ndomain = \"example.org\"\n",
-        free_port()
+        closed.port
     ));
     api.user("sam", "Sam-pass-12345", &["g1"]);
     check(

@@ -1,7 +1,7 @@
 //! pam_authbridge.so through the real libpam (pam_wrapper + pamtester), against a
 //! real `authbridge serve`: every verdict, every option, and chauthtok.
 
-use authbridge_testsupport::{Daemon, Dovecot, free_port, module};
+use authbridge_testsupport::{ClosedPort, Daemon, Dovecot, module};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -146,7 +146,8 @@ fn line(socket: &Path, options: &str) -> String {
 fn daemon(extra_config: &str) -> Daemon {
     let config = format!(
         "{extra_config}\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\ndomain = \"example.org\"\n",
-        free_port()
+        // Held until the test process ends, so no other test's server takes it.
+        Box::leak(Box::new(ClosedPort::hold())).port
     );
     let d = Daemon::start(BIN, &config);
     d.cli(
