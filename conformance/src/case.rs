@@ -1,137 +1,31 @@
-//! One fixture in one variant: its setup (shared by the variants where nothing
-//! can change it), its requests and their checks, its teardown, its snapshot text.
+//! One fixture in one variant, given what it needs explicitly ([`Context`]) and
+//! its setup's namespace ([`Space`]): its requests and their checks, its
+//! teardown, its snapshot text.
 
 use crate::answer::{Answer, Body};
 use crate::client::{Outgoing, SendError, Variant};
-use crate::expect::{self, Finding, Severity};
-use crate::fixture::{Fixture, FormValue, Level, Request};
-use crate::names;
-use crate::run::{CaseReport, Exchange, Outcome, Runner, encode};
-use reqwest::Method;
+use crate::expect;
+use crate::fixture::{Actor, Fixture, FormValue, Level, Request};
+use crate::result::{CaseReport, Finding, Outcome, Severity};
+use crate::server::Server;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-impl Runner {
-    /// The fixture's setup: its own for this case, or the one its variants share.
-    /// The shared setup's exchanges are reported with each case, its server time
-    /// with the first only.
-    pub(crate) async fn prepared(
-        &self,
-        fixture: &Fixture,
-        variant: Variant,
-        report: &mut CaseReport,
-    ) -> Prepared {
-        if !shares_setup(fixture) {
-            let prepared = self.prepare(fixture, variant).await;
-            report.server_time += prepared.server_time;
-            report.exchanges.extend(prepared.exchanges.iter().cloned());
-            return prepared;
-        }
-        let cell = {
-            let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(shared.entry(fixture.id.clone()).or_default())
-        };
-        let first = std::sync::atomic::AtomicBool::new(false);
-        let prepared = cell
-            .get_or_init(|| async {
-                first.store(true, Ordering::Relaxed);
-                self.prepare(fixture, variant).await
-            })
-            .await
-            .clone();
-        if first.load(Ordering::Relaxed) {
-            report.server_time += prepared.server_time;
-        }
-        report.exchanges.extend(prepared.exchanges.iter().cloned());
-        prepared
-    }
+/// What a case is given by its run.
+#[derive(Clone, Copy)]
+pub(crate) struct Context<'a> {
+    /// The server, and the admin's credentials (`admin` actors, `{admin}`).
+    pub(crate) server: &'a Server,
+    /// `{app}`: the app the global fixtures switch off and on again.
+    pub(crate) toggle_app: &'a str,
+}
 
-    /// Creates the fixture's groups and users as the admin in a fresh namespace;
-    /// the first refusal ends it.
-    async fn prepare(&self, fixture: &Fixture, variant: Variant) -> Prepared {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let mut prepared = Prepared {
-            space: Space {
-                ns: self.prefix.case(seq),
-                passwords: HashMap::new(),
-                fresh_password: names::password(),
-            },
-            failure: None,
-            exchanges: Vec::new(),
-            server_time: Duration::ZERO,
-        };
-        let admin = self.admin();
-        let header = format!("{} [{variant}] setup", fixture.id);
-        for step in &fixture.setup {
-            let ns = prepared.space.ns.clone();
-            let mut requests = Vec::new();
-            if let Some(group) = &step.group {
-                requests.push(
-                    Outgoing::new(Method::POST, "/cloud/groups")
-                        .form("groupid", &format!("{ns}{group}")),
-                );
-            }
-            if let Some(user) = &step.user {
-                let uid = format!("{ns}{user}");
-                let password = names::password();
-                let mut create = Outgoing::new(Method::POST, "/cloud/users")
-                    .form("userid", &uid)
-                    .form("password", &password);
-                for g in &step.groups {
-                    create = create.form("groups[]", &format!("{ns}{g}"));
-                }
-                if let Some(email) = &step.email {
-                    create = create.form("email", &self.fill(&prepared.space, email));
-                }
-                if let Some(name) = &step.displayname {
-                    create = create.form("displayName", &self.fill(&prepared.space, name));
-                }
-                requests.push(create);
-                for g in &step.subadmin {
-                    requests.push(
-                        Outgoing::new(
-                            Method::POST,
-                            format!("/cloud/users/{}/subadmins", encode(&uid)),
-                        )
-                        .form("groupid", &format!("{ns}{g}")),
-                    );
-                }
-                if step.disabled {
-                    requests.push(Outgoing::new(
-                        Method::PUT,
-                        format!("/cloud/users/{}/disable", encode(&uid)),
-                    ));
-                }
-                prepared.space.passwords.insert(user.clone(), password);
-            }
-            for request in requests {
-                let request = request.as_user(&admin);
-                let sent = self
-                    .exchange(
-                        &request,
-                        variant,
-                        &header,
-                        &mut prepared.exchanges,
-                        &mut prepared.server_time,
-                    )
-                    .await;
-                let problem = match sent {
-                    Ok(answer) if answer.succeeded() => continue,
-                    Ok(answer) => answer.describe(),
-                    Err(e) => e.to_string(),
-                };
-                prepared.failure = Some(Finding {
-                    severity: Severity::Fail,
-                    what: format!("setup {}", request.line(variant)),
-                    expected: "statuscode 100".into(),
-                    actual: problem,
-                });
-                return prepared;
-            }
-        }
-        prepared
+impl Context<'_> {
+    /// Fills in `{p}`, `{admin}`, `{app}` and `{password}`.
+    pub(crate) fn fill(&self, space: &Space, text: &str) -> String {
+        text.replace("{p}", &space.ns)
+            .replace("{admin}", &self.server.admin().0)
+            .replace("{app}", self.toggle_app)
+            .replace("{password}", &space.fresh_password)
     }
 }
 
@@ -145,42 +39,34 @@ pub(crate) struct Space {
     pub(crate) fresh_password: String,
 }
 
-/// A fixture's setup, done.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared {
-    pub(crate) space: Space,
-    pub(crate) failure: Option<Finding>,
-    pub(crate) exchanges: Vec<Exchange>,
-    pub(crate) server_time: Duration,
-}
-
-/// Whether the variants of `fixture` can share one setup: all of its requests
-/// are GETs, and none sends a wrong password (failures are throttled per user).
-/// A write documented to fail is not enough: a server may create and then undo
-/// (a user whose invitation mail fails, 109), and a variant running beside it
-/// in the same namespace would meet the name in between.
-fn shares_setup(fixture: &Fixture) -> bool {
-    let requests = std::iter::once(&fixture.request).chain(fixture.then.iter().map(|s| &s.request));
-    !fixture.global
-        && fixture.teardown.is_empty()
-        && requests
-            .into_iter()
-            .all(|r| r.password.is_none() && r.method == "GET")
-}
-
-/// One fixture in one variant.
+/// One fixture in one variant, once its setup is done.
 pub(crate) struct Case<'a> {
-    pub(crate) runner: &'a Runner,
-    pub(crate) fixture: &'a Fixture,
-    pub(crate) variant: Variant,
-    pub(crate) space: Space,
+    context: Context<'a>,
+    fixture: &'a Fixture,
+    variant: Variant,
+    space: Space,
     /// Normalised answers, for the snapshot.
-    pub(crate) answers: Vec<(String, Answer)>,
+    answers: Vec<(String, Answer)>,
 }
 
 impl<'a> Case<'a> {
+    pub(crate) fn new(
+        context: Context<'a>,
+        fixture: &'a Fixture,
+        variant: Variant,
+        space: Space,
+    ) -> Case<'a> {
+        Case {
+            context,
+            fixture,
+            variant,
+            space,
+            answers: Vec::new(),
+        }
+    }
+
     fn fill(&self, text: &str) -> String {
-        self.runner.fill(&self.space, text)
+        self.context.fill(&self.space, text)
     }
 
     fn fill_value(&self, value: &toml::Value) -> toml::Value {
@@ -211,12 +97,11 @@ impl<'a> Case<'a> {
             let answer = match self.send(&outgoing, report).await {
                 Ok(answer) => answer,
                 Err(e) => {
-                    report.findings.push(Finding {
-                        severity: Severity::Fail,
-                        what: step_name(index, "answer"),
-                        expected: "an answer".into(),
-                        actual: format!("{line}: {e}"),
-                    });
+                    report.findings.push(Finding::fail(
+                        step_name(index, "answer"),
+                        "an answer",
+                        format!("{line}: {e}"),
+                    ));
                     break;
                 }
             };
@@ -269,7 +154,8 @@ impl<'a> Case<'a> {
         outgoing: &Outgoing,
         report: &mut CaseReport,
     ) -> Result<Answer, SendError> {
-        self.runner
+        self.context
+            .server
             .exchange(
                 outgoing,
                 self.variant,
@@ -281,14 +167,13 @@ impl<'a> Case<'a> {
     }
 
     fn outgoing(&self, request: &Request) -> Outgoing {
-        let method = Method::from_bytes(request.method.as_bytes()).unwrap_or(Method::GET);
-        let mut out = Outgoing::new(method, self.fill(&request.path));
+        let mut out = Outgoing::new(request.method.into(), self.fill(&request.path));
         out.query = self.pairs(&request.query);
         out.form = self.pairs(&request.form);
-        out.credentials = match request.actor.as_str() {
-            "anonymous" => None,
-            "admin" => Some(self.runner.admin()),
-            user => Some((
+        out.credentials = match &request.actor {
+            Actor::Anonymous => None,
+            Actor::Admin => Some(self.context.server.admin().clone()),
+            Actor::User(user) => Some((
                 format!("{}{user}", self.space.ns),
                 self.space.passwords.get(user).cloned().unwrap_or_default(),
             )),
@@ -323,12 +208,11 @@ impl<'a> Case<'a> {
             Ok(answer) => answer.describe(),
             Err(e) => e.to_string(),
         };
-        report.findings.push(Finding {
-            severity: Severity::Warning,
-            what: format!("teardown {line}"),
-            expected: "statuscode 100".into(),
-            actual: problem,
-        });
+        report.findings.push(Finding::warning(
+            format!("teardown {line}"),
+            "statuscode 100",
+            problem,
+        ));
         if report.outcome == Outcome::Pass {
             report.outcome = Outcome::Warning;
         }

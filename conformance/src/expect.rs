@@ -9,39 +9,8 @@
 use crate::answer::{Answer, Body};
 use crate::client::{Api, Variant};
 use crate::fixture::{DataExpect, Expect};
+use crate::result::Finding;
 use crate::tree::{Node, REDACTED};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Fail,
-    Warning,
-}
-
-/// One difference between what was expected and what came.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    /// What was compared: `http`, `statuscode`, `data.users`…
-    pub what: String,
-    pub expected: String,
-    pub actual: String,
-}
-
-impl Finding {
-    fn fail(
-        what: impl Into<String>,
-        expected: impl Into<String>,
-        actual: impl Into<String>,
-    ) -> Self {
-        Finding {
-            severity: Severity::Fail,
-            what: what.into(),
-            expected: expected.into(),
-            actual: actual.into(),
-        }
-    }
-}
 
 /// The meta statuscode a version shows for the server's OCS status.
 pub fn meta_code(api: Api, status: u32) -> u32 {
@@ -134,24 +103,22 @@ pub fn check(expect: &Expect, variant: Variant, answer: &Answer) -> Vec<Finding>
         // Validated when the fixture was loaded.
         let re = regex::Regex::new(pattern).expect("validated pattern");
         if !re.is_match(&ocs.message) {
-            findings.push(Finding {
-                severity: Severity::Warning,
-                what: "message".into(),
-                expected: format!("/{pattern}/"),
-                actual: format!("{:?}", ocs.message),
-            });
+            findings.push(Finding::warning(
+                "message",
+                format!("/{pattern}/"),
+                format!("{:?}", ocs.message),
+            ));
         }
     }
     if let Some(data) = &expect.data {
         check_data(data, &ocs.data, &mut findings);
     }
     if !content_type_fits(variant, &answer.content_type) {
-        findings.push(Finding {
-            severity: Severity::Warning,
-            what: "content-type".into(),
-            expected: format_name(variant).into(),
-            actual: answer.content_type.clone(),
-        });
+        findings.push(Finding::warning(
+            "content-type",
+            format_name(variant),
+            answer.content_type.clone(),
+        ));
     }
     findings
 }

@@ -2,6 +2,7 @@
 //! `fixtures/`, whose path (without `.toml`) is the fixture's stable id.
 
 use serde::Deserialize;
+use serde::de::{Deserializer, Error as _, IntoDeserializer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -39,10 +40,9 @@ pub struct Fixture {
     /// only with `--allow-global-changes`, and alone.
     #[serde(default)]
     pub global: bool,
-    /// What the server must be able to do for the outcome to be provoked:
-    /// `mail` (sends mail) or `no-mail` (cannot send mail).
+    /// What the server must be able to do for the outcome to be provoked.
     #[serde(default)]
-    pub needs: Vec<String>,
+    pub needs: Vec<Need>,
     #[serde(default)]
     pub setup: Vec<Setup>,
     pub request: Request,
@@ -62,21 +62,123 @@ fn both_documents() -> Vec<Document> {
     vec![Document::Current, Document::Legacy]
 }
 
+/// What the server must be able to do for a fixture's outcome to be provoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// `mail`: the server sends mail (`--mail works`).
+    Mail,
+    /// `no-mail`: the server cannot send mail (`--mail fails`).
+    NoMail,
+}
+
+impl Need {
+    /// The name fixtures give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Need::Mail => "mail",
+            Need::NoMail => "no-mail",
+        }
+    }
+}
+
+impl std::fmt::Display for Need {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A user or group the fixture needs, created through the API as the admin with
-/// the fixture's prefix (removed at the end of the run).
+/// the fixture's prefix (removed at the end of the run). A `[[setup]]` entry
+/// names either a `group` or a `user`; only a user takes the other keys.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Setup {
-    pub user: Option<String>,
-    pub group: Option<String>,
-    #[serde(default)]
+#[serde(try_from = "SetupEntry")]
+pub enum Setup {
+    /// `group = "g1"`
+    Group(String),
+    /// `user = "frank"`, and what the user gets.
+    User(SetupUser),
+}
+
+impl Setup {
+    /// The user this entry makes, if it makes one.
+    pub fn user(&self) -> Option<&SetupUser> {
+        match self {
+            Setup::User(user) => Some(user),
+            Setup::Group(_) => None,
+        }
+    }
+}
+
+/// A user the setup makes, with a generated strong password.
+#[derive(Debug, Clone)]
+pub struct SetupUser {
+    /// Its name in the fixture (the run adds the prefix).
+    pub name: String,
+    /// Setup groups it is a member of.
     pub groups: Vec<String>,
-    #[serde(default)]
+    /// Setup groups it is a subadmin of.
     pub subadmin: Vec<String>,
     pub email: Option<String>,
     pub displayname: Option<String>,
-    #[serde(default)]
     pub disabled: bool,
+}
+
+/// A `[[setup]]` entry as written, before it is known to be a user or a group.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupEntry {
+    user: Option<String>,
+    group: Option<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    subadmin: Vec<String>,
+    email: Option<String>,
+    displayname: Option<String>,
+    #[serde(default)]
+    disabled: bool,
+}
+
+impl TryFrom<SetupEntry> for Setup {
+    type Error = String;
+
+    fn try_from(entry: SetupEntry) -> Result<Setup, String> {
+        match (entry.user, entry.group) {
+            (Some(name), None) => Ok(Setup::User(SetupUser {
+                name,
+                groups: entry.groups,
+                subadmin: entry.subadmin,
+                email: entry.email,
+                displayname: entry.displayname,
+                disabled: entry.disabled,
+            })),
+            (None, Some(name)) => {
+                let user_keys: Vec<&str> = [
+                    ("groups", !entry.groups.is_empty()),
+                    ("subadmin", !entry.subadmin.is_empty()),
+                    ("email", entry.email.is_some()),
+                    ("displayname", entry.displayname.is_some()),
+                    ("disabled", entry.disabled),
+                ]
+                .into_iter()
+                .filter_map(|(key, given)| given.then_some(key))
+                .collect();
+                if user_keys.is_empty() {
+                    Ok(Setup::Group(name))
+                } else {
+                    Err(format!(
+                        "setup group {name:?}: only a user takes {}",
+                        user_keys.join(", ")
+                    ))
+                }
+            }
+            (Some(user), Some(group)) => Err(format!(
+                "setup: give either user or group, not both (user {user:?}, group {group:?})"
+            )),
+            (None, None) => Err("setup: give either user or group".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,22 +191,100 @@ pub struct Step {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
-    pub method: String,
+    /// `GET`, `POST`, `PUT` or `DELETE`.
+    #[serde(deserialize_with = "method")]
+    pub method: Method,
     /// Below `/ocs/v{1,2}.php`, e.g. `/cloud/users/{p}frank`.
     pub path: String,
     #[serde(default)]
     pub query: BTreeMap<String, FormValue>,
     #[serde(default)]
     pub form: BTreeMap<String, FormValue>,
-    /// `admin`, `anonymous`, or a user from the setup.
-    #[serde(default = "admin")]
-    pub actor: String,
+    /// `admin` (the default), `anonymous`, or a user from the setup.
+    #[serde(default, deserialize_with = "actor")]
+    pub actor: Actor,
     /// Sent instead of the actor's password (e.g. a wrong one).
     pub password: Option<String>,
 }
 
-fn admin() -> String {
-    "admin".into()
+/// The HTTP methods a fixture can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    /// The name fixtures give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<Method> for reqwest::Method {
+    fn from(method: Method) -> reqwest::Method {
+        match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
+/// Who sends a request.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    /// `admin` (the default): the run's admin.
+    #[default]
+    Admin,
+    /// `anonymous`: no credentials.
+    Anonymous,
+    /// Any other name: that user of the fixture's setup.
+    #[serde(untagged)]
+    User(String),
+}
+
+/// A [`Method`] by its name.
+fn method<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Method, D::Error> {
+    by_name(deserializer, |name| {
+        format!("method {name:?} is not GET, POST, PUT or DELETE")
+    })
+}
+
+/// An [`Actor`] by its name. Every string names one (a setup user at worst,
+/// which [`parse_fixture`] checks); read as a string first so that anything else
+/// is refused as for a string, not as matching no variant.
+fn actor<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Actor, D::Error> {
+    by_name(deserializer, |name| format!("actor {name:?} is not a name"))
+}
+
+/// A `T` written as a string, in the spellings `T`'s `serde` attributes give:
+/// anything but a string is refused as toml refuses it for a string, a string
+/// that is none of them with `refusal(string)`.
+fn by_name<'de, D, T>(deserializer: D, refusal: fn(&str) -> String) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let name = String::deserialize(deserializer)?;
+    T::deserialize(name.as_str().into_deserializer())
+        .map_err(|_: serde::de::value::Error| D::Error::custom(refusal(&name)))
 }
 
 /// A form value; a list is sent as `key[]=a&key[]=b`.
@@ -208,25 +388,24 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Fixture>, LoadError> {
 pub const UNPROVOKABLE: &str = "UNPROVOKABLE.toml";
 
 fn load_file(dir: &Path, path: &Path) -> Result<Fixture, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        file: path.to_owned(),
-        source,
-    })?;
+    let text = read(path)?;
     let expected_id = path
         .strip_prefix(dir)
         .unwrap_or(path)
         .with_extension("")
         .to_string_lossy()
         .replace(std::path::MAIN_SEPARATOR, "/");
-    let mut fixture = parse_fixture(&text, &expected_id).map_err(|e| match e {
-        FixtureError::Toml(source) => LoadError::Parse {
-            file: path.to_owned(),
-            source,
-        },
-        FixtureError::Invalid(problem) => invalid(path, problem),
-    })?;
+    let mut fixture = parse_fixture(&text, &expected_id).map_err(|e| e.in_file(path))?;
     fixture.file = path.to_owned();
     Ok(fixture)
+}
+
+/// The text of `file`.
+fn read(file: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(file).map_err(|source| LoadError::Read {
+        file: file.to_owned(),
+        source,
+    })
 }
 
 /// toml's report of a parse error: the place, then what is wrong. For a key with
@@ -249,12 +428,30 @@ pub enum FixtureError {
     Invalid(String),
 }
 
+impl From<toml::de::Error> for FixtureError {
+    fn from(e: toml::de::Error) -> FixtureError {
+        FixtureError::Toml(Box::new(e))
+    }
+}
+
+impl FixtureError {
+    /// This problem, in `file`.
+    fn in_file(self, file: &Path) -> LoadError {
+        match self {
+            FixtureError::Toml(source) => LoadError::Parse {
+                file: file.to_owned(),
+                source,
+            },
+            FixtureError::Invalid(problem) => invalid(file, problem),
+        }
+    }
+}
+
 /// One fixture from its TOML text. `expected_id` is its place under the fixture
 /// directory (the path without `.toml`), which its `id` must match. The result's
 /// `file` is empty.
 pub fn parse_fixture(text: &str, expected_id: &str) -> Result<Fixture, FixtureError> {
-    let fixture: Fixture =
-        toml::from_str(text).map_err(|source| FixtureError::Toml(Box::new(source)))?;
+    let fixture: Fixture = toml::from_str(text)?;
     if fixture.id != expected_id {
         return Err(FixtureError::Invalid(format!(
             "id {:?} must match the file's place: {expected_id:?}",
@@ -272,6 +469,8 @@ fn invalid(file: &Path, problem: String) -> LoadError {
     }
 }
 
+/// What the types cannot say: a cited source, a document, paths below the API,
+/// actors from the setup, message patterns that compile.
 fn validate(f: &Fixture) -> Result<(), String> {
     if f.source.trim().is_empty() {
         return Err("source is empty: every fixture cites its document section".into());
@@ -279,35 +478,23 @@ fn validate(f: &Fixture) -> Result<(), String> {
     if f.documents.is_empty() {
         return Err("documents is empty".into());
     }
-    for need in &f.needs {
-        if !matches!(need.as_str(), "mail" | "no-mail") {
-            return Err(format!("unknown need {need:?} (mail, no-mail)"));
-        }
-    }
-    let users: Vec<&str> = f.setup.iter().filter_map(|s| s.user.as_deref()).collect();
-    for (i, s) in f.setup.iter().enumerate() {
-        if s.user.is_some() == s.group.is_some() {
-            return Err(format!("setup {}: give either user or group", i + 1));
-        }
-    }
-    let steps = std::iter::once(&f.request)
+    let users: Vec<&str> = f
+        .setup
+        .iter()
+        .filter_map(|s| s.user().map(|u| u.name.as_str()))
+        .collect();
+    let requests = std::iter::once(&f.request)
         .chain(f.then.iter().map(|s| &s.request))
         .chain(&f.teardown);
-    for r in steps {
-        if !matches!(r.method.as_str(), "GET" | "POST" | "PUT" | "DELETE") {
-            return Err(format!(
-                "method {:?} is not GET, POST, PUT or DELETE",
-                r.method
-            ));
-        }
+    for r in requests {
         if !r.path.starts_with('/') {
             return Err(format!("path {:?} must start with /", r.path));
         }
-        if !matches!(r.actor.as_str(), "admin" | "anonymous") && !users.contains(&r.actor.as_str())
+        if let Actor::User(name) = &r.actor
+            && !users.contains(&name.as_str())
         {
             return Err(format!(
-                "actor {:?} is neither admin, anonymous nor a user of the setup",
-                r.actor
+                "actor {name:?} is neither admin, anonymous nor a user of the setup"
             ));
         }
     }
@@ -336,14 +523,8 @@ struct UnprovokableFile {
 
 pub fn load_unprovokable(dir: &Path) -> Result<Vec<Unprovokable>, LoadError> {
     let path = dir.join(UNPROVOKABLE);
-    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
-        file: path.clone(),
-        source,
-    })?;
-    let file: UnprovokableFile = toml::from_str(&text).map_err(|source| LoadError::Parse {
-        file: path,
-        source: Box::new(source),
-    })?;
+    let file: UnprovokableFile =
+        toml::from_str(&read(&path)?).map_err(|e| FixtureError::from(e).in_file(&path))?;
     Ok(file.code)
 }
 
@@ -384,38 +565,107 @@ statuscode = 102
 
     #[test]
     fn mistakes_in_a_fixture_are_refused_with_the_file_and_the_reason() {
-        let cases = [
-            ("users/add/other.toml", GOOD, "must match the file's place"),
+        // `GOOD` in the right place with one text replaced, and what the error says.
+        let mistakes = [
             (
-                "users/add/102-exists.toml",
-                &GOOD.replace("actor = \"frank\"", "actor = \"zoe\""),
+                "actor = \"frank\"",
+                "actor = \"zoe\"",
                 "neither admin, anonymous nor a user of the setup",
             ),
+            ("[expect]", "[expect]\nmessage = \"(\"", "message pattern"),
             (
-                "users/add/102-exists.toml",
-                &GOOD.replace("[expect]", "[expect]\nmessage = \"(\""),
-                "message pattern",
-            ),
-            (
-                "users/add/102-exists.toml",
-                &GOOD.replace("method = \"POST\"", "method = \"PATCH\""),
+                "method = \"POST\"",
+                "method = \"PATCH\"",
                 "is not GET, POST, PUT or DELETE",
             ),
             (
-                "users/add/102-exists.toml",
-                &GOOD.replace("source = \"doc § section\"", "source = \" \""),
+                "source = \"doc § section\"",
+                "source = \" \"",
                 "cites its document section",
             ),
             (
-                "users/add/102-exists.toml",
-                &GOOD.replace("statuscode = 102", "statuscode = 102\ncolour = 1"),
+                "statuscode = 102",
+                "statuscode = 102\ncolour = 1",
                 "unknown field `colour`",
             ),
         ];
+        let cases = std::iter::once((
+            "users/add/other.toml",
+            GOOD.to_owned(),
+            "must match the file's place",
+        ))
+        .chain(mistakes.into_iter().map(|(from, to, reason)| {
+            ("users/add/102-exists.toml", GOOD.replace(from, to), reason)
+        }));
         for (path, text, reason) in cases {
-            let err = load_one(path, text).unwrap_err();
+            let err = load_one(path, &text).unwrap_err();
             assert!(err.contains(reason), "{path}: {err}");
             assert!(err.contains(".toml"), "names the file: {err}");
+        }
+    }
+
+    #[test]
+    fn needs_methods_actors_and_setups_are_read_into_their_kinds() {
+        let text = GOOD
+            .replace("source = ", "needs = [\"mail\", \"no-mail\"]\nsource = ")
+            .replace("[[setup]]", "[[setup]]\ngroup = \"g1\"\n[[setup]]")
+            .replace("user = \"frank\"", "user = \"frank\"\nsubadmin = [\"g1\"]")
+            + "[[then]]\nrequest = { method = \"GET\", path = \"/cloud/users\", actor = \"anonymous\" }\n\
+               expect = { statuscode = 997 }\n\
+               [[teardown]]\nmethod = \"DELETE\"\npath = \"/cloud/groups/{p}g1\"\n";
+        let f = parse_fixture(&text, "users/add/102-exists").unwrap();
+        assert_eq!(f.needs, [Need::Mail, Need::NoMail]);
+        assert!(matches!(&f.setup[0], Setup::Group(g) if g == "g1"));
+        let user = f.setup[1].user().expect("a user");
+        assert_eq!(
+            (user.name.as_str(), &user.subadmin[..]),
+            ("frank", &["g1".to_owned()][..])
+        );
+        assert_eq!(f.request.method, Method::Post);
+        assert_eq!(f.request.actor, Actor::User("frank".into()));
+        assert_eq!(
+            (f.then[0].request.method, &f.then[0].request.actor),
+            (Method::Get, &Actor::Anonymous)
+        );
+        assert_eq!(
+            (f.teardown[0].method, &f.teardown[0].actor),
+            (Method::Delete, &Actor::Admin)
+        );
+    }
+
+    #[test]
+    fn unknown_needs_and_unclear_setups_are_refused_with_the_file_and_the_value() {
+        let cases = [
+            (
+                GOOD.replace("source = ", "needs = [\"fax\"]\nsource = "),
+                &["`fax`", "`mail`", "`no-mail`"][..],
+            ),
+            (
+                GOOD.replace("user = \"frank\"", "user = \"frank\"\ngroup = \"g1\""),
+                &["either user or group", "\"frank\"", "\"g1\""][..],
+            ),
+            (
+                GOOD.replace("user = \"frank\"", "email = \"f@example.org\""),
+                &["either user or group"][..],
+            ),
+            (
+                GOOD.replace("user = \"frank\"", "group = \"g1\"\nsubadmin = [\"g2\"]"),
+                &["\"g1\"", "only a user takes subadmin"][..],
+            ),
+            (
+                GOOD.replace(
+                    "user = \"frank\"",
+                    "user = \"frank\"\nemial = \"f@example.org\"",
+                ),
+                &["unknown field `emial`"][..],
+            ),
+        ];
+        for (text, named) in cases {
+            let err = load_one("users/add/102-exists.toml", &text).unwrap_err();
+            assert!(err.contains("102-exists.toml"), "names the file: {err}");
+            for word in named {
+                assert!(err.contains(word), "{word:?} not in {err}");
+            }
         }
     }
 

@@ -4,8 +4,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ocs_conformance::client::{Api, Format, Variant};
 use ocs_conformance::fixture::{self, Document, Fixture};
 use ocs_conformance::report::{self, ExpectedFailures};
-use ocs_conformance::run::{CaseReport, Options, Runner, Target};
-use ocs_conformance::snapshot::Snapshots;
+use ocs_conformance::{CaseReport, Options, Outcome, Runner, Snapshots, Target};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -361,7 +360,7 @@ async fn run_async(
     expected.apply(&mut reports);
     let mut out = std::io::stdout().lock();
     for r in &reports {
-        if r.outcome != ocs_conformance::run::Outcome::Pass || !r.reason.is_empty() {
+        if r.outcome != Outcome::Pass || !r.reason.is_empty() {
             let _ = write!(out, "{}", report::describe(r));
         }
     }

@@ -1,9 +1,7 @@
 //! What a run tells people and CI servers: a readable summary, a JUnit file and a
 //! JSON report; and the known deviations of a target (`--expected-failures`).
 
-use crate::cleanup::Cleanup;
-use crate::expect::Severity;
-use crate::run::{CaseReport, Outcome};
+use crate::result::{CaseReport, Cleanup, Outcome, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -2,18 +2,24 @@
 //! leftovers, each fixture in each selected variant (in parallel unless it changes
 //! global state), and the removal of everything the run created.
 
-use crate::answer::{Answer, Body};
-use crate::case::{Case, Prepared, Space};
-use crate::client::{Api, Client, Format, Outgoing, SendError, Variant};
-use crate::expect::{Finding, Severity};
-use crate::fixture::{Document, Fixture};
+use crate::answer::Body;
+use crate::case::{Case, Context};
+use crate::cleanup;
+use crate::client::{ClientSetupError, Outgoing, Variant};
+use crate::fixture::{Document, Fixture, Need};
 use crate::names::RunPrefix;
-use crate::snapshot::{SnapshotOutcome, Snapshots};
+use crate::result::Cleanup;
+use crate::server::Server;
+use crate::setup::Setups;
+use crate::snapshot::Snapshots;
 use reqwest::Method;
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
+use tokio::sync::{OnceCell, RwLock};
+
+// Also here, where callers have found them (`ocs_conformance::run::Outcome`, as
+// in benches/suite.rs); their home is `result`.
+pub use crate::result::{CaseReport, Outcome};
 
 /// The server under test and what it can do.
 #[derive(Debug, Clone)]
@@ -35,86 +41,6 @@ pub struct Options {
     pub document: Document,
     pub allow_global_changes: bool,
     pub concurrency: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Pass,
-    Fail,
-    Warning,
-    Skipped,
-    Unimplemented,
-    /// Failed, and listed in the expected failures.
-    ExpectedFailure,
-    /// Listed in the expected failures, yet passed.
-    UnexpectedPass,
-}
-
-impl Outcome {
-    /// Whether this outcome makes the run fail.
-    pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::Fail | Outcome::Unimplemented)
-    }
-
-    /// The name in the JSON report (as serialised).
-    pub fn key(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail => "fail",
-            Outcome::Warning => "warning",
-            Outcome::Skipped => "skipped",
-            Outcome::Unimplemented => "unimplemented",
-            Outcome::ExpectedFailure => "expected-failure",
-            Outcome::UnexpectedPass => "unexpected-pass",
-        }
-    }
-
-    /// The name in reports for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail => "FAIL",
-            Outcome::Warning => "warning",
-            Outcome::Skipped => "skipped",
-            Outcome::Unimplemented => "unimplemented",
-            Outcome::ExpectedFailure => "expected failure",
-            Outcome::UnexpectedPass => "UNEXPECTED PASS",
-        }
-    }
-}
-
-/// One request of a case and what came of it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Exchange {
-    pub request: String,
-    pub answer: String,
-    pub server_time_ms: f64,
-}
-
-/// The result of one fixture in one variant.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CaseReport {
-    pub id: String,
-    pub variant: Variant,
-    pub title: String,
-    pub source: String,
-    pub outcome: Outcome,
-    /// Why it was skipped or unimplemented, or a note (a snapshot recorded).
-    pub reason: String,
-    pub findings: Vec<Finding>,
-    pub exchanges: Vec<Exchange>,
-    #[serde(skip)]
-    pub server_time: Duration,
-    #[serde(skip)]
-    pub wall_time: Duration,
-}
-
-impl CaseReport {
-    /// `users/add/102-exists [v1 xml]`
-    pub fn name(&self) -> String {
-        format!("{} [{}]", self.id, self.variant)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,71 +70,62 @@ pub enum PreflightError {
     },
 }
 
+/// Runs fixtures against one target.
 pub struct Runner {
-    pub(crate) client: Client,
-    pub(crate) target: Target,
-    pub(crate) options: Options,
-    pub(crate) prefix: RunPrefix,
-    pub(crate) snapshots: Option<Arc<Snapshots>>,
-    pub(crate) seq: AtomicUsize,
+    server: Server,
+    target: Target,
+    options: Options,
+    setups: Setups,
+    snapshots: Option<Arc<Snapshots>>,
     /// Cases share it; a global case takes it alone.
-    pub(crate) global: tokio::sync::RwLock<()>,
+    global: RwLock<()>,
     /// Why the global fixtures cannot run, if the app they switch is not enabled.
-    toggle_app: tokio::sync::OnceCell<Option<String>>,
-    /// Setups done once for all variants of a fixture (see `case::shares_setup`).
-    pub(crate) shared: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Prepared>>>>,
+    toggle_app: OnceCell<Option<String>>,
 }
-
-pub(crate) const V1_XML: Variant = Variant {
-    api: Api::V1,
-    format: Format::Xml,
-};
 
 impl Runner {
     pub fn new(
         target: Target,
         options: Options,
         snapshots: Option<Arc<Snapshots>>,
-    ) -> Result<Runner, crate::client::ClientSetupError> {
-        let client = Client::new(&target.base_url, target.timeout)?;
+    ) -> Result<Runner, ClientSetupError> {
+        let admin = (target.admin_user.clone(), target.admin_password.clone());
         Ok(Runner {
-            client,
+            server: Server::new(&target.base_url, target.timeout, admin)?,
             target,
             options,
-            prefix: RunPrefix::new(),
+            setups: Setups::new(RunPrefix::new()),
             snapshots,
-            seq: AtomicUsize::new(0),
-            global: tokio::sync::RwLock::new(()),
-            shared: std::sync::Mutex::default(),
-            toggle_app: tokio::sync::OnceCell::new(),
+            global: RwLock::new(()),
+            toggle_app: OnceCell::new(),
         })
     }
 
+    /// What every user and group this run creates is named with.
     pub fn prefix(&self) -> &RunPrefix {
-        &self.prefix
+        self.setups.prefix()
     }
 
     pub fn options(&self) -> &Options {
         &self.options
     }
 
-    pub(crate) fn admin(&self) -> (String, String) {
-        (
-            self.target.admin_user.clone(),
-            self.target.admin_password.clone(),
-        )
+    /// What a case needs from the run.
+    fn context(&self) -> Context<'_> {
+        Context {
+            server: &self.server,
+            toggle_app: &self.target.toggle_app,
+        }
     }
 
     /// Refuses a target that does not answer as an OCS server, or whose admin
     /// credentials do not work.
     pub async fn preflight(&self) -> Result<(), PreflightError> {
-        let url = self.client.base_url().to_owned();
-        let request = Outgoing::new(Method::GET, "/cloud/users")
-            .query("limit", "1")
-            .as_user(&self.admin());
-        let (answer, _) = self
-            .client
-            .send(&request, V1_XML, "preflight")
+        let url = self.server.base_url().to_owned();
+        let request = Outgoing::new(Method::GET, "/cloud/users").query("limit", "1");
+        let answer = self
+            .server
+            .as_admin(request, "preflight")
             .await
             .map_err(|e| PreflightError::Unreachable {
                 url: url.clone(),
@@ -259,15 +176,18 @@ impl Runner {
             );
         }
         for need in &fixture.needs {
-            let met = match need.as_str() {
-                "mail" => self.target.sends_mail == Some(true),
-                _ => self.target.sends_mail == Some(false),
+            let (met, why) = match need {
+                Need::Mail => (
+                    self.target.sends_mail == Some(true),
+                    "needs a server that sends mail (--mail works)",
+                ),
+                Need::NoMail => (
+                    self.target.sends_mail == Some(false),
+                    "needs a server that cannot send mail (--mail fails)",
+                ),
             };
             if !met {
-                return Some(match need.as_str() {
-                    "mail" => "needs a server that sends mail (--mail works)".into(),
-                    _ => "needs a server that cannot send mail (--mail fails)".into(),
-                });
+                return Some(why.into());
             }
         }
         None
@@ -280,10 +200,8 @@ impl Runner {
         self.toggle_app
             .get_or_init(|| async {
                 let app = &self.target.toggle_app;
-                let request = Outgoing::new(Method::GET, "/cloud/apps")
-                    .query("filter", "enabled")
-                    .as_user(&self.admin());
-                let (answer, _) = self.client.send(&request, V1_XML, "preflight").await.ok()?;
+                let request = Outgoing::new(Method::GET, "/cloud/apps").query("filter", "enabled");
+                let answer = self.server.as_admin(request, "preflight").await.ok()?;
                 let apps = answer.ocs()?.data.get("apps")?.clone();
                 let listed = matches!(&apps, crate::tree::Node::List(items)
                     if items.iter().any(|a| a.text() == Some(app.as_str())));
@@ -297,18 +215,7 @@ impl Runner {
 
     /// Runs one fixture in one variant.
     pub async fn run_case(&self, fixture: &Fixture, variant: Variant) -> CaseReport {
-        let mut report = CaseReport {
-            id: fixture.id.clone(),
-            variant,
-            title: fixture.title.clone(),
-            source: fixture.source.clone(),
-            outcome: Outcome::Pass,
-            reason: String::new(),
-            findings: Vec::new(),
-            exchanges: Vec::new(),
-            server_time: Duration::ZERO,
-            wall_time: Duration::ZERO,
-        };
+        let mut report = CaseReport::new(fixture, variant);
         let reason = match self.skip_reason(fixture) {
             None if fixture.global => self.toggle_app_not_enabled().await,
             other => other,
@@ -324,14 +231,12 @@ impl Runner {
         } else {
             Turn::Shared(self.global.read().await)
         };
-        let prepared = self.prepared(fixture, variant, &mut report).await;
-        let mut case = Case {
-            runner: self,
-            fixture,
-            variant,
-            space: prepared.space,
-            answers: Vec::new(),
-        };
+        let context = self.context();
+        let prepared = self
+            .setups
+            .prepared(context, fixture, variant, &mut report)
+            .await;
+        let mut case = Case::new(context, fixture, variant, prepared.space);
         match prepared.failure {
             Some(finding) => {
                 report.findings.push(finding);
@@ -343,73 +248,13 @@ impl Runner {
             case.teardown(request, &mut report).await;
         }
         report.wall_time = started.elapsed();
-        if report.outcome == Outcome::Pass || report.outcome == Outcome::Warning {
-            self.compare_snapshot(&case, &mut report);
+        if let Some(snapshots) = &self.snapshots
+            && matches!(report.outcome, Outcome::Pass | Outcome::Warning)
+        {
+            let contents = case.snapshot_text(&report);
+            snapshots.judge(&mut report, &contents);
         }
         report
-    }
-
-    fn compare_snapshot(&self, case: &Case, report: &mut CaseReport) {
-        let Some(snapshots) = &self.snapshots else {
-            return;
-        };
-        let contents = case.snapshot_text(report);
-        match snapshots.check(&report.id, report.variant, &contents) {
-            SnapshotOutcome::Same => {}
-            SnapshotOutcome::Recorded => report.reason = "snapshot recorded".into(),
-            SnapshotOutcome::Changed(diff) => {
-                report.outcome = Outcome::Fail;
-                report.findings.push(Finding {
-                    severity: Severity::Fail,
-                    what: "snapshot".into(),
-                    expected: format!("the answer recorded for target {}", snapshots.target()),
-                    actual: format!("a different answer (run with --accept to record it):\n{diff}"),
-                });
-            }
-            SnapshotOutcome::Missing => {
-                report.outcome = Outcome::Fail;
-                report.findings.push(Finding {
-                    severity: Severity::Fail,
-                    what: "snapshot".into(),
-                    expected: format!("a snapshot recorded for target {}", snapshots.target()),
-                    actual: "none (record it with --accept, or INSTA_UPDATE=always, and commit it)"
-                        .into(),
-                });
-            }
-            SnapshotOutcome::Error(e) => report.findings.push(Finding {
-                severity: Severity::Warning,
-                what: "snapshot".into(),
-                expected: "a readable and writable snapshot".into(),
-                actual: e,
-            }),
-        }
-    }
-
-    /// Sends one request and records it.
-    pub(crate) async fn exchange(
-        &self,
-        outgoing: &Outgoing,
-        variant: Variant,
-        header: &str,
-        exchanges: &mut Vec<Exchange>,
-        server_time: &mut Duration,
-    ) -> Result<Answer, SendError> {
-        let (answer, took) = self.client.send(outgoing, variant, header).await?;
-        *server_time += took;
-        exchanges.push(Exchange {
-            request: outgoing.line(variant),
-            answer: answer.describe(),
-            server_time_ms: took.as_secs_f64() * 1000.0,
-        });
-        Ok(answer)
-    }
-
-    /// Fills in `{p}`, `{admin}`, `{app}` and `{password}`.
-    pub(crate) fn fill(&self, space: &Space, text: &str) -> String {
-        text.replace("{p}", &space.ns)
-            .replace("{admin}", &self.target.admin_user)
-            .replace("{app}", &self.target.toggle_app)
-            .replace("{password}", &space.fresh_password)
     }
 
     /// Every case of `fixtures` in every selected variant; those without global
@@ -444,22 +289,20 @@ impl Runner {
         reports.sort_by(|a, b| (&a.id, a.variant).cmp(&(&b.id, b.variant)));
         reports
     }
+
+    /// Removes users and groups of earlier runs that started more than
+    /// `older_than` ago (a run in progress elsewhere is younger than that).
+    pub async fn sweep(&self, older_than: Duration) -> Cleanup {
+        cleanup::sweep(&self.server, older_than).await
+    }
+
+    /// Removes every user and group this run created.
+    pub async fn cleanup(&self) -> Cleanup {
+        cleanup::remove_run(&self.server, self.prefix()).await
+    }
 }
 
 enum Turn<'a> {
     Alone(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'a, ()>),
     Shared(#[allow(dead_code)] tokio::sync::RwLockReadGuard<'a, ()>),
-}
-
-/// Percent-encodes a path segment.
-pub(crate) fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -7,6 +7,7 @@
 //! a harness that always decides for itself must not depend on them.)
 
 use crate::client::Variant;
+use crate::result::{CaseReport, Finding, Outcome};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -32,7 +33,7 @@ pub struct Snapshots {
 }
 
 #[derive(Debug)]
-pub enum SnapshotOutcome {
+pub(crate) enum SnapshotOutcome {
     Same,
     /// There was none (or `--accept`): this answer is now the snapshot.
     Recorded,
@@ -83,7 +84,38 @@ impl Snapshots {
         )
     }
 
-    pub fn check(&self, id: &str, variant: Variant, contents: &str) -> SnapshotOutcome {
+    /// Compares the case of `report` with its snapshot, `contents` being its
+    /// answers now: a changed or missing snapshot fails it, one that cannot be
+    /// read or written is a warning.
+    pub(crate) fn judge(&self, report: &mut CaseReport, contents: &str) {
+        match self.check(&report.id, report.variant, contents) {
+            SnapshotOutcome::Same => {}
+            SnapshotOutcome::Recorded => report.reason = "snapshot recorded".into(),
+            SnapshotOutcome::Changed(diff) => {
+                report.outcome = Outcome::Fail;
+                report.findings.push(Finding::fail(
+                    "snapshot",
+                    format!("the answer recorded for target {}", self.target),
+                    format!("a different answer (run with --accept to record it):\n{diff}"),
+                ));
+            }
+            SnapshotOutcome::Missing => {
+                report.outcome = Outcome::Fail;
+                report.findings.push(Finding::fail(
+                    "snapshot",
+                    format!("a snapshot recorded for target {}", self.target),
+                    "none (record it with --accept, or INSTA_UPDATE=always, and commit it)",
+                ));
+            }
+            SnapshotOutcome::Error(e) => report.findings.push(Finding::warning(
+                "snapshot",
+                "a readable and writable snapshot",
+                e,
+            )),
+        }
+    }
+
+    pub(crate) fn check(&self, id: &str, variant: Variant, contents: &str) -> SnapshotOutcome {
         let name = Self::name(id, variant);
         let path = self.dir.join(format!("{name}.snap"));
         let recorded = if path.exists() {

@@ -10,9 +10,9 @@
 mod common;
 
 use libtest_mimic::{Arguments, Failed, Trial};
+use ocs_conformance::fixture::Need;
 use ocs_conformance::report;
-use ocs_conformance::run::{CaseReport, Outcome, Runner};
-use ocs_conformance::snapshot::Snapshots;
+use ocs_conformance::{CaseReport, Outcome, Runner, Snapshots};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -66,7 +66,7 @@ fn main() {
     let reports: Arc<Mutex<Vec<CaseReport>>> = Arc::default();
     let mut trials = Vec::new();
     for fixture in &fixtures {
-        let needs_mail = fixture.needs.iter().any(|n| n == "mail");
+        let needs_mail = fixture.needs.contains(&Need::Mail);
         let runner = &runners[usize::from(needs_mail)];
         let skip = runner.skip_reason(fixture);
         for &variant in &runner.options().variants {

@@ -5,8 +5,8 @@ mod common;
 
 use common::Server;
 use common::wrong::WrongServer;
+use ocs_conformance::Node;
 use ocs_conformance::client::{Api, Client, Format, Outgoing, Variant};
-use ocs_conformance::tree::Node;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

@@ -86,7 +86,7 @@ fn every_documented_code_has_a_fixture_or_a_reason() {
         .iter()
         .map(|f| {
             (
-                f.request.method.clone(),
+                f.request.method.to_string(),
                 documented_path(&f.request.path),
                 f.expect.statuscode,
             )
@@ -115,7 +115,7 @@ fn every_documented_code_has_a_fixture_or_a_reason() {
         .filter(|f| !f.id.starts_with("auth/"))
         .filter(|f| {
             let key = (
-                f.request.method.clone(),
+                f.request.method.to_string(),
                 documented_path(&f.request.path),
                 f.expect.statuscode,
             );

@@ -7,7 +7,7 @@ mod common;
 
 use common::wrong::WrongServer;
 use ocs_conformance::client::{Client, Format, Outgoing, Variant};
-use ocs_conformance::run::{CaseReport, Outcome, Runner};
+use ocs_conformance::{CaseReport, Node, Outcome, Runner};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,7 +211,7 @@ fn exactly_the_broken_fixtures_fail_with_clear_messages_and_the_run_cleans_up() 
         let data = &answer.ocs().expect("OCS").data;
         assert_eq!(
             data.get(kind),
-            Some(&ocs_conformance::tree::Node::Empty),
+            Some(&Node::Empty),
             "{kind} left behind: {}",
             data.brief()
         );
