@@ -884,37 +884,11 @@ mod tests {
 
     // --- The decision policy, with scripted backends (no server needed) -------
 
-    use async_trait::async_trait;
     use authbridge_core::{Accepted, Authenticator, Chain, UnavailableKind};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A backend that answers what it is told to, and counts the questions.
-    struct Scripted {
-        kind: BackendKind,
-        verdict: Verdict,
-        asked: AtomicUsize,
-    }
-
-    #[async_trait]
-    impl Authenticator for Scripted {
-        fn name(&self) -> &str {
-            "scripted"
-        }
-        fn kind(&self) -> BackendKind {
-            self.kind
-        }
-        async fn authenticate(&self, _: &Credentials) -> Verdict {
-            self.asked.fetch_add(1, Ordering::SeqCst);
-            self.verdict.clone()
-        }
-    }
+    use authbridge_testsupport::Scripted;
 
     fn imap(verdict: Verdict) -> Arc<Scripted> {
-        Arc::new(Scripted {
-            kind: BackendKind::Imap,
-            verdict,
-            asked: AtomicUsize::new(0),
-        })
+        Scripted::always(BackendKind::Imap, verdict)
     }
 
     fn accepts(uid: &str) -> Verdict {
@@ -1013,7 +987,7 @@ mod tests {
                 "{user}"
             );
         }
-        assert_eq!(backend.asked.load(Ordering::SeqCst), 0);
+        assert_eq!(backend.asked(), 0);
     }
 
     #[tokio::test]
@@ -1037,6 +1011,6 @@ mod tests {
             (AuthStatus::Rejected, None)
         );
         assert_eq!(status(&service, "").await, (AuthStatus::Rejected, None));
-        assert_eq!(backend.asked.load(Ordering::SeqCst), 0);
+        assert_eq!(backend.asked(), 0);
     }
 }

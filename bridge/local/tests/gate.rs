@@ -1,71 +1,23 @@
 //! The store decides, whatever a backend says: disabled accounts are refused before
 //! any backend is asked, and an account belongs to one backend only.
 
-use async_trait::async_trait;
 use authbridge_core::{
-    Accepted, Authenticator, BackendKind, Chain, Credentials, Outcome, RejectReason, SecretString,
-    Verdict,
+    Authenticator, BackendKind, Chain, Credentials, Outcome, RejectReason, SecretString, Verdict,
 };
 use authbridge_local::{Gate, Names};
 use authbridge_store::{NewUser, SqliteStore, Store};
+use authbridge_testsupport::Scripted;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Stands in for a mail or file server (tested for real elsewhere): it accepts
-/// any password and counts how often it was asked.
-struct Accepting {
-    kind: BackendKind,
-    asked: AtomicUsize,
-}
-
-#[async_trait]
-impl Authenticator for Accepting {
-    fn name(&self) -> &str {
-        "accepting"
-    }
-    fn kind(&self) -> BackendKind {
-        self.kind
-    }
-    async fn authenticate(&self, c: &Credentials) -> Verdict {
-        self.asked.fetch_add(1, Ordering::SeqCst);
-        // Maps "name@domain" to "name", as IMAP's strip_domain does.
-        let name = c.login().split('@').next().unwrap_or_default();
-        Verdict::Accepted(Accepted {
-            uid: name.to_lowercase(),
-            groups: vec!["example.org".into()],
-        })
-    }
-}
-
-fn setup(kind: BackendKind) -> (tempfile::TempDir, Arc<SqliteStore>, Arc<Accepting>, Gate) {
+/// A gate whose only backend stands in for a mail or file server (tested for
+/// real elsewhere): it accepts any password and counts how often it was asked.
+fn setup(kind: BackendKind) -> (tempfile::TempDir, Arc<SqliteStore>, Arc<Scripted>, Gate) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
-    let backend = Arc::new(Accepting {
-        kind,
-        asked: AtomicUsize::new(0),
-    });
+    let backend = Scripted::accepting(kind, &["example.org"]);
     let chain = Chain::new(vec![Arc::clone(&backend) as Arc<dyn Authenticator>]);
     let gate = Gate::new(chain, Arc::clone(&store), || 42, Arc::new(Names::default()));
     (dir, store, backend, gate)
-}
-
-/// A backend that accepts anyone into the groups it was given.
-struct Grouping(Vec<String>);
-
-#[async_trait]
-impl Authenticator for Grouping {
-    fn name(&self) -> &str {
-        "grouping"
-    }
-    fn kind(&self) -> BackendKind {
-        BackendKind::Imap
-    }
-    async fn authenticate(&self, c: &Credentials) -> Verdict {
-        Verdict::Accepted(Accepted {
-            uid: c.login().to_lowercase(),
-            groups: self.0.clone(),
-        })
-    }
 }
 
 #[tokio::test]
@@ -83,11 +35,7 @@ async fn a_system_name_is_refused_before_any_backend_even_with_a_store_row() {
             Verdict::Rejected(RejectReason::SystemName(_))
         ));
     }
-    assert_eq!(
-        backend.asked.load(Ordering::SeqCst),
-        0,
-        "no backend was asked"
-    );
+    assert_eq!(backend.asked(), 0, "no backend was asked");
     // Not recorded on a first login either.
     let decision = gate.authenticate(&creds("Bin")).await;
     assert!(matches!(decision.outcome, Outcome::Rejected));
@@ -98,8 +46,9 @@ async fn a_system_name_is_refused_before_any_backend_even_with_a_store_row() {
 async fn a_group_derived_from_a_login_is_never_the_admin_role() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
-    let backend = Grouping(vec!["Admin".into(), "example.org".into()]);
-    let chain = Chain::new(vec![Arc::new(backend) as Arc<dyn Authenticator>]);
+    // A backend that accepts anyone into the groups it was given.
+    let backend = Scripted::accepting(BackendKind::Imap, &["Admin", "example.org"]);
+    let chain = Chain::new(vec![backend as Arc<dyn Authenticator>]);
     let gate = Gate::new(chain, Arc::clone(&store), || 42, Arc::new(Names::default()));
     assert!(matches!(
         gate.authenticate(&creds("mallory")).await.outcome,
@@ -135,11 +84,7 @@ async fn a_disabled_account_never_reaches_a_backend() {
     store.set_enabled("alice", false).unwrap();
     let d = gate.authenticate(&creds("alice")).await;
     assert_eq!(d.outcome, Outcome::Rejected);
-    assert_eq!(
-        backend.asked.load(Ordering::SeqCst),
-        1,
-        "asked only before the disable"
-    );
+    assert_eq!(backend.asked(), 1, "asked only before the disable");
 }
 
 #[tokio::test]
@@ -159,12 +104,12 @@ async fn an_account_belongs_to_one_backend() {
     assert_eq!(d.outcome, Outcome::Rejected, "{:?}", d.attempts);
     assert_eq!(store.user("sally").unwrap().backend, "Database");
     // A local account's password is never shown to an external server.
-    assert_eq!(backend.asked.load(Ordering::SeqCst), 0);
+    assert_eq!(backend.asked(), 0);
     // A login the store does not know is asked; when the server maps it onto the
     // local account, the store still refuses that account to the server.
     let d = gate.authenticate(&creds("sally@example.org")).await;
     assert_eq!(d.outcome, Outcome::Rejected, "{:?}", d.attempts);
-    assert_eq!(backend.asked.load(Ordering::SeqCst), 1);
+    assert_eq!(backend.asked(), 1);
     assert!(format!("{:?}", d.attempts).contains("belongs to the Database backend"));
     // An account the SMB backend owns is still asked there.
     gate.authenticate(&creds("sam")).await;
@@ -174,5 +119,5 @@ async fn an_account_belongs_to_one_backend() {
         "{:?}",
         d.attempts
     );
-    assert_eq!(backend.asked.load(Ordering::SeqCst), 3);
+    assert_eq!(backend.asked(), 3);
 }
