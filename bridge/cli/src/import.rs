@@ -12,12 +12,21 @@ pub struct Conversion {
     pub notes: Vec<String>,
 }
 
-pub fn convert(text: &str) -> Result<Conversion, String> {
-    let backends = php::find_key(text, "user_backends")
-        .map_err(|e| format!("cannot parse: {e}"))?
-        .ok_or("no 'user_backends' entry found")?;
+/// Why a config.php cannot be converted at all (a backend that cannot is a note).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot parse: {0}")]
+    Parse(#[from] php::ParseError),
+    #[error("no 'user_backends' entry found")]
+    NoUserBackends,
+    #[error("'user_backends' is not an array")]
+    NotAnArray,
+}
+
+pub fn convert(text: &str) -> Result<Conversion, ImportError> {
+    let backends = php::find_key(text, "user_backends")?.ok_or(ImportError::NoUserBackends)?;
     if !matches!(backends, Value::Array(_)) {
-        return Err("'user_backends' is not an array".into());
+        return Err(ImportError::NotAnArray);
     }
     let mut out = Conversion::default();
     for (index, entry) in backends.items().into_iter().enumerate() {
@@ -271,20 +280,13 @@ $CONFIG = array (
 
     #[test]
     fn missing_or_broken_input_is_an_error() {
+        let message = |text: &str| convert(text).unwrap_err().to_string();
         assert_eq!(
-            convert("<?php $CONFIG = array();").unwrap_err(),
+            message("<?php $CONFIG = array();"),
             "no 'user_backends' entry found"
         );
-        assert!(
-            convert("'user_backends' => array(")
-                .unwrap_err()
-                .contains("cannot parse")
-        );
-        assert!(
-            convert("'user_backends' => 'x'")
-                .unwrap_err()
-                .contains("not an array")
-        );
+        assert!(message("'user_backends' => array(").contains("cannot parse"));
+        assert!(message("'user_backends' => 'x'").contains("not an array"));
     }
 
     #[test]
