@@ -566,6 +566,13 @@ fn main() {
         nss_child(&args[at + 1..]);
         return;
     }
+    // Child mode: `echo-child PATH ANSWER_LEN` serves echo_server until killed.
+    if let Some(at) = args.iter().position(|a| a == "echo-child") {
+        let _stop = echo_server(Path::new(&args[at + 1]), args[at + 2].parse().unwrap());
+        loop {
+            std::thread::park();
+        }
+    }
     // `cargo bench --bench daemon -- pam` runs one part (pam, nss, throughput).
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
@@ -639,14 +646,28 @@ fn main() {
         .len();
         let echo_path = work.path().join("echo.sock");
         let stop = echo_server(&echo_path, answer_len);
+        // The same server in a process of its own, as the daemon is.
+        let echo_process_path = work.path().join("echo-process.sock");
+        let mut echo_process = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("echo-child")
+            .arg(&echo_process_path)
+            .arg(answer_len.to_string())
+            .env("AUTHBRIDGE_BENCH_CHILD", "1")
+            .spawn()
+            .unwrap();
+        while UnixStream::connect(&echo_process_path).is_err() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let mut frame = (request.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(&request);
-        let bare_call = || {
-            let mut s = UnixStream::connect(&echo_path).unwrap();
+        let round_trip = |path: &Path| {
+            let mut s = UnixStream::connect(path).unwrap();
             s.write_all(&frame).unwrap();
             let mut reply = vec![0u8; 4 + answer_len];
             s.read_exact(&mut reply).unwrap();
         };
+        let bare_call = || round_trip(&echo_path);
+        let bare_process_call = || round_trip(&echo_process_path);
         let direct_request = Request::Authenticate(AuthRequest {
             service: "abbench".into(),
             user: "alice".into(),
@@ -662,13 +683,16 @@ fn main() {
         };
         // Interleaved call by call, so that whatever else the machine does
         // weighs on the baseline as on the paths it is compared with.
-        let calls: [&dyn Fn(); 4] = [
+        let calls: [&dyn Fn(); 5] = [
             &|| authenticate(None),
             &|| authenticate(Some(c"192.0.2.7")),
             &direct_call,
             &bare_call,
+            &bare_process_call,
         ];
-        let [pam, pam_rhost, direct, bare] = time_interleaved(2000, calls);
+        let [pam, pam_rhost, direct, bare, bare_process] = time_interleaved(2000, calls);
+        let _ = echo_process.kill();
+        let _ = echo_process.wait();
         // SAFETY: as above.
         unsafe { pam_end(pamh, 0) };
         stop.store(true, Ordering::Relaxed);
@@ -681,10 +705,16 @@ fn main() {
         let r = report("the same with PAM_RHOST (as sshd)", &pam_rhost);
         report("the same request without libpam", &direct);
         let b = report("bare round trip (connect, write, read)", &bare);
+        let p = report("the same, server in another process", &bare_process);
         println!(
-            "  ratio {:.2}× as su, {:.2}× as sshd (target ≤ 2×)\n",
+            "  ratio {:.2}× as su, {:.2}× as sshd against the in-process server (target ≤ 2×)",
             a / b,
             r / b
+        );
+        println!(
+            "  ratio {:.2}× as su, {:.2}× as sshd against the server in another process\n",
+            a / p,
+            r / p
         );
     }
     if part("nss") {
