@@ -1,30 +1,151 @@
 //! The OCS Provisioning API over a real socket (reqwest against `authbridge
-//! serve`): every endpoint with its documented status codes, in v1 and v2, XML and
-//! JSON, for each role; the welcome mail through a real SMTP server (aiosmtpd).
+//! serve`), for what the fixtures cannot say. Every documented status code of
+//! every endpoint, per role, in v1 and v2, XML and JSON, is a fixture under
+//! `fixtures/`, which `cargo test -p ocs-conformance --test authbridge` replays
+//! against authbridge. Here: answers the documents leave open (codes they do not
+//! list, authbridge's own choices in `bridge/daemon/OCS-DIFFERENCES.md`), requests
+//! a conformance run never sends (the admin locking itself out), and what takes
+//! more than requests and answers: TLS and its reload, signals, nginx, store
+//! failures, proxies and the throttle, mail and password links, timing and
+//! memory, logs, the CLI.
+//!
+//! Requests have the shape of ocs-conformance's (`ocs_conformance::Outgoing`: a
+//! path below `/ocs/vN.php`, query, form, credentials) and are sent as its
+//! `Client` sends them (`OCS-APIRequest`, `format=` and `Accept`), but blocking,
+//! by reqwest: this crate's tests do not depend on ocs-conformance.
 
 use authbridge_testsupport::{ClosedPort, Daemon, Smtp, eventually, free_port, wait_for_port};
 use reqwest::Method;
 use reqwest::blocking::Client;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authbridge");
-const V: [&str; 2] = ["v1", "v2"];
-const F: [&str; 2] = ["xml", "json"];
 
-struct Api {
-    d: Daemon,
-    http: Client,
-    admin: (String, String),
+/// The API version (`ocs_conformance::Api`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// The answer format (`ocs_conformance::Format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Xml,
+    Json,
+}
+
+/// One way of asking (`ocs_conformance::Variant`).
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    api: Version,
+    format: Format,
+}
+
+const V1_XML: Variant = Variant {
+    api: Version::V1,
+    format: Format::Xml,
+};
+const V1_JSON: Variant = Variant {
+    api: Version::V1,
+    format: Format::Json,
+};
+const V2_XML: Variant = Variant {
+    api: Version::V2,
+    format: Format::Xml,
+};
+const V2_JSON: Variant = Variant {
+    api: Version::V2,
+    format: Format::Json,
+};
+/// v1 and v2, XML and JSON.
+const EVERY_VARIANT: [Variant; 4] = [V1_XML, V1_JSON, V2_XML, V2_JSON];
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let api = match self.api {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+        };
+        let format = match self.format {
+            Format::Xml => "xml",
+            Format::Json => "json",
+        };
+        write!(f, "{api} {format}")
+    }
+}
+
+/// A request (`ocs_conformance::Outgoing`): a path below `/ocs/vN.php`, its query
+/// and form (lists as `key[]`), and who sends it.
+#[derive(Debug, Clone)]
+struct Outgoing {
+    method: Method,
+    path: String,
+    query: Vec<(String, String)>,
+    form: Vec<(String, String)>,
+    credentials: Option<(String, String)>,
+}
+
+impl Outgoing {
+    fn new(method: Method, path: impl Into<String>) -> Outgoing {
+        Outgoing {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            form: Vec::new(),
+            credentials: None,
+        }
+    }
+
+    fn get(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(Method::GET, path)
+    }
+
+    fn post(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(Method::POST, path)
+    }
+
+    fn put(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(Method::PUT, path)
+    }
+
+    fn delete(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(Method::DELETE, path)
+    }
+
+    fn form(mut self, key: &str, value: &str) -> Outgoing {
+        self.form.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn query(mut self, key: &str, value: &str) -> Outgoing {
+        self.query.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    // The name ocs-conformance's `Outgoing` gives it.
+    #[allow(clippy::wrong_self_convention)]
+    fn as_user(mut self, (user, password): (&str, &str)) -> Outgoing {
+        self.credentials = Some((user.to_owned(), password.to_owned()));
+        self
+    }
 }
 
 /// What came back: HTTP status, meta statuscode, and the data (JSON answers only).
 #[derive(Debug)]
 struct Answer {
     http: u16,
-    code: u32,
+    statuscode: u32,
     data: Value,
     body: String,
+}
+
+impl Answer {
+    /// Not an OCS success (100 in v1, 200 in v2).
+    fn refused(&self) -> bool {
+        !matches!(self.statuscode, 100 | 200)
+    }
 }
 
 fn meta_code(body: &str) -> u32 {
@@ -35,6 +156,52 @@ fn meta_code(body: &str) -> u32 {
     let start = body.find("<statuscode>").expect(body) + "<statuscode>".len();
     let end = body[start..].find('<').unwrap() + start;
     body[start..end].parse().unwrap()
+}
+
+/// The HTTP status and meta statuscode `variant` shows for the OCS status
+/// `status`, by Nextcloud's rule (as the fixtures' README gives it): v1 answers
+/// HTTP 200 (401 when not logged in) and shows a 403 as 997; v2 shows success as
+/// 200 and failures as HTTP 401 (997), 404 (998), 500 (996), 400 (any other code
+/// outside 200..=600) or the code itself.
+fn shown(variant: Variant, status: u32) -> (u16, u32) {
+    match (variant.api, status) {
+        (_, 997) => (401, 997),
+        (Version::V1, 403) => (200, 997),
+        (Version::V1, code) => (200, code),
+        (Version::V2, 100) => (200, 200),
+        (Version::V2, 998) => (404, 998),
+        (Version::V2, 996) => (500, 996),
+        (Version::V2, code) if !(200..=600).contains(&code) => (400, code),
+        (Version::V2, code) => (code as u16, code),
+    }
+}
+
+/// `answer` is the OCS status `status` as `variant` shows it.
+fn expect(answer: &Answer, variant: Variant, status: u32, what: &str) {
+    assert_eq!(
+        (answer.http, answer.statuscode),
+        shown(variant, status),
+        "{what} ({variant}): {}",
+        answer.body
+    );
+}
+
+/// The names in a listing (`users`, `groups`), sorted.
+fn names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+struct Api {
+    d: Daemon,
+    http: Client,
+    admin: (String, String),
 }
 
 impl Api {
@@ -71,45 +238,58 @@ impl Api {
         self.d.cli(&args, Some(password));
     }
 
-    fn send(
-        &self,
-        method: Method,
-        version: &str,
-        format: &str,
-        path: &str,
-        who: (&str, &str),
-        form: &[(&str, &str)],
-    ) -> Answer {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = format!(
-            "{}/ocs/{version}.php/cloud{path}{sep}format={format}",
-            self.d.url()
-        );
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form.iter())
-            .finish();
-        let response = self
+    /// Sends `request` as ocs-conformance's client does: `OCS-APIRequest`, the
+    /// format by `format=` and `Accept`, a form body unless it is a GET.
+    fn send(&self, request: &Outgoing, variant: Variant) -> Answer {
+        let api = match variant.api {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+        };
+        let (format, accept) = match variant.format {
+            Format::Xml => ("xml", "application/xml"),
+            Format::Json => ("json", "application/json"),
+        };
+        let url = format!("{}/ocs/{api}.php{}", self.d.url(), request.path);
+        let mut query = request.query.clone();
+        query.push(("format".into(), format.into()));
+        let mut builder = self
             .http
-            .request(method, url)
-            .basic_auth(who.0, Some(who.1))
+            .request(request.method.clone(), url)
+            .query(&query)
             .header("OCS-APIRequest", "true")
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .unwrap();
+            .header(reqwest::header::ACCEPT, accept);
+        if let Some((user, password)) = &request.credentials {
+            builder = builder.basic_auth(user, Some(password));
+        }
+        if request.method != Method::GET {
+            builder = builder.form(&request.form);
+        }
+        let response = builder.send().unwrap();
         let http = response.status().as_u16();
         let body = response.text().unwrap();
-        let code = meta_code(&body);
-        let data = if format == "json" {
-            serde_json::from_str::<Value>(&body).unwrap()["ocs"]["data"].clone()
-        } else {
-            Value::Null
+        let statuscode = meta_code(&body);
+        let data = match variant.format {
+            Format::Json => serde_json::from_str::<Value>(&body).unwrap()["ocs"]["data"].clone(),
+            Format::Xml => Value::Null,
         };
         Answer {
             http,
-            code,
+            statuscode,
             data,
             body,
+        }
+    }
+
+    /// Sends the request `make(n)` builds in each variant (`n` = 0..4 keeps ids
+    /// apart) and expects the OCS status `status` from each.
+    fn expect_in_every_variant(
+        &self,
+        status: u32,
+        what: &str,
+        mut make: impl FnMut(usize) -> Outgoing,
+    ) {
+        for (n, variant) in EVERY_VARIANT.into_iter().enumerate() {
+            expect(&self.send(&make(n), variant), variant, status, what);
         }
     }
 
@@ -118,807 +298,146 @@ impl Api {
     }
 }
 
-/// The documented code as each version shows it: v1 keeps the OCS code in meta
-/// with HTTP 200; v2 shows 200 for success and maps failures to HTTP statuses.
-fn check(a: &Answer, version: &str, code: u32, what: &str) {
-    let (http, meta) = match (version, code) {
-        ("v1", 997) => (401, 997),
-        ("v1", 403) => (200, 997),
-        ("v1", c) => (200, c),
-        ("v2", 100) => (200, 200),
-        ("v2", 997) => (401, 997),
-        ("v2", 998) => (404, 998),
-        ("v2", 403) => (403, 403),
-        ("v2", 996) => (500, 996),
-        ("v2", c) => (if c < 200 { 400 } else { c as u16 }, c),
-        _ => unreachable!(),
-    };
-    assert_eq!(
-        (a.http, a.code),
-        (http, meta),
-        "{what} ({version}): {}",
-        a.body
-    );
-}
-
-/// Runs `call` in v1 and v2, XML and JSON (four times, `n` = 0..4 to keep ids
-/// apart), expecting `code` from each.
-fn all(api: &Api, code: u32, what: &str, mut call: impl FnMut(&str, &str, usize) -> Answer) {
-    let mut n = 0;
-    for v in V {
-        for f in F {
-            let a = call(v, f, n);
-            check(&a, v, code, what);
-            n += 1;
-        }
-    }
-    let _ = api;
-}
-
+/// Codes the documents do not list for these endpoints, which no fixture may
+/// expect (the coverage test refuses them outside `auth/`): Nextcloud's "not
+/// found" (998), and authbridge's own answers where Nextcloud's differ
+/// (OCS-DIFFERENCES.md: Nextcloud casts a bad limit to 0, shows anyone a reduced
+/// profile, and answers a refused password with 107 or 403, by version).
 #[test]
-fn users_endpoints_with_their_codes_and_roles() {
+fn answers_the_documents_leave_open_in_every_variant() {
     let api = Api::start("");
-    api.user("sub", "Sub-admin-pass-1", &["team"]);
     api.user("bob", "Bob-regular-pass-1", &["team"]);
     api.user("carl", "Carl-other-pass-1", &["others"]);
-    api.d.cli(&["group", "add", "empty"], None);
     let admin = api.admin();
-    let sub = ("sub", "Sub-admin-pass-1");
     let bob = ("bob", "Bob-regular-pass-1");
-    api.send(
-        Method::POST,
-        "v1",
-        "xml",
-        "/users/sub/subadmins",
-        admin,
-        &[("groupid", "team")],
-    );
-
-    // add: every documented code.
-    all(&api, 100, "add", |v, f, n| {
-        let id = format!("new{n}");
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[
-                ("userid", &id),
-                ("password", "A-good-password-42"),
-                ("groups[]", "team"),
-                ("displayName", "Nü User"),
-                ("quota", "5 GB"),
-                ("language", "de"),
-            ],
-        )
-    });
-    let a = api.send(Method::GET, "v2", "json", "/users/new0", admin, &[]);
-    assert_eq!(
-        (
-            a.data["displayname"].as_str(),
-            a.data["quota"]["quota"].as_str(),
-            a.data["language"].as_str()
-        ),
-        (Some("Nü User"), Some("5 GB"), Some("de"))
-    );
-    assert_eq!(a.data["groups"], serde_json::json!(["team"]));
-    all(&api, 101, "add: invalid id", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[("userid", "a/b"), ("password", "A-good-password-42")],
-        )
-    });
-    all(&api, 101, "add: dots only", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[("userid", ".."), ("password", "A-good-password-42")],
-        )
-    });
-    all(&api, 101, "add: unknown key", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[
-                ("userid", "x1"),
-                ("password", "A-good-password-42"),
-                ("colour", "red"),
-            ],
-        )
-    });
-    all(&api, 101, "add: bad quota", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[
-                ("userid", "x2"),
-                ("password", "A-good-password-42"),
-                ("quota", "lots"),
-            ],
-        )
-    });
-    all(&api, 102, "add: exists", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[("userid", "bob"), ("password", "A-good-password-42")],
-        )
-    });
-    all(&api, 103, "add: subadmin of admin", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[
-                ("userid", "x3"),
-                ("password", "A-good-password-42"),
-                ("subadmin[]", "admin"),
-            ],
-        )
-    });
-    all(&api, 104, "add: no such group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[
-                ("userid", "x4"),
-                ("password", "A-good-password-42"),
-                ("groups[]", "nope"),
-            ],
-        )
-    });
-    all(&api, 105, "add: subadmin, other group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            sub,
-            &[
-                ("userid", "x5"),
-                ("password", "A-good-password-42"),
-                ("groups[]", "others"),
-            ],
-        )
-    });
-    all(&api, 106, "add: subadmin, no group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            sub,
-            &[("userid", "x6"), ("password", "A-good-password-42")],
-        )
-    });
-    all(&api, 107, "add: weak password", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[("userid", "x7"), ("password", "password123")],
-        )
-    });
-    all(&api, 108, "add: neither password nor email", |v, f, _| {
-        api.send(Method::POST, v, f, "/users", admin, &[("userid", "x8")])
-    });
-    all(&api, 109, "add: invitation fails (no relay)", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[("userid", "x9"), ("email", "x9@example.org")],
-        )
-    });
-    all(&api, 997, "add: not logged in", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            ("bob", "wrong-password-1"),
-            &[("userid", "x10")],
-        )
-    });
-    all(&api, 403, "add: a regular user", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            bob,
-            &[("userid", "x11"), ("password", "A-good-password-42")],
-        )
-    });
-    // The subadmin creates into their own group.
-    all(&api, 100, "add: subadmin, own group", |v, f, n| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            sub,
-            &[
-                ("userid", &format!("team{n}")),
-                ("password", "A-good-password-42"),
-                ("groups[]", "team"),
-            ],
-        )
-    });
-    // Nothing stayed behind from the failed creates.
-    let listed = api.send(Method::GET, "v2", "json", "/users", admin, &[]);
-    for id in [
-        "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "..",
+    for (what, path) in [
+        ("a missing user", "/cloud/users/ghost"),
+        ("a unicode id", "/cloud/users/J%C3%BCrgen"),
+        ("a slash in the id", "/cloud/users/a%2Fb"),
+        ("a missing user's groups", "/cloud/users/ghost/groups"),
+        ("a missing group's members", "/cloud/groups/nope"),
     ] {
-        assert!(
-            !listed.data["users"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|u| u == id),
-            "{id} exists: {}",
-            listed.body
-        );
+        api.expect_in_every_variant(998, what, |_| Outgoing::get(path).as_user(admin));
     }
-    assert!(
-        !api.send(Method::GET, "v2", "json", "/groups?search=nope", admin, &[])
-            .body
-            .contains("nope")
-    );
+    api.expect_in_every_variant(101, "a limit that is no number", |_| {
+        Outgoing::get("/cloud/users")
+            .query("limit", "ten")
+            .as_user(admin)
+    });
+    api.expect_in_every_variant(403, "another user's data", |_| {
+        Outgoing::get("/cloud/users/carl").as_user(bob)
+    });
+    api.expect_in_every_variant(107, "one's own password, too weak", |_| {
+        Outgoing::put("/cloud/users/bob")
+            .form("key", "password")
+            .form("value", "password")
+            .as_user(bob)
+    });
+}
 
-    // list: admin everything, subadmin their group, search, limit, offset.
-    let all_users = api
-        .send(Method::GET, "v1", "json", "/users", admin, &[])
-        .data["users"]
-        .as_array()
-        .unwrap()
-        .len();
-    assert!(all_users >= 12);
-    let mine = api.send(Method::GET, "v1", "json", "/users", sub, &[]).data["users"].clone();
-    assert!(
-        mine.as_array().unwrap().iter().all(|u| u != "carl")
-            && mine.as_array().unwrap().iter().any(|u| u == "bob"),
-        "{mine}"
-    );
-    let page = api
-        .send(
-            Method::GET,
-            "v2",
-            "json",
-            "/users?search=new&limit=2&offset=1",
-            admin,
-            &[],
-        )
-        .data["users"]
-        .clone();
-    assert_eq!(page, serde_json::json!(["new1", "new2"]));
-    all(&api, 100, "list", |v, f, _| {
-        api.send(Method::GET, v, f, "/users?search=bo", admin, &[])
-    });
-    all(&api, 101, "list: bad limit", |v, f, _| {
-        api.send(Method::GET, v, f, "/users?limit=ten", admin, &[])
-    });
-    let xml = api
-        .send(Method::GET, "v1", "xml", "/users?search=bob", admin, &[])
-        .body;
+/// The XML envelope is indented as Nextcloud's (fixtures compare data, not text).
+#[test]
+fn xml_answers_are_laid_out_as_nextclouds() {
+    let api = Api::start("");
+    api.user("bob", "Bob-regular-pass-1", &[]);
+    let request = Outgoing::get("/cloud/users")
+        .query("search", "bob")
+        .as_user(api.admin());
+    let xml = api.send(&request, V1_XML).body;
     assert!(
         xml.contains("<users>\n   <element>bob</element>\n  </users>"),
         "{xml}"
     );
-
-    // get: self, subadmin, admin; not found; someone else's.
-    all(&api, 100, "get: self", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/bob", bob, &[])
-    });
-    all(&api, 100, "get: subadmin", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/bob", sub, &[])
-    });
-    all(&api, 998, "get: missing", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/ghost", admin, &[])
-    });
-    all(&api, 998, "get: unicode id", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/J%C3%BCrgen", admin, &[])
-    });
-    all(&api, 998, "get: slash in id", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/a%2Fb", admin, &[])
-    });
-    all(&api, 403, "get: another user's", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/carl", bob, &[])
-    });
-
-    // edit: every key; 101; 102; 107; quota only by managers.
-    for (key, value) in [
-        ("email", "bob@example.org"),
-        ("displayname", "Bob B."),
-        ("display", "Bob"),
-        ("phone", "+49 30 1234"),
-        ("address", "Foobar 12"),
-        ("website", "https://example.org"),
-        ("twitter", "bob"),
-    ] {
-        all(&api, 100, key, |v, f, _| {
-            api.send(
-                Method::PUT,
-                v,
-                f,
-                "/users/bob",
-                bob,
-                &[("key", key), ("value", value)],
-            )
-        });
-    }
-    // The password, by bob himself: each combination changes it to the next.
-    let passwords = [
-        "Another-good-pass-0",
-        "Another-good-pass-1",
-        "Another-good-pass-2",
-        "Another-good-pass-3",
-    ];
-    all(&api, 100, "password", |v, f, n| {
-        let current = if n == 0 {
-            "Bob-regular-pass-1"
-        } else {
-            passwords[n - 1]
-        };
-        api.send(
-            Method::PUT,
-            v,
-            f,
-            "/users/bob",
-            ("bob", current),
-            &[("key", "password"), ("value", passwords[n])],
-        )
-    });
-    let bob = ("bob", "Another-good-pass-3");
-    all(&api, 100, "edit quota: subadmin", |v, f, _| {
-        api.send(
-            Method::PUT,
-            v,
-            f,
-            "/users/bob",
-            sub,
-            &[("key", "quota"), ("value", "1 GB")],
-        )
-    });
-    all(&api, 403, "edit quota: self", |v, f, _| {
-        api.send(
-            Method::PUT,
-            v,
-            f,
-            "/users/bob",
-            bob,
-            &[("key", "quota"), ("value", "100 TB")],
-        )
-    });
-    all(&api, 101, "edit: missing user", |v, f, _| {
-        api.send(
-            Method::PUT,
-            v,
-            f,
-            "/users/ghost",
-            admin,
-            &[("key", "email"), ("value", "g@example.org")],
-        )
-    });
-    for (key, value) in [
-        ("email", "not-an-address"),
-        ("quota", "lots"),
-        ("website", "javascript:alert(1)"),
-        ("colour", "red"),
-        ("language", "German"),
-    ] {
-        all(&api, 102, key, |v, f, _| {
-            api.send(
-                Method::PUT,
-                v,
-                f,
-                "/users/bob",
-                admin,
-                &[("key", key), ("value", value)],
-            )
-        });
-    }
-    all(&api, 107, "edit: weak password", |v, f, _| {
-        api.send(
-            Method::PUT,
-            v,
-            f,
-            "/users/bob",
-            bob,
-            &[("key", "password"), ("value", "password")],
-        )
-    });
-    let data = api
-        .send(Method::GET, "v2", "json", "/users/bob", admin, &[])
-        .data;
-    assert_eq!(
-        (
-            data["email"].as_str(),
-            data["phone"].as_str(),
-            data["quota"]["quota"].as_str()
-        ),
-        (Some("bob@example.org"), Some("+49 30 1234"), Some("1 GB"))
-    );
-
-    // disable / enable / delete.
-    all(&api, 100, "disable", |v, f, _| {
-        api.send(Method::PUT, v, f, "/users/carl/disable", admin, &[])
-    });
-    all(
-        &api,
-        997,
-        "a disabled user cannot authenticate",
-        |v, f, _| {
-            api.send(
-                Method::GET,
-                v,
-                f,
-                "/users/carl",
-                ("carl", "Carl-other-pass-1"),
-                &[],
-            )
-        },
-    );
-    all(&api, 100, "enable", |v, f, _| {
-        api.send(Method::PUT, v, f, "/users/carl/enable", admin, &[])
-    });
-    all(&api, 101, "disable: missing", |v, f, _| {
-        api.send(Method::PUT, v, f, "/users/ghost/disable", admin, &[])
-    });
-    all(&api, 101, "enable: missing", |v, f, _| {
-        api.send(Method::PUT, v, f, "/users/ghost/enable", admin, &[])
-    });
-    all(&api, 101, "disable: self", |v, f, _| {
-        api.send(Method::PUT, v, f, "/users/admin/disable", admin, &[])
-    });
-    all(&api, 403, "disable: not managed", |v, f, _| {
-        api.send(Method::PUT, v, f, "/users/carl/disable", sub, &[])
-    });
-    all(&api, 100, "delete", |v, f, n| {
-        api.send(Method::DELETE, v, f, &format!("/users/new{n}"), admin, &[])
-    });
-    all(&api, 101, "delete: missing", |v, f, _| {
-        api.send(Method::DELETE, v, f, "/users/ghost", admin, &[])
-    });
-    all(&api, 101, "delete: self", |v, f, _| {
-        api.send(Method::DELETE, v, f, "/users/admin", admin, &[])
-    });
 }
 
+/// Requests a conformance run never sends, since on a server that got them wrong
+/// they would lock the run's admin out: the admin neither disables nor deletes
+/// itself, nor leaves or deletes the admin group, and stays an admin.
 #[test]
-fn group_membership_and_subadmin_endpoints() {
+fn the_admin_cannot_lock_itself_out() {
+    let api = Api::start("");
+    let admin = api.admin();
+    api.expect_in_every_variant(101, "disabling oneself", |_| {
+        Outgoing::put("/cloud/users/admin/disable").as_user(admin)
+    });
+    api.expect_in_every_variant(101, "deleting oneself", |_| {
+        Outgoing::delete("/cloud/users/admin").as_user(admin)
+    });
+    api.expect_in_every_variant(105, "leaving the admin group", |_| {
+        Outgoing::delete("/cloud/users/admin/groups")
+            .form("groupid", "admin")
+            .as_user(admin)
+    });
+    api.expect_in_every_variant(102, "deleting the admin group", |_| {
+        Outgoing::delete("/cloud/groups/admin").as_user(admin)
+    });
+    let me = api.send(&Outgoing::get("/cloud/users/admin").as_user(admin), V2_JSON);
+    expect(&me, V2_JSON, 100, "the admin's data");
+    assert_eq!(
+        (&me.data["enabled"], &me.data["groups"]),
+        (&json!(true), &json!(["admin"])),
+        "{}",
+        me.body
+    );
+}
+
+/// A refused create writes nothing: neither the user nor a group it names. (The
+/// code of each refusal is its fixture's; an id of dots only cannot carry a
+/// conformance run's prefix, so its code is checked here.)
+#[test]
+fn refused_user_creates_leave_nothing_behind() {
     let api = Api::start("");
     api.user("sub", "Sub-admin-pass-1", &["team"]);
     api.user("bob", "Bob-regular-pass-1", &["team"]);
     api.d.cli(&["group", "add", "others"], None);
     let admin = api.admin();
     let sub = ("sub", "Sub-admin-pass-1");
-    let bob = ("bob", "Bob-regular-pass-1");
-
-    all(&api, 100, "promote", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/sub/subadmins",
-            admin,
-            &[("groupid", "team")],
-        )
+    let promote = Outgoing::post("/cloud/users/sub/subadmins")
+        .form("groupid", "team")
+        .as_user(admin);
+    expect(&api.send(&promote, V1_XML), V1_XML, 100, "promote");
+    let good = "A-good-password-42";
+    api.expect_in_every_variant(101, "an id of dots only", |_| {
+        Outgoing::post("/cloud/users")
+            .form("userid", "..")
+            .form("password", good)
+            .as_user(admin)
     });
-    all(&api, 101, "promote: no user", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/ghost/subadmins",
-            admin,
-            &[("groupid", "team")],
-        )
-    });
-    all(&api, 102, "promote: no group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/sub/subadmins",
-            admin,
-            &[("groupid", "nope")],
-        )
-    });
-    all(&api, 103, "promote: admin group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/sub/subadmins",
-            admin,
-            &[("groupid", "admin")],
-        )
-    });
-    all(&api, 403, "promote: not an admin", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/bob/subadmins",
-            sub,
-            &[("groupid", "team")],
-        )
-    });
-    all(&api, 100, "subadmin groups", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/sub/subadmins", admin, &[])
-    });
-    assert_eq!(
-        api.send(
-            Method::GET,
-            "v2",
-            "json",
-            "/users/sub/subadmins",
-            admin,
-            &[]
-        )
-        .data,
-        serde_json::json!(["team"])
-    );
-    all(&api, 101, "subadmin groups: no user", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/ghost/subadmins", admin, &[])
-    });
-
-    all(&api, 100, "groups of a user", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/bob/groups", sub, &[])
-    });
-    assert_eq!(
-        api.send(Method::GET, "v2", "json", "/users/bob/groups", bob, &[])
-            .data["groups"],
-        serde_json::json!(["team"])
-    );
-    all(&api, 998, "groups: no user", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/ghost/groups", admin, &[])
-    });
-
-    all(&api, 100, "add to group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/bob/groups",
-            admin,
-            &[("groupid", "others")],
-        )
-    });
-    all(&api, 101, "add: no group given", |v, f, _| {
-        api.send(Method::POST, v, f, "/users/bob/groups", admin, &[])
-    });
-    all(&api, 102, "add: no such group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/bob/groups",
-            admin,
-            &[("groupid", "nope")],
-        )
-    });
-    all(&api, 103, "add: no such user", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/ghost/groups",
-            admin,
-            &[("groupid", "others")],
-        )
-    });
-    all(&api, 104, "add: not the subadmin's group", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/bob/groups",
-            sub,
-            &[("groupid", "others")],
-        )
-    });
-    all(&api, 100, "remove from group", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/bob/groups",
-            admin,
-            &[("groupid", "others")],
-        )
-    });
-    all(&api, 101, "remove: no group given", |v, f, _| {
-        api.send(Method::DELETE, v, f, "/users/bob/groups", admin, &[])
-    });
-    all(&api, 102, "remove: no such group", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/bob/groups",
-            admin,
-            &[("groupid", "nope")],
-        )
-    });
-    all(&api, 103, "remove: no such user", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/ghost/groups",
-            admin,
-            &[("groupid", "team")],
-        )
-    });
-    all(&api, 104, "remove: not the subadmin's group", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/bob/groups",
-            sub,
-            &[("groupid", "others")],
-        )
-    });
-    all(&api, 105, "remove: admin leaves admin", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/admin/groups",
-            admin,
-            &[("groupid", "admin")],
-        )
-    });
-    all(&api, 105, "remove: subadmin leaves own group", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/sub/groups",
-            sub,
-            &[("groupid", "team")],
-        )
-    });
-
-    all(&api, 100, "demote", |v, f, n| {
-        if n > 0 {
-            api.send(
-                Method::POST,
-                "v1",
-                "xml",
-                "/users/sub/subadmins",
-                admin,
-                &[("groupid", "team")],
-            );
+    let add = |uid: &str| Outgoing::post("/cloud/users").form("userid", uid);
+    let refused = [
+        add("x4")
+            .form("password", good)
+            .form("groups[]", "nope")
+            .as_user(admin),
+        add("x5")
+            .form("password", good)
+            .form("groups[]", "others")
+            .as_user(sub),
+        add("x6").form("password", good).as_user(sub),
+        add("x7").form("password", "password123").as_user(admin),
+        add("x8").as_user(admin),
+        // No [mail]: the invitation cannot be sent.
+        add("x9").form("email", "x9@example.org").as_user(admin),
+        add("x10")
+            .form("password", good)
+            .as_user(("bob", "wrong-password-1")),
+    ];
+    for request in &refused {
+        for variant in EVERY_VARIANT {
+            let answer = api.send(request, variant);
+            assert!(answer.refused(), "{request:?} ({variant}): {}", answer.body);
         }
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/sub/subadmins",
-            admin,
-            &[("groupid", "team")],
-        )
-    });
-    all(&api, 101, "demote: no user", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/ghost/subadmins",
-            admin,
-            &[("groupid", "team")],
-        )
-    });
-    all(&api, 102, "demote: not a subadmin", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/bob/subadmins",
-            admin,
-            &[("groupid", "team")],
-        )
-    });
-    all(&api, 102, "demote: no group", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/bob/subadmins",
-            admin,
-            &[("groupid", "nope")],
-        )
-    });
-
-    // groups instruction set
-    all(&api, 100, "group list", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups?search=te", admin, &[])
-    });
-    assert_eq!(
-        api.send(Method::GET, "v2", "json", "/groups?search=te", admin, &[])
-            .data["groups"],
-        serde_json::json!(["team"])
-    );
-    all(&api, 100, "group create", |v, f, n| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/groups",
-            admin,
-            &[("groupid", &format!("g{n}"))],
-        )
-    });
-    all(&api, 101, "group create: invalid", |v, f, _| {
-        api.send(Method::POST, v, f, "/groups", admin, &[("groupid", "a/b")])
-    });
-    all(&api, 101, "group create: empty", |v, f, _| {
-        api.send(Method::POST, v, f, "/groups", admin, &[])
-    });
-    all(&api, 102, "group create: exists", |v, f, _| {
-        api.send(Method::POST, v, f, "/groups", admin, &[("groupid", "team")])
-    });
-    all(&api, 403, "group create: not admin", |v, f, _| {
-        api.send(Method::POST, v, f, "/groups", bob, &[("groupid", "mine")])
-    });
-    all(&api, 100, "group members", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups/team", admin, &[])
-    });
-    assert_eq!(
-        api.send(Method::GET, "v2", "json", "/groups/team", admin, &[])
-            .data["users"],
-        serde_json::json!(["bob", "sub"])
-    );
-    all(&api, 998, "group members: missing", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups/nope", admin, &[])
-    });
-    all(&api, 100, "group subadmins", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups/team/subadmins", admin, &[])
-    });
-    all(&api, 101, "group subadmins: missing", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups/nope/subadmins", admin, &[])
-    });
-    all(&api, 100, "group delete", |v, f, n| {
-        api.send(Method::DELETE, v, f, &format!("/groups/g{n}"), admin, &[])
-    });
-    all(&api, 101, "group delete: missing", |v, f, _| {
-        api.send(Method::DELETE, v, f, "/groups/nope", admin, &[])
-    });
-    all(&api, 102, "group delete: admin", |v, f, _| {
-        api.send(Method::DELETE, v, f, "/groups/admin", admin, &[])
-    });
+    }
+    let users = api.send(&Outgoing::get("/cloud/users").as_user(admin), V2_JSON);
+    assert_eq!(names(&users.data["users"]), ["admin", "bob", "sub"]);
+    let groups = api.send(&Outgoing::get("/cloud/groups").as_user(admin), V2_JSON);
+    assert_eq!(names(&groups.data["groups"]), ["admin", "others", "team"]);
 }
 
+/// authbridge's modules are its apps (OCS-DIFFERENCES.md), and switching one off
+/// and on takes effect at once and lasts across a restart. (Listing, filtering and
+/// switching an app are fixtures; no fixture asks `/cloud/apps` as a user, since
+/// the wrong-server test answers that route with HTML for every fixture.)
 #[test]
 fn apps_are_authbridges_modules_and_switches_persist() {
     let api = Api::start("");
@@ -933,120 +452,58 @@ fn apps_are_authbridges_modules_and_switches_persist() {
             .unwrap()
             .to_owned()
     };
-    all(&api, 100, "apps", |v, f, _| {
-        api.send(Method::GET, v, f, "/apps", admin, &[])
+    let info = api.send(
+        &Outgoing::get("/cloud/apps/user_imap").as_user(admin),
+        V2_JSON,
+    );
+    expect(&info, V2_JSON, 100, "app info");
+    assert_eq!(info.data["id"], "user_imap", "{}", info.body);
+    api.expect_in_every_variant(998, "app info: unknown", |_| {
+        Outgoing::get("/cloud/apps/files").as_user(admin)
     });
-    all(&api, 101, "apps: bad filter", |v, f, _| {
-        api.send(Method::GET, v, f, "/apps?filter=sideways", admin, &[])
-    });
-    all(&api, 100, "app info", |v, f, _| {
-        api.send(Method::GET, v, f, "/apps/user_imap", admin, &[])
-    });
-    all(&api, 998, "app info: unknown", |v, f, _| {
-        api.send(Method::GET, v, f, "/apps/files", admin, &[])
-    });
-    all(&api, 403, "apps: not admin", |v, f, _| {
-        api.send(
-            Method::GET,
-            v,
-            f,
-            "/apps",
-            ("bob", "Bob-regular-pass-1"),
-            &[],
-        )
+    api.expect_in_every_variant(403, "apps: not admin", |_| {
+        Outgoing::get("/cloud/apps").as_user(("bob", "Bob-regular-pass-1"))
     });
     // App passwords work, then not once their module is off, then again.
-    assert_eq!(
-        api.send(
-            Method::GET,
-            "v2",
-            "json",
-            "/users/bob",
-            ("bob", &token),
-            &[]
-        )
-        .http,
-        200
+    let by_token = || {
+        let own = Outgoing::get("/cloud/users/bob").as_user(("bob", &token));
+        api.send(&own, V2_JSON).http
+    };
+    assert_eq!(by_token(), 200);
+    let switch_off = Outgoing::delete("/cloud/apps/app_passwords").as_user(admin);
+    expect(&api.send(&switch_off, V2_JSON), V2_JSON, 100, "disable");
+    assert_eq!(by_token(), 401);
+    let disabled = api.send(
+        &Outgoing::get("/cloud/apps")
+            .query("filter", "disabled")
+            .as_user(admin),
+        V2_JSON,
     );
-    all(&api, 100, "disable app_passwords", |v, f, _| {
-        api.send(Method::DELETE, v, f, "/apps/app_passwords", admin, &[])
-    });
-    assert_eq!(
-        api.send(
-            Method::GET,
-            "v2",
-            "json",
-            "/users/bob",
-            ("bob", &token),
-            &[]
-        )
-        .http,
-        401
-    );
-    let disabled = api
-        .send(
-            Method::GET,
-            "v2",
-            "json",
-            "/apps?filter=disabled",
-            admin,
-            &[],
-        )
-        .data;
-    assert_eq!(disabled["apps"], serde_json::json!(["app_passwords"]));
+    assert_eq!(disabled.data["apps"], json!(["app_passwords"]));
     // Persisted: a restart keeps it off.
     let mut api = api;
     api.d.stop();
     api.d.restart();
     let admin = api.admin();
-    assert_eq!(
-        api.send(
-            Method::GET,
-            "v2",
-            "json",
-            "/users/bob",
-            ("bob", &token),
-            &[]
-        )
-        .http,
-        401
-    );
-    all(&api, 100, "enable app_passwords", |v, f, _| {
-        api.send(Method::POST, v, f, "/apps/app_passwords", admin, &[])
-    });
-    assert_eq!(
-        api.send(
-            Method::GET,
-            "v2",
-            "json",
-            "/users/bob",
-            ("bob", &token),
-            &[]
-        )
-        .http,
-        200
-    );
-    all(&api, 101, "disable the API itself", |v, f, _| {
-        api.send(Method::DELETE, v, f, "/apps/provisioning_api", admin, &[])
+    let by_token = || {
+        let own = Outgoing::get("/cloud/users/bob").as_user(("bob", &token));
+        api.send(&own, V2_JSON).http
+    };
+    assert_eq!(by_token(), 401);
+    let switch_on = Outgoing::post("/cloud/apps/app_passwords").as_user(admin);
+    expect(&api.send(&switch_on, V2_JSON), V2_JSON, 100, "enable");
+    assert_eq!(by_token(), 200);
+    api.expect_in_every_variant(101, "disable the API itself", |_| {
+        Outgoing::delete("/cloud/apps/provisioning_api").as_user(admin)
     });
     // The password policy can be switched off too.
-    api.send(
-        Method::DELETE,
-        "v1",
-        "xml",
-        "/apps/password_policy",
-        admin,
-        &[],
-    );
-    all(&api, 100, "weak password without the policy", |v, f, n| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[("userid", &format!("weak{n}")), ("password", "short")],
-        )
+    let policy_off = Outgoing::delete("/cloud/apps/password_policy").as_user(admin);
+    expect(&api.send(&policy_off, V1_XML), V1_XML, 100, "policy off");
+    api.expect_in_every_variant(100, "weak password without the policy", |n| {
+        Outgoing::post("/cloud/users")
+            .form("userid", &format!("weak{n}"))
+            .form("password", "short")
+            .as_user(admin)
     });
 }
 
@@ -1097,10 +554,8 @@ fn bad_input_never_writes_and_never_fails_with_500() {
         (400, true),
         "{text}"
     );
-    let users = api
-        .send(Method::GET, "v2", "json", "/users", admin, &[])
-        .data;
-    assert_eq!(users["users"], serde_json::json!(["admin"]));
+    let users = api.send(&Outgoing::get("/cloud/users").as_user(admin), V2_JSON);
+    assert_eq!(users.data["users"], json!(["admin"]));
     // Unknown route under the API: 404, not 500.
     let r = api
         .http
@@ -1142,15 +597,9 @@ fn auth_check_and_the_throttle() {
     assert!(challenge.unwrap().starts_with("Basic realm="));
     // The next attempt from this address is throttled before any backend.
     assert_eq!(check("bob", "Bob-regular-pass-1").0, 429);
-    let a = api.send(
-        Method::GET,
-        "v1",
-        "json",
-        "/users/bob",
-        ("bob", "Bob-regular-pass-1"),
-        &[],
-    );
-    assert_eq!((a.http, a.code), (429, 429), "{}", a.body);
+    let own = Outgoing::get("/cloud/users/bob").as_user(("bob", "Bob-regular-pass-1"));
+    let a = api.send(&own, V1_JSON);
+    assert_eq!((a.http, a.statuscode), (429, 429), "{}", a.body);
     let no_auth = api
         .http
         .get(format!("{}/auth/check", api.d.url()))
@@ -1175,15 +624,11 @@ fn welcome_and_reset_mails_arrive_and_their_links_work_once() {
     let api = Api::with_mail(&smtp);
     let admin = api.admin();
     // Created without a password: the welcome mail carries the link.
-    let a = api.send(
-        Method::POST,
-        "v2",
-        "json",
-        "/users",
-        admin,
-        &[("userid", "dora"), ("email", "dora@example.org")],
-    );
-    check(&a, "v2", 100, "add with welcome");
+    let add = Outgoing::post("/cloud/users")
+        .form("userid", "dora")
+        .form("email", "dora@example.org")
+        .as_user(admin);
+    expect(&api.send(&add, V2_JSON), V2_JSON, 100, "add with welcome");
     let db = rusqlite::Connection::open(api.d.dir.path().join("data/authbridge.sqlite")).unwrap();
     let pending: bool = db
         .query_row(
@@ -1226,45 +671,33 @@ fn welcome_and_reset_mails_arrive_and_their_links_work_once() {
     // Once only.
     assert_eq!(set("Dora-again-pass-2", "Dora-again-pass-2").0, 404);
     assert_eq!(api.http.get(&link).send().unwrap().status().as_u16(), 404);
-    let a = api.send(
-        Method::GET,
-        "v2",
-        "json",
-        "/users/dora",
-        ("dora", "Dora-chose-this-1"),
-        &[],
-    );
-    check(&a, "v2", 100, "dora logs in with her own password");
+    let own = Outgoing::get("/cloud/users/dora").as_user(("dora", "Dora-chose-this-1"));
+    let a = api.send(&own, V2_JSON);
+    expect(&a, V2_JSON, 100, "dora logs in with her own password");
 
-    // Resend (also a reset, for any user with an address): codes 100, 101, 102.
-    all(&api, 100, "welcome", |v, f, _| {
-        api.send(Method::POST, v, f, "/users/dora/welcome", admin, &[])
-    });
-    assert_eq!(smtp.messages().len(), 5);
-    api.user("eve", "Eve-has-no-mail-1", &[]);
-    all(&api, 101, "welcome: no address", |v, f, _| {
-        api.send(Method::POST, v, f, "/users/eve/welcome", admin, &[])
-    });
+    // A resend (also a reset, for any user with an address) mails a new link.
+    let resend = Outgoing::post("/cloud/users/dora/welcome").as_user(admin);
+    expect(&api.send(&resend, V2_JSON), V2_JSON, 100, "welcome");
+    assert_eq!(smtp.messages().len(), 2);
+    // A relay that is configured but down (the fixtures know only servers that
+    // send mail and servers without [mail]).
     drop(smtp);
-    all(&api, 102, "welcome: relay down", |v, f, _| {
-        api.send(Method::POST, v, f, "/users/dora/welcome", admin, &[])
+    api.expect_in_every_variant(102, "welcome: relay down", |_| resend.clone());
+    api.expect_in_every_variant(109, "add: relay down", |n| {
+        Outgoing::post("/cloud/users")
+            .form("userid", &format!("fay{n}"))
+            .form("email", "fay@example.org")
+            .as_user(admin)
     });
-    all(&api, 109, "add: relay down", |v, f, n| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[("userid", &format!("fay{n}")), ("email", "fay@example.org")],
-        )
-    });
-    let users = api
-        .send(Method::GET, "v2", "json", "/users?search=fay", admin, &[])
-        .data;
+    let users = api.send(
+        &Outgoing::get("/cloud/users")
+            .query("search", "fay")
+            .as_user(admin),
+        V2_JSON,
+    );
     assert_eq!(
-        users["users"],
-        serde_json::json!([]),
+        users.data["users"],
+        json!([]),
         "a failed invitation leaves no user"
     );
 }
@@ -1559,76 +992,44 @@ fn store_failures_give_the_documented_failure_codes() {
     refuse("memberships", "INSERT");
     refuse("memberships", "DELETE");
     refuse("subadmins", "INSERT");
-    all(&api, 103, "add user: unknown error", |v, f, n| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[
-                ("userid", &format!("z{n}")),
-                ("password", "A-good-password-42"),
-            ],
-        )
+    api.expect_in_every_variant(103, "add user: unknown error", |n| {
+        Outgoing::post("/cloud/users")
+            .form("userid", &format!("z{n}"))
+            .form("password", "A-good-password-42")
+            .as_user(admin)
     });
-    all(&api, 103, "create group: failed", |v, f, n| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/groups",
-            admin,
-            &[("groupid", &format!("g{n}"))],
-        )
+    api.expect_in_every_variant(103, "create group: failed", |n| {
+        Outgoing::post("/cloud/groups")
+            .form("groupid", &format!("g{n}"))
+            .as_user(admin)
     });
-    all(&api, 105, "add to group: failed", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/bob/groups",
-            admin,
-            &[("groupid", "other")],
-        )
+    api.expect_in_every_variant(105, "add to group: failed", |_| {
+        Outgoing::post("/cloud/users/bob/groups")
+            .form("groupid", "other")
+            .as_user(admin)
     });
-    all(&api, 105, "remove from group: failed", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/bob/groups",
-            admin,
-            &[("groupid", "team")],
-        )
+    api.expect_in_every_variant(105, "remove from group: failed", |_| {
+        Outgoing::delete("/cloud/users/bob/groups")
+            .form("groupid", "team")
+            .as_user(admin)
     });
-    all(&api, 103, "promote: unknown failure", |v, f, _| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users/bob/subadmins",
-            admin,
-            &[("groupid", "team")],
-        )
+    api.expect_in_every_variant(103, "promote: unknown failure", |_| {
+        Outgoing::post("/cloud/users/bob/subadmins")
+            .form("groupid", "team")
+            .as_user(admin)
     });
     // Reads that fail: the subadmins table is gone.
     db.execute_batch("DROP TABLE subadmins").unwrap();
-    all(&api, 103, "demote: unknown failure", |v, f, _| {
-        api.send(
-            Method::DELETE,
-            v,
-            f,
-            "/users/bob/subadmins",
-            admin,
-            &[("groupid", "team")],
-        )
+    api.expect_in_every_variant(103, "demote: unknown failure", |_| {
+        Outgoing::delete("/cloud/users/bob/subadmins")
+            .form("groupid", "team")
+            .as_user(admin)
     });
-    all(&api, 102, "subadmin groups: unknown failure", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/bob/subadmins", admin, &[])
+    api.expect_in_every_variant(102, "subadmin groups: unknown failure", |_| {
+        Outgoing::get("/cloud/users/bob/subadmins").as_user(admin)
     });
-    all(&api, 102, "group subadmins: unknown failure", |v, f, _| {
-        api.send(Method::GET, v, f, "/groups/team/subadmins", admin, &[])
+    api.expect_in_every_variant(102, "group subadmins: unknown failure", |_| {
+        Outgoing::get("/cloud/groups/team/subadmins").as_user(admin)
     });
 }
 
@@ -1643,43 +1044,31 @@ fn store_read_failures_are_server_errors_not_wrong_answers() {
     // The groups table goes missing behind the daemon's back; memberships stay.
     db.execute_batch("ALTER TABLE groups RENAME TO groups_gone")
         .unwrap();
-    type Call<'a> = (&'a str, Method, &'a str, &'a [(&'a str, &'a str)]);
-    let calls: [Call; 3] = [
+    let calls = [
         (
             "add to a group",
-            Method::POST,
-            "/users/bob/groups",
-            &[("groupid", "team")],
+            Outgoing::post("/cloud/users/bob/groups").form("groupid", "team"),
         ),
-        ("list groups", Method::GET, "/groups", &[]),
-        ("a group's members", Method::GET, "/groups/team", &[]),
+        ("list groups", Outgoing::get("/cloud/groups")),
+        ("a group's members", Outgoing::get("/cloud/groups/team")),
     ];
-    for (what, method, path, form) in calls {
-        all(&api, 996, what, |v, f, _| {
-            api.send(method.clone(), v, f, path, admin, form)
-        });
+    for (what, request) in calls {
+        api.expect_in_every_variant(996, what, |_| request.clone().as_user(admin));
     }
-    all(&api, 996, "create a user in a group", |v, f, n| {
-        api.send(
-            Method::POST,
-            v,
-            f,
-            "/users",
-            admin,
-            &[
-                ("userid", &format!("y{n}")),
-                ("password", "A-good-password-42"),
-                ("groups[]", "team"),
-            ],
-        )
+    api.expect_in_every_variant(996, "create a user in a group", |n| {
+        Outgoing::post("/cloud/users")
+            .form("userid", &format!("y{n}"))
+            .form("password", "A-good-password-42")
+            .form("groups[]", "team")
+            .as_user(admin)
     });
     db.execute_batch("ALTER TABLE groups_gone RENAME TO groups")
         .unwrap();
     // The profile table this time: a user that exists is shown whole or not at all.
     db.execute_batch("ALTER TABLE profile RENAME TO profile_gone")
         .unwrap();
-    all(&api, 996, "a user's data", |v, f, _| {
-        api.send(Method::GET, v, f, "/users/bob", admin, &[])
+    api.expect_in_every_variant(996, "a user's data", |_| {
+        Outgoing::get("/cloud/users/bob").as_user(admin)
     });
     let log = api.d.log();
     assert!(
@@ -1740,15 +1129,12 @@ fn system_and_denied_names_are_never_created_over_ocs_or_the_cli() {
     api.user("sam", "Sam-pass-12345", &["staff"]);
     api.d.cli(&["group", "adduser", "admin", "sam"], None);
     for uid in ["root", "Root", "daemon", "postmaster"] {
-        let a = api.send(
-            Method::POST,
-            "v1",
-            "json",
-            "/users",
-            api.admin(),
-            &[("userid", uid), ("password", "A-fine-password-1")],
-        );
-        check(&a, "v1", 101, uid);
+        let add = Outgoing::post("/cloud/users")
+            .form("userid", uid)
+            .form("password", "A-fine-password-1")
+            .as_user(api.admin());
+        let a = api.send(&add, V1_JSON);
+        expect(&a, V1_JSON, 101, uid);
         assert!(
             a.body.contains("system account") || a.body.contains("deny list"),
             "{}",
@@ -1770,24 +1156,16 @@ fn system_and_denied_names_are_never_created_over_ocs_or_the_cli() {
 #[test]
 fn store_groups_named_like_system_groups_exist_for_ocs_but_are_said_to_stay_out_of_nss() {
     let api = Api::start("");
-    let a = api.send(
-        Method::POST,
-        "v2",
-        "json",
-        "/groups",
-        api.admin(),
-        &[("groupid", "sudo")],
-    );
-    check(&a, "v2", 100, "create sudo");
+    let create = |gid: &str| {
+        let request = Outgoing::post("/cloud/groups")
+            .form("groupid", gid)
+            .as_user(api.admin());
+        api.send(&request, V2_JSON)
+    };
+    let a = create("sudo");
+    expect(&a, V2_JSON, 100, "create sudo");
     assert!(a.body.contains("never exported over NSS"), "{}", a.body);
-    let plain = api.send(
-        Method::POST,
-        "v2",
-        "json",
-        "/groups",
-        api.admin(),
-        &[("groupid", "physics")],
-    );
+    let plain = create("physics");
     assert!(!plain.body.contains("NSS"), "{}", plain.body);
     let out = api.d.cli(&["group", "add", "users"], None);
     let said = String::from_utf8_lossy(&out.stdout);
@@ -1801,17 +1179,15 @@ fn store_groups_named_like_system_groups_exist_for_ocs_but_are_said_to_stay_out_
 fn a_group_named_in_another_case_gives_no_hidden_admin_rights() {
     let api = Api::start("");
     api.user("u2", "U2-pass-123456", &[]);
-    let a = api.send(
-        Method::POST,
-        "v1",
-        "json",
-        "/users/u2/groups",
-        api.admin(),
-        &[("groupid", "Admin")],
-    );
-    check(&a, "v1", 100, "add to Admin");
+    let join = Outgoing::post("/cloud/users/u2/groups")
+        .form("groupid", "Admin")
+        .as_user(api.admin());
+    expect(&api.send(&join, V1_JSON), V1_JSON, 100, "add to Admin");
     // The membership is the admin group's, visible under its own name ...
-    let members = api.send(Method::GET, "v1", "json", "/groups/admin", api.admin(), &[]);
+    let members = api.send(
+        &Outgoing::get("/cloud/groups/admin").as_user(api.admin()),
+        V1_JSON,
+    );
     assert!(
         members.data["users"]
             .as_array()
@@ -1823,19 +1199,19 @@ fn a_group_named_in_another_case_gives_no_hidden_admin_rights() {
     );
     // ... and removed by it, taking the rights with it.
     let u2 = ("u2", "U2-pass-123456");
-    let read = api.send(Method::GET, "v2", "json", "/users/admin", u2, &[]);
-    check(&read, "v2", 100, "u2 is an admin");
-    let a = api.send(
-        Method::DELETE,
-        "v1",
-        "json",
-        "/users/u2/groups",
-        api.admin(),
-        &[("groupid", "admin")],
+    let read = Outgoing::get("/cloud/users/admin").as_user(u2);
+    expect(&api.send(&read, V2_JSON), V2_JSON, 100, "u2 is an admin");
+    let leave = Outgoing::delete("/cloud/users/u2/groups")
+        .form("groupid", "admin")
+        .as_user(api.admin());
+    expect(
+        &api.send(&leave, V1_JSON),
+        V1_JSON,
+        100,
+        "remove from admin",
     );
-    check(&a, "v1", 100, "remove from admin");
-    let read = api.send(Method::GET, "v2", "json", "/users/admin", u2, &[]);
-    check(&read, "v2", 403, "u2 is no admin any more");
+    let answer = api.send(&read, V2_JSON);
+    expect(&answer, V2_JSON, 403, "u2 is no admin any more");
 }
 
 #[test]
@@ -1844,26 +1220,20 @@ fn an_app_password_cannot_replace_the_login_password_and_resets_revoke_app_passw
     api.user("u1", "U1-pass-123456", &[]);
     let token = api.d.app_password("u1");
     let by_token = ("u1", token.as_str());
-    let a = api.send(
-        Method::PUT,
-        "v2",
-        "json",
-        "/users/u1",
-        by_token,
-        &[("key", "password"), ("value", "Taken-over-pass-1")],
-    );
-    check(&a, "v2", 403, "own password with an app password");
+    let change = |to: &str| {
+        Outgoing::put("/cloud/users/u1")
+            .form("key", "password")
+            .form("value", to)
+    };
+    let a = api.send(&change("Taken-over-pass-1").as_user(by_token), V2_JSON);
+    expect(&a, V2_JSON, 403, "own password with an app password");
     assert_eq!(api.auth_check(("u1", "U1-pass-123456"), None), 204);
     // With the login password it works, and (as configured) ends the app passwords.
     let a = api.send(
-        Method::PUT,
-        "v2",
-        "json",
-        "/users/u1",
-        ("u1", "U1-pass-123456"),
-        &[("key", "password"), ("value", "U1-new-pass-7890")],
+        &change("U1-new-pass-7890").as_user(("u1", "U1-pass-123456")),
+        V2_JSON,
     );
-    check(&a, "v2", 100, "own password with the login password");
+    expect(&a, V2_JSON, 100, "own password with the login password");
     assert_eq!(api.auth_check(by_token, None), 401, "app password revoked");
     assert_eq!(api.auth_check(("u1", "U1-new-pass-7890"), None), 204);
 }
@@ -1877,25 +1247,18 @@ fn passwords_no_login_could_use_are_refused_with_107() {
         "Carriage\rreturn-1",
         "Nul\0byte-12345",
     ] {
-        let a = api.send(
-            Method::POST,
-            "v1",
-            "json",
-            "/users",
-            api.admin(),
-            &[("userid", "fresh"), ("password", bad)],
-        );
-        check(&a, "v1", 107, "add");
+        let add = Outgoing::post("/cloud/users")
+            .form("userid", "fresh")
+            .form("password", bad)
+            .as_user(api.admin());
+        let a = api.send(&add, V1_JSON);
+        expect(&a, V1_JSON, 107, "add");
         assert!(a.body.contains("CR, LF or NUL"), "{}", a.body);
-        let a = api.send(
-            Method::PUT,
-            "v1",
-            "json",
-            "/users/u1",
-            api.admin(),
-            &[("key", "password"), ("value", bad)],
-        );
-        check(&a, "v1", 107, "edit");
+        let edit = Outgoing::put("/cloud/users/u1")
+            .form("key", "password")
+            .form("value", bad)
+            .as_user(api.admin());
+        expect(&api.send(&edit, V1_JSON), V1_JSON, 107, "edit");
     }
     assert_eq!(api.auth_check(("u1", "U1-pass-123456"), None), 204);
 }
@@ -1906,38 +1269,34 @@ fn a_subadmin_gets_the_same_answer_for_missing_users_and_users_outside_their_gro
     // `user add -g` creates the groups.
     api.user("sam", "Sam-pass-12345", &["g1"]);
     api.user("other", "Other-pass-1234", &["g2"]);
-    let a = api.send(
-        Method::POST,
-        "v1",
-        "json",
-        "/users/sam/subadmins",
-        api.admin(),
-        &[("groupid", "g1")],
-    );
-    check(&a, "v1", 100, "promote");
+    let promote = Outgoing::post("/cloud/users/sam/subadmins")
+        .form("groupid", "g1")
+        .as_user(api.admin());
+    expect(&api.send(&promote, V1_JSON), V1_JSON, 100, "promote");
     let sam = ("sam", "Sam-pass-12345");
     for (method, path, form) in [
-        (Method::GET, "/users/{u}", vec![]),
+        (Method::GET, "/cloud/users/{u}", vec![]),
         (
             Method::PUT,
-            "/users/{u}",
+            "/cloud/users/{u}",
             vec![("key", "email"), ("value", "x@example.org")],
         ),
-        (Method::PUT, "/users/{u}/disable", vec![]),
-        (Method::DELETE, "/users/{u}", vec![]),
-        (Method::GET, "/users/{u}/groups", vec![]),
-        (Method::POST, "/users/{u}/groups", vec![("groupid", "g1")]),
+        (Method::PUT, "/cloud/users/{u}/disable", vec![]),
+        (Method::DELETE, "/cloud/users/{u}", vec![]),
+        (Method::GET, "/cloud/users/{u}/groups", vec![]),
+        (
+            Method::POST,
+            "/cloud/users/{u}/groups",
+            vec![("groupid", "g1")],
+        ),
     ] {
         let ask = |uid: &str| {
-            let a = api.send(
-                method.clone(),
-                "v2",
-                "json",
-                &path.replace("{u}", uid),
-                sam,
-                &form,
-            );
-            (a.http, a.code, a.data.to_string())
+            let mut request = Outgoing::new(method.clone(), path.replace("{u}", uid)).as_user(sam);
+            for (key, value) in &form {
+                request = request.form(key, value);
+            }
+            let a = api.send(&request, V2_JSON);
+            (a.http, a.statuscode, a.data.to_string())
         };
         assert_eq!(ask("other"), ask("no-such-user"), "{method} {path}");
     }
@@ -2102,59 +1461,29 @@ fn only_an_admin_provisions_a_name_an_external_backend_serves() {
         closed.port
     ));
     api.user("sam", "Sam-pass-12345", &["g1"]);
-    check(
-        &api.send(
-            Method::POST,
-            "v1",
-            "json",
-            "/users/sam/subadmins",
-            api.admin(),
-            &[("groupid", "g1")],
-        ),
-        "v1",
-        100,
-        "promote",
-    );
+    let promote = Outgoing::post("/cloud/users/sam/subadmins")
+        .form("groupid", "g1")
+        .as_user(api.admin());
+    expect(&api.send(&promote, V1_JSON), V1_JSON, 100, "promote");
     let sam = ("sam", "Sam-pass-12345");
+    let add = |uid: &str| {
+        Outgoing::post("/cloud/users")
+            .form("userid", uid)
+            .form("password", "Bob-local-pass-1")
+    };
     for uid in ["bob", "bob@example.org"] {
-        let a = api.send(
-            Method::POST,
-            "v1",
-            "json",
-            "/users",
-            sam,
-            &[
-                ("userid", uid),
-                ("password", "Bob-local-pass-1"),
-                ("groups[]", "g1"),
-            ],
-        );
-        check(&a, "v1", 105, uid);
+        let a = api.send(&add(uid).form("groups[]", "g1").as_user(sam), V1_JSON);
+        expect(&a, V1_JSON, 105, uid);
         assert!(a.body.contains("only an admin"), "{}", a.body);
     }
     // A name the mail server would not serve (another domain) is the subadmin's.
     let a = api.send(
-        Method::POST,
-        "v1",
-        "json",
-        "/users",
-        sam,
-        &[
-            ("userid", "bob@other.org"),
-            ("password", "Bob-local-pass-1"),
-            ("groups[]", "g1"),
-        ],
+        &add("bob@other.org").form("groups[]", "g1").as_user(sam),
+        V1_JSON,
     );
-    check(&a, "v1", 100, "another domain");
-    let a = api.send(
-        Method::POST,
-        "v1",
-        "json",
-        "/users",
-        api.admin(),
-        &[("userid", "bob"), ("password", "Bob-local-pass-1")],
-    );
-    check(&a, "v1", 100, "an admin may");
+    expect(&a, V1_JSON, 100, "another domain");
+    let a = api.send(&add("bob").as_user(api.admin()), V1_JSON);
+    expect(&a, V1_JSON, 100, "an admin may");
 }
 
 #[test]
@@ -2242,19 +1571,8 @@ fn an_older_password_link_stops_working() {
         Some("Ida-pass-123456"),
     );
     let welcome = || {
-        check(
-            &api.send(
-                Method::POST,
-                "v1",
-                "json",
-                "/users/ida/welcome",
-                api.admin(),
-                &[],
-            ),
-            "v1",
-            100,
-            "welcome",
-        );
+        let resend = Outgoing::post("/cloud/users/ida/welcome").as_user(api.admin());
+        expect(&api.send(&resend, V1_JSON), V1_JSON, 100, "welcome");
         let mails = smtp.messages();
         link_in(mails.last().unwrap())
     };
@@ -2266,19 +1584,11 @@ fn an_older_password_link_stops_working() {
     assert!(works(&second));
     // So does a changed address, a disable, and any new password.
     let edit = |key: &str, value: &str| {
-        check(
-            &api.send(
-                Method::PUT,
-                "v1",
-                "json",
-                "/users/ida",
-                api.admin(),
-                &[("key", key), ("value", value)],
-            ),
-            "v1",
-            100,
-            key,
-        )
+        let request = Outgoing::put("/cloud/users/ida")
+            .form("key", key)
+            .form("value", value)
+            .as_user(api.admin());
+        expect(&api.send(&request, V1_JSON), V1_JSON, 100, key)
     };
     edit("email", "ida@new.example.org");
     assert!(!works(&second), "alive after an address change");
@@ -2294,15 +1604,11 @@ fn an_older_password_link_stops_working() {
 fn the_password_page_refuses_a_password_no_login_could_use() {
     let smtp = Smtp::start();
     let api = Api::with_mail(&smtp);
-    let a = api.send(
-        Method::POST,
-        "v1",
-        "json",
-        "/users",
-        api.admin(),
-        &[("userid", "joe"), ("email", "joe@example.org")],
-    );
-    check(&a, "v1", 100, "add with welcome");
+    let add = Outgoing::post("/cloud/users")
+        .form("userid", "joe")
+        .form("email", "joe@example.org")
+        .as_user(api.admin());
+    expect(&api.send(&add, V1_JSON), V1_JSON, 100, "add with welcome");
     let link = link_in(&smtp.messages()[0]);
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let bad = "Line-one\nline-two-is-long";
@@ -2370,15 +1676,8 @@ fn login_passwords_over_http_are_remembered_briefly_and_never_outlive_a_change()
             .as_u16()
     };
     let own_data = |password: &str| {
-        api.send(
-            Method::GET,
-            "v2",
-            "json",
-            "/users/carol",
-            ("carol", password),
-            &[],
-        )
-        .http
+        let own = Outgoing::get("/cloud/users/carol").as_user(("carol", password));
+        api.send(&own, V2_JSON).http
     };
     let decisions = |backend: &str| {
         api.d
