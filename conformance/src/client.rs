@@ -79,6 +79,22 @@ impl Outgoing {
         }
     }
 
+    pub fn get(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(reqwest::Method::GET, path)
+    }
+
+    pub fn post(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(reqwest::Method::POST, path)
+    }
+
+    pub fn put(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(reqwest::Method::PUT, path)
+    }
+
+    pub fn delete(path: impl Into<String>) -> Outgoing {
+        Outgoing::new(reqwest::Method::DELETE, path)
+    }
+
     pub fn form(mut self, key: &str, value: &str) -> Outgoing {
         self.form.push((key.to_owned(), value.to_owned()));
         self
@@ -89,8 +105,10 @@ impl Outgoing {
         self
     }
 
-    pub fn as_user(mut self, credentials: &(String, String)) -> Outgoing {
-        self.credentials = Some(credentials.clone());
+    // The name says who sends it, not a conversion.
+    #[allow(clippy::wrong_self_convention)]
+    pub fn as_user(mut self, (user, password): (&str, &str)) -> Outgoing {
+        self.credentials = Some((user.to_owned(), password.to_owned()));
         self
     }
 

@@ -48,7 +48,7 @@ impl Server {
         request: Outgoing,
         header: &str,
     ) -> Result<Answer, SendError> {
-        let request = request.as_user(&self.admin);
+        let request = request.as_user((self.admin.0.as_str(), self.admin.1.as_str()));
         let (answer, _) = self.client.send(&request, OWN, header).await?;
         Ok(answer)
     }

@@ -141,7 +141,8 @@ impl Setups {
                 }
             }
             for request in requests {
-                let request = request.as_user(context.server.admin());
+                let (user, password) = context.server.admin();
+                let request = request.as_user((user.as_str(), password.as_str()));
                 let sent = context
                     .server
                     .exchange(

@@ -40,7 +40,7 @@ fn present(server: &Server, kind: &str, search: &str) -> Vec<String> {
     let client = Client::new(&server.daemon.url(), Duration::from_secs(10)).unwrap();
     let request = Outgoing::new(reqwest::Method::GET, format!("/cloud/{kind}"))
         .query("search", search)
-        .as_user(&("admin".to_owned(), server.admin_token.clone()));
+        .as_user(("admin", server.admin_token.as_str()));
     let variant = Variant {
         api: Api::V1,
         format: Format::Json,
@@ -505,7 +505,7 @@ fn global_fixtures_run_only_when_allowed_and_leave_the_app_as_they_found_it() {
     let client = Client::new(&url, Duration::from_secs(10)).unwrap();
     let request = Outgoing::new(reqwest::Method::GET, "/cloud/apps")
         .query("filter", "enabled")
-        .as_user(&("admin".to_owned(), server.admin_token.clone()));
+        .as_user(("admin", server.admin_token.as_str()));
     let variant = Variant {
         api: Api::V2,
         format: Format::Json,

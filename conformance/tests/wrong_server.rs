@@ -204,7 +204,7 @@ fn exactly_the_broken_fixtures_fail_with_clear_messages_and_the_run_cleans_up() 
     for kind in ["users", "groups"] {
         let request = Outgoing::new(reqwest::Method::GET, format!("/cloud/{kind}"))
             .query("search", runner.prefix().as_str())
-            .as_user(&("admin".to_owned(), server.admin_token.clone()));
+            .as_user(("admin", server.admin_token.as_str()));
         let (answer, _) = runtime
             .block_on(direct.send(&request, v1_xml, "check"))
             .unwrap();

@@ -9,39 +9,19 @@
 //! failures, proxies and the throttle, mail and password links, timing and
 //! memory, logs, the CLI.
 //!
-//! Requests have the shape of ocs-conformance's (`ocs_conformance::Outgoing`: a
-//! path below `/ocs/vN.php`, query, form, credentials) and are sent as its
-//! `Client` sends them (`OCS-APIRequest`, `format=` and `Accept`), but blocking,
-//! by reqwest: this crate's tests do not depend on ocs-conformance.
+//! Requests are ocs-conformance's (`Outgoing`, `Variant`), sent as its `Client`
+//! sends them (`OCS-APIRequest`, `format=` and `Accept`) but blocking, and read
+//! into the raw body and JSON data these tests look at (the conformance client
+//! parses answers into its own tree for comparing with fixtures).
 
 use authbridge_testsupport::{ClosedPort, Daemon, Smtp, eventually, free_port, wait_for_port};
+use ocs_conformance::{Api as Version, Format, Outgoing, Variant};
 use reqwest::Method;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_authbridge");
-
-/// The API version (`ocs_conformance::Api`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Version {
-    V1,
-    V2,
-}
-
-/// The answer format (`ocs_conformance::Format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Xml,
-    Json,
-}
-
-/// One way of asking (`ocs_conformance::Variant`).
-#[derive(Debug, Clone, Copy)]
-struct Variant {
-    api: Version,
-    format: Format,
-}
 
 const V1_XML: Variant = Variant {
     api: Version::V1,
@@ -61,76 +41,6 @@ const V2_JSON: Variant = Variant {
 };
 /// v1 and v2, XML and JSON.
 const EVERY_VARIANT: [Variant; 4] = [V1_XML, V1_JSON, V2_XML, V2_JSON];
-
-impl std::fmt::Display for Variant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let api = match self.api {
-            Version::V1 => "v1",
-            Version::V2 => "v2",
-        };
-        let format = match self.format {
-            Format::Xml => "xml",
-            Format::Json => "json",
-        };
-        write!(f, "{api} {format}")
-    }
-}
-
-/// A request (`ocs_conformance::Outgoing`): a path below `/ocs/vN.php`, its query
-/// and form (lists as `key[]`), and who sends it.
-#[derive(Debug, Clone)]
-struct Outgoing {
-    method: Method,
-    path: String,
-    query: Vec<(String, String)>,
-    form: Vec<(String, String)>,
-    credentials: Option<(String, String)>,
-}
-
-impl Outgoing {
-    fn new(method: Method, path: impl Into<String>) -> Outgoing {
-        Outgoing {
-            method,
-            path: path.into(),
-            query: Vec::new(),
-            form: Vec::new(),
-            credentials: None,
-        }
-    }
-
-    fn get(path: impl Into<String>) -> Outgoing {
-        Outgoing::new(Method::GET, path)
-    }
-
-    fn post(path: impl Into<String>) -> Outgoing {
-        Outgoing::new(Method::POST, path)
-    }
-
-    fn put(path: impl Into<String>) -> Outgoing {
-        Outgoing::new(Method::PUT, path)
-    }
-
-    fn delete(path: impl Into<String>) -> Outgoing {
-        Outgoing::new(Method::DELETE, path)
-    }
-
-    fn form(mut self, key: &str, value: &str) -> Outgoing {
-        self.form.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn query(mut self, key: &str, value: &str) -> Outgoing {
-        self.query.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
-    // The name ocs-conformance's `Outgoing` gives it.
-    #[allow(clippy::wrong_self_convention)]
-    fn as_user(mut self, (user, password): (&str, &str)) -> Outgoing {
-        self.credentials = Some((user.to_owned(), password.to_owned()));
-        self
-    }
-}
 
 /// What came back: HTTP status, meta statuscode, and the data (JSON answers only).
 #[derive(Debug)]
