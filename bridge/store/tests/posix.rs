@@ -1,24 +1,16 @@
 //! POSIX ids for NSS, and the daemon's throttle and verifier state.
 
 use authbridge_store::{
-    Directory, IdRange, LoginFailure, NewUser, SecurityStore, SqliteStore, Store, StoreError,
-    UserDataStore,
+    Directory, IdRange, LoginFailure, SecurityStore, SqliteStore, Store, StoreError, UserDataStore,
 };
+
+mod common;
+use common::local;
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
     (dir, store)
-}
-
-fn local(uid: &str, groups: &[&str]) -> NewUser {
-    NewUser {
-        uid: uid.into(),
-        backend: "Database".into(),
-        password_hash: Some("$argon2id$stand-in".into()),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-        ..NewUser::default()
-    }
 }
 
 #[test]

@@ -1,20 +1,13 @@
 //! The SQLite store, through the `Store` trait, on real files.
 
-use authbridge_store::{NewUser, SqliteStore, Store, StoreError, UserQuery};
+use authbridge_store::{SqliteStore, Store, StoreError, UserQuery};
 use std::path::Path;
+
+mod common;
+use common::local;
 
 fn open(dir: &Path) -> SqliteStore {
     SqliteStore::open(&dir.join("authbridge.sqlite")).unwrap()
-}
-
-fn local(uid: &str, groups: &[&str]) -> NewUser {
-    NewUser {
-        uid: uid.into(),
-        backend: "Database".into(),
-        password_hash: Some("$argon2id$stand-in".into()),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-        ..NewUser::default()
-    }
 }
 
 fn all(store: &SqliteStore) -> Vec<String> {

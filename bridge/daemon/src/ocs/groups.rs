@@ -21,6 +21,19 @@ fn exists(ctx: &Ctx, gid: &str) -> Result<bool, Reply> {
     Ok(validate_uid(gid).is_ok() && ctx.store().group_exists(gid)?)
 }
 
+/// The group in the path, for an admin-only endpoint: 403 for anyone else, 101
+/// when it does not exist.
+fn admins_group(ctx: &Ctx, path: &HashMap<String, String>) -> Result<String, Reply> {
+    if !ctx.caller.admin {
+        return Err(Reply::forbidden());
+    }
+    let gid = gid(path);
+    if !exists(ctx, &gid)? {
+        return Err(Reply::fail(101, "Group does not exist"));
+    }
+    Ok(gid)
+}
+
 /// `GET /cloud/groups?search=&limit=&offset=`: all groups for admins, the
 /// administered ones for subadmins.
 pub async fn list(parts: Parts, body: Body) -> Response {
@@ -102,13 +115,7 @@ pub async fn members(parts: Parts, body: Body) -> Response {
 /// unknown failure.
 pub async fn subadmins(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        if !ctx.caller.admin {
-            return Err(Reply::forbidden());
-        }
-        let gid = gid(&path);
-        if !exists(&ctx, &gid)? {
-            return Err(Reply::fail(101, "Group does not exist"));
-        }
+        let gid = admins_group(&ctx, &path)?;
         Ok(match ctx.store().group_subadmins(&gid) {
             Ok(users) => Reply::ok(json!(users)),
             Err(e) => Reply::fail(102, e.to_string()),
@@ -121,13 +128,7 @@ pub async fn subadmins(parts: Parts, body: Body) -> Response {
 /// (the admin group cannot be deleted).
 pub async fn delete(parts: Parts, body: Body) -> Response {
     run(parts, body, |ctx, path| async move {
-        if !ctx.caller.admin {
-            return Err(Reply::forbidden());
-        }
-        let gid = gid(&path);
-        if !exists(&ctx, &gid)? {
-            return Err(Reply::fail(101, "Group does not exist"));
-        }
+        let gid = admins_group(&ctx, &path)?;
         Ok(match ctx.store().delete_group(&gid) {
             Ok(()) => Reply::empty(),
             Err(e) => Reply::fail(102, e.to_string()),
