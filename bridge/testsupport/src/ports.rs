@@ -301,37 +301,31 @@ mod tests {
         TcpListener::bind(("127.0.0.1", port)).expect("free once released");
     }
 
-    #[test]
-    fn a_server_that_listens_is_waited_for() {
+    /// Starts a server that listens on `port` and waits until it does (or says
+    /// why it cannot).
+    fn listen_and_wait_on(port: u16) -> Result<(), PortTaken> {
         let dir = tempfile::tempdir().unwrap();
         let errors = dir.path().join("stderr");
-        let port = free_port();
         let server = python(LISTEN_AND_WAIT, port, &errors);
-        let waited = wait_until_listening(
+        wait_until_listening(
             server.0.id(),
             Ipv4Addr::LOCALHOST,
             port,
             Duration::from_secs(10),
             || std::fs::read_to_string(&errors).unwrap_or_default(),
-        );
-        assert!(waited.is_ok());
+        )
+    }
+
+    #[test]
+    fn a_server_that_listens_is_waited_for() {
+        assert!(listen_and_wait_on(free_port()).is_ok());
     }
 
     #[test]
     fn a_server_that_finds_its_port_taken_is_reported_for_a_retry() {
-        let dir = tempfile::tempdir().unwrap();
-        let errors = dir.path().join("stderr");
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
-        let server = python(LISTEN_AND_WAIT, port, &errors);
-        let waited = wait_until_listening(
-            server.0.id(),
-            Ipv4Addr::LOCALHOST,
-            port,
-            Duration::from_secs(10),
-            || std::fs::read_to_string(&errors).unwrap_or_default(),
-        );
-        let Err(PortTaken(output)) = waited else {
+        let Err(PortTaken(output)) = listen_and_wait_on(port) else {
             panic!("a taken port went unnoticed");
         };
         assert!(says_port_taken(&output), "{output}");
