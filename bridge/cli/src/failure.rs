@@ -11,7 +11,9 @@ pub const FAILED: u8 = 1;
 
 #[derive(Debug)]
 pub enum Failure {
-    /// The config file, the data directory or an argument is wrong (exit 3).
+    /// The configuration is wrong (exit 3): the config file for `check` and
+    /// `serve` (the user and group commands report theirs as `Failed`, exit 1,
+    /// as they always have), an argument, the password input.
     Config(String),
     /// The work itself failed (exit 1).
     Failed(anyhow::Error),
@@ -44,7 +46,9 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Config(message) => f.write_str(message),
-            // Unknown users and groups are named as such.
+            // An unknown user or group, when that is the whole error, is named as
+            // such; with context around it, the context leads.
+            Failure::Failed(e) if e.chain().count() > 1 => write!(f, "{e:#}"),
             Failure::Failed(e) => match e.downcast_ref::<StoreError>() {
                 Some(StoreError::NoSuchUser(u)) => write!(f, "user {u:?} does not exist"),
                 Some(StoreError::NoSuchGroup(g)) => write!(f, "group {g:?} does not exist"),
@@ -65,6 +69,14 @@ mod tests {
         assert_eq!(missing.to_string(), "user \"bob\" does not exist");
         let context = Failure::from(anyhow::anyhow!("inner").context("outer"));
         assert_eq!(context.to_string(), "outer: inner");
+        let wrapped = Failure::from(
+            anyhow::Error::from(StoreError::NoSuchUser("admin".into()))
+                .context("cannot create the first admin account"),
+        );
+        assert_eq!(
+            wrapped.to_string(),
+            "cannot create the first admin account: user \"admin\" does not exist"
+        );
         let config = Failure::config("x.toml: no such file");
         assert_eq!(config.exit_code(), CONFIG_ERROR);
         assert_eq!(config.to_string(), "x.toml: no such file");

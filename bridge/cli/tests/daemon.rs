@@ -420,3 +420,29 @@ fn requests_are_answered_in_order_however_their_bytes_arrive() {
         assert_eq!(answers_until_closed(&mut stream), wanted, "{shape}");
     }
 }
+
+#[test]
+fn a_frame_over_the_size_limit_closes_the_connection_however_it_arrives() {
+    use std::io::{Read, Write};
+    let d = Daemon::start(BIN, "");
+    // One byte over the daemon's 64 KiB request limit: alone, and with bytes after it
+    // (which the accepting thread reads ahead and hands on).
+    let prefix = (64 * 1024u32 + 1).to_be_bytes();
+    for tail in [&[][..], &[7u8; 100][..]] {
+        let mut stream = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(&prefix).unwrap();
+        stream.write_all(tail).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        assert!(answer.is_empty(), "answered {} bytes", answer.len());
+    }
+    // And the daemon goes on answering.
+    assert!(matches!(
+        ask(&d.socket, &Request::PasswdById(u32::MAX)).unwrap(),
+        Response::Passwd(entries) if entries.is_empty()
+    ));
+}

@@ -157,8 +157,8 @@ fn first_frame(stream: &UnixStream, max: usize, budget: &WaitBudget) -> First {
     frame[..got].copy_from_slice(read);
     let more = recv(stream, &mut frame[got..], false).unwrap_or(0);
     if got + more < end {
-        frame.truncate(got + more);
-        return First::Partial(frame);
+        // Only what arrived goes on (the async path allocates the body itself).
+        return First::Partial(Zeroizing::new(frame[..got + more].to_vec()));
     }
     frame.drain(..4);
     First::Frame(frame, Zeroizing::new(Vec::new()))

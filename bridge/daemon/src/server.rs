@@ -17,6 +17,7 @@ use tokio::net::UnixStream;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use zeroize::Zeroizing;
 
 use crate::log_budget::{self, LogBudget};
 use crate::service::{Answered, Service};
@@ -468,6 +469,11 @@ impl Incoming {
         let from_ahead = (self.ahead.len() - self.taken).min(buf.len());
         buf[..from_ahead].copy_from_slice(&self.ahead[self.taken..self.taken + from_ahead]);
         self.taken += from_ahead;
+        if self.taken == self.ahead.len() && !self.ahead.is_empty() {
+            // Used up: wiped and freed now, not when the connection closes.
+            self.ahead = Zeroizing::new(Vec::new());
+            self.taken = 0;
+        }
         self.stream.read_exact(&mut buf[from_ahead..]).await?;
         Ok(())
     }

@@ -150,7 +150,9 @@ fn read_events(mut bytes: &[u8], name: &OsStr) -> (bool, bool) {
         if event.mask & libc::IN_Q_OVERFLOW != 0 || named == name.as_bytes() {
             changed = true;
         }
-        if event.mask & ENDS != 0 {
+        // A lost queue may also have lost the end of the watch (IN_IGNORED,
+        // IN_DELETE_SELF): stop trusting it, and let readers look every time.
+        if event.mask & (ENDS | libc::IN_Q_OVERFLOW) != 0 {
             ended = true;
         }
         bytes = &bytes[end..];
@@ -226,10 +228,10 @@ mod tests {
         assert_eq!(read_events(&longer, name), (false, false));
         let batch = [other.clone(), event(libc::IN_MOVED_TO, "passwd")].concat();
         assert_eq!(read_events(&batch, name), (true, false));
-        // A lost queue may have held anything.
+        // A lost queue may have held anything, the watch's end included.
         assert_eq!(
             read_events(&event(libc::IN_Q_OVERFLOW, ""), name),
-            (true, false)
+            (true, true)
         );
         assert_eq!(
             read_events(&event(libc::IN_IGNORED, ""), name),

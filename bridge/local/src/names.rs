@@ -143,7 +143,9 @@ impl SystemFile {
         entries.looked_at = None;
         if let Ok(meta) = std::fs::metadata(&self.path) {
             let stamp = (meta.ino(), meta.mtime(), meta.mtime_nsec(), meta.len());
-            if entries.stamp == Some(stamp) {
+            // A change the watch reported is read even if the stamp looks the same
+            // (a rewrite of the same length within one timestamp tick).
+            if entries.stamp == Some(stamp) && generation.is_none() {
                 entries.looked_at = generation;
             } else if let Ok(text) = std::fs::read_to_string(&self.path) {
                 *entries = Entries {

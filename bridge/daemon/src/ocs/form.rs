@@ -8,9 +8,17 @@ use std::borrow::Cow;
 use zeroize::{Zeroize, Zeroizing};
 
 /// The pairs in order; a key may repeat. Values may be passwords: they are
-/// wiped when the form is dropped.
-#[derive(Debug, Default, Clone)]
+/// wiped when the form is dropped and never shown by `Debug`.
+#[derive(Default, Clone)]
 pub struct Form(Vec<(String, String)>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(key, _)| (key, "…")))
+            .finish()
+    }
+}
 
 impl Drop for Form {
     fn drop(&mut self) {

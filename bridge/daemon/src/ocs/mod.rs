@@ -19,7 +19,7 @@ mod users;
 
 use authbridge_core::SecretString;
 use authbridge_proto::AuthStatus;
-use authbridge_store::{ProvisioningStore, Store};
+use authbridge_store::{ProvisioningStore, SqliteStore, Store, StoreError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -316,12 +316,35 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
+    // The decoded bytes hold the password: wiped once split.
+    let decoded = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?,
+    );
+    let text = std::str::from_utf8(&decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_owned(), SecretString::from(password.to_owned())))
+}
+
+/// The caller's admin flag and subadmin groups. A store that fails leaves them
+/// unknown (an error, not "no rights"); an account the store does not hold (a
+/// backend accepted it but its first login could not be recorded) has none. An
+/// admin's subadmin groups add nothing and are not read.
+fn rights_of(store: &SqliteStore, uid: &str) -> Result<(bool, Vec<String>), StoreError> {
+    let groups = match store.user_groups(uid) {
+        Ok(groups) => groups,
+        Err(StoreError::NoSuchUser(_)) => return Ok((false, Vec::new())),
+        Err(e) => return Err(e),
+    };
+    let admin = groups
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(authbridge_local::ADMIN_GROUP));
+    let subadmin_of = match admin {
+        true => Vec::new(),
+        false => store.subadmin_groups(uid)?,
+    };
+    Ok((admin, subadmin_of))
 }
 
 enum Login {
@@ -344,20 +367,7 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
         .await;
     match (checked.answer.status, checked.answer.uid) {
         (AuthStatus::Accepted, Some(uid)) => {
-            let store = ocs.service.store();
-            // Without them the caller's rights are unknown: not "no rights".
-            // An admin's subadmin groups add nothing and are not read.
-            let rights = store.user_groups(&uid).and_then(|groups| {
-                let admin = groups
-                    .iter()
-                    .any(|g| g.eq_ignore_ascii_case(authbridge_local::ADMIN_GROUP));
-                let subadmin_of = match admin {
-                    true => Vec::new(),
-                    false => store.subadmin_groups(&uid)?,
-                };
-                Ok((admin, subadmin_of))
-            });
-            let (admin, subadmin_of) = match rights {
+            let (admin, subadmin_of) = match rights_of(ocs.service.store(), &uid) {
                 Ok(rights) => rights,
                 Err(e) => {
                     tracing::error!(%uid, "the store failed while reading the caller's groups: {e}");
@@ -492,5 +502,33 @@ async fn auth_check(
             .into_response(),
         Login::Throttled => StatusCode::TOO_MANY_REQUESTS.into_response(),
         Login::Unavailable | Login::StoreFailed => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod rights_tests {
+    use super::*;
+    use authbridge_store::NewUser;
+
+    #[test]
+    fn rights_come_from_the_store_and_an_unrecorded_account_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let user = |uid: &str, groups: &[&str]| NewUser {
+            uid: uid.into(),
+            backend: "Database".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..NewUser::default()
+        };
+        store.create_user(&user("boss", &["admin"]), 1).unwrap();
+        store.create_user(&user("sub", &["team"]), 1).unwrap();
+        store.add_subadmin("team", "sub").unwrap();
+        assert_eq!(rights_of(&store, "boss").unwrap(), (true, vec![]));
+        assert_eq!(
+            rights_of(&store, "sub").unwrap(),
+            (false, vec!["team".to_owned()])
+        );
+        // Accepted by a backend, never recorded: no rights, and no failure.
+        assert_eq!(rights_of(&store, "ghost").unwrap(), (false, vec![]));
     }
 }
