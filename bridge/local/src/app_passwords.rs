@@ -80,7 +80,7 @@ pub fn random_alphanumeric(len: usize) -> String {
 /// Five groups of five base-62 characters joined by "-" (about 149 bits from the
 /// OS CSPRNG), the shape occ prints (`kFrH9-TXk4s-...`).
 pub fn generate_app_password() -> String {
-    let letters = random_alphanumeric(25);
+    let letters = zeroize::Zeroizing::new(random_alphanumeric(25));
     let groups: Vec<&str> = (0..5).map(|i| &letters[i * 5..i * 5 + 5]).collect();
     groups.join("-")
 }

@@ -45,7 +45,16 @@ impl Form {
                 Some(at) => (&sequence[..at], &sequence[at + 1..]),
                 None => (sequence, &[][..]),
             };
-            form.0.push((decode(k)?, decode(v)?));
+            let key = decode(k).ok_or_else(|| {
+                BadForm(format!(
+                    "the key {:?} is not UTF-8 once decoded",
+                    String::from_utf8_lossy(k)
+                ))
+            })?;
+            // A value may be a password: the message names its key, never the value.
+            let value = decode(v)
+                .ok_or_else(|| BadForm(format!("the value of {key:?} is not UTF-8 once decoded")));
+            form.0.push((key, value?));
         }
         Ok(form)
     }
@@ -88,8 +97,8 @@ impl Form {
 }
 
 /// `+` is a space, `%XX` a byte; the bytes must be UTF-8 (a U+FFFD that was sent
-/// is kept, an invalid sequence refused).
-fn decode(raw: &[u8]) -> Result<String, BadForm> {
+/// is kept, an invalid sequence refused: `None`).
+fn decode(raw: &[u8]) -> Option<String> {
     // A copy only when there is a `+` to turn into a space; wiped after.
     let copy: Zeroizing<Vec<u8>>;
     let spaced: &[u8] = if raw.contains(&b'+') {
@@ -105,12 +114,7 @@ fn decode(raw: &[u8]) -> Result<String, BadForm> {
     percent_encoding::percent_decode(spaced)
         .decode_utf8()
         .map(Cow::into_owned)
-        .map_err(|_| {
-            BadForm(format!(
-                "{:?} is not UTF-8 once decoded",
-                String::from_utf8_lossy(raw)
-            ))
-        })
+        .ok()
 }
 
 #[cfg(test)]
@@ -129,7 +133,11 @@ mod tests {
         assert!(Form::parse(&[b'a', b'=', 0xff]).is_err());
         assert_eq!(
             Form::parse(b"groups[]=%C3").unwrap_err(),
-            BadForm("\"%C3\" is not UTF-8 once decoded".into())
+            BadForm("the value of \"groups[]\" is not UTF-8 once decoded".into())
+        );
+        assert_eq!(
+            Form::parse(b"k%C3=1").unwrap_err(),
+            BadForm("the key \"k%C3\" is not UTF-8 once decoded".into())
         );
     }
 

@@ -18,15 +18,16 @@ use crate::mail::token_hash;
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
+    /// A single-use secret: wiped when dropped.
     #[serde(default)]
-    token: String,
+    token: Zeroizing<String>,
 }
 
 #[derive(Deserialize)]
 pub struct SetForm {
+    /// The token and the passwords are wiped when the form is dropped.
     #[serde(default)]
-    token: String,
-    /// Wiped when the form is dropped.
+    token: Zeroizing<String>,
     #[serde(default)]
     password: Zeroizing<String>,
     #[serde(default)]
