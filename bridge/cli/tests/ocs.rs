@@ -941,6 +941,22 @@ fn store_failures_give_the_documented_failure_codes() {
     api.expect_in_every_variant(102, "group subadmins: unknown failure", |_| {
         Outgoing::get("/cloud/groups/team/subadmins").as_user(admin)
     });
+    // The store's own words (here the trigger's) go to the log, not to the client.
+    let refused = Outgoing::post("/cloud/groups")
+        .form("groupid", "g9")
+        .as_user(admin);
+    let answer = api.send(&refused, V1_XML);
+    expect(&answer, V1_XML, 103, "create group: failed");
+    assert!(
+        !answer.body.contains("refused by the test"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        api.d.log().contains("refused by the test"),
+        "{}",
+        api.d.log()
+    );
 }
 
 /// A store that fails to read is a server error (996, HTTP 500 in v2), never a

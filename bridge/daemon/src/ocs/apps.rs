@@ -200,7 +200,7 @@ async fn switch(parts: Parts, body: Body, on: bool) -> Response {
         }
         match ctx.switches().set(ctx.store(), m, on) {
             Ok(()) => Reply::empty(),
-            Err(e) => Reply::fail(996, e.to_string()),
+            Err(e) => Reply::store_failure(&e),
         }
     })
     .await

@@ -88,6 +88,31 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// A documented failure code for a store error: its own words when they are
+    /// about the request (no such user, already exists, the admin group), fixed
+    /// words when the store itself failed (its detail goes to the log only).
+    pub fn store_refusal(code: u32, e: &StoreError) -> Reply {
+        match e {
+            StoreError::NoSuchUser(_)
+            | StoreError::NoSuchGroup(_)
+            | StoreError::UserExists(_)
+            | StoreError::GroupExists(_)
+            | StoreError::AdminGroup
+            | StoreError::InvalidUid(_)
+            | StoreError::IdRangeExhausted
+            | StoreError::InvalidIdRange(..) => Reply::fail(code, e.to_string()),
+            StoreError::NotAStore { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Sqlite(_)
+            | StoreError::Io { .. } => Reply {
+                code,
+                ..Reply::store_failure(e)
+            },
+        }
+    }
+}
+
 /// `?` on a store call in a handler that returns `Result<Reply, Reply>`.
 impl From<StoreError> for Reply {
     fn from(e: StoreError) -> Reply {

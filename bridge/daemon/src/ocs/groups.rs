@@ -89,7 +89,7 @@ pub async fn create(parts: Parts, body: Body) -> Response {
                 },
             },
             Err(StoreError::GroupExists(_)) => Reply::fail(102, "group exists"),
-            Err(e) => Reply::fail(103, e.to_string()),
+            Err(e) => Reply::store_refusal(103, &e),
         }
     })
     .await
@@ -118,7 +118,7 @@ pub async fn subadmins(parts: Parts, body: Body) -> Response {
         let gid = admins_group(&ctx, &path)?;
         Ok(match ctx.store().group_subadmins(&gid) {
             Ok(users) => Reply::ok(json!(users)),
-            Err(e) => Reply::fail(102, e.to_string()),
+            Err(e) => Reply::store_refusal(102, &e),
         })
     })
     .await
@@ -131,7 +131,7 @@ pub async fn delete(parts: Parts, body: Body) -> Response {
         let gid = admins_group(&ctx, &path)?;
         Ok(match ctx.store().delete_group(&gid) {
             Ok(()) => Reply::empty(),
-            Err(e) => Reply::fail(102, e.to_string()),
+            Err(e) => Reply::store_refusal(102, &e),
         })
     })
     .await

@@ -87,7 +87,7 @@ pub async fn list(parts: Parts, body: Body) -> Response {
             };
             match ctx.store().users(&query) {
                 Ok(users) => users.into_iter().map(|u| u.uid).collect(),
-                Err(e) => return Err(Reply::fail(BAD_INPUT, e.to_string())),
+                Err(e) => return Err(Reply::store_refusal(BAD_INPUT, &e)),
             }
         } else {
             // A subadmin sees the members of the groups they administer.
@@ -272,7 +272,7 @@ pub async fn add(parts: Parts, body: Body) -> Response {
             Err(StoreError::NoSuchGroup(g)) => {
                 return Reply::fail(104, format!("group {g} does not exist"));
             }
-            Err(e) => return Reply::fail(103, e.to_string()),
+            Err(e) => return Reply::store_refusal(103, &e),
         };
         if welcome && let Err(e) = crate::ocs::mail::send_welcome(&ctx, &created.uid).await {
             // Nothing may stay behind from a failed create.
@@ -433,7 +433,7 @@ pub async fn edit(parts: Parts, body: Body) -> Response {
         match result {
             Ok(()) => Reply::empty(),
             Err(StoreError::NoSuchUser(_)) => Reply::fail(101, "User does not exist"),
-            Err(e) => Reply::fail(102, e.to_string()),
+            Err(e) => Reply::store_refusal(102, &e),
         }
     })
     .await
@@ -456,7 +456,7 @@ async fn set_enabled(parts: Parts, body: Body, enabled: bool) -> Response {
         }
         match ctx.store().set_enabled(&user.uid, enabled) {
             Ok(()) => Reply::empty(),
-            Err(e) => Reply::fail(101, e.to_string()),
+            Err(e) => Reply::store_refusal(101, &e),
         }
     })
     .await
@@ -489,7 +489,7 @@ pub async fn delete(parts: Parts, body: Body) -> Response {
         }
         match ctx.store().delete_user(&user.uid) {
             Ok(()) => Reply::empty(),
-            Err(e) => Reply::fail(101, e.to_string()),
+            Err(e) => Reply::store_refusal(101, &e),
         }
     })
     .await
@@ -551,7 +551,7 @@ pub async fn add_to_group(parts: Parts, body: Body) -> Response {
         };
         match ctx.store().add_member(&gid, &uid) {
             Ok(_) => Reply::empty(),
-            Err(e) => Reply::fail(105, e.to_string()),
+            Err(e) => Reply::store_refusal(105, &e),
         }
     })
     .await
@@ -578,7 +578,7 @@ pub async fn remove_from_group(parts: Parts, body: Body) -> Response {
         }
         match ctx.store().remove_member(&gid, &uid) {
             Ok(_) => Reply::empty(),
-            Err(e) => Reply::fail(105, e.to_string()),
+            Err(e) => Reply::store_refusal(105, &e),
         }
     })
     .await
@@ -613,7 +613,7 @@ pub async fn promote(parts: Parts, body: Body) -> Response {
         }
         match ctx.store().add_subadmin(&gid, &uid) {
             Ok(_) => Reply::empty(),
-            Err(e) => Reply::fail(103, e.to_string()),
+            Err(e) => Reply::store_refusal(103, &e),
         }
     })
     .await
@@ -630,7 +630,7 @@ pub async fn demote(parts: Parts, body: Body) -> Response {
         match ctx.store().remove_subadmin(&gid, &uid) {
             Ok(true) => Reply::empty(),
             Ok(false) => Reply::fail(102, "User is not a subadmin of this group"),
-            Err(e) => Reply::fail(103, e.to_string()),
+            Err(e) => Reply::store_refusal(103, &e),
         }
     })
     .await
@@ -648,7 +648,7 @@ pub async fn subadmin_groups(parts: Parts, body: Body) -> Response {
         }
         match ctx.store().subadmin_groups(&user.uid) {
             Ok(groups) => Reply::ok(json!(groups)),
-            Err(e) => Reply::fail(102, e.to_string()),
+            Err(e) => Reply::store_refusal(102, &e),
         }
     })
     .await
