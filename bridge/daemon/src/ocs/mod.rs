@@ -91,7 +91,6 @@ pub fn client_address(
         .unwrap_or(peer)
 }
 
-/// The authenticated caller and what they may do.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +128,7 @@ mod tests {
     }
 }
 
+/// The authenticated caller and what they may do.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub uid: String,
