@@ -548,7 +548,8 @@ fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
         expect(login("alice-mail-pw"), true, SUCCESS);
     }
     assert_eq!(imap.logins_reaching("alice", 1), 1, "{}", imap.log());
-    assert_eq!(d.log().matches("backend=cache").count(), 9);
+    let log = d.log();
+    assert_eq!(log.matches("backend=cache").count(), 9, "{log}\n{}", imap.log());
     // A password that was not accepted goes to the server, and is refused.
     expect(login("not-alices-pw"), false, AUTH_ERR);
     assert_eq!(
@@ -558,7 +559,8 @@ fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
         imap.log()
     );
     expect(login("alice-mail-pw"), true, SUCCESS);
-    assert_eq!(d.log().matches("backend=cache").count(), 10);
+    let log = d.log();
+    assert_eq!(log.matches("backend=cache").count(), 10, "{log}\n{}", imap.log());
 
     // Disabled by the CLI: refused at once, the remembered password included.
     d.cli(&["user", "disable", "alice"], None);
