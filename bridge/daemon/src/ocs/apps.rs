@@ -5,16 +5,11 @@
 
 use authbridge_core::BackendKind;
 use authbridge_store::{ProvisioningStore, SqliteStore};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::response::Response;
 use serde_json::json;
 use std::collections::HashMap;
 
+use super::Ctx;
 use super::envelope::Reply;
-use super::{Parts, run};
-
-type Body = Result<Bytes, BytesRejection>;
 
 pub struct Module {
     pub id: &'static str,
@@ -141,77 +136,71 @@ fn appid(path: &HashMap<String, String>) -> String {
 }
 
 /// `GET /cloud/apps?filter=enabled|disabled`: 101 for another filter.
-pub async fn list(parts: Parts, body: Body) -> Response {
-    run(parts, body, |ctx, _| async move {
-        if !ctx.caller.admin {
-            return Reply::forbidden();
-        }
-        let filter = ctx.query.get("filter").filter(|f| !f.is_empty());
-        let want = match filter {
-            None => None,
-            Some("enabled") => Some(true),
-            Some("disabled") => Some(false),
-            Some(other) => return Reply::fail(101, format!("unknown filter {other:?}")),
-        };
-        let apps: Vec<&str> = MODULES
-            .iter()
-            .filter(|m| want.is_none_or(|w| ctx.switches().enabled(m.id) == w))
-            .map(|m| m.id)
-            .collect();
-        Reply::ok(json!({ "apps": apps }))
-    })
-    .await
+pub async fn list(ctx: Ctx) -> Result<Reply, Reply> {
+    if !ctx.caller.admin {
+        return Err(Reply::forbidden());
+    }
+    let filter = ctx.params.get("filter").filter(|f| !f.is_empty());
+    let want = match filter {
+        None => None,
+        Some("enabled") => Some(true),
+        Some("disabled") => Some(false),
+        Some(other) => return Err(Reply::fail(101, format!("unknown filter {other:?}"))),
+    };
+    let apps: Vec<&str> = MODULES
+        .iter()
+        .filter(|m| want.is_none_or(|w| ctx.switches().enabled(m.id) == w))
+        .map(|m| m.id)
+        .collect();
+    Ok(Reply::ok(json!({ "apps": apps })))
 }
 
 /// `GET /cloud/apps/{appid}`: 998 for a module authbridge does not have.
-pub async fn info(parts: Parts, body: Body) -> Response {
-    run(parts, body, |ctx, path| async move {
-        if !ctx.caller.admin {
-            return Reply::forbidden();
-        }
-        let Some(m) = module(&appid(&path)) else {
-            return Reply::not_found("App");
-        };
-        Reply::ok(json!({
-            "id": m.id,
-            "name": m.name,
-            "description": m.description,
-            "licence": "MIT OR Apache-2.0",
-            "author": "authbridge",
-            "version": env!("CARGO_PKG_VERSION"),
-            "shipped": true,
-            "enabled": ctx.switches().enabled(m.id),
-            "types": [if m.kind.is_some() { "authentication" } else { "prevent_group_restriction" }],
-        }))
-    })
-    .await
+pub async fn info(ctx: Ctx) -> Result<Reply, Reply> {
+    if !ctx.caller.admin {
+        return Err(Reply::forbidden());
+    }
+    let Some(m) = module(&appid(&ctx.path)) else {
+        return Err(Reply::not_found("App"));
+    };
+    Ok(Reply::ok(json!({
+        "id": m.id,
+        "name": m.name,
+        "description": m.description,
+        "licence": "MIT OR Apache-2.0",
+        "author": "authbridge",
+        "version": env!("CARGO_PKG_VERSION"),
+        "shipped": true,
+        "enabled": ctx.switches().enabled(m.id),
+        "types": [if m.kind.is_some() { "authentication" } else { "prevent_group_restriction" }],
+    })))
 }
 
-async fn switch(parts: Parts, body: Body, on: bool) -> Response {
-    run(parts, body, move |ctx, path| async move {
-        if !ctx.caller.admin {
-            return Reply::forbidden();
-        }
-        let Some(m) = module(&appid(&path)) else {
-            return Reply::not_found("App");
-        };
-        if m.required && !on {
-            return Reply::fail(101, format!("{} cannot be disabled through itself", m.id));
-        }
-        match ctx.switches().set(ctx.store(), m, on) {
-            Ok(()) => Reply::empty(),
-            Err(e) => Reply::store_failure(&e),
-        }
-    })
-    .await
+async fn switch(ctx: Ctx, on: bool) -> Result<Reply, Reply> {
+    if !ctx.caller.admin {
+        return Err(Reply::forbidden());
+    }
+    let Some(m) = module(&appid(&ctx.path)) else {
+        return Err(Reply::not_found("App"));
+    };
+    if m.required && !on {
+        return Err(Reply::fail(
+            101,
+            format!("{} cannot be disabled through itself", m.id),
+        ));
+    }
+    ctx.switches()
+        .set(ctx.store(), m, on)
+        .map_err(|e| Reply::store_failure(&e))?;
+    Ok(Reply::empty())
 }
 
 /// `POST /cloud/apps/{appid}`
-pub async fn enable(parts: Parts, body: Body) -> Response {
-    switch(parts, body, true).await
+pub async fn enable(ctx: Ctx) -> Result<Reply, Reply> {
+    switch(ctx, true).await
 }
 
 /// `DELETE /cloud/apps/{appid}`
-pub async fn disable(parts: Parts, body: Body) -> Response {
-    switch(parts, body, false).await
+pub async fn disable(ctx: Ctx) -> Result<Reply, Reply> {
+    switch(ctx, false).await
 }

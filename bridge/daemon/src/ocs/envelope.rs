@@ -32,6 +32,8 @@ pub const NOT_FOUND: u32 = 998;
 pub const FORBIDDEN: u32 = 403;
 /// What Nextcloud answers when a controller fails (v2: HTTP 500).
 pub const SERVER_ERROR: u32 = 996;
+/// The brute-force throttle said no (HTTP 429 in v1 too).
+pub const THROTTLED: u32 = 429;
 
 /// An answer before it is rendered: the OCS code, a message and the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +68,14 @@ impl Reply {
         Reply::fail(
             FORBIDDEN,
             "Logged in account must be an admin or a sub admin of the group",
+        )
+    }
+
+    /// Too many failed logins from this source: HTTP 429 in both versions.
+    pub fn throttled() -> Reply {
+        Reply::fail(
+            THROTTLED,
+            "Too many failed logins from this address; try again later",
         )
     }
 
@@ -120,21 +130,14 @@ impl From<StoreError> for Reply {
     }
 }
 
-/// What a handler returns: a reply, or `Result<Reply, Reply>` where `?` ends it
-/// early with the error's reply.
-pub trait IntoReply {
-    fn into_reply(self) -> Reply;
-}
-
-impl IntoReply for Reply {
-    fn into_reply(self) -> Reply {
-        self
-    }
-}
-
-impl IntoReply for Result<Reply, Reply> {
-    fn into_reply(self) -> Reply {
-        self.unwrap_or_else(|reply| reply)
+/// A handler returns a reply, or `Result<Reply, Reply>` where `?` ends it early
+/// with the error's reply. The reply travels in the response's extensions to
+/// `request::render_replies`, which knows the version and format to render it in.
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = StatusCode::OK.into_response();
+        response.extensions_mut().insert(self);
+        response
     }
 }
 
@@ -159,6 +162,7 @@ pub fn format_of(query_format: Option<&str>, headers: &HeaderMap) -> Format {
 fn http_status(version: Version, code: u32) -> StatusCode {
     let status = match (version, code) {
         (_, UNAUTHORISED) => 401,
+        (_, THROTTLED) => 429,
         (Version::V1, _) => 200,
         (Version::V2, OK) => 200,
         (Version::V2, NOT_FOUND) => 404,

@@ -59,6 +59,66 @@ impl Form {
         Ok(form)
     }
 
+    /// A JSON object body as the pairs Nextcloud reads from it: a string as
+    /// itself, a number as written, `true` and `false` as `1` and `0`, `null` as
+    /// absent; a list as `key[]` pairs and an object as `key[name]` pairs. What
+    /// nests deeper than that names no parameter any endpoint takes: refused.
+    pub fn from_json(bytes: &[u8]) -> Result<Form, BadForm> {
+        use serde_json::Value;
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| BadForm(format!("the JSON body does not parse: {e}")))?;
+        let Value::Object(object) = value else {
+            return Err(BadForm("the JSON body is not an object".into()));
+        };
+        // Strings are moved, not copied, so that dropping the form wipes them.
+        fn push(form: &mut Form, key: String, value: Value) -> Result<(), BadForm> {
+            let text = match value {
+                Value::Null => return Ok(()),
+                Value::Bool(b) => if b { "1" } else { "0" }.to_owned(),
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s,
+                Value::Array(_) | Value::Object(_) => {
+                    return Err(BadForm(format!("the JSON value of {key:?} nests too deep")));
+                }
+            };
+            form.0.push((key, text));
+            Ok(())
+        }
+        let mut form = Form::default();
+        for (key, value) in object {
+            match value {
+                Value::Array(items) => {
+                    for item in items {
+                        push(&mut form, format!("{key}[]"), item)?;
+                    }
+                }
+                Value::Object(fields) => {
+                    for (name, item) in fields {
+                        push(&mut form, format!("{key}[{name}]"), item)?;
+                    }
+                }
+                scalar => push(&mut form, key, scalar)?,
+            }
+        }
+        Ok(form)
+    }
+
+    /// Drops every value given for `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain_mut(|(k, v)| {
+            let keep = k != key;
+            if !keep {
+                v.zeroize();
+            }
+            keep
+        });
+    }
+
+    /// Adds `later`'s pairs after these: where a key repeats, `later` wins.
+    pub fn append(&mut self, mut later: Form) {
+        self.0.append(&mut later.0);
+    }
+
     /// Every pair, decoded, in the order given.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
@@ -139,6 +199,33 @@ mod tests {
             Form::parse(b"k%C3=1").unwrap_err(),
             BadForm("the key \"k%C3\" is not UTF-8 once decoded".into())
         );
+    }
+
+    #[test]
+    fn json_bodies_become_the_pairs_a_form_would_give() {
+        let f = Form::from_json(
+            br#"{"userid":"ann","groups":["a","b"],"subadmin":true,"quota":5,"x":null,"q":{"k":"v"}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.get("userid"), Some("ann"));
+        assert_eq!(f.list("groups"), ["a", "b"]);
+        assert_eq!(f.get("subadmin"), Some("1"));
+        assert_eq!(f.get("quota"), Some("5"));
+        assert_eq!(f.get("x"), None);
+        assert_eq!(f.list("q"), ["v"]);
+        assert!(Form::from_json(br#"{"groups":[["a"]]}"#).is_err());
+        assert!(Form::from_json(br#""ann""#).is_err());
+        assert!(Form::from_json(b"{").is_err());
+    }
+
+    #[test]
+    fn removing_and_appending_keep_the_later_value() {
+        let mut f = Form::parse(b"a=1&format=json&b=2").unwrap();
+        f.remove("format");
+        f.append(Form::parse(b"b=3").unwrap());
+        assert_eq!(f.pairs().len(), 3);
+        assert_eq!(f.get("format"), None);
+        assert_eq!(f.get("b"), Some("3"));
     }
 
     #[test]

@@ -15,27 +15,25 @@ mod form;
 mod groups;
 mod mail;
 mod page;
+mod request;
 mod users;
 
 use authbridge_core::SecretString;
 use authbridge_proto::AuthStatus;
 use authbridge_store::{ProvisioningStore, SqliteStore, Store, StoreError};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
-use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use apps::Switches;
-pub use envelope::{Format, IntoReply, Reply, Version};
+pub use envelope::{Format, Reply, Version};
 pub use form::Form;
+pub use request::Ctx;
 
 use crate::service::Service;
 
@@ -140,14 +138,6 @@ pub struct Caller {
     pub subadmin_of: Vec<String>,
 }
 
-/// What an endpoint gets: the caller, the body and the query.
-pub struct Ctx {
-    pub ocs: Arc<Ocs>,
-    pub caller: Caller,
-    pub body: Form,
-    pub query: Form,
-}
-
 impl Ctx {
     pub fn store(&self) -> &authbridge_store::SqliteStore {
         self.ocs.service.store()
@@ -225,88 +215,15 @@ pub fn router(ocs: Arc<Ocs>) -> Router {
             "/apps/{appid}",
             get(apps::info).post(apps::enable).delete(apps::disable),
         );
-    Router::new()
+    let ocs_api = Router::new()
         .nest("/ocs/{api}/cloud", cloud)
+        .layer(axum::middleware::from_fn(request::render_replies));
+    Router::new()
+        .merge(ocs_api)
         .route("/auth/check", get(auth_check))
         .route("/password/set", get(page::show).post(page::set))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::map_request(remember_path))
         .with_state(ocs)
-}
-
-/// The request as every endpoint sees it before its own work.
-pub struct Request {
-    pub api: String,
-    /// The path's ids, percent-decoded; None when they were not valid UTF-8.
-    pub path: Option<HashMap<String, String>>,
-    pub headers: HeaderMap,
-    pub raw_query: Option<String>,
-    /// None when the body could not be read within [`MAX_BODY`].
-    pub body: Option<Bytes>,
-    pub client: SocketAddr,
-}
-
-/// The extractors every OCS route takes (the body comes last, separately).
-pub type Parts = (
-    State<Arc<Ocs>>,
-    Result<Path<HashMap<String, String>>, PathRejection>,
-    ConnectInfo<SocketAddr>,
-    RawQuery,
-    HeaderMap,
-);
-
-/// Gathers the extractors and runs `handler` as an OCS endpoint.
-pub async fn run<F, Fut>(parts: Parts, body: Result<Bytes, BytesRejection>, handler: F) -> Response
-where
-    F: FnOnce(Ctx, HashMap<String, String>) -> Fut,
-    Fut: Future,
-    Fut::Output: IntoReply,
-{
-    let (State(ocs), path, ConnectInfo(client), RawQuery(raw_query), headers) = parts;
-    // The api segment is matched by the router; it is the only key always present.
-    let (api, path) = match path {
-        Ok(Path(mut p)) => (p.remove("api").unwrap_or_default(), Some(p)),
-        Err(_) => (api_from_uri_fallback(&headers), None),
-    };
-    let request = Request {
-        api,
-        path,
-        headers,
-        raw_query,
-        body: body.ok(),
-        client,
-    };
-    endpoint(ocs, request, handler).await
-}
-
-/// When the path ids do not decode, the version is still needed to answer in the
-/// right envelope; the router passes the original path in this header.
-fn api_from_uri_fallback(headers: &HeaderMap) -> String {
-    headers
-        .get(ORIGINAL_PATH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|p| p.strip_prefix("/ocs/"))
-        .and_then(|p| p.split('/').next())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-const ORIGINAL_PATH: &str = "x-authbridge-original-path";
-
-/// Keeps the original path in a header for [`api_from_uri_fallback`].
-async fn remember_path(mut req: axum::extract::Request) -> axum::extract::Request {
-    if let Ok(value) = axum::http::HeaderValue::from_str(req.uri().path()) {
-        req.headers_mut().insert(ORIGINAL_PATH, value);
-    }
-    req
-}
-
-fn version_of(api: &str) -> Option<Version> {
-    match api {
-        "v1.php" => Some(Version::V1),
-        "v2.php" => Some(Version::V2),
-        _ => None,
-    }
 }
 
 /// Decodes `Authorization: Basic ...` into login and password.
@@ -385,100 +302,6 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
         (AuthStatus::Unavailable, _) => Login::Unavailable,
         _ => Login::Refused,
     }
-}
-
-/// Runs an endpoint: version, format, the OCS-APIRequest header, the body, the
-/// caller; then renders its reply.
-async fn endpoint<F, Fut>(ocs: Arc<Ocs>, req: Request, handler: F) -> Response
-where
-    F: FnOnce(Ctx, HashMap<String, String>) -> Fut,
-    Fut: Future,
-    Fut::Output: IntoReply,
-{
-    let Some(version) = version_of(&req.api) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let query = Form::parse(req.raw_query.as_deref().unwrap_or("").as_bytes());
-    let format = envelope::format_of(
-        query.as_ref().ok().and_then(|q| q.get("format")),
-        &req.headers,
-    );
-    let api_request = req
-        .headers
-        .get("OCS-APIRequest")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if !api_request {
-        // Nextcloud's SecurityMiddleware answer to a request without the header.
-        return (
-            StatusCode::PRECONDITION_FAILED,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            r#"{"message":"CSRF check failed"}"#,
-        )
-            .into_response();
-    }
-    let caller = match login(&ocs, &req.headers, req.client, "ocs").await {
-        Login::Accepted(caller) => caller,
-        Login::Refused => return envelope::render(Reply::unauthorised(), version, format),
-        Login::Unavailable => {
-            let reply = Reply::fail(
-                envelope::SERVER_ERROR,
-                "The account's server cannot be reached; try again later",
-            );
-            return envelope::render(reply, version, format);
-        }
-        Login::StoreFailed => {
-            let reply = Reply::fail(
-                envelope::SERVER_ERROR,
-                "The account store failed; the daemon's log has the details",
-            );
-            return envelope::render(reply, version, format);
-        }
-        Login::Throttled => {
-            let mut response = envelope::render(
-                Reply::fail(
-                    429,
-                    "Too many failed logins from this address; try again later",
-                ),
-                version,
-                format,
-            );
-            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            return response;
-        }
-    };
-    // Malformed input is refused before any endpoint runs, so nothing is written.
-    let invalid = |message: String| {
-        envelope::render(Reply::fail(envelope::BAD_INPUT, message), version, format)
-    };
-    let Some(raw_body) = req.body else {
-        return invalid(format!(
-            "the body exceeds {MAX_BODY} bytes or could not be read"
-        ));
-    };
-    let body = match Form::parse(&raw_body) {
-        Ok(form) => form,
-        Err(e) => return invalid(e.0),
-    };
-    let query = match query {
-        Ok(form) => form,
-        Err(e) => return invalid(e.0),
-    };
-    let Some(path) = req.path else {
-        return invalid("the id in the path is not valid UTF-8".into());
-    };
-    let reply = handler(
-        Ctx {
-            ocs,
-            caller,
-            body,
-            query,
-        },
-        path,
-    )
-    .await
-    .into_reply();
-    envelope::render(reply, version, format)
 }
 
 /// `GET /auth/check` with Basic auth: 204 accepted, 401 rejected (with
