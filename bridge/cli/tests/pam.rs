@@ -549,7 +549,12 @@ fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
     }
     assert_eq!(imap.logins_reaching("alice", 1), 1, "{}", imap.log());
     let log = d.log();
-    assert_eq!(log.matches("backend=cache").count(), 9, "{log}\n{}", imap.log());
+    assert_eq!(
+        log.matches("backend=cache").count(),
+        9,
+        "{log}\n{}",
+        imap.log()
+    );
     // A password that was not accepted goes to the server, and is refused.
     expect(login("not-alices-pw"), false, AUTH_ERR);
     assert_eq!(
@@ -560,7 +565,12 @@ fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
     );
     expect(login("alice-mail-pw"), true, SUCCESS);
     let log = d.log();
-    assert_eq!(log.matches("backend=cache").count(), 10, "{log}\n{}", imap.log());
+    assert_eq!(
+        log.matches("backend=cache").count(),
+        10,
+        "{log}\n{}",
+        imap.log()
+    );
 
     // Disabled by the CLI: refused at once, the remembered password included.
     d.cli(&["user", "disable", "alice"], None);
