@@ -18,6 +18,7 @@ pub mod http;
 mod inline;
 mod log_budget;
 mod mail;
+mod modules;
 mod nss_cache;
 pub mod ocs;
 mod server;

@@ -79,7 +79,7 @@ pub struct Service {
     /// The daemon's own euid: peers running as it are trusted like root.
     own_uid: u32,
     /// Which optional modules are on (the OCS apps API switches them).
-    switches: crate::ocs::Switches,
+    switches: crate::modules::Switches,
     /// Refused attempts are logged at most this often (a flood must not flood
     /// the journal).
     refusals_logged: LogBudget,
@@ -190,7 +190,7 @@ impl Service {
             .map_err(ServiceError::Throttle)?;
         // SAFETY: geteuid cannot fail and touches no memory.
         let own_uid = unsafe { libc::geteuid() };
-        let switches = crate::ocs::Switches::load(&store).map_err(ServiceError::Switches)?;
+        let switches = crate::modules::Switches::load(&store).map_err(ServiceError::Switches)?;
         let credentials = CredentialCache::new(engine.daemon.credential_cache_entries);
         Ok(Service {
             switches,
@@ -406,7 +406,7 @@ impl Service {
         &self.store
     }
 
-    pub fn switches(&self) -> &crate::ocs::Switches {
+    pub fn switches(&self) -> &crate::modules::Switches {
         &self.switches
     }
 

@@ -4,7 +4,10 @@ use super::Ctx;
 use crate::mail::MailError;
 
 pub async fn send_welcome(ctx: &Ctx, uid: &str) -> Result<(), MailError> {
-    if !ctx.switches().enabled("welcome_mail") {
+    if !ctx
+        .switches()
+        .enabled(crate::modules::ModuleId::WelcomeMail)
+    {
         return Err(MailError::ModuleDisabled);
     }
     let engine = ctx.ocs.service.engine();

@@ -30,7 +30,6 @@ use base64::Engine as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use apps::Switches;
 pub use envelope::{Format, Reply, Version};
 pub use form::Form;
 pub use request::Ctx;
@@ -143,7 +142,7 @@ impl Ctx {
         self.ocs.service.store()
     }
 
-    pub fn switches(&self) -> &Switches {
+    pub fn switches(&self) -> &crate::modules::Switches {
         self.ocs.service.switches()
     }
 

@@ -104,7 +104,10 @@ pub async fn set(State(ocs): State<Arc<Ocs>>, AxumForm(f): AxumForm<SetForm>) ->
         Ok(u) if u.backend == LOCAL_BACKEND => {}
         _ => return retry("This account's password is not kept by authbridge."),
     }
-    if ocs.service.switches().enabled("password_policy")
+    if ocs
+        .service
+        .switches()
+        .enabled(crate::modules::ModuleId::PasswordPolicy)
         && let Some(v) = ocs.service.engine().policy.violations(&f.password).first()
     {
         return retry(&v.to_string());

@@ -57,7 +57,10 @@ fn unusable(password: &str) -> Option<Reply> {
 
 /// The password policy's first objection, unless the module is switched off.
 fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
-    if !ctx.switches().enabled("password_policy") {
+    if !ctx
+        .switches()
+        .enabled(crate::modules::ModuleId::PasswordPolicy)
+    {
         return None;
     }
     let engine = ctx.ocs.service.engine();
