@@ -255,10 +255,13 @@ fn write_element(out: &mut String, name: &str, value: &Value, depth: usize) {
             }
             out.push_str(&format!("{indent}</{name}>\n"));
         }
+        // As PHP's XMLWriter writes a bool: `1`, or nothing at all.
         Value::String(s) if s.is_empty() => out.push_str(&format!("{indent}<{name}></{name}>\n")),
+        Value::Bool(false) => out.push_str(&format!("{indent}<{name}></{name}>\n")),
         scalar => {
             let text = match scalar {
                 Value::String(s) => s.clone(),
+                Value::Bool(_) => "1".to_owned(),
                 other => other.to_string(),
             };
             out.push_str(&format!("{indent}<{name}>"));
@@ -295,12 +298,14 @@ mod tests {
         write_element(
             &mut out,
             "data",
-            &serde_json::json!({"users": ["a<b", "c"], "0": true, "none": null}),
+            &serde_json::json!({"users": ["a<b", "c"], "0": true, "off": false, "none": null}),
             0,
         );
+        // Booleans as PHP writes them (pyocclient reads `enabled` as text: an
+        // empty element is false to it, "false" would be true).
         assert_eq!(
             out,
-            "<data>\n <users>\n  <element>a&lt;b</element>\n  <element>c</element>\n </users>\n <element>true</element>\n <none/>\n</data>\n"
+            "<data>\n <users>\n  <element>a&lt;b</element>\n  <element>c</element>\n </users>\n <element>1</element>\n <off></off>\n <none/>\n</data>\n"
         );
     }
 }
