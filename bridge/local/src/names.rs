@@ -99,6 +99,21 @@ pub enum GroupHidden {
         "the group \"admin\" is authbridge's administrator role and is never exported over NSS"
     )]
     Role,
+    #[error(
+        "the group {0:?} has a name /etc/group could not hold (a colon, a comma, white space, a leading + or -, or digits only), so it is never exported over NSS"
+    )]
+    Unportable(String),
+}
+
+/// A name `getent group` could print and tools could parse back: no field or
+/// list separators, no white space, no NIS compat marker, not a number.
+fn fits_a_group_line(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['+', '-'])
+        && !name.chars().all(|c| c.is_ascii_digit())
+        && !name
+            .chars()
+            .any(|c| c == ':' || c == ',' || c.is_whitespace() || c.is_control())
 }
 
 /// Names and ids of one colon-separated database, as last read.
@@ -265,6 +280,9 @@ impl Names {
         if gid.eq_ignore_ascii_case(ADMIN_GROUP) {
             return Err(GroupHidden::Role);
         }
+        if !fits_a_group_line(gid) {
+            return Err(GroupHidden::Unportable(gid.to_owned()));
+        }
         if self.deny_groups.contains(&canonical_uid(gid)) {
             return Err(GroupHidden::Denied(gid.to_owned()));
         }
@@ -357,6 +375,14 @@ mod tests {
             Err(GroupHidden::Denied("sudo".into()))
         );
         assert_eq!(names.check_export("physics"), Ok(()));
+        assert_eq!(names.check_export("España"), Ok(()));
+        for odd in ["a:b", "a,b", "two words", "+nis", "-x", "1234", "tab\t"] {
+            assert_eq!(
+                names.check_export(odd),
+                Err(GroupHidden::Unportable(odd.into())),
+                "{odd}"
+            );
+        }
         assert!(names.system_id(46));
     }
 

@@ -20,7 +20,7 @@ pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
 pub use sqlite::{MAX_LOGIN_FAILURES, SqliteStore};
-pub use uid::{UidError, validate_uid};
+pub use uid::{UidError, validate_gid, validate_uid};
 
 /// Where an account comes from, named as Nextcloud's user_external names it.
 pub const LOCAL_BACKEND: &str = "Database";
@@ -145,6 +145,9 @@ pub trait Store {
     fn report(&self) -> Result<Report>;
 
     fn create_group(&self, gid: &str, now: i64) -> Result<()>;
+    /// The group's display name, if one was set (Nextcloud shows the id then).
+    fn group_display_name(&self, gid: &str) -> Result<Option<String>>;
+    fn set_group_display_name(&self, gid: &str, name: Option<&str>) -> Result<()>;
     fn delete_group(&self, gid: &str) -> Result<()>;
     fn groups(&self, search: Option<&str>, limit: usize, offset: usize) -> Result<Vec<String>>;
     fn group_exists(&self, gid: &str) -> Result<bool>;
@@ -197,6 +200,18 @@ pub trait UserDataStore {
     fn delete_profile(&self, uid: &str, field: &str) -> Result<bool>;
     fn set_display_name(&self, uid: &str, name: Option<&str>) -> Result<()>;
     fn set_email(&self, uid: &str, email: Option<&str>) -> Result<()>;
+    /// An avatar the user uploaded: the image and its media type.
+    fn avatar(&self, uid: &str) -> Result<Option<Avatar>>;
+    fn set_avatar(&self, uid: &str, avatar: &Avatar, now: i64) -> Result<()>;
+    fn delete_avatar(&self, uid: &str) -> Result<bool>;
+}
+
+/// An uploaded avatar, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Avatar {
+    pub image: Vec<u8>,
+    /// `image/png` or `image/jpeg`.
+    pub mime: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::{
-    AppPassword, AppPasswordMatch, AppPasswordStore, CredentialState, NewUser, Report, Result,
-    Store, StoreError, User, UserDataStore, UserQuery, validate_uid,
+    AppPassword, AppPasswordMatch, AppPasswordStore, Avatar, CredentialState, NewUser, Report,
+    Result, Store, StoreError, User, UserDataStore, UserQuery, validate_gid, validate_uid,
 };
 
 /// "ABRG": marks the file as authbridge's, so a stranger's database is refused.
@@ -213,6 +213,22 @@ CREATE TRIGGER IF NOT EXISTS directory_memberships_delete AFTER DELETE ON member
 BEGIN UPDATE directory_generation SET value = value + 1; END;
 CREATE TRIGGER IF NOT EXISTS directory_memberships_update AFTER UPDATE ON memberships
 BEGIN UPDATE directory_generation SET value = value + 1; END;
+"#,
+    r#"
+-- A group's display name (Nextcloud's; the id is shown when there is none), and
+-- avatars users uploaded (generated ones are drawn on request, never kept).
+-- Tables, not columns, so that the migration can run again.
+CREATE TABLE IF NOT EXISTS group_names (
+    gid          TEXT PRIMARY KEY COLLATE NOCASE
+                 REFERENCES groups(gid) ON DELETE CASCADE ON UPDATE CASCADE,
+    display_name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS avatars (
+    uid     TEXT PRIMARY KEY REFERENCES users(uid) ON DELETE CASCADE,
+    image   BLOB NOT NULL,
+    mime    TEXT NOT NULL,
+    updated INTEGER NOT NULL
+);
 "#,
 ];
 
@@ -531,7 +547,7 @@ impl Store for SqliteStore {
     fn create_user(&self, user: &NewUser, now: i64) -> Result<User> {
         validate_uid(&user.uid)?;
         for gid in &user.groups {
-            validate_uid(gid)?;
+            validate_gid(gid)?;
         }
         self.write(|tx| {
             let inserted = tx.execute(
@@ -748,7 +764,7 @@ impl Store for SqliteStore {
     }
 
     fn create_group(&self, gid: &str, now: i64) -> Result<()> {
-        validate_uid(gid)?;
+        validate_gid(gid)?;
         self.write(|tx| {
             match tx.execute(
                 "INSERT OR IGNORE INTO groups (gid, created) VALUES (?1, ?2)",
@@ -786,6 +802,33 @@ impl Store for SqliteStore {
             |r| r.get(0),
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn group_display_name(&self, gid: &str) -> Result<Option<String>> {
+        let conn = self.lock();
+        let gid = require_group(&conn, gid)?;
+        Ok(conn
+            .cached_row(
+                "SELECT display_name FROM group_names WHERE gid = ?1",
+                [gid],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn set_group_display_name(&self, gid: &str, name: Option<&str>) -> Result<()> {
+        self.write(|tx| {
+            let gid = require_group(tx, gid)?;
+            match name {
+                Some(name) => tx.execute(
+                    "INSERT INTO group_names (gid, display_name) VALUES (?1, ?2)
+                     ON CONFLICT (gid) DO UPDATE SET display_name = ?2",
+                    params![gid, name],
+                )?,
+                None => tx.execute("DELETE FROM group_names WHERE gid = ?1", [gid])?,
+            };
+            Ok(())
+        })
     }
 
     fn group_exists(&self, gid: &str) -> Result<bool> {
@@ -1018,5 +1061,37 @@ impl UserDataStore for SqliteStore {
                 uid,
             )
         })
+    }
+
+    fn avatar(&self, uid: &str) -> Result<Option<Avatar>> {
+        Ok(self
+            .lock()
+            .cached_row(
+                "SELECT image, mime FROM avatars WHERE uid = ?1",
+                [uid],
+                |r| {
+                    Ok(Avatar {
+                        image: r.get(0)?,
+                        mime: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn set_avatar(&self, uid: &str, avatar: &Avatar, now: i64) -> Result<()> {
+        self.write(|tx| {
+            let uid = require_user(tx, uid)?;
+            tx.execute(
+                "INSERT INTO avatars (uid, image, mime, updated) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (uid) DO UPDATE SET image = ?2, mime = ?3, updated = ?4",
+                params![uid, avatar.image, avatar.mime, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_avatar(&self, uid: &str) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM avatars WHERE uid = ?1", [uid])? > 0))
     }
 }

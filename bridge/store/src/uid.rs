@@ -12,6 +12,8 @@ pub enum UidError {
     Character { id: String, ch: char },
     #[error("the id {0:?} consists of dots only")]
     DotsOnly(String),
+    #[error("the id {id:?} contains the control character {ch:?}")]
+    Control { id: String, ch: char },
 }
 
 /// Accepts what Nextcloud accepts for a new uid: 1 to 64 characters from
@@ -42,6 +44,27 @@ pub fn validate_uid(id: &str) -> Result<(), UidError> {
     Ok(())
 }
 
+/// A group id as Nextcloud takes one: any characters but control characters (a
+/// line break or a NUL would forge log lines and NSS records), at most 64 of
+/// them (Nextcloud hashes longer names into a different id; authbridge refuses
+/// them instead). What NSS may show is decided apart from this
+/// (`authbridge_local::Names::check_export`).
+pub fn validate_gid(id: &str) -> Result<(), UidError> {
+    if id.is_empty() {
+        return Err(UidError::Empty);
+    }
+    if id.chars().count() > 64 {
+        return Err(UidError::TooLong(id.to_owned()));
+    }
+    if let Some(ch) = id.chars().find(|c| c.is_control()) {
+        return Err(UidError::Control {
+            id: id.to_owned(),
+            ch,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +79,27 @@ mod tests {
             );
         }
         assert!(validate_uid("a.b").is_ok() && validate_uid(".profile").is_ok());
+    }
+
+    #[test]
+    fn group_ids_take_any_character_but_control_characters() {
+        for gid in ["España", "a/b", "x:y", " lead", "Q&A", "日本"] {
+            assert_eq!(validate_gid(gid), Ok(()), "{gid}");
+        }
+        assert_eq!(validate_gid(""), Err(UidError::Empty));
+        assert!(matches!(
+            validate_gid("a\nb"),
+            Err(UidError::Control { ch: '\n', .. })
+        ));
+        assert!(matches!(
+            validate_gid("a\u{85}"),
+            Err(UidError::Control { .. })
+        ));
+        assert!(validate_gid(&"é".repeat(64)).is_ok());
+        assert!(matches!(
+            validate_gid(&"é".repeat(65)),
+            Err(UidError::TooLong(_))
+        ));
     }
 
     #[test]

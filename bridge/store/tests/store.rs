@@ -102,7 +102,7 @@ fn a_failed_create_leaves_nothing_behind() {
         "the group of a failed create is not created"
     );
     assert!(matches!(
-        s.create_user(&local("ok", &["bad/group"]), 3),
+        s.create_user(&local("ok", &["bad\ngroup"]), 3),
         Err(StoreError::InvalidUid(_))
     ));
     assert!(matches!(
@@ -201,4 +201,39 @@ fn two_writers_at_once_lose_nothing() {
     let s = open(dir.path());
     assert_eq!(all(&s).len(), 400);
     assert_eq!(s.members("shared").unwrap().len(), 400);
+}
+
+#[test]
+fn group_display_names_and_avatars_go_with_their_group_and_user() {
+    use authbridge_store::{Avatar, UserDataStore};
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    s.create_user(&local("ann", &["España"]), 1).unwrap();
+    assert_eq!(s.group_display_name("españa").unwrap(), None);
+    s.set_group_display_name("España", Some("Equipo España"))
+        .unwrap();
+    assert_eq!(
+        s.group_display_name("ESPAñA").unwrap().as_deref(),
+        Some("Equipo España")
+    );
+    assert!(matches!(
+        s.set_group_display_name("nope", Some("x")),
+        Err(StoreError::NoSuchGroup(_))
+    ));
+    let avatar = Avatar {
+        image: vec![0x89, b'P', b'N', b'G'],
+        mime: "image/png".into(),
+    };
+    s.set_avatar("ANN", &avatar, 2).unwrap();
+    assert_eq!(s.avatar("ann").unwrap(), Some(avatar.clone()));
+    assert!(matches!(
+        s.set_avatar("nobody", &avatar, 2),
+        Err(StoreError::NoSuchUser(_))
+    ));
+    // Gone with their group and their user.
+    s.delete_group("España").unwrap();
+    s.create_group("España", 3).unwrap();
+    assert_eq!(s.group_display_name("España").unwrap(), None);
+    s.delete_user("ann").unwrap();
+    assert_eq!(s.avatar("ann").unwrap(), None);
 }

@@ -1,7 +1,7 @@
 //! The groups instruction set: list, create, members, subadmins, delete.
 
 use crate::clock::now;
-use authbridge_store::{ProvisioningStore, Store, StoreError, validate_uid};
+use authbridge_store::{ProvisioningStore, Store, StoreError, validate_gid};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -13,7 +13,7 @@ fn gid(path: &HashMap<String, String>) -> String {
 }
 
 fn exists(ctx: &Ctx, gid: &str) -> Result<bool, Reply> {
-    Ok(validate_uid(gid).is_ok() && ctx.store().group_exists(gid)?)
+    Ok(validate_gid(gid).is_ok() && ctx.store().group_exists(gid)?)
 }
 
 /// The group in the path, for an admin-only endpoint: 403 for anyone else, 101
@@ -67,7 +67,7 @@ pub async fn create(ctx: Ctx) -> Result<Reply, Reply> {
         return Err(Reply::fail(101, format!("unknown parameter {key:?}")));
     }
     let gid = ctx.params.get("groupid").unwrap_or("");
-    if let Err(e) = validate_uid(gid) {
+    if let Err(e) = validate_gid(gid) {
         return Err(Reply::fail(101, format!("Invalid group name: {e}")));
     }
     ctx.store().create_group(gid, now()).map_err(|e| match e {

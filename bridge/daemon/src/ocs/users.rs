@@ -6,7 +6,7 @@ use crate::clock::now;
 use authbridge_core::SecretString;
 use authbridge_store::{
     LOCAL_BACKEND, NewUser, ProvisioningStore, Store, StoreError, UserDataStore, UserQuery,
-    validate_uid,
+    validate_gid, validate_uid,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -501,7 +501,7 @@ fn membership_target(ctx: &Ctx, path: &HashMap<String, String>) -> Result<(Strin
     if gid.is_empty() {
         return Err(Reply::fail(101, "no group specified"));
     }
-    if validate_uid(&gid).is_err() || !ctx.store().group_exists(&gid)? {
+    if validate_gid(&gid).is_err() || !ctx.store().group_exists(&gid)? {
         return Err(Reply::fail(102, "group does not exist"));
     }
     // Only an admin learns that a user does not exist.
@@ -562,7 +562,7 @@ fn subadmin_target(ctx: &Ctx, path: &HashMap<String, String>) -> Result<(String,
         return Err(Reply::fail(101, "User does not exist"));
     };
     let gid = ctx.params.get("groupid").unwrap_or("");
-    if validate_uid(gid).is_err() || !ctx.store().group_exists(gid)? {
+    if validate_gid(gid).is_err() || !ctx.store().group_exists(gid)? {
         return Err(Reply::fail(102, "Group does not exist"));
     }
     Ok((gid.to_owned(), user.uid))
