@@ -6,12 +6,16 @@
 #   OCS_BASE_URL         the server's root URL (required), e.g. https://staging.example.com
 #   OCS_ADMIN_USER       an admin account on it (required)
 #   OCS_ADMIN_PASSWORD   its password or app password (required; a CI secret)
-#   OCS_TARGET           snapshot folder name (default: staging); a run compares its answers
-#                        with the snapshots in $OCS_SNAPSHOT_DIR/$OCS_TARGET and records the
-#                        missing ones (commit them, so the next run shows what changed)
+#   OCS_EXPECT           whose answers to expect: documented (the default) or nextcloud
+#                        (today's Nextcloud's, where a fixture says it differs)
+#   OCS_TARGET           snapshot folder name (default: staging, or staging-nextcloud with
+#                        OCS_EXPECT=nextcloud); a run compares its answers with the snapshots
+#                        in $OCS_SNAPSHOT_DIR/$OCS_TARGET and records the missing ones (commit
+#                        them, so the next run shows what changed)
 #   OCS_SNAPSHOT_DIR     default: ci/conformance-snapshots
 #   OCS_EXPECTED_FAILURES  a file of known deviations (default: ci/expected-failures/$OCS_TARGET.txt if present)
-#   OCS_REPORT_DIR       where report.xml (JUnit) and report.json go (default: conformance-report)
+#   OCS_REPORT_DIR       where report.xml (JUnit) and report.json go (default: conformance-report);
+#                        written also when the pre-flight refuses the server (one error case)
 #   OCS_EXTRA_ARGS       more arguments, e.g. "--allow-global-changes --toggle-app files_texteditor --mail fails"
 #   OCS_CONFORMANCE_BIN  a built ocs-conformance (default: built here with cargo --release)
 #
@@ -22,7 +26,12 @@ cd "$(dirname "$0")/.."
 : "${OCS_BASE_URL:?set OCS_BASE_URL to the server under test}"
 : "${OCS_ADMIN_USER:?set OCS_ADMIN_USER}"
 : "${OCS_ADMIN_PASSWORD:?set OCS_ADMIN_PASSWORD (from the CI secret store)}"
-target=${OCS_TARGET:-staging}
+expect=${OCS_EXPECT:-documented}
+case $expect in
+    documented) target=${OCS_TARGET:-staging} ;;
+    nextcloud) target=${OCS_TARGET:-staging-nextcloud} ;;
+    *) echo "OCS_EXPECT=$expect: give documented or nextcloud" >&2; exit 2 ;;
+esac
 reports=${OCS_REPORT_DIR:-conformance-report}
 expected=${OCS_EXPECTED_FAILURES:-ci/expected-failures/$target.txt}
 
@@ -34,7 +43,7 @@ fi
 
 mkdir -p "$reports"
 args=(run --base-url "$OCS_BASE_URL" --admin-user "$OCS_ADMIN_USER"
-    --admin-password-env OCS_ADMIN_PASSWORD
+    --admin-password-env OCS_ADMIN_PASSWORD --expect "$expect"
     --junit "$reports/report.xml" --json "$reports/report.json"
     --target "$target" --snapshot-dir "${OCS_SNAPSHOT_DIR:-ci/conformance-snapshots}")
 if [ -f "$expected" ]; then

@@ -23,7 +23,18 @@ apt-get install -y --no-install-recommends \
     libnss-wrapper libpam-wrapper pamtester libpam0g-dev \
     openssh-server openssh-client sshpass nginx-light \
     libcurl4-openssl-dev \
-    python3 python3-pip python3-aiosmtpd
+    python3 python3-pip python3-venv python3-aiosmtpd
 
 # pyftpdlib from PyPI, for whichever python3 is first on PATH (the tests run that one).
 python3 -m pip install --quiet --disable-pip-version-check 'pyftpdlib==2.2.0' 'pyopenssl>=24'
+
+# The real third-party OCS clients (nc_py_api, pyocclient) and pytest, pinned, in
+# their own venv: bridge/cli/tests/real_clients.rs runs ci/clients/test_*.py with
+# ci/clients/.venv/bin/python. A venv whose python no longer runs (python3
+# replaced) is made anew; otherwise it is kept and brought to the pins.
+clients="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/clients"
+if ! "$clients/.venv/bin/python" -c 'import sys' 2>/dev/null; then
+    rm -rf "$clients/.venv"
+    python3 -m venv "$clients/.venv"
+fi
+"$clients/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$clients/requirements.txt"

@@ -5,7 +5,7 @@
 use crate::answer::{Answer, Body};
 use crate::client::{Outgoing, SendError, Variant};
 use crate::expect;
-use crate::fixture::{Actor, Fixture, FormValue, Level, Request};
+use crate::fixture::{Actor, Fixture, FormValue, Level, Profile, Request};
 use crate::result::{CaseReport, Finding, Outcome, Severity};
 use crate::server::Server;
 use std::collections::HashMap;
@@ -17,6 +17,8 @@ pub(crate) struct Context<'a> {
     pub(crate) server: &'a Server,
     /// `{app}`: the app the global fixtures switch off and on again.
     pub(crate) toggle_app: &'a str,
+    /// Whose answers to expect.
+    pub(crate) expect: Profile,
 }
 
 impl Context<'_> {
@@ -111,7 +113,7 @@ impl<'a> Case<'a> {
                 return;
             }
             let mut answer = answer;
-            let mut expect = expect.clone();
+            let mut expect = expect.resolve(self.context.expect);
             if let Body::Ocs(ocs) = &mut answer.body {
                 for path in &expect.redact {
                     ocs.data.redact(path);
@@ -221,6 +223,14 @@ impl<'a> Case<'a> {
     /// The answers, normalised: the run's prefix masked, volatile values redacted.
     pub(crate) fn snapshot_text(&self, report: &CaseReport) -> String {
         let mut out = format!("# {}\n# {}\n", report.title, report.source);
+        // A run held to Nextcloud's answers says so, and where they were read.
+        if self.context.expect == Profile::Nextcloud {
+            let from = match &self.fixture.nextcloud_source {
+                Some(source) if self.fixture.nextcloud_differs() => source.as_str(),
+                _ => "as documented",
+            };
+            out.push_str(&format!("# expect nextcloud: {from}\n"));
+        }
         for (request, answer) in &self.answers {
             let line = request
                 .replace(&self.space.ns, "{p}")

@@ -1,6 +1,7 @@
 //! The fixture files: one TOML file per documented operation and outcome, under
 //! `fixtures/`, whose path (without `.toml`) is the fixture's stable id.
 
+pub use crate::profile::{NextcloudProblem, Override, Profile};
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, IntoDeserializer};
 use std::collections::BTreeMap;
@@ -32,6 +33,9 @@ pub struct Fixture {
     pub title: String,
     /// The document and section the expectation comes from.
     pub source: String,
+    /// The file(s) of nextcloud/server the `nextcloud` expectations were read
+    /// from; required with them, refused without.
+    pub nextcloud_source: Option<String>,
     #[serde(default = "both_documents")]
     pub documents: Vec<Document>,
     #[serde(default)]
@@ -303,6 +307,8 @@ pub struct Expect {
     /// it by Nextcloud's rules unless given below.
     pub statuscode: u32,
     pub http: Option<PerApi<u16>>,
+    /// The meta statuscode a version shows, where the rule does not fit.
+    pub meta: Option<PerApi<u32>>,
     /// A regular expression the message should match (should-level: a warning).
     pub message: Option<String>,
     pub data: Option<DataExpect>,
@@ -310,9 +316,12 @@ pub struct Expect {
     /// `data`, dot-separated, `*` for any key or item.
     #[serde(default)]
     pub redact: Vec<String>,
+    /// Where today's Nextcloud answers otherwise: the parts it replaces under
+    /// `--expect nextcloud`.
+    pub nextcloud: Option<Override>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PerApi<T> {
     pub v1: Option<T>,
@@ -320,7 +329,7 @@ pub struct PerApi<T> {
 }
 
 /// What `data` must hold. Lists compare without regard to order.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataExpect {
     /// Exactly this.
@@ -355,6 +364,11 @@ pub enum LoadError {
     },
     #[error("{file}: {problem}")]
     Invalid { file: PathBuf, problem: String },
+    #[error("{file}: {source}")]
+    Nextcloud {
+        file: PathBuf,
+        source: NextcloudProblem,
+    },
 }
 
 /// Every `*.toml` under `dir` (the `UNPROVOKABLE.toml` list aside), sorted by id.
@@ -426,6 +440,8 @@ pub enum FixtureError {
     Toml(Box<toml::de::Error>),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Nextcloud(#[from] NextcloudProblem),
 }
 
 impl From<toml::de::Error> for FixtureError {
@@ -443,6 +459,10 @@ impl FixtureError {
                 source,
             },
             FixtureError::Invalid(problem) => invalid(file, problem),
+            FixtureError::Nextcloud(source) => LoadError::Nextcloud {
+                file: file.to_owned(),
+                source,
+            },
         }
     }
 }
@@ -459,7 +479,26 @@ pub fn parse_fixture(text: &str, expected_id: &str) -> Result<Fixture, FixtureEr
         )));
     }
     validate(&fixture).map_err(FixtureError::Invalid)?;
+    crate::profile::validate(fixture.nextcloud_source.as_deref(), fixture.expectations())?;
     Ok(fixture)
+}
+
+impl Fixture {
+    /// Each expectation with its step's name: `expect` (the request's), `then 1`…
+    pub fn expectations(&self) -> impl Iterator<Item = (String, &Expect)> {
+        std::iter::once(("expect".to_owned(), &self.expect)).chain(
+            self.then
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("then {}", i + 1), &s.expect)),
+        )
+    }
+
+    /// Whether today's Nextcloud answers any of its requests otherwise than
+    /// documented (some expectation has a `nextcloud` table).
+    pub fn nextcloud_differs(&self) -> bool {
+        self.expectations().any(|(_, e)| e.nextcloud.is_some())
+    }
 }
 
 fn invalid(file: &Path, problem: String) -> LoadError {
@@ -605,6 +644,70 @@ statuscode = 102
     }
 
     #[test]
+    fn nextcloud_expectations_load_with_their_citation_and_are_checked() {
+        let cited = GOOD.replace(
+            "source = \"doc § section\"",
+            "source = \"doc § section\"\nnextcloud_source = \"apps/provisioning_api/lib/Controller/UsersController.php (addUser)\"",
+        );
+        let text = cited.replace(
+            "statuscode = 102",
+            "statuscode = 102\nnextcloud = { statuscode = 998 }",
+        ) + "[[then]]\nrequest = { method = \"GET\", path = \"/cloud/users\" }\n\
+               expect = { statuscode = 100, nextcloud = { data = { empty = true } } }\n";
+        let f = &load_one("users/add/102-exists.toml", &text).unwrap()[0];
+        assert!(f.nextcloud_differs());
+        assert_eq!(f.expect.resolve(Profile::Documented).statuscode, 102);
+        assert_eq!(f.expect.resolve(Profile::Nextcloud).statuscode, 998);
+        assert!(
+            f.then[0]
+                .expect
+                .resolve(Profile::Nextcloud)
+                .data
+                .is_some_and(|d| d.empty)
+        );
+        assert!(
+            !parse_fixture(GOOD, "users/add/102-exists")
+                .unwrap()
+                .nextcloud_differs()
+        );
+        let mistakes = [
+            (
+                GOOD.replace(
+                    "statuscode = 102",
+                    "statuscode = 102\nnextcloud = { statuscode = 998 }",
+                ),
+                "expect.nextcloud: cite the Nextcloud source",
+            ),
+            (cited.clone(), "no expectation has a nextcloud table"),
+            (
+                cited.replace(
+                    "statuscode = 102",
+                    "statuscode = 102\nnextcloud = { statuscode = 102 }",
+                ),
+                "expect.nextcloud.statuscode repeats the documented one",
+            ),
+            (
+                cited.replace(
+                    "statuscode = 102",
+                    "statuscode = 102\nnextcloud = { code = 998 }",
+                ),
+                "unknown field `code`",
+            ),
+            (
+                cited.clone()
+                    + "[[then]]\nrequest = { method = \"GET\", path = \"/cloud/users\" }\n\
+                       expect = { statuscode = 100, nextcloud = {} }\n",
+                "then 1.nextcloud is empty",
+            ),
+        ];
+        for (text, reason) in mistakes {
+            let err = load_one("users/add/102-exists.toml", &text).unwrap_err();
+            assert!(err.contains(reason), "{reason:?} not in {err}");
+            assert!(err.contains("102-exists.toml"), "names the file: {err}");
+        }
+    }
+
+    #[test]
     fn needs_methods_actors_and_setups_are_read_into_their_kinds() {
         let text = GOOD
             .replace("source = ", "needs = [\"mail\", \"no-mail\"]\nsource = ")
@@ -720,7 +823,9 @@ statuscode = 102
                     "http",
                     "message",
                     "data",
-                    "redact"
+                    "redact",
+                    "meta",
+                    "nextcloud"
                 ]
                 .contains(&k.as_str()))
                 .prop_map(|k| (

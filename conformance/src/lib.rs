@@ -16,7 +16,8 @@
 //! produced), `server` (the target as the admin reaches it), `setup` (a case's
 //! users and groups), `case` (one fixture in one variant), `cleanup` (removing
 //! what runs created), `answer` and `tree` (XML and JSON into one tree), `expect`
-//! (comparing), `snapshot` (insta), `names` (what a run calls its users).
+//! (comparing), `snapshot` (insta), `names` (what a run calls its users),
+//! `profile` (whose answers a run expects: documented or today's Nextcloud's).
 
 mod answer;
 mod case;
@@ -25,6 +26,7 @@ pub mod client;
 mod expect;
 pub mod fixture;
 mod names;
+mod profile;
 pub mod report;
 mod result;
 pub mod run;
@@ -35,7 +37,7 @@ mod tree;
 
 pub use answer::{Answer, Body, Ocs};
 pub use client::{Api, Client, Format, Outgoing, Variant};
-pub use fixture::{Document, Fixture};
+pub use fixture::{Document, Fixture, Profile};
 pub use names::RunPrefix;
 pub use result::{CaseReport, Cleanup, Exchange, Finding, Outcome, Severity};
 pub use run::{Options, PreflightError, Runner, Target};

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ocs_conformance::client::{Api, Format, Variant};
-use ocs_conformance::fixture::{self, Document, Fixture};
+use ocs_conformance::fixture::{self, Document, Fixture, Profile};
 use ocs_conformance::report::{self, ExpectedFailures};
 use ocs_conformance::{CaseReport, Options, Outcome, Runner, Snapshots, Target};
 use std::io::{IsTerminal, Write};
@@ -115,6 +115,10 @@ struct RunArgs {
     /// Which version of the documentation to hold the server to.
     #[arg(long, value_enum, default_value = "current")]
     document: Document,
+    /// Whose answers to expect: the documented ones, or today's Nextcloud's
+    /// where a fixture says it answers otherwise.
+    #[arg(long, value_enum, default_value = "documented")]
+    expect: Profile,
     /// Whether the server can send mail (fixtures about welcome mails need to know).
     #[arg(long, value_enum)]
     mail: Option<MailArg>,
@@ -181,6 +185,9 @@ fn list(dir: Option<PathBuf>, filter: &[String]) -> ExitCode {
             tags.push("global".into());
         }
         tags.extend(f.needs.iter().map(|n| format!("needs {n}")));
+        if f.nextcloud_differs() {
+            tags.push("nextcloud differs".into());
+        }
         let _ = writeln!(
             out,
             "{}  ({})\n    {}\n    source: {}",
@@ -189,6 +196,9 @@ fn list(dir: Option<PathBuf>, filter: &[String]) -> ExitCode {
             f.title,
             f.source
         );
+        if let Some(nextcloud) = &f.nextcloud_source {
+            let _ = writeln!(out, "    nextcloud: {nextcloud}");
+        }
     }
     let dir = dir.unwrap_or_else(ocs_conformance::default_fixture_dir);
     match fixture::load_unprovokable(&dir) {
@@ -286,6 +296,7 @@ fn run(args: RunArgs) -> ExitCode {
     let options = Options {
         variants: variants(args.api, args.format),
         document: args.document,
+        expect: args.expect,
         allow_global_changes: args.allow_global_changes,
         concurrency: args.jobs.max(1),
     };
@@ -307,6 +318,18 @@ async fn run_async(
     expected: ExpectedFailures,
 ) -> ExitCode {
     if let Err(e) = runner.preflight().await {
+        // CI dashboards read the reports: they say why nothing ran.
+        let reports = [e.report(args.expect)];
+        let written = write_reports(
+            &args,
+            &runner,
+            &reports,
+            Duration::ZERO,
+            &Default::default(),
+        );
+        if let Err(problem) = written {
+            eprintln!("ocs-conformance: {problem}");
+        }
         return fail(CANNOT_RUN, &e.to_string());
     }
     let swept = runner
@@ -366,33 +389,43 @@ async fn run_async(
     }
     let _ = write!(out, "\n{}", report::summary(&reports, wall, &cleanup));
     drop(out);
+    if let Err(e) = write_reports(&args, &runner, &reports, wall, &cleanup) {
+        return fail(CANNOT_RUN, &e);
+    }
+    ExitCode::from(report::exit_code(&reports))
+}
+
+/// The JUnit and JSON reports, where `--junit` and `--json` ask for them.
+fn write_reports(
+    args: &RunArgs,
+    runner: &Runner,
+    reports: &[CaseReport],
+    wall: Duration,
+    cleanup: &ocs_conformance::Cleanup,
+) -> Result<(), String> {
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|source| {
+            report::FileError {
+                path: path.clone(),
+                source,
+            }
+            .to_string()
+        })
+    };
     if let Some(path) = &args.junit {
-        let written = report::junit(&reports, wall)
-            .map_err(|e| e.to_string())
-            .and_then(|xml| {
-                std::fs::write(path, xml).map_err(|source| {
-                    report::FileError {
-                        path: path.clone(),
-                        source,
-                    }
-                    .to_string()
-                })
-            });
-        if let Err(e) = written {
-            return fail(CANNOT_RUN, &e);
-        }
+        let xml = report::junit(reports, wall).map_err(|e| e.to_string())?;
+        write(path, xml)?;
     }
     if let Some(path) = &args.json {
         let json = report::json(
-            &reports,
+            reports,
             &args.base_url,
             runner.prefix().as_str(),
+            args.expect,
             wall,
-            &cleanup,
+            cleanup,
         );
-        if let Err(e) = std::fs::write(path, json) {
-            return fail(CANNOT_RUN, &format!("{}: {e}", path.display()));
-        }
+        write(path, json)?;
     }
-    ExitCode::from(report::exit_code(&reports))
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! What a run tells people and CI servers: a readable summary, a JUnit file and a
 //! JSON report; and the known deviations of a target (`--expected-failures`).
 
+use crate::fixture::Profile;
 use crate::result::{CaseReport, Cleanup, Outcome, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -92,6 +93,9 @@ pub fn describe(report: &CaseReport) -> String {
         return out;
     }
     let _ = writeln!(out, "                 source: {}", report.source);
+    if let Some(nextcloud) = &report.nextcloud_source {
+        let _ = writeln!(out, "                 nextcloud: {nextcloud}");
+    }
     for f in &report.findings {
         let kind = match f.severity {
             Severity::Fail => "x",
@@ -136,9 +140,31 @@ pub fn summary(reports: &[CaseReport], wall: Duration, cleanup: &Cleanup) -> Str
     let mut out = String::new();
     let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let _ = writeln!(out, "{} cases: {}", reports.len(), parts.join(", "));
+    if let Some(first) = reports.first() {
+        let _ = writeln!(out, "{}", expected(first.expect, reports));
+    }
     let _ = writeln!(out, "{}", timing(wall, server));
     let _ = writeln!(out, "clean-up: {cleanup}");
     out
+}
+
+/// Whose answers the run expected; for Nextcloud's, how many fixtures differ
+/// from the documents.
+fn expected(expect: Profile, reports: &[CaseReport]) -> String {
+    match expect {
+        Profile::Documented => "expected: the documented answers (--expect documented)".into(),
+        Profile::Nextcloud => {
+            let differ: std::collections::BTreeSet<&str> = reports
+                .iter()
+                .filter(|r| r.nextcloud_source.is_some())
+                .map(|r| r.id.as_str())
+                .collect();
+            format!(
+                "expected: today's Nextcloud's answers (--expect nextcloud; {} of these fixtures differ from the documents)",
+                differ.len()
+            )
+        }
+    }
 }
 
 /// Wall time, the summed server response times, and the harness's overhead (wall
@@ -161,7 +187,7 @@ pub fn timing(wall: Duration, server: Duration) -> String {
 }
 
 pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, JunitError> {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
     for r in reports {
         // One suite per endpoint: `users/add/102-exists` → `users/add`.
@@ -170,9 +196,11 @@ pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, JunitErro
                 .map(|(s, _)| s)
                 .unwrap_or(&r.id)
                 .to_owned();
-        let suite = suites
-            .entry(suite_name.clone())
-            .or_insert_with(|| TestSuite::new(suite_name));
+        let suite = suites.entry(suite_name.clone()).or_insert_with(|| {
+            let mut suite = TestSuite::new(suite_name);
+            suite.add_property(Property::new("expect", r.expect.name()));
+            suite
+        });
         let details = describe(r);
         let status = match r.outcome {
             Outcome::Pass
@@ -184,8 +212,13 @@ pub fn junit(reports: &[CaseReport], wall: Duration) -> Result<String, JunitErro
                 s.set_message(r.reason.clone());
                 s
             }
-            Outcome::Fail | Outcome::Unimplemented => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            Outcome::Fail | Outcome::Unimplemented | Outcome::Error => {
+                let kind = if r.outcome == Outcome::Error {
+                    NonSuccessKind::Error
+                } else {
+                    NonSuccessKind::Failure
+                };
+                let mut s = TestCaseStatus::non_success(kind);
                 s.set_message(first_problem(r));
                 s.set_type(r.outcome.label());
                 s.set_description(details.clone());
@@ -231,6 +264,8 @@ fn first_problem(r: &CaseReport) -> String {
 struct JsonReport<'a> {
     base_url: &'a str,
     run_prefix: &'a str,
+    /// Whose answers the run expected.
+    expect: Profile,
     wall_time_s: f64,
     server_time_s: f64,
     counts: BTreeMap<&'static str, usize>,
@@ -242,6 +277,7 @@ pub fn json(
     reports: &[CaseReport],
     base_url: &str,
     run_prefix: &str,
+    expect: Profile,
     wall: Duration,
     cleanup: &Cleanup,
 ) -> String {
@@ -249,6 +285,7 @@ pub fn json(
     let doc = JsonReport {
         base_url,
         run_prefix,
+        expect,
         wall_time_s: wall.as_secs_f64(),
         server_time_s: reports
             .iter()

@@ -2,7 +2,7 @@
 //! the clean-up removed. The reports in [`crate::report`] are made from these.
 
 use crate::client::Variant;
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, Profile};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -17,12 +17,17 @@ pub enum Outcome {
     ExpectedFailure,
     /// Listed in the expected failures, yet passed.
     UnexpectedPass,
+    /// The run could not start: the pre-flight refused the target.
+    Error,
 }
 
 impl Outcome {
     /// Whether this outcome makes the run fail.
     pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::Fail | Outcome::Unimplemented)
+        matches!(
+            self,
+            Outcome::Fail | Outcome::Unimplemented | Outcome::Error
+        )
     }
 
     /// The name in the JSON report (as serialised).
@@ -35,6 +40,7 @@ impl Outcome {
             Outcome::Unimplemented => "unimplemented",
             Outcome::ExpectedFailure => "expected-failure",
             Outcome::UnexpectedPass => "unexpected-pass",
+            Outcome::Error => "error",
         }
     }
 
@@ -48,6 +54,7 @@ impl Outcome {
             Outcome::Unimplemented => "unimplemented",
             Outcome::ExpectedFailure => "expected failure",
             Outcome::UnexpectedPass => "UNEXPECTED PASS",
+            Outcome::Error => "ERROR",
         }
     }
 }
@@ -110,6 +117,12 @@ pub struct CaseReport {
     pub variant: Variant,
     pub title: String,
     pub source: String,
+    /// Whose answers the case was held to.
+    pub expect: Profile,
+    /// Under `--expect nextcloud`, where the fixture's Nextcloud expectation was
+    /// read from (when it has one: otherwise Nextcloud answers as documented).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nextcloud_source: Option<String>,
     pub outcome: Outcome,
     /// Why it was skipped or unimplemented, or a note (a snapshot recorded).
     pub reason: String,
@@ -122,13 +135,20 @@ pub struct CaseReport {
 }
 
 impl CaseReport {
-    /// The report of `fixture` in `variant` before it runs: a pass, so far.
-    pub(crate) fn new(fixture: &Fixture, variant: Variant) -> CaseReport {
+    /// The report of `fixture` in `variant`, held to `expect`, before it runs:
+    /// a pass, so far.
+    pub(crate) fn new(fixture: &Fixture, variant: Variant, expect: Profile) -> CaseReport {
+        let nextcloud_source = match expect {
+            Profile::Nextcloud => fixture.nextcloud_source.clone(),
+            Profile::Documented => None,
+        };
         CaseReport {
             id: fixture.id.clone(),
             variant,
             title: fixture.title.clone(),
             source: fixture.source.clone(),
+            expect,
+            nextcloud_source,
             outcome: Outcome::Pass,
             reason: String::new(),
             findings: Vec::new(),

@@ -5,10 +5,10 @@
 use crate::answer::Body;
 use crate::case::{Case, Context};
 use crate::cleanup;
-use crate::client::{ClientSetupError, Outgoing, Variant};
-use crate::fixture::{Document, Fixture, Need};
+use crate::client::{Api, ClientSetupError, Format, Outgoing, Variant};
+use crate::fixture::{Document, Fixture, Need, Profile};
 use crate::names::RunPrefix;
-use crate::result::Cleanup;
+use crate::result::{Cleanup, Finding};
 use crate::server::Server;
 use crate::setup::Setups;
 use crate::snapshot::Snapshots;
@@ -39,6 +39,8 @@ pub struct Target {
 pub struct Options {
     pub variants: Vec<Variant>,
     pub document: Document,
+    /// Whose answers to expect: the documented ones or today's Nextcloud's.
+    pub expect: Profile,
     pub allow_global_changes: bool,
     pub concurrency: usize,
 }
@@ -69,6 +71,52 @@ pub enum PreflightError {
         message: String,
     },
 }
+
+impl PreflightError {
+    /// What went wrong, in a word: `unreachable`, `not-ocs`, `refused`, `not-admin`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PreflightError::Unreachable { .. } => "unreachable",
+            PreflightError::NotOcs { .. } => "not-ocs",
+            PreflightError::Refused { .. } => "refused",
+            PreflightError::NotAdmin { .. } => "not-admin",
+        }
+    }
+
+    /// The one case a refused run reports, so that its JUnit and JSON reports
+    /// say why nothing ran: the pre-flight request, an error, and this.
+    pub fn report(&self, expect: Profile) -> CaseReport {
+        let mut report = CaseReport {
+            id: PREFLIGHT.into(),
+            variant: Variant {
+                api: Api::V1,
+                format: Format::Xml,
+            },
+            title: "The target answers as an OCS server and takes the admin's credentials".into(),
+            source: format!("ocs-conformance pre-flight: {PREFLIGHT_REQUEST} as the admin"),
+            expect,
+            nextcloud_source: None,
+            outcome: Outcome::Error,
+            reason: self.to_string(),
+            findings: Vec::new(),
+            exchanges: Vec::new(),
+            server_time: Duration::ZERO,
+            wall_time: Duration::ZERO,
+        };
+        report.findings.push(Finding::fail(
+            format!("pre-flight ({})", self.kind()),
+            "an OCS answer with statuscode 100 to the admin",
+            self.to_string(),
+        ));
+        report
+    }
+}
+
+/// The id of the case a refused run reports.
+pub const PREFLIGHT: &str = "preflight";
+
+/// The request the pre-flight sends, for reports.
+const PREFLIGHT_REQUEST: &str = "GET /ocs/v1.php/cloud/users?limit=1";
 
 /// Runs fixtures against one target.
 pub struct Runner {
@@ -115,6 +163,7 @@ impl Runner {
         Context {
             server: &self.server,
             toggle_app: &self.target.toggle_app,
+            expect: self.options.expect,
         }
     }
 
@@ -215,7 +264,7 @@ impl Runner {
 
     /// Runs one fixture in one variant.
     pub async fn run_case(&self, fixture: &Fixture, variant: Variant) -> CaseReport {
-        let mut report = CaseReport::new(fixture, variant);
+        let mut report = CaseReport::new(fixture, variant, self.options.expect);
         let reason = match self.skip_reason(fixture) {
             None if fixture.global => self.toggle_app_not_enabled().await,
             other => other,

@@ -129,13 +129,21 @@ impl Snapshots {
         let contents = contents.trim_end();
         match recorded {
             Some(old) if old.trim_end() == contents => SnapshotOutcome::Same,
-            Some(old) if !self.accept => SnapshotOutcome::Changed(
-                similar::TextDiff::from_lines(old.trim_end(), contents)
+            Some(old) if !self.accept => {
+                let diff = similar::TextDiff::from_lines(old.trim_end(), contents)
                     .unified_diff()
                     .context_radius(2)
                     .header("recorded", "now")
-                    .to_string(),
-            ),
+                    .to_string();
+                let (then, now) = (expected_in(&old), expected_in(contents));
+                SnapshotOutcome::Changed(if then == now {
+                    diff
+                } else {
+                    format!(
+                        "recorded by a run with --expect {then}, compared in one with --expect {now}: give each its own --target\n{diff}"
+                    )
+                })
+            }
             None if self.refuse_new && !self.accept => SnapshotOutcome::Missing,
             _ => match self.record(&name, contents) {
                 Ok(()) => SnapshotOutcome::Recorded,
@@ -155,6 +163,20 @@ impl Snapshots {
         std::fs::write(&partial, text)
             .and_then(|()| std::fs::rename(&partial, &path))
             .map_err(|e| format!("cannot write the snapshot {}: {e}", path.display()))
+    }
+}
+
+/// Whose answers the run that recorded `contents` expected: a run held to
+/// Nextcloud's says so in its header (`# expect nextcloud: …`).
+fn expected_in(contents: &str) -> &'static str {
+    let header = contents.lines().take_while(|l| l.starts_with('#'));
+    if header
+        .into_iter()
+        .any(|l| l.starts_with("# expect nextcloud:"))
+    {
+        "nextcloud"
+    } else {
+        "documented"
     }
 }
 
@@ -186,6 +208,14 @@ mod tests {
             snapshots.check("users/list", variant, "something else"),
             SnapshotOutcome::Changed(_)
         ));
+        let nextcloud = "# a case\n# expect nextcloud: as documented\nGET /ocs/v2.php/cloud/users";
+        match snapshots.check("users/list", variant, nextcloud) {
+            SnapshotOutcome::Changed(diff) => assert!(
+                diff.starts_with("recorded by a run with --expect documented, compared in one with --expect nextcloud"),
+                "{diff}"
+            ),
+            other => panic!("{other:?}"),
+        }
         let strict = Snapshots::new(root.path(), "local", false, true).unwrap();
         assert!(matches!(
             strict.check("users/other", variant, contents),

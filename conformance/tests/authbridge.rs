@@ -1,8 +1,11 @@
 //! Every fixture, in v1 and v2, XML and JSON, as a libtest-mimic trial against
-//! authbridge's own OCS server (two of them: one that cannot send mail, and one
-//! that delivers to a real SMTP server, for the fixtures about welcome mails);
-//! answers are compared with the insta snapshots in
-//! `conformance/snapshots/authbridge`.
+//! authbridge's own OCS server in each of its `[ocs] compat` profiles, held to
+//! the matching expectations: `compat = "documented"` to the documented answers
+//! (trials `documented/<id> [<variant>]`), `compat = "nextcloud"` to today's
+//! Nextcloud's (`nextcloud/<id> [<variant>]`). Each profile has two servers: one
+//! that cannot send mail, and one that delivers to a real SMTP server, for the
+//! fixtures about welcome mails. Answers are compared with the insta snapshots in
+//! `conformance/snapshots/authbridge` and `conformance/snapshots/authbridge-nextcloud`.
 //!
 //! `INSTA_UPDATE=always cargo test -p ocs-conformance --test authbridge` records
 //! changed answers; on CI (`CI` set) a missing snapshot fails.
@@ -10,11 +13,32 @@
 mod common;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use ocs_conformance::fixture::Need;
+use ocs_conformance::fixture::{Fixture, Need, Profile};
 use ocs_conformance::report;
-use ocs_conformance::{CaseReport, Outcome, Runner, Snapshots};
+use ocs_conformance::{CaseReport, Cleanup, Outcome, Runner, Snapshots};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// The profiles, and the snapshot folder of each.
+const PROFILES: [(Profile, &str); 2] = [
+    (Profile::Documented, "authbridge"),
+    (Profile::Nextcloud, "authbridge-nextcloud"),
+];
+
+/// `nextcloud/users/add/102-exists [v1 xml]`
+fn trial_name(expect: Profile, fixture: &Fixture, variant: impl std::fmt::Display) -> String {
+    format!("{expect}/{} [{variant}]", fixture.id)
+}
+
+/// One profile's servers (without mail, with mail), their runners, and the
+/// reports of its trials.
+struct Profiled {
+    expect: Profile,
+    /// Kept running until the trials are done.
+    _servers: [common::Server; 2],
+    runners: [Arc<Runner>; 2],
+    reports: Arc<Mutex<Vec<CaseReport>>>,
+}
 
 fn main() {
     let mut args = Arguments::from_args();
@@ -24,10 +48,12 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
     if args.list {
         // Listing (as cargo-nextest does first) starts no server.
-        let names = fixtures.iter().flat_map(|f| {
-            common::all_variants()
-                .into_iter()
-                .map(move |v| Trial::test(format!("{} [{v}]", f.id), || Ok(())))
+        let names = PROFILES.iter().flat_map(|&(expect, _)| {
+            fixtures.iter().flat_map(move |f| {
+                common::all_variants()
+                    .into_iter()
+                    .map(move |v| Trial::test(trial_name(expect, f, v), || Ok(())))
+            })
         });
         libtest_mimic::run(&args, names.collect()).exit();
     }
@@ -36,82 +62,99 @@ fn main() {
         Ok("always" | "force" | "1")
     );
     let on_ci = std::env::var_os("CI").is_some();
-    let snapshots = Snapshots::new(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
-        "authbridge",
-        accept,
-        on_ci,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let snapshots = Arc::new(snapshots);
     let binary = common::authbridge_binary();
-    let servers = [
-        common::Server::start_with(&binary, None),
-        common::Server::start_with_mail(&binary),
-    ];
-    let runners: Vec<Arc<Runner>> = servers
+    let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
+    let profiles: Vec<Profiled> = PROFILES
         .iter()
-        .map(|s| {
-            Arc::new(
-                Runner::new(s.target(), common::options(), Some(Arc::clone(&snapshots))).unwrap(),
+        .map(|&(expect, folder)| {
+            let snapshots = Snapshots::new(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
+                folder,
+                accept,
+                on_ci,
             )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let snapshots = Arc::new(snapshots);
+            let servers = [
+                common::Server::start_with(&binary, None, expect),
+                common::Server::start_with_mail(&binary, expect),
+            ];
+            let runners = servers.each_ref().map(|s| {
+                let options = common::options_for(expect);
+                Arc::new(Runner::new(s.target(), options, Some(Arc::clone(&snapshots))).unwrap())
+            });
+            for runner in &runners {
+                runtime
+                    .block_on(runner.preflight())
+                    .unwrap_or_else(|e| panic!("{expect}: {e}"));
+            }
+            Profiled {
+                expect,
+                _servers: servers,
+                runners,
+                reports: Arc::default(),
+            }
         })
         .collect();
-    let runtime = Arc::new(tokio::runtime::Runtime::new().unwrap());
-    for runner in &runners {
-        runtime
-            .block_on(runner.preflight())
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    let reports: Arc<Mutex<Vec<CaseReport>>> = Arc::default();
     let mut trials = Vec::new();
-    for fixture in &fixtures {
-        let needs_mail = fixture.needs.contains(&Need::Mail);
-        let runner = &runners[usize::from(needs_mail)];
-        let skip = runner.skip_reason(fixture);
-        for &variant in &runner.options().variants {
-            let (runner, runtime, reports, fixture) = (
-                Arc::clone(runner),
-                Arc::clone(&runtime),
-                Arc::clone(&reports),
-                fixture.clone(),
-            );
-            let name = format!("{} [{}]", fixture.id, variant);
-            let trial = Trial::test(name, move || {
-                let report = runtime.block_on(runner.run_case(&fixture, variant));
-                let result = match report.outcome {
-                    Outcome::Pass | Outcome::Warning => Ok(()),
-                    Outcome::Skipped => {
-                        Err(Failed::from(format!("skipped here: {}", report.reason)))
-                    }
-                    _ => Err(Failed::from(report::describe(&report))),
-                };
-                reports.lock().unwrap().push(report);
-                result
-            });
-            trials.push(trial.with_ignored_flag(skip.is_some()));
+    for profile in &profiles {
+        for fixture in &fixtures {
+            let needs_mail = fixture.needs.contains(&Need::Mail);
+            let runner = &profile.runners[usize::from(needs_mail)];
+            let skip = runner.skip_reason(fixture);
+            for &variant in &runner.options().variants {
+                let (runner, runtime, reports, fixture) = (
+                    Arc::clone(runner),
+                    Arc::clone(&runtime),
+                    Arc::clone(&profile.reports),
+                    fixture.clone(),
+                );
+                let name = trial_name(profile.expect, &fixture, variant);
+                let trial = Trial::test(name, move || {
+                    let report = runtime.block_on(runner.run_case(&fixture, variant));
+                    let result = match report.outcome {
+                        Outcome::Pass | Outcome::Warning => Ok(()),
+                        Outcome::Skipped => {
+                            Err(Failed::from(format!("skipped here: {}", report.reason)))
+                        }
+                        _ => Err(Failed::from(report::describe(&report))),
+                    };
+                    reports.lock().unwrap().push(report);
+                    result
+                });
+                trials.push(trial.with_ignored_flag(skip.is_some()));
+            }
         }
     }
     let started = Instant::now();
     let conclusion = libtest_mimic::run(&args, trials);
     let wall = started.elapsed();
-    let mut cleanup = runtime.block_on(runners[0].cleanup());
-    let mailing = runtime.block_on(runners[1].cleanup());
-    cleanup.users_removed += mailing.users_removed;
-    cleanup.groups_removed += mailing.groups_removed;
-    cleanup.errors.extend(mailing.errors);
-    let reports = reports.lock().unwrap();
-    for r in reports.iter().filter(|r| r.outcome == Outcome::Warning) {
-        print!("{}", report::describe(r));
-    }
-    if !reports.is_empty() {
-        print!("{}", report::summary(&reports, wall, &cleanup));
+    let mut failed_cleanups = Vec::new();
+    for profile in &profiles {
+        let mut cleanup = Cleanup::default();
+        for runner in &profile.runners {
+            let one = runtime.block_on(runner.cleanup());
+            cleanup.users_removed += one.users_removed;
+            cleanup.groups_removed += one.groups_removed;
+            cleanup.errors.extend(one.errors);
+        }
+        let reports = profile.reports.lock().unwrap();
+        for r in reports.iter().filter(|r| r.outcome == Outcome::Warning) {
+            print!("{}", report::describe(r));
+        }
+        if !reports.is_empty() {
+            print!(
+                "{}: {}",
+                profile.expect,
+                report::summary(&reports, wall, &cleanup)
+            );
+        }
+        failed_cleanups.extend(cleanup.errors);
     }
     assert!(
-        cleanup.errors.is_empty(),
-        "clean-up failed: {:?}",
-        cleanup.errors
+        failed_cleanups.is_empty(),
+        "clean-up failed: {failed_cleanups:?}"
     );
-    drop(servers);
+    drop(profiles);
     conclusion.exit();
 }

@@ -237,30 +237,86 @@ fn html_server() -> u16 {
     port
 }
 
+/// The JUnit and JSON reports of a run the pre-flight refused: one error case
+/// each, saying `why`.
+fn assert_refusal_reported(dir: &std::path::Path, kind: &str, why: &str) {
+    let xml = std::fs::read_to_string(dir.join("report.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("the JUnit report is XML");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 1, "{xml}");
+    assert_eq!(
+        cases[0].attribute("name"),
+        Some("preflight [v1 xml]"),
+        "{xml}"
+    );
+    let error = cases[0]
+        .children()
+        .find(|n| n.has_tag_name("error"))
+        .unwrap_or_else(|| panic!("an <error> case: {xml}"));
+    assert!(error.attribute("message").unwrap().contains(why), "{xml}");
+    assert!(error.text().unwrap_or("").contains(kind), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["counts"],
+        serde_json::json!({ "error": 1 }),
+        "{report}"
+    );
+    assert_eq!(report["expect"], "documented", "{report}");
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{report}");
+    assert_eq!(cases[0]["id"], "preflight");
+    assert_eq!(cases[0]["outcome"], "error");
+    assert!(
+        cases[0]["reason"].as_str().unwrap().contains(why),
+        "{report}"
+    );
+}
+
 #[test]
 fn a_run_that_cannot_start_exits_2_with_a_clear_message() {
     let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, json) = (
+        dir.path().join("report.xml"),
+        dir.path().join("report.json"),
+    );
+    let reports = [
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
     let html = format!("http://127.0.0.1:{}", html_server());
-    let (out, _, stderr) = run(&server, &html, &[]);
+    let (out, _, stderr) = run(&server, &html, &reports);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(
         stderr.contains("does not answer as an OCS server"),
         "{stderr}"
     );
     assert!(stderr.contains("text/html"), "{stderr}");
+    // The reports say why nothing ran, for CI dashboards.
+    assert_refusal_reported(dir.path(), "not-ocs", "does not answer as an OCS server");
 
     let closed = format!("http://127.0.0.1:{}", authbridge_testsupport::free_port());
-    let (out, _, stderr) = run(&server, &closed, &[]);
+    let (out, _, stderr) = run(&server, &closed, &reports);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(stderr.contains("cannot be reached"), "{stderr}");
+    assert_refusal_reported(dir.path(), "unreachable", "cannot be reached");
 
-    let out = cli(&server, &server.daemon.url(), &[])
+    let out = cli(&server, &server.daemon.url(), &reports)
         .env(PASSWORD_VAR, "not-the-password")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(stderr.contains("refused the admin credentials"), "{stderr}");
+    assert_refusal_reported(dir.path(), "refused", "refused the admin credentials");
 
     let out = cli(&server, &server.daemon.url(), &[])
         .env_remove(PASSWORD_VAR)
@@ -277,6 +333,104 @@ fn a_run_that_cannot_start_exits_2_with_a_clear_message() {
     );
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(stderr.contains("no fixture"), "{stderr}");
+}
+
+#[test]
+fn the_expectation_decides_whose_answers_hold_and_reports_and_snapshots_say_which() {
+    // Editing a user that does not exist: 101 as documented, 998 in today's
+    // Nextcloud. authbridge answers as its `[ocs] compat` profile says.
+    let documented = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let snapshots = dir.path().join("snapshots");
+    let args = [
+        "--filter",
+        "users/edit/101-user-missing",
+        "--api",
+        "v1",
+        "--format",
+        "json",
+    ];
+    let (out, stdout, _) = run(&documented, &documented.daemon.url(), &args);
+    assert_eq!(code(&out), 0, "{stdout}");
+    assert!(
+        stdout.contains("expected: the documented answers (--expect documented)"),
+        "{stdout}"
+    );
+
+    let mut nextcloud_args = args.to_vec();
+    nextcloud_args.extend(["--expect", "nextcloud", "--json", json.to_str().unwrap()]);
+    let (out, stdout, _) = run(&documented, &documented.daemon.url(), &nextcloud_args);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "nextcloud: apps/provisioning_api/lib/Controller/UsersController.php (editUser"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("expected: {:<36}  actual: 101 ", "998")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expected: today's Nextcloud's answers (--expect nextcloud; 1 of these fixtures differ from the documents)"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["expect"], "nextcloud", "{report}");
+    let case = &report["cases"][0];
+    assert_eq!(case["expect"], "nextcloud", "{case}");
+    assert!(
+        case["nextcloud_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("apps/provisioning_api/lib/Controller/UsersController.php"),
+        "{case}"
+    );
+
+    // Against authbridge in its nextcloud profile it holds, and its snapshot says
+    // whose answers it expected and where they were read.
+    let nextcloud = Server::start_with(
+        &common::authbridge_binary(),
+        None,
+        ocs_conformance::Profile::Nextcloud,
+    );
+    let mut recording = nextcloud_args.clone();
+    recording.extend([
+        "--target",
+        "staging",
+        "--snapshot-dir",
+        snapshots.to_str().unwrap(),
+    ]);
+    let (out, stdout, _) = run(&nextcloud, &nextcloud.daemon.url(), &recording);
+    assert_eq!(code(&out), 0, "{stdout}");
+    let snapshot = std::fs::read_to_string(
+        snapshots.join("staging/users__edit__101-user-missing@v1-json.snap"),
+    )
+    .unwrap();
+    assert!(
+        snapshot.contains(
+            "# expect nextcloud: apps/provisioning_api/lib/Controller/UsersController.php"
+        ),
+        "{snapshot}"
+    );
+    assert!(snapshot.contains("statuscode: 998"), "{snapshot}");
+
+    // The same target compared by a documented run: a diff that says why.
+    let mut comparing = args.to_vec();
+    comparing.extend([
+        "--target",
+        "staging",
+        "--snapshot-dir",
+        snapshots.to_str().unwrap(),
+    ]);
+    let (out, stdout, _) = run(&documented, &documented.daemon.url(), &comparing);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(
+        stdout.contains("recorded by a run with --expect nextcloud, compared in one with --expect documented: give each its own --target"),
+        "{stdout}"
+    );
 }
 
 #[test]

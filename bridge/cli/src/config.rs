@@ -35,6 +35,9 @@ pub struct ConfigFile {
     /// The OCS Provisioning API and /auth/check.
     #[serde(default)]
     pub http: authbridge_daemon::HttpSettings,
+    /// How the OCS API answers (`compat`: Nextcloud's codes or the documented ones).
+    #[serde(default)]
+    pub ocs: authbridge_daemon::OcsSettings,
     /// The SMTP relay for welcome and password-reset mails.
     pub mail: Option<authbridge_daemon::MailSettings>,
     /// System names and deny lists: names authbridge never creates, records,

@@ -106,6 +106,7 @@ pub fn run(
         &accounts.data_dir,
     );
     let http_settings = file.as_ref().map(|f| f.http.clone()).unwrap_or_default();
+    let compat = file.as_ref().map(|f| f.ocs.compat).unwrap_or_default();
     let listen = listen.or(http_settings.enabled.then_some(http_settings.listen));
     // The first admin is for the HTTP API; without it nobody would need one.
     if listen.is_some() {
@@ -133,7 +134,7 @@ pub fn run(
         ));
         let http = match listen {
             Some(addr) => {
-                Some(start_http(addr, &http_settings, Arc::clone(&service), stopped).await?)
+                Some(start_http(addr, &http_settings, compat, Arc::clone(&service), stopped).await?)
             }
             None => None,
         };
@@ -171,6 +172,7 @@ fn watch_directory(
 async fn start_http(
     addr: std::net::SocketAddr,
     settings: &authbridge_daemon::HttpSettings,
+    compat: authbridge_daemon::Compat,
     service: Arc<Service>,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, Failure> {
@@ -196,6 +198,7 @@ async fn start_http(
         service,
         base_url,
         trusted_proxies: settings.trusted_proxies.clone(),
+        compat,
     }));
     let limits = http::Limits {
         max_connections: settings.max_connections,

@@ -46,6 +46,7 @@ const EVERY_VARIANT: [Variant; 4] = [V1_XML, V1_JSON, V2_XML, V2_JSON];
 #[derive(Debug)]
 struct Answer {
     http: u16,
+    content_type: String,
     statuscode: u32,
     data: Value,
     body: String,
@@ -69,14 +70,13 @@ fn meta_code(body: &str) -> u32 {
 }
 
 /// The HTTP status and meta statuscode `variant` shows for the OCS status
-/// `status`, by Nextcloud's rule (as the fixtures' README gives it): v1 answers
-/// HTTP 200 (401 when not logged in) and shows a 403 as 997; v2 shows success as
-/// 200 and failures as HTTP 401 (997), 404 (998), 500 (996), 400 (any other code
-/// outside 200..=600) or the code itself.
+/// `status`, by Nextcloud's rule (`V1Response`, `V2Response`) in the default
+/// `nextcloud` profile: v1 answers HTTP 200 (401 when not logged in); v2 shows
+/// success as 200 and failures as HTTP 401 (997), 404 (998), 500 (996), 400
+/// (any other code outside 200..=600) or the code itself.
 fn shown(variant: Variant, status: u32) -> (u16, u32) {
     match (variant.api, status) {
         (_, 997) => (401, 997),
-        (Version::V1, 403) => (200, 997),
         (Version::V1, code) => (200, code),
         (Version::V2, 100) => (200, 200),
         (Version::V2, 998) => (404, 998),
@@ -176,6 +176,12 @@ impl Api {
         }
         let response = builder.send().unwrap();
         let http = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let body = response.text().unwrap();
         let statuscode = meta_code(&body);
         let data = match variant.format {
@@ -184,6 +190,7 @@ impl Api {
         };
         Answer {
             http,
+            content_type,
             statuscode,
             data,
             body,
@@ -220,21 +227,21 @@ fn answers_the_documents_leave_open_in_every_variant() {
     api.user("carl", "Carl-other-pass-1", &["others"]);
     let admin = api.admin();
     let bob = ("bob", "Bob-regular-pass-1");
-    for (what, path) in [
-        ("a missing user", "/cloud/users/ghost"),
-        ("a unicode id", "/cloud/users/J%C3%BCrgen"),
-        ("a slash in the id", "/cloud/users/a%2Fb"),
-        ("a missing user's groups", "/cloud/users/ghost/groups"),
-        ("a missing group's members", "/cloud/groups/nope"),
+    for (what, path, status) in [
+        ("a missing user", "/cloud/users/ghost", 404),
+        ("a unicode id", "/cloud/users/J%C3%BCrgen", 404),
+        ("a slash in the id", "/cloud/users/a%2Fb", 404),
+        ("a missing user's groups", "/cloud/users/ghost/groups", 998),
+        ("a missing group's members", "/cloud/groups/nope", 404),
     ] {
-        api.expect_in_every_variant(998, what, |_| Outgoing::get(path).as_user(admin));
+        api.expect_in_every_variant(status, what, |_| Outgoing::get(path).as_user(admin));
     }
     api.expect_in_every_variant(101, "a limit that is no number", |_| {
         Outgoing::get("/cloud/users")
             .query("limit", "ten")
             .as_user(admin)
     });
-    api.expect_in_every_variant(403, "another user's data", |_| {
+    api.expect_in_every_variant(998, "another user's data", |_| {
         Outgoing::get("/cloud/users/carl").as_user(bob)
     });
     api.expect_in_every_variant(107, "one's own password, too weak", |_| {
@@ -243,6 +250,41 @@ fn answers_the_documents_leave_open_in_every_variant() {
             .form("value", "password")
             .as_user(bob)
     });
+}
+
+/// `[ocs] compat = "documented"` answers the documented codes where today's
+/// Nextcloud differs (`ocs::compat` has the table; the conformance suite runs
+/// every fixture in both profiles).
+#[test]
+fn the_documented_profile_answers_the_documented_codes() {
+    let api = Api::start("[ocs]\ncompat = \"documented\"\n");
+    api.user("bob", "Bob-regular-pass-1", &["team"]);
+    api.user("carl", "Carl-other-pass-1", &["others"]);
+    let bob = ("bob", "Bob-regular-pass-1");
+    let missing = Outgoing::get("/cloud/users/ghost").as_user(api.admin());
+    let carl = Outgoing::get("/cloud/users/carl").as_user(bob);
+    let unknown_key = Outgoing::put("/cloud/users/bob")
+        .form("key", "colour")
+        .form("value", "blue")
+        .as_user(bob);
+    for (request, variant, http, code, what) in [
+        (&missing, V1_JSON, 200, 998, "a missing user"),
+        (&missing, V2_XML, 404, 998, "a missing user"),
+        // v1 says "forbidden" as "unauthorised" (with HTTP 200, as before).
+        (&carl, V1_XML, 200, 997, "another user's data"),
+        (&carl, V2_JSON, 403, 403, "another user's data"),
+        (&unknown_key, V1_JSON, 200, 102, "a key nobody may set"),
+    ] {
+        let answer = api.send(request, variant);
+        assert_eq!(
+            (answer.http, answer.statuscode),
+            (http, code),
+            "{what} ({variant}): {}",
+            answer.body
+        );
+    }
+    let xml = api.send(&missing, V1_XML);
+    assert!(xml.content_type.starts_with("text/xml"), "{}", xml.content_type);
 }
 
 /// The XML envelope is indented as Nextcloud's (fixtures compare data, not text).
@@ -500,12 +542,54 @@ fn auth_check_and_the_throttle() {
                 .map(|v| v.to_str().unwrap().to_owned()),
         )
     };
+    // For nginx (?for=nginx): the same, except 403 for throttled and unavailable.
+    let answer = |query: &str, user: &str, password: &str| {
+        let r = api
+            .http
+            .get(format!("{}/auth/check{query}", api.d.url()))
+            .basic_auth(user, Some(password))
+            .send()
+            .unwrap();
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        (
+            r.status().as_u16(),
+            header("x-authbridge-verdict"),
+            header("retry-after"),
+        )
+    };
+    let verdict = |v: &str| Some(v.to_owned());
     assert_eq!(check("bob", "Bob-regular-pass-1"), (204, None));
+    assert_eq!(
+        answer("?for=nginx", "bob", "Bob-regular-pass-1"),
+        (204, verdict("accepted"), None)
+    );
     assert_eq!(check("carol@example.org", "whatever-pw"), (503, None));
+    assert_eq!(
+        answer("", "carol@example.org", "whatever-pw"),
+        (503, verdict("unavailable"), None)
+    );
+    assert_eq!(
+        answer("?for=nginx", "carol@example.org", "whatever-pw"),
+        (403, verdict("unavailable"), None)
+    );
+    // An unknown asker is refused before any password is checked.
+    assert_eq!(answer("?for=apache", "bob", "wrong-password-1").0, 400);
     let (status, challenge) = check("bob", "wrong-password-1");
     assert_eq!(status, 401);
     assert!(challenge.unwrap().starts_with("Basic realm="));
-    // The next attempt from this address is throttled before any backend.
+    // The next attempt from this address is throttled before any backend, with
+    // how long the delay (an hour) has left.
+    let (status, said, retry_after) = answer("", "bob", "Bob-regular-pass-1");
+    assert_eq!((status, said), (429, verdict("throttled")));
+    let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=3600).contains(&seconds), "{seconds}");
+    let (status, said, retry_after) = answer("?for=nginx", "bob", "Bob-regular-pass-1");
+    assert_eq!((status, said), (403, verdict("throttled")));
+    assert!(retry_after.is_some());
     assert_eq!(check("bob", "Bob-regular-pass-1").0, 429);
     let own = Outgoing::get("/cloud/users/bob").as_user(("bob", "Bob-regular-pass-1"));
     let a = api.send(&own, V1_JSON);
@@ -816,29 +900,58 @@ fn sighup_reloads_the_tls_certificate() {
     assert_eq!(curl(&second.ca_file), "204", "the loaded certificate stays");
 }
 
-/// nginx (Debian's) in front of a static site, asking /auth/check per request.
+/// The README's nginx recipe: the ```nginx block between its `nginx-recipe`
+/// markers, the very text the test below runs.
+fn nginx_recipe() -> &'static str {
+    let readme = include_str!("../../../README.md");
+    let (_, after) = readme
+        .split_once("<!-- nginx-recipe:")
+        .expect("the README's nginx-recipe marker");
+    let (block, _) = after
+        .split_once("<!-- /nginx-recipe -->")
+        .expect("the README's /nginx-recipe marker");
+    let (_, body) = block
+        .split_once("```nginx\n")
+        .expect("an nginx block between the markers");
+    body.split_once("```").expect("the block's end").0
+}
+
+/// What a client of nginx sees: status, `WWW-Authenticate` headers, `Retry-After`, body.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    status: u16,
+    challenges: usize,
+    retry_after: Option<String>,
+    body: String,
+}
+
+/// Debian's nginx runs the README's recipe in front of a protected upstream; the
+/// client sees each verdict of /auth/check as a status it understands.
 #[test]
-fn nginx_auth_request_uses_auth_check() {
-    let api = Api::start("");
+fn nginx_recipe_answers_each_verdict() {
+    let closed = ClosedPort::hold();
+    // example.org logins go to an IMAP server that is not there: unavailable. One
+    // failure throttles the next attempt for an hour.
+    let api = Api::start(&format!(
+        "[throttle]\nfirst_delay = \"1h\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\ndomain = \"example.org\"\n",
+        closed.port
+    ));
     api.user("bob", "Bob-regular-pass-1", &[]);
+    let recipe = nginx_recipe();
+    let authbridge = "http://127.0.0.1:8080/";
+    assert_eq!(recipe.matches(authbridge).count(), 1, "{recipe}");
+    let recipe = recipe.replace(authbridge, &format!("http://{}/", api.d.http.unwrap()));
     let dir = authbridge_testsupport::server_dir("abnginx");
-    let www = dir.path().join("www");
-    std::fs::create_dir(&www).unwrap();
-    std::fs::write(www.join("index.html"), "members only\n").unwrap();
-    let port = free_port();
+    let (port, upstream) = (free_port(), free_port());
     let d = dir.path().display();
-    let upstream = api.d.http.unwrap();
+    // The recipe's `backend` answers whom nginx says the request is from.
     let conf = format!(
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n\
          access_log off;\nclient_body_temp_path {d}/t1;\nproxy_temp_path {d}/t2;\nfastcgi_temp_path {d}/t3;\n\
          uwsgi_temp_path {d}/t4;\nscgi_temp_path {d}/t5;\n\
-         server {{\n listen 127.0.0.1:{port};\n root {d}/www;\n\
-          location / {{\n  auth_request /authbridge-check;\n  auth_request_set $ab_user $upstream_http_x_authbridge_user;\n\
-           add_header X-Authbridge-User $ab_user always;\n  error_page 401 = @ask;\n }}\n\
-          location = /authbridge-check {{\n  internal;\n  proxy_pass http://{upstream}/auth/check;\n\
-           proxy_pass_request_body off;\n  proxy_set_header Content-Length \"\";\n  proxy_set_header Authorization $http_authorization;\n\
-           proxy_set_header X-Forwarded-For $remote_addr;\n }}\n\
-          location @ask {{\n  add_header WWW-Authenticate 'Basic realm=\"example\"' always;\n  return 401;\n }}\n}}\n}}\n"
+         upstream backend {{\n server 127.0.0.1:{upstream};\n}}\n\
+         server {{\n listen 127.0.0.1:{upstream};\n location / {{\n  return 200 \"hello $http_x_remote_user\\n\";\n }}\n}}\n\
+         server {{\n listen 127.0.0.1:{port};\n{recipe}}}\n}}\n"
     );
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
     let mut nginx = std::process::Command::new("/usr/sbin/nginx")
@@ -857,29 +970,68 @@ fn nginx_auth_request_uses_auth_check() {
         .expect("nginx (apt-get install nginx-light)");
     wait_for_port("127.0.0.1", port, Duration::from_secs(10));
     let get = |auth: Option<(&str, &str)>| {
-        let mut r = api.http.get(format!("http://127.0.0.1:{port}/"));
+        // A client's own X-Remote-User never reaches the upstream.
+        let mut r = api
+            .http
+            .get(format!("http://127.0.0.1:{port}/page"))
+            .header("X-Remote-User", "mallory");
         if let Some((u, p)) = auth {
             r = r.basic_auth(u, Some(p));
         }
         let r = r.send().unwrap();
-        let user = r
-            .headers()
-            .get("x-authbridge-user")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let challenge = r.headers().get("www-authenticate").is_some();
-        (r.status().as_u16(), user, challenge, r.text().unwrap())
+        Seen {
+            status: r.status().as_u16(),
+            challenges: r.headers().get_all("www-authenticate").iter().count(),
+            retry_after: r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            body: r.text().unwrap(),
+        }
     };
-    let ok = get(Some(("bob", "Bob-regular-pass-1")));
+    // In this order: only the wrong password counts towards the throttle.
+    let accepted = get(Some(("bob", "Bob-regular-pass-1")));
+    let unavailable = get(Some(("carol@example.org", "whatever-pw")));
+    let anonymous = get(None);
     let wrong = get(Some(("bob", "not-bobs-password")));
-    let none = get(None);
+    let throttled = get(Some(("bob", "Bob-regular-pass-1")));
     let _ = nginx.kill();
     let _ = nginx.wait();
+    let error_log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
     assert_eq!(
-        (ok.0, ok.1.as_deref(), ok.3.as_str()),
-        (200, Some("bob"), "members only\n")
+        (accepted.status, accepted.challenges, accepted.body.as_str()),
+        (200, 0, "hello bob\n"),
+        "{accepted:?}\n{error_log}"
     );
-    assert_eq!((wrong.0, wrong.2), (401, true), "{wrong:?}");
-    assert_eq!((none.0, none.2), (401, true), "{none:?}");
+    assert_eq!(
+        (
+            unavailable.status,
+            unavailable.challenges,
+            &unavailable.retry_after
+        ),
+        (503, 0, &None),
+        "{unavailable:?}\n{error_log}"
+    );
+    assert_eq!(
+        (anonymous.status, anonymous.challenges),
+        (401, 1),
+        "{anonymous:?}"
+    );
+    assert_eq!((wrong.status, wrong.challenges), (401, 1), "{wrong:?}");
+    assert_eq!(
+        (throttled.status, throttled.challenges),
+        (429, 0),
+        "{throttled:?}\n{error_log}"
+    );
+    let seconds: u64 = throttled
+        .retry_after
+        .as_deref()
+        .expect("Retry-After on a throttled answer")
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&seconds), "{throttled:?}");
+    // Nothing went through nginx's "unexpected status" path (a 500).
+    assert!(!error_log.contains("unexpected status"), "{error_log}");
 }
 
 /// The "unknown failure" codes, provoked for real: the test makes the store refuse
@@ -1137,7 +1289,7 @@ fn a_group_named_in_another_case_gives_no_hidden_admin_rights() {
         "remove from admin",
     );
     let answer = api.send(&read, V2_JSON);
-    expect(&answer, V2_JSON, 403, "u2 is no admin any more");
+    expect(&answer, V2_JSON, 998, "u2 is no admin any more");
 }
 
 #[test]

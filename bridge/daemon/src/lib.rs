@@ -10,6 +10,7 @@
 //! `/auth/check` and the password-link page ([`ocs`]); the welcome mail
 //! ([`send_password_link`]) goes out from the OCS API and the CLI.
 
+mod avatar;
 mod bounded;
 pub use authbridge_core::clock;
 mod credential_cache;
@@ -30,9 +31,11 @@ mod verifiers;
 pub use mail::{MailError, send_password_link};
 pub use nss_cache::run as publish_nss_cache;
 
+pub use avatar::{ImageError, ImageKind, PreparedUpload, prepare_upload};
 pub use bounded::Bounded;
 pub use server::{ServeError, Server};
 pub use service::{Engine, LoadError, Loader, Service, ServiceError};
 pub use settings::{
-    DaemonSettings, HttpSettings, MailSecurity, MailSettings, NssSettings, ThrottleSettings,
+    Compat, DaemonSettings, HttpSettings, MailSecurity, MailSettings, NssSettings, OcsSettings,
+    ThrottleSettings,
 };

@@ -96,6 +96,8 @@ struct Conclusion {
     detail: String,
     /// The kind of backend that accepted, when one did.
     kind: Option<BackendKind>,
+    /// Throttled: how long the delay has left, when one holds the attempt back.
+    retry_after: Option<Duration>,
 }
 
 /// A password check's answer, with the kind of credential that passed.
@@ -106,6 +108,9 @@ pub struct Checked {
     pub kind: Option<BackendKind>,
     /// Written when dropped (None when the rate limit holds it back).
     pub line: Option<DecisionLine>,
+    /// Throttled by a delay: how long it has left (None when throttled for too
+    /// many attempts at once, and for every other answer).
+    pub retry_after: Option<Duration>,
 }
 
 /// A socket request's answer, and the decision line to write once it is sent.
@@ -174,6 +179,7 @@ impl Conclusion {
             backend: backend.to_owned(),
             detail: detail.into(),
             kind: None,
+            retry_after: None,
         }
     }
 
@@ -353,14 +359,21 @@ impl Service {
         let result = self
             .decide(&engine, user, &login, source, password, front)
             .await;
+        if result.status == AuthStatus::Accepted
+            && let Some(uid) = &result.uid
+        {
+            self.note_login(uid);
+        }
         let answer = AuthAnswer {
             status: result.status,
             uid: result.uid.clone(),
         };
         let kind = result.kind;
+        let retry_after = result.retry_after;
         Checked {
             answer,
             kind,
+            retry_after,
             line: self.decision_line(login, result, started, service, source, peer),
         }
     }
@@ -444,12 +457,14 @@ impl Service {
                 );
             }
             Admission::Refuse(left) => {
-                return Conclusion::new(
+                let mut refused = Conclusion::new(
                     AuthStatus::Throttled,
                     None,
                     "throttle",
                     format!("{} ms left of the delay", left.as_millis()),
                 );
+                refused.retry_after = Some(left);
+                return refused;
             }
         };
         let now = now_ms() / 1000;
@@ -718,6 +733,24 @@ impl Service {
             Ok(()) => PasswordChange::Changed,
             Err(e) => PasswordChange::External(format!("the store refused the change: {e}")),
         }
+    }
+
+    /// An accepted login of any kind (local, app password, a backend, the
+    /// credential cache) moves the account's last login, at most once a minute.
+    fn note_login(&self, uid: &str) {
+        match self.store.note_login(uid, now_ms() / 1000, 60) {
+            // Accepted by a backend whose first login could not be recorded.
+            Ok(()) | Err(StoreError::NoSuchUser(_)) => {}
+            Err(e) => tracing::warn!(?uid, "accepted, but the last login was not recorded: {e}"),
+        }
+    }
+
+    /// Every app password of the user goes (the OCS "wipe" of their devices),
+    /// and nothing remembered in memory answers for the account any more.
+    pub fn revoke_app_passwords(&self, uid: &str) -> Result<usize, StoreError> {
+        let revoked = self.store.delete_app_passwords_before(uid, i64::MAX)?;
+        self.credentials.forget_uid(uid);
+        Ok(revoked)
     }
 
     /// Sets a local user's password hash, as every reset path must: with

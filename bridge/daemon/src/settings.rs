@@ -193,6 +193,25 @@ impl Default for HttpSettings {
     }
 }
 
+/// `[ocs]`: how the OCS Provisioning API answers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OcsSettings {
+    /// Whose status codes, where Nextcloud and its documents differ
+    /// (`ocs::compat` has the table).
+    pub compat: Compat,
+}
+
+/// `[ocs] compat`: `nextcloud` (the default) answers as today's Nextcloud
+/// server does; `documented` as the Provisioning API documents say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compat {
+    #[default]
+    Nextcloud,
+    Documented,
+}
+
 /// `[mail]`: the SMTP relay for welcome and password-reset mails.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

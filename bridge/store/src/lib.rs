@@ -141,6 +141,10 @@ pub trait Store {
     fn record_login(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<User>;
     /// A session opened for a known user (PAM open_session): last_seen moves.
     fn touch_last_seen(&self, uid: &str, now: i64) -> Result<()>;
+    /// An accepted login of any kind: last_seen (and first_seen, the first
+    /// time) moves, unless it moved less than `min_interval` seconds ago, so
+    /// that steady logins cost a read, not a write each.
+    fn note_login(&self, uid: &str, now: i64, min_interval: i64) -> Result<()>;
     /// Users per backend, enabled and disabled, and how many ever logged in.
     fn report(&self) -> Result<Report>;
 
@@ -148,6 +152,8 @@ pub trait Store {
     /// The group's display name, if one was set (Nextcloud shows the id then).
     fn group_display_name(&self, gid: &str) -> Result<Option<String>>;
     fn set_group_display_name(&self, gid: &str, name: Option<&str>) -> Result<()>;
+    /// Members of the group, and how many of them are disabled.
+    fn group_counts(&self, gid: &str) -> Result<(u64, u64)>;
     fn delete_group(&self, gid: &str) -> Result<()>;
     fn groups(&self, search: Option<&str>, limit: usize, offset: usize) -> Result<Vec<String>>;
     fn group_exists(&self, gid: &str) -> Result<bool>;

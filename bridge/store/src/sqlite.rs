@@ -741,6 +741,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn note_login(&self, uid: &str, now: i64, min_interval: i64) -> Result<()> {
+        let seen: Option<Option<i64>> = self
+            .lock()
+            .cached_row("SELECT last_seen FROM users WHERE uid = ?1", [uid], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match seen {
+            None => Err(StoreError::NoSuchUser(uid.to_owned())),
+            Some(Some(last)) if now.saturating_sub(last) < min_interval => Ok(()),
+            Some(_) => self.touch_last_seen(uid, now),
+        }
+    }
+
     fn report(&self) -> Result<Report> {
         let conn = self.lock();
         let mut stmt =
@@ -829,6 +843,17 @@ impl Store for SqliteStore {
             };
             Ok(())
         })
+    }
+
+    fn group_counts(&self, gid: &str) -> Result<(u64, u64)> {
+        let conn = self.lock();
+        let gid = require_group(&conn, gid)?;
+        Ok(conn.cached_row(
+            "SELECT COUNT(*), COALESCE(SUM(NOT u.enabled), 0)
+             FROM memberships m JOIN users u ON u.uid = m.uid WHERE m.gid = ?1",
+            [gid],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
     }
 
     fn group_exists(&self, gid: &str) -> Result<bool> {

@@ -224,6 +224,9 @@ fn group_display_names_and_avatars_go_with_their_group_and_user() {
         image: vec![0x89, b'P', b'N', b'G'],
         mime: "image/png".into(),
     };
+    assert_eq!(s.group_counts("España").unwrap(), (1, 0));
+    s.set_enabled("ann", false).unwrap();
+    assert_eq!(s.group_counts("España").unwrap(), (1, 1));
     s.set_avatar("ANN", &avatar, 2).unwrap();
     assert_eq!(s.avatar("ann").unwrap(), Some(avatar.clone()));
     assert!(matches!(
@@ -236,4 +239,23 @@ fn group_display_names_and_avatars_go_with_their_group_and_user() {
     assert_eq!(s.group_display_name("España").unwrap(), None);
     s.delete_user("ann").unwrap();
     assert_eq!(s.avatar("ann").unwrap(), None);
+}
+
+#[test]
+fn a_login_moves_last_seen_at_most_once_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    s.create_user(&local("ann", &[]), 1).unwrap();
+    s.note_login("ann", 1000, 60).unwrap();
+    let ann = s.user("ann").unwrap();
+    assert_eq!((ann.first_seen, ann.last_seen), (Some(1000), Some(1000)));
+    s.note_login("ANN", 1059, 60).unwrap();
+    assert_eq!(s.user("ann").unwrap().last_seen, Some(1000));
+    s.note_login("ann", 1060, 60).unwrap();
+    let ann = s.user("ann").unwrap();
+    assert_eq!((ann.first_seen, ann.last_seen), (Some(1000), Some(1060)));
+    assert!(matches!(
+        s.note_login("nobody", 1, 60),
+        Err(StoreError::NoSuchUser(_))
+    ));
 }

@@ -1,6 +1,7 @@
 //! authbridge's own OCS server for the tests: the real `authbridge serve` (built
 //! here with cargo, so `cargo test -p ocs-conformance` alone is enough), on a
-//! loopback port, with a private store.
+//! loopback port, with a private store, answering in the `[ocs] compat` profile
+//! that matches the expectations it is held to.
 
 #![allow(dead_code)]
 
@@ -8,7 +9,7 @@ pub mod wrong;
 
 use authbridge_testsupport::{Daemon, Smtp};
 use ocs_conformance::client::Variant;
-use ocs_conformance::fixture::Document;
+use ocs_conformance::fixture::{Document, Profile};
 use ocs_conformance::run::{Options, Target};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct Server {
     /// An app password of the first admin (checked with a keyed hash, not argon2id,
     /// so hundreds of admin requests stay cheap).
     pub admin_token: String,
+    /// Whose answers it gives (`[ocs] compat`), and so which to expect of it.
+    pub expect: Profile,
 }
 
 /// The `authbridge` binary, built by cargo for this profile.
@@ -57,23 +60,25 @@ pub fn authbridge_binary() -> std::path::PathBuf {
 
 impl Server {
     /// No `[mail]`: welcome mails fail, as the fixtures that need that expect.
+    /// The documented profile, as a run expects by default.
     pub fn start() -> Server {
-        Self::start_with(&authbridge_binary(), None)
+        Self::start_with(&authbridge_binary(), None, Profile::Documented)
     }
 
     /// Delivering mail to a real SMTP server (aiosmtpd).
-    pub fn start_with_mail(binary: &std::path::Path) -> Server {
-        Self::start_with(binary, Some(Smtp::start()))
+    pub fn start_with_mail(binary: &std::path::Path, expect: Profile) -> Server {
+        Self::start_with(binary, Some(Smtp::start()), expect)
     }
 
-    pub fn start_with(binary: &std::path::Path, smtp: Option<Smtp>) -> Server {
-        let config = match &smtp {
-            Some(smtp) => format!(
+    /// Answering as `expect` says: `[ocs] compat = "documented"` or `"nextcloud"`.
+    pub fn start_with(binary: &std::path::Path, smtp: Option<Smtp>, expect: Profile) -> Server {
+        let mut config = format!("[ocs]\ncompat = \"{expect}\"\n");
+        if let Some(smtp) = &smtp {
+            config.push_str(&format!(
                 "[mail]\nrelay = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"noreply@example.org\"\n",
                 smtp.port
-            ),
-            None => String::new(),
-        };
+            ));
+        }
         let daemon = Daemon::start_http(binary.to_str().unwrap(), &config);
         let out = daemon.cli(
             &[
@@ -95,6 +100,7 @@ impl Server {
             daemon,
             smtp,
             admin_token,
+            expect,
         }
     }
 
@@ -118,10 +124,17 @@ pub fn all_variants() -> Vec<Variant> {
     Variant::all()
 }
 
+/// The whole matrix, holding the server to the documented answers.
 pub fn options() -> Options {
+    options_for(Profile::Documented)
+}
+
+/// The whole matrix, holding the server to `expect`'s answers.
+pub fn options_for(expect: Profile) -> Options {
     Options {
         variants: all_variants(),
         document: Document::Current,
+        expect,
         allow_global_changes: true,
         concurrency: 8,
     }

@@ -1,6 +1,7 @@
 //! `authbridge user ...`: the arguments (what each command runs is in `user`).
 
 use clap::{Args, Subcommand};
+use std::path::PathBuf;
 
 use crate::defs::Listing;
 use crate::output::Format;
@@ -78,6 +79,16 @@ pub enum UserCommand {
         #[arg(long)]
         reset_password: bool,
     },
+    /// Set or delete a user's uploaded avatar (PNG or JPEG)
+    #[command(subcommand)]
+    Avatar(AvatarCommand),
+    /// occ's user:clear-avatar-cache: here no generated avatar is ever stored
+    ///
+    /// The daemon draws generated avatars on request and keeps them in memory
+    /// only, keyed by display name, so a renamed user's is drawn anew; there is
+    /// nothing on disk to clear. Uploaded avatars stay.
+    #[command(name = "clear-avatar-cache", verbatim_doc_comment)]
+    ClearAvatarCache,
     /// Set or clear a local user's password
     Resetpassword {
         uid: String,
@@ -88,6 +99,19 @@ pub enum UserCommand {
         #[arg(long, conflicts_with = "password_from_env")]
         no_password: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum AvatarCommand {
+    /// Store FILE as UID's avatar, served at /index.php/avatar/UID/SIZE.
+    ///
+    /// PNG or JPEG, at most 5 MiB and 4096x4096 pixels. What is stored is the
+    /// square in the middle of the image, at most 512x512, re-encoded in its
+    /// own format (metadata is not kept).
+    #[command(verbatim_doc_comment)]
+    Set { uid: String, file: PathBuf },
+    /// Delete UID's uploaded avatar (the generated one is served again)
+    Delete { uid: String },
 }
 
 #[derive(Args)]

@@ -1,5 +1,6 @@
 //! `authbridge user ...`: occ's user commands on the store.
 
+mod avatar;
 mod defs;
 mod passwords;
 mod settings;
@@ -64,6 +65,8 @@ pub fn run(accounts: &Accounts, command: UserCommand) -> Result<()> {
             uid,
             reset_password,
         } => passwords::welcome(accounts, &uid, reset_password)?,
+        UserCommand::Avatar(command) => avatar::run(store, command)?,
+        UserCommand::ClearAvatarCache => avatar::clear_cache(),
         UserCommand::Resetpassword {
             uid,
             password_from_env,

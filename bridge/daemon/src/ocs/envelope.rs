@@ -173,11 +173,13 @@ fn http_status(version: Version, code: u32) -> StatusCode {
     StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
-pub fn render(reply: Reply, version: Version, format: Format) -> Response {
+pub fn render(reply: Reply, how: super::request::Rendering) -> Response {
+    let (version, format) = (how.version, how.format);
     let status = http_status(version, reply.code);
     let meta_code = match (version, reply.code) {
         (Version::V2, OK) => 200,
-        (Version::V1, FORBIDDEN) => UNAUTHORISED,
+        // v1 has no HTTP status to say "forbidden" with: the profile's code says it.
+        (Version::V1, FORBIDDEN) => how.profile.v1_forbidden,
         (_, c) => c,
     };
     let mut meta = Map::new();
@@ -199,7 +201,7 @@ pub fn render(reply: Reply, version: Version, format: Format) -> Response {
             write_element(&mut out, "meta", &Value::Object(meta), 1);
             write_element(&mut out, "data", &reply.data, 1);
             out.push_str("</ocs>\n");
-            (out, "text/xml; charset=UTF-8")
+            (out, how.profile.xml_content_type)
         }
     };
     let mut response = (status, body).into_response();

@@ -9,6 +9,8 @@
 //! [`Reply`]; nothing below renders HTTP itself.
 
 mod apps;
+mod avatars;
+mod compat;
 mod envelope;
 mod fields;
 mod form;
@@ -16,13 +18,16 @@ mod groups;
 mod mail;
 mod page;
 mod request;
+mod server_info;
+mod user_data;
+mod user_edit;
 mod users;
 
 use authbridge_core::SecretString;
 use authbridge_proto::AuthStatus;
 use authbridge_store::{ProvisioningStore, SqliteStore, Store, StoreError};
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -45,6 +50,14 @@ pub struct Ocs {
     pub base_url: String,
     /// Proxies whose `X-Forwarded-For` is believed (`[http] trusted_proxies`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Whose status codes where Nextcloud and its documents differ (`[ocs] compat`).
+    pub compat: crate::Compat,
+}
+
+impl Ocs {
+    pub fn profile(&self) -> &'static compat::Profile {
+        compat::profile(self.compat)
+    }
 }
 
 /// The throttle's source for a client address: an IPv4 address itself; an IPv6
@@ -203,12 +216,30 @@ pub fn router(ocs: Arc<Ocs>) -> Router {
             "/users/{userid}/welcome",
             axum::routing::post(users::welcome),
         )
+        .route("/users/{userid}/wipe", axum::routing::post(users::wipe))
+        .route(
+            "/users/{userid}/{collection}",
+            axum::routing::put(users::edit_collection),
+        )
+        .route("/users/details", get(users::details))
+        .route("/user", get(users::current))
+        .route("/user/fields", get(users::editable_fields))
+        .route("/user/fields/{userid}", get(users::editable_fields))
         .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/details", get(groups::details))
         .route(
             "/groups/{groupid}",
-            get(groups::members).delete(groups::delete),
+            get(groups::members)
+                .put(groups::update)
+                .delete(groups::delete),
+        )
+        .route("/groups/{groupid}/users", get(groups::members))
+        .route(
+            "/groups/{groupid}/users/details",
+            get(groups::members_details),
         )
         .route("/groups/{groupid}/subadmins", get(groups::subadmins))
+        .route("/capabilities", get(server_info::capabilities))
         .route("/apps", get(apps::list))
         .route(
             "/apps/{appid}",
@@ -216,11 +247,19 @@ pub fn router(ocs: Arc<Ocs>) -> Router {
         );
     let ocs_api = Router::new()
         .nest("/ocs/{api}/cloud", cloud)
-        .layer(axum::middleware::from_fn(request::render_replies));
+        .route("/ocs/{api}/config", get(server_info::config))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&ocs),
+            request::render_replies,
+        ));
     Router::new()
         .merge(ocs_api)
         .route("/auth/check", get(auth_check))
+        .route("/status.php", get(server_info::status))
         .route("/password/set", get(page::show).post(page::set))
+        .route("/index.php/avatar/{userid}/{size}", get(avatars::light))
+        .route("/index.php/avatar/{userid}/{size}/dark", get(avatars::dark))
+        .route("/index.php/avatar/", axum::routing::delete(avatars::delete))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(ocs)
 }
@@ -266,7 +305,8 @@ fn rights_of(store: &SqliteStore, uid: &str) -> Result<(bool, Vec<String>), Stor
 enum Login {
     Accepted(Caller),
     Refused,
-    Throttled,
+    /// With how long the throttle's delay has left, when a delay holds it back.
+    Throttled(Option<std::time::Duration>),
     Unavailable,
     /// Accepted, but the store could not say what the caller may do.
     StoreFailed,
@@ -297,33 +337,98 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
                 uid,
             })
         }
-        (AuthStatus::Throttled, _) => Login::Throttled,
+        (AuthStatus::Throttled, _) => Login::Throttled(checked.retry_after),
         (AuthStatus::Unavailable, _) => Login::Unavailable,
         _ => Login::Refused,
     }
 }
 
-/// `GET /auth/check` with Basic auth: 204 accepted, 401 rejected (with
-/// `WWW-Authenticate`), 503 unavailable, 429 throttled.
+/// Who asks `/auth/check`, from its `for` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckFor {
+    /// Anyone (curl, Nextcloud's BasicAuth backend): each verdict its own status.
+    Anyone,
+    /// nginx's `auth_request` (`?for=nginx`), which understands only 2xx, 401
+    /// and 403 and turns anything else into a 500 for its client.
+    Nginx,
+}
+
+impl CheckFor {
+    fn of(query: Option<&str>) -> Result<CheckFor, String> {
+        let form = Form::parse(query.unwrap_or_default().as_bytes()).map_err(|e| e.0)?;
+        match form.get("for") {
+            None => Ok(CheckFor::Anyone),
+            Some("nginx") => Ok(CheckFor::Nginx),
+            Some(_) => Err("unknown `for`; the only one is for=nginx".to_owned()),
+        }
+    }
+
+    /// A throttled or unavailable verdict's status: its own, or 403 for nginx
+    /// (`X-Authbridge-Verdict` tells which it was).
+    fn refusal(self, own: StatusCode) -> StatusCode {
+        match self {
+            CheckFor::Anyone => own,
+            CheckFor::Nginx => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+/// Names the verdict on every `/auth/check` answer.
+const VERDICT: &str = "X-Authbridge-Verdict";
+
+/// `GET /auth/check` with Basic auth: 204 accepted (with `X-Authbridge-User`),
+/// 401 refused (with `WWW-Authenticate`), 429 throttled (with `Retry-After` when
+/// a delay holds it back), 503 unavailable; `X-Authbridge-Verdict` on each
+/// (`accepted`, `refused`, `throttled`, `unavailable`). With `?for=nginx`,
+/// throttled and unavailable answer 403, which nginx's `auth_request` passes on
+/// (the README's recipe turns it back into 429 or 503); any other `for` is 400.
 async fn auth_check(
     State(ocs): State<Arc<Ocs>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let asker = match CheckFor::of(query.as_deref()) {
+        Ok(asker) => asker,
+        Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
+    };
     match login(&ocs, &headers, client, "auth-check").await {
-        Login::Accepted(caller) => {
-            (StatusCode::NO_CONTENT, [("X-Authbridge-User", caller.uid)]).into_response()
-        }
-        Login::Refused => (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Basic realm=\"authbridge\", charset=\"UTF-8\"",
-            )],
+        Login::Accepted(caller) => (
+            StatusCode::NO_CONTENT,
+            [
+                (VERDICT, "accepted".to_owned()),
+                ("X-Authbridge-User", caller.uid),
+            ],
         )
             .into_response(),
-        Login::Throttled => StatusCode::TOO_MANY_REQUESTS.into_response(),
-        Login::Unavailable | Login::StoreFailed => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Login::Refused => (
+            StatusCode::UNAUTHORIZED,
+            [
+                (VERDICT, "refused"),
+                (
+                    header::WWW_AUTHENTICATE.as_str(),
+                    "Basic realm=\"authbridge\", charset=\"UTF-8\"",
+                ),
+            ],
+        )
+            .into_response(),
+        Login::Throttled(left) => {
+            let status = asker.refusal(StatusCode::TOO_MANY_REQUESTS);
+            let mut answer = (status, [(VERDICT, "throttled")]).into_response();
+            if let Some(left) = left.filter(|left| !left.is_zero()) {
+                // Whole seconds, rounded up: a client that waits that long is let in.
+                let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                answer
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, seconds.into());
+            }
+            answer
+        }
+        Login::Unavailable | Login::StoreFailed => (
+            asker.refusal(StatusCode::SERVICE_UNAVAILABLE),
+            [(VERDICT, "unavailable")],
+        )
+            .into_response(),
     }
 }
 

@@ -23,6 +23,7 @@ use super::{Caller, Login, MAX_BODY, Ocs, login};
 pub struct Rendering {
     pub version: Version,
     pub format: Format,
+    pub profile: &'static super::compat::Profile,
 }
 
 /// The version from `/ocs/{v1.php|v2.php}/…`.
@@ -46,15 +47,24 @@ fn query_format(query: Option<&str>) -> Option<String> {
 /// is answered in the request's envelope. Endpoints (and [`Ctx`] when it
 /// refuses) return a [`Reply`], which travels in the response's extensions to
 /// be rendered here, where version and format are known.
-pub async fn render_replies(mut req: Request, next: Next) -> Response {
+pub async fn render_replies(
+    axum::extract::State(ocs): axum::extract::State<Arc<Ocs>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(version) = version_of(req.uri().path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let format = envelope::format_of(query_format(req.uri().query()).as_deref(), req.headers());
-    req.extensions_mut().insert(Rendering { version, format });
+    let rendering = Rendering {
+        version,
+        format,
+        profile: ocs.profile(),
+    };
+    req.extensions_mut().insert(rendering);
     let mut response = next.run(req).await;
     match response.extensions_mut().remove::<Reply>() {
-        Some(reply) => envelope::render(reply, version, format),
+        Some(reply) => envelope::render(reply, rendering),
         None => response,
     }
 }
@@ -76,6 +86,21 @@ impl Ctx {
     /// A path id by name (every route names the ids it has).
     pub fn path_id(&self, name: &str) -> &str {
         self.path.get(name).map_or("", String::as_str)
+    }
+
+    /// The codes of the configured compatibility profile (`[ocs] compat`).
+    pub fn profile(&self) -> &'static super::compat::Profile {
+        self.rendering.profile
+    }
+
+    /// A user the caller may not administer (to anyone but an admin, also one
+    /// that does not exist): the same answer either way.
+    pub fn no_rights(&self) -> Reply {
+        match self.profile().no_rights_over_user {
+            envelope::FORBIDDEN => Reply::forbidden(),
+            // Nextcloud's UsersController says nothing more.
+            code => Reply::fail(code, ""),
+        }
     }
 }
 
@@ -145,7 +170,7 @@ impl FromRequest<Arc<Ocs>> for Ctx {
                 )
                 .into_response());
             }
-            Login::Throttled => return Err(Reply::throttled().into_response()),
+            Login::Throttled(_) => return Err(Reply::throttled().into_response()),
         };
         // Malformed input is refused before any endpoint runs, so nothing is written.
         let path = match Path::<HashMap<String, String>>::from_request_parts(&mut parts, ocs).await

@@ -5,14 +5,16 @@
 use crate::clock::now;
 use authbridge_core::SecretString;
 use authbridge_store::{
-    LOCAL_BACKEND, NewUser, ProvisioningStore, Store, StoreError, UserDataStore, UserQuery,
-    validate_gid, validate_uid,
+    LOCAL_BACKEND, NewUser, ProvisioningStore, Store, StoreError, UserQuery, validate_gid,
+    validate_uid,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 
 use super::Ctx;
-use super::envelope::{BAD_INPUT, Reply};
+use super::envelope::{BAD_INPUT, FORBIDDEN, Reply};
+use super::user_data::{EDITABLE_FIELDS, to_value, user_data};
+use super::user_edit::{self, Editor};
 use crate::ocs::fields;
 
 fn id(path: &HashMap<String, String>) -> String {
@@ -34,8 +36,8 @@ fn existing(ctx: &Ctx, uid: &str) -> Result<Option<authbridge_store::User>, Repl
 
 /// The user a request names, as far as the caller may know of it: an admin
 /// learns that a user does not exist (`missing`); anyone else gets the same
-/// answer for a missing user as for one outside their reach (403), so that no
-/// one can tell who exists by asking.
+/// answer for a missing user as for one outside their reach (`Ctx::no_rights`),
+/// so that no one can tell who exists by asking.
 fn visible(ctx: &Ctx, uid: &str, missing: Reply) -> Result<authbridge_store::User, Reply> {
     match existing(ctx, uid)? {
         Some(user)
@@ -44,7 +46,7 @@ fn visible(ctx: &Ctx, uid: &str, missing: Reply) -> Result<authbridge_store::Use
             Ok(user)
         }
         None if ctx.caller.admin => Err(missing),
-        _ => Err(Reply::forbidden()),
+        _ => Err(ctx.no_rights()),
     }
 }
 
@@ -56,7 +58,7 @@ fn unusable(password: &str) -> Option<Reply> {
 }
 
 /// The password policy's first objection, unless the module is switched off.
-fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
+pub(super) fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
     if !ctx
         .switches()
         .enabled(crate::modules::ModuleId::PasswordPolicy)
@@ -73,6 +75,15 @@ fn policy_hint(ctx: &Ctx, password: &str) -> Option<String> {
 
 /// `GET /cloud/users?search=&limit=&offset=`
 pub async fn list(ctx: Ctx) -> Result<Reply, Reply> {
+    Ok(Reply::ok(json!({ "users": listed(&ctx)? })))
+}
+
+/// The ids `GET /cloud/users` lists to this caller: everyone to an admin, the
+/// members of their groups to a subadmin.
+fn listed(ctx: &Ctx) -> Result<Vec<String>, Reply> {
+    if !ctx.caller.admin && ctx.caller.subadmin_of.is_empty() {
+        return Err(Reply::forbidden());
+    }
     let (limit, offset) = fields::paging(&ctx.params)?;
     let search = ctx.params.get("search").unwrap_or("").to_owned();
     let users: Vec<String> = if ctx.caller.admin {
@@ -101,7 +112,7 @@ pub async fn list(ctx: Ctx) -> Result<Reply, Reply> {
             .take(limit.unwrap_or(usize::MAX))
             .collect()
     };
-    Ok(Reply::ok(json!({ "users": users })))
+    Ok(users)
 }
 
 /// `POST /cloud/users`: 101 invalid input, 102 exists, 103 unknown error, 104 no
@@ -124,7 +135,9 @@ pub async fn add(ctx: Ctx) -> Result<Reply, Reply> {
         "language",
         "manager",
     ];
-    if let Some(key) = ctx.params.unknown_keys(&known).first() {
+    if ctx.profile().refuses_unknown_parameters
+        && let Some(key) = ctx.params.unknown_keys(&known).first()
+    {
         return Err(Reply::fail(101, format!("unknown parameter {key:?}")));
     }
     let uid = ctx.params.get("userid").unwrap_or("").to_owned();
@@ -177,14 +190,15 @@ pub async fn add(ctx: Ctx) -> Result<Reply, Reply> {
     let subadmin_of = ctx.params.list("subadmin");
     for gid in &subadmin_of {
         if !ctx.caller.admin {
-            return Err(Reply::fail(105, "only admins appoint subadmins"));
+            let code = ctx.profile().add_user_subadmin_not_allowed;
+            return Err(Reply::fail(code, "only admins appoint subadmins"));
         }
         if gid.eq_ignore_ascii_case("admin") {
             return Err(Reply::fail(103, "Cannot create subadmins for admin group"));
         }
         if !ctx.store().group_exists(gid)? {
             return Err(Reply::fail(
-                104,
+                ctx.profile().add_user_subadmin_group_missing,
                 format!("subadmin group {gid} does not exist"),
             ));
         }
@@ -263,171 +277,140 @@ pub async fn add(ctx: Ctx) -> Result<Reply, Reply> {
         Err(e) => return Err(Reply::store_refusal(103, &e)),
     };
     if welcome && let Err(e) = crate::ocs::mail::send_welcome(&ctx, &created.uid).await {
-        // Nothing may stay behind from a failed create.
-        let _ = ctx.store().delete_user(&created.uid);
-        return Err(Reply::fail(
-            109,
-            format!("the invitation mail could not be sent: {e}"),
-        ));
+        if ctx.profile().add_user_fails_with_its_mail {
+            // Nothing may stay behind from a failed create.
+            let _ = ctx.store().delete_user(&created.uid);
+            let message = format!("the invitation mail could not be sent: {e}");
+            return Err(Reply::fail(109, message));
+        }
+        // As Nextcloud: the account stands; `user welcome` can send the link again.
+        tracing::warn!(uid = %created.uid, "created, but the invitation mail could not be sent: {e}");
     }
     Ok(Reply::ok(json!({ "id": created.uid })))
-}
-
-/// The fields of `GET /cloud/users/{userid}` (and what nc_py_api's UserInfo reads,
-/// where authbridge has the data).
-pub fn user_data(ctx: &Ctx, user: &authbridge_store::User) -> Result<Value, Reply> {
-    let store = ctx.store();
-    let profile: HashMap<String, String> = store.profile(&user.uid)?.into_iter().collect();
-    let subadmin = store.subadmin_groups(&user.uid)?;
-    let groups = store.user_groups(&user.uid)?;
-    let field = |name: &str| profile.get(name).cloned().unwrap_or_default();
-    let display = user
-        .display_name
-        .clone()
-        .unwrap_or_else(|| user.uid.clone());
-    Ok(json!({
-        "enabled": user.enabled,
-        "storageLocation": "",
-        "id": user.uid,
-        "lastLogin": user.last_seen.map_or(0, |s| s * 1000),
-        "backend": user.backend,
-        "subadmin": subadmin,
-        "quota": { "quota": user.quota.clone().unwrap_or_else(|| "none".into()) },
-        "manager": "",
-        "email": user.email.clone().unwrap_or_default(),
-        "additional_mail": [],
-        "displayname": display,
-        "display-name": display,
-        "phone": field("phone"),
-        "address": field("address"),
-        "website": field("website"),
-        "twitter": field("twitter"),
-        "fediverse": field("fediverse"),
-        "organisation": field("organisation"),
-        "role": field("role"),
-        "headline": field("headline"),
-        "biography": field("biography"),
-        "groups": groups,
-        "language": user.language.clone().unwrap_or_default(),
-        "locale": "",
-        "backendCapabilities": {
-            "setDisplayName": true,
-            "setPassword": user.backend == LOCAL_BACKEND,
-        },
-    }))
-}
-
-/// A profile field; an empty value removes it.
-fn set_profile(
-    store: &authbridge_store::SqliteStore,
-    uid: &str,
-    key: &str,
-    value: &str,
-) -> Result<(), StoreError> {
-    match value.is_empty() {
-        true => store.delete_profile(uid, key).map(|_| ()),
-        false => store.set_profile(uid, key, value),
-    }
 }
 
 /// `GET /cloud/users/{userid}`: the caller themself, a subadmin of one of the
 /// user's groups, or an admin.
 pub async fn get(ctx: Ctx) -> Result<Reply, Reply> {
-    let user = visible(&ctx, &id(&ctx.path), Reply::not_found("User"))?;
-    Ok(Reply::ok(user_data(&ctx, &user)?))
+    let missing = Reply::fail(ctx.profile().get_missing_user, "User does not exist");
+    let user = visible(&ctx, &id(&ctx.path), missing)?;
+    Ok(Reply::ok(to_value(&user_data(&ctx, &user)?)))
 }
 
-/// `PUT /cloud/users/{userid}` with key and value: 101 no such user, 102 invalid
-/// input (unknown key, bad value), 107 a password the policy refuses (with the hint).
+/// `PUT /cloud/users/{userid}` with key and value: the user themself or their
+/// manager; a key this caller may not set is refused (102, Nextcloud: 113), a
+/// value that does not pass too (102, Nextcloud: 101); 107 a password the
+/// policy refuses (with the hint). `user_edit` has the rules.
 pub async fn edit(ctx: Ctx) -> Result<Reply, Reply> {
-    let user = visible(
-        &ctx,
-        &id(&ctx.path),
-        Reply::fail(101, "User does not exist"),
-    )?;
-    let own = user.uid == ctx.caller.uid;
-    let manager = ctx.manages(&user.uid)?;
-    if let Some(key) = ctx.params.unknown_keys(&["key", "value"]).first() {
-        return Err(Reply::fail(102, format!("unknown parameter {key:?}")));
+    let missing = Reply::fail(ctx.profile().edit_missing_user, "User does not exist");
+    let user = visible(&ctx, &id(&ctx.path), missing)?;
+    let editor = Editor {
+        own: user.uid == ctx.caller.uid,
+        admin: ctx.caller.admin,
+    };
+    if !editor.own && !ctx.manages(&user.uid)? {
+        return Err(ctx.no_rights());
+    }
+    let bad = ctx.profile().edit_bad_value;
+    if ctx.profile().refuses_unknown_parameters
+        && let Some(key) = ctx.params.unknown_keys(&["key", "value"]).first()
+    {
+        return Err(Reply::fail(bad, format!("unknown parameter {key:?}")));
     }
     let (Some(key), Some(value)) = (ctx.params.get("key"), ctx.params.get("value")) else {
-        return Err(Reply::fail(102, "key and value are required"));
+        return Err(Reply::fail(bad, "key and value are required"));
     };
-    let store = ctx.store();
-    // A device credential must not take the account over: neither the login
-    // password nor the address its reset links go to.
-    if own && ctx.caller.by_app_password && matches!(key, "password" | "email") {
-        return Err(Reply::fail(
-            super::envelope::FORBIDDEN,
-            format!("Changing your own {key} needs your login password, not an app password"),
-        ));
+    if !user_edit::permitted(key, editor) {
+        if matches!(key, "quota" | "manager") && ctx.profile().edit_own_quota == FORBIDDEN {
+            return Err(Reply::forbidden());
+        }
+        let code = match key {
+            "quota" | "manager" => ctx.profile().edit_own_quota,
+            _ => ctx.profile().edit_key_not_allowed,
+        };
+        return Err(Reply::fail(code, format!("{key:?} cannot be edited here")));
     }
-    let result = match key {
-        "email" => {
-            fields::email(value, 102)?;
-            store.set_email(&user.uid, Some(value).filter(|v| !v.is_empty()))
-        }
-        "displayname" | "display" => {
-            fields::text(value, 102)?;
-            store.set_display_name(&user.uid, Some(value).filter(|v| !v.is_empty()))
-        }
-        "phone" | "address" | "twitter" | "fediverse" | "organisation" | "role" | "headline"
-        | "biography" => {
-            fields::text(value, 102)?;
-            set_profile(store, &user.uid, key, value)
-        }
-        "website" => {
-            fields::website(value)?;
-            set_profile(store, &user.uid, key, value)
-        }
-        "quota" => {
-            // Users do not raise their own quota; their managers do.
-            if !manager || (own && !ctx.caller.admin) {
-                return Err(Reply::forbidden());
-            }
-            match fields::quota(value) {
-                Some(q) => store.set_quota(&user.uid, Some(&q)),
-                None => return Err(Reply::fail(102, format!("Invalid quota value: {value}"))),
-            }
-        }
-        "language" => {
-            if !fields::language(value) {
-                return Err(Reply::fail(102, format!("Invalid language {value:?}")));
-            }
-            store.set_language(&user.uid, Some(value))
-        }
-        "password" => {
-            if user.backend != LOCAL_BACKEND {
-                return Err(Reply::fail(
-                    102,
-                    format!(
-                        "the password of {} lives on the {} server; change it there",
-                        user.uid, user.backend
-                    ),
-                ));
-            }
-            if let Some(refusal) = unusable(value) {
-                return Err(refusal);
-            }
-            if let Some(hint) = policy_hint(&ctx, value) {
-                return Err(Reply::fail(107, hint));
-            }
-            let hash =
-                match authbridge_local::hash_password_bounded(SecretString::from(value.to_owned()))
-                    .await
-                {
-                    Ok(h) => h,
-                    Err(busy) => return Err(Reply::fail(102, busy.to_string())),
-                };
-            ctx.ocs.service.reset_password(&user.uid, &hash)
-        }
-        other => return Err(Reply::fail(102, format!("unknown key {other:?}"))),
-    };
-    result.map_err(|e| match e {
-        StoreError::NoSuchUser(_) => Reply::fail(101, "User does not exist"),
-        e => Reply::store_refusal(102, &e),
-    })?;
+    if let Some(refusal) = user_edit::needs_login_password(&ctx, editor, key) {
+        return Err(refusal);
+    }
+    user_edit::apply(&ctx, &user, key, value).await?;
     Ok(Reply::empty())
+}
+
+/// `PUT /cloud/users/{userid}/{collection}`: the additional e-mail addresses
+/// (`additional_mail`, `additional_mailScope`) with key and value.
+pub async fn edit_collection(ctx: Ctx) -> Result<Reply, Reply> {
+    let missing = Reply::fail(ctx.profile().edit_missing_user, "User does not exist");
+    let user = visible(&ctx, &id(&ctx.path), missing)?;
+    let editor = Editor {
+        own: user.uid == ctx.caller.uid,
+        admin: ctx.caller.admin,
+    };
+    if !editor.own && !ctx.manages(&user.uid)? {
+        return Err(ctx.no_rights());
+    }
+    let key = ctx.params.get("key").unwrap_or("");
+    let value = ctx.params.get("value").unwrap_or("");
+    user_edit::edit_collection(&ctx, &user, editor, ctx.path_id("collection"), key, value)?;
+    Ok(Reply::empty())
+}
+
+/// `GET /cloud/user`: the caller's own data, scopes included.
+pub async fn current(ctx: Ctx) -> Result<Reply, Reply> {
+    let Some(user) = existing(&ctx, &ctx.caller.uid)? else {
+        // Accepted by a backend, but its first login could not be recorded.
+        return Err(Reply::fail(
+            ctx.profile().get_missing_user,
+            "User does not exist",
+        ));
+    };
+    Ok(Reply::ok(to_value(&user_data(&ctx, &user)?)))
+}
+
+/// `GET /cloud/user/fields` and `GET /cloud/user/fields/{userid}`: the profile
+/// keys `PUT /cloud/users/{userid}` takes.
+pub async fn editable_fields(ctx: Ctx) -> Result<Reply, Reply> {
+    if let Some(uid) = ctx.path.get("userid") {
+        visible(&ctx, uid, ctx.no_rights())?;
+    }
+    Ok(Reply::ok(json!(EDITABLE_FIELDS)))
+}
+
+/// `GET /cloud/users/details?search=&limit=&offset=`: the users `GET /cloud/users`
+/// lists, each with its data, keyed by id.
+pub async fn details(ctx: Ctx) -> Result<Reply, Reply> {
+    let mut users = serde_json::Map::new();
+    for uid in listed(&ctx)? {
+        let data = match existing(&ctx, &uid)? {
+            Some(user) => to_value(&user_data(&ctx, &user)?),
+            None => json!({ "id": uid }),
+        };
+        users.insert(uid, data);
+    }
+    Ok(Reply::ok(json!({ "users": users })))
+}
+
+/// `POST /cloud/users/{userid}/wipe`: Nextcloud marks the user's devices for a
+/// remote wipe. authbridge has no device sessions to wipe: it revokes every app
+/// password of the user (each device's credential) and says how many went.
+pub async fn wipe(ctx: Ctx) -> Result<Reply, Reply> {
+    let user = visible(&ctx, &id(&ctx.path), ctx.no_rights())?;
+    if !ctx.manages(&user.uid)? {
+        return Err(ctx.no_rights());
+    }
+    if user.uid == ctx.caller.uid {
+        return Err(Reply::fail(101, "You cannot wipe your own devices"));
+    }
+    let revoked = ctx
+        .ocs
+        .service
+        .revoke_app_passwords(&user.uid)
+        .map_err(|e| Reply::store_refusal(101, &e))?;
+    tracing::info!(uid = %user.uid, by = %ctx.caller.uid, revoked, "devices wiped: app passwords revoked");
+    Ok(Reply {
+        message: format!("{revoked} app passwords revoked"),
+        ..Reply::empty()
+    })
 }
 
 async fn set_enabled(ctx: Ctx, enabled: bool) -> Result<Reply, Reply> {
@@ -437,7 +420,7 @@ async fn set_enabled(ctx: Ctx, enabled: bool) -> Result<Reply, Reply> {
         Reply::fail(101, "User does not exist"),
     )?;
     if !ctx.manages(&user.uid)? {
-        return Err(Reply::forbidden());
+        return Err(ctx.no_rights());
     }
     // As Nextcloud: nobody disables (or enables) their own account here.
     if user.uid == ctx.caller.uid {
@@ -464,13 +447,10 @@ pub async fn disable(ctx: Ctx) -> Result<Reply, Reply> {
 
 /// `DELETE /cloud/users/{userid}`: 101 failure.
 pub async fn delete(ctx: Ctx) -> Result<Reply, Reply> {
-    let user = visible(
-        &ctx,
-        &id(&ctx.path),
-        Reply::fail(101, "User does not exist"),
-    )?;
+    let missing = Reply::fail(ctx.profile().delete_missing_user, "User does not exist");
+    let user = visible(&ctx, &id(&ctx.path), missing)?;
     if !ctx.manages(&user.uid)? {
-        return Err(Reply::forbidden());
+        return Err(ctx.no_rights());
     }
     if user.uid == ctx.caller.uid {
         return Err(Reply::fail(101, "You cannot delete your own account"));
@@ -584,7 +564,10 @@ pub async fn promote(ctx: Ctx) -> Result<Reply, Reply> {
 /// `DELETE /cloud/users/{userid}/subadmins` with groupid: 101 no such user, 102
 /// not a subadmin of the group or no such group, 103 unknown failure.
 pub async fn demote(ctx: Ctx) -> Result<Reply, Reply> {
-    let (gid, uid) = subadmin_target(&ctx, &ctx.path)?;
+    let (gid, uid) = subadmin_target(&ctx, &ctx.path).map_err(|refusal| match refusal.code {
+        102 => Reply::fail(ctx.profile().demote_in_missing_group, refusal.message),
+        _ => refusal,
+    })?;
     let removed = ctx
         .store()
         .remove_subadmin(&gid, &uid)
@@ -597,11 +580,8 @@ pub async fn demote(ctx: Ctx) -> Result<Reply, Reply> {
 
 /// `GET /cloud/users/{userid}/subadmins`: 101 no such user, 102 unknown failure.
 pub async fn subadmin_groups(ctx: Ctx) -> Result<Reply, Reply> {
-    let user = visible(
-        &ctx,
-        &id(&ctx.path),
-        Reply::fail(101, "User does not exist"),
-    )?;
+    let missing = Reply::fail(ctx.profile().subadmins_of_missing_user, "User does not exist");
+    let user = visible(&ctx, &id(&ctx.path), missing)?;
     if user.uid != ctx.caller.uid && !ctx.caller.admin {
         return Err(Reply::forbidden());
     }
@@ -615,9 +595,10 @@ pub async fn subadmin_groups(ctx: Ctx) -> Result<Reply, Reply> {
 /// `POST /cloud/users/{userid}/welcome`: 101 no e-mail address, 102 sending failed.
 /// Sends a fresh single-use link to set a password (also a reset, for anyone).
 pub async fn welcome(ctx: Ctx) -> Result<Reply, Reply> {
-    let user = visible(&ctx, &id(&ctx.path), Reply::not_found("User"))?;
+    let missing = Reply::fail(ctx.profile().welcome_missing_user, "User does not exist");
+    let user = visible(&ctx, &id(&ctx.path), missing)?;
     if !ctx.manages(&user.uid)? {
-        return Err(Reply::forbidden());
+        return Err(ctx.no_rights());
     }
     // A reset link for oneself is a password change: not with an app password.
     if user.uid == ctx.caller.uid && ctx.caller.by_app_password {
