@@ -174,11 +174,16 @@ pub async fn apply(ctx: &Ctx, user: &User, key: &str, value: &str) -> Result<(),
             None => return Err(Reply::fail(bad, format!("Invalid quota value: {value}"))),
         },
         "manager" => {
-            if !value.is_empty() && !matches!(store.user(value), Ok(_)) {
-                return Err(Reply::fail(
-                    bad,
-                    format!("Invalid manager: no user {value:?}"),
-                ));
+            match store.user(value) {
+                _ if value.is_empty() => {}
+                Ok(_) => {}
+                Err(StoreError::NoSuchUser(_)) => {
+                    return Err(Reply::fail(
+                        bad,
+                        format!("Invalid manager: no user {value:?}"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
             }
             set_profile(ctx, uid, key, value)
         }
