@@ -2,7 +2,8 @@
 # Installs everything authbridge's build and tests need on a fresh Debian 12 machine
 # (run as root): the real servers the tests start (Dovecot, Samba, pyftpdlib,
 # OpenSSH, nginx for auth_request), libsmbclient, libpam and libcurl for linking, pam_wrapper, pamtester and
-# nss_wrapper for PAM and NSS tests without touching the machine's own files.
+# nss_wrapper for PAM and NSS tests without touching the machine's own files; DejaVu Sans,
+# which the daemon draws generated avatars with.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -23,6 +24,7 @@ apt-get install -y --no-install-recommends \
     libnss-wrapper libpam-wrapper pamtester libpam0g-dev \
     openssh-server openssh-client sshpass nginx-light \
     libcurl4-openssl-dev \
+    fonts-dejavu-core \
     python3 python3-pip python3-venv python3-aiosmtpd
 
 # pyftpdlib from PyPI, for whichever python3 is first on PATH (the tests run that one).

@@ -112,3 +112,63 @@ pub struct Listing {
     #[arg(long, value_enum, default_value_t)]
     pub output: Format,
 }
+
+/// occ's spellings (`user:list`, `group:adduser`, `user:auth-tokens:add`)
+/// become this CLI's words (`user list` ...): the first argument that starts
+/// with a command family and a colon is split at its colons. Nothing else is
+/// touched (a value such as `--display-name "a:b"` never starts with `user:`).
+pub fn occ_spelling(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut split_one = false;
+    let mut out = Vec::new();
+    for arg in args {
+        let family = arg.to_str().and_then(|a| {
+            let (head, _) = a.split_once(':')?;
+            matches!(head, "user" | "group" | "config").then_some(a)
+        });
+        match family {
+            Some(spelled) if !split_one => {
+                split_one = true;
+                out.extend(spelled.split(':').map(std::ffi::OsString::from));
+            }
+            _ => out.push(arg),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(args: &[&str]) -> Vec<String> {
+        occ_spelling(args.iter().map(std::ffi::OsString::from))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn occ_spellings_become_subcommands() {
+        assert_eq!(words(&["ab", "user:list"]), ["ab", "user", "list"]);
+        assert_eq!(
+            words(&["ab", "--config", "c.toml", "user:auth-tokens:add", "ann"]),
+            [
+                "ab",
+                "--config",
+                "c.toml",
+                "user",
+                "auth-tokens",
+                "add",
+                "ann"
+            ]
+        );
+        assert_eq!(
+            words(&["ab", "group:adduser", "g", "user:x"]),
+            ["ab", "group", "adduser", "g", "user:x"]
+        );
+        assert_eq!(
+            words(&["ab", "user", "add", "--display-name", "a:b", "x"]),
+            ["ab", "user", "add", "--display-name", "a:b", "x"]
+        );
+    }
+}

@@ -20,7 +20,7 @@ use crate::defs::{Cli, Command, ConfigCommand};
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(defs::occ_spelling(std::env::args_os()));
     // The daemon logs every decision; the commands only what goes wrong.
     let default_level = match cli.command {
         Command::Serve { .. } => "info",

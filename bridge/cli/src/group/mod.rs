@@ -38,8 +38,11 @@ pub fn run(accounts: &Accounts, command: GroupCommand) -> Result<()> {
             println!("Group \"{gid}\" was removed");
         }
         GroupCommand::Info { gid, output } => {
-            let members = store.members(&gid)?;
-            let v = json!({"groupID": gid, "displayName": gid, "backends": ["Database"], "members": members});
+            // occ's layout: id, display name, backends (members: `group list --info`).
+            let display = store
+                .group_display_name(&gid)?
+                .unwrap_or_else(|| gid.clone());
+            let v = json!({"groupID": gid, "displayName": display, "backends": ["Database"]});
             output::print(output, &v);
         }
         GroupCommand::List {
@@ -56,7 +59,10 @@ pub fn run(accounts: &Accounts, command: GroupCommand) -> Result<()> {
             for gid in store.groups(search.as_deref(), limit, offset)? {
                 let members = store.members(&gid)?;
                 let v = if info {
-                    json!({"displayName": gid, "backends": ["Database"], "users": members})
+                    let display = store
+                        .group_display_name(&gid)?
+                        .unwrap_or_else(|| gid.clone());
+                    json!({"displayName": display, "backends": ["Database"], "users": members})
                 } else {
                     json!(members)
                 };

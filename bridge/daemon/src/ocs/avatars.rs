@@ -3,6 +3,8 @@
 //! - `GET /index.php/avatar/{userid}/{size}` and `…/{size}/dark`: the user's
 //!   uploaded image scaled to the size, else a generated one (initials on a
 //!   colour from the display name); sizes as Nextcloud allows, 64 or 512.
+//! - `GET /index.php/avatar/guest/{name}/{size}` and `…/dark`: a guest's
+//!   generated avatar (a name that is no account).
 //! - `DELETE /index.php/avatar/`: removes the caller's uploaded image.
 //!
 //! Deliberately unlike Nextcloud (see `OCS-DIFFERENCES.md`): the caller must
@@ -334,6 +336,52 @@ async fn show(
         generated(user.uid, size, dark).await
     };
     match image {
+        Some(image) => image.into_response(),
+        None => server_error(),
+    }
+}
+
+/// `GET /index.php/avatar/guest/{name}/{size}` (and `…/dark`): the generated
+/// avatar of a name that is no account (Nextcloud's `GuestAvatar`, for guests
+/// and federated users), to a caller who logged in.
+pub(super) async fn guest(
+    State(ocs): State<Arc<Ocs>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    guest_avatar(&ocs, &headers, client, path, false).await
+}
+
+pub(super) async fn guest_dark(
+    State(ocs): State<Arc<Ocs>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    guest_avatar(&ocs, &headers, client, path, true).await
+}
+
+/// Longest guest name drawn: a name is a cache key.
+const MAX_GUEST_NAME: usize = 256;
+
+async fn guest_avatar(
+    ocs: &Ocs,
+    headers: &HeaderMap,
+    client: SocketAddr,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    dark: bool,
+) -> Response {
+    if let Err(refused) = caller(ocs, headers, client).await {
+        return refused;
+    }
+    let Ok(Path((name, size))) = path else {
+        return empty_json(StatusCode::NOT_FOUND);
+    };
+    if name.len() > MAX_GUEST_NAME || name.chars().any(char::is_control) {
+        return empty_json(StatusCode::NOT_FOUND);
+    }
+    match generated(name, avatar::served_size(&size), dark).await {
         Some(image) => image.into_response(),
         None => server_error(),
     }

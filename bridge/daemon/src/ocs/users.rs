@@ -580,7 +580,10 @@ pub async fn demote(ctx: Ctx) -> Result<Reply, Reply> {
 
 /// `GET /cloud/users/{userid}/subadmins`: 101 no such user, 102 unknown failure.
 pub async fn subadmin_groups(ctx: Ctx) -> Result<Reply, Reply> {
-    let missing = Reply::fail(ctx.profile().subadmins_of_missing_user, "User does not exist");
+    let missing = Reply::fail(
+        ctx.profile().subadmins_of_missing_user,
+        "User does not exist",
+    );
     let user = visible(&ctx, &id(&ctx.path), missing)?;
     if user.uid != ctx.caller.uid && !ctx.caller.admin {
         return Err(Reply::forbidden());
