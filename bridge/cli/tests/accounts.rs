@@ -179,7 +179,7 @@ fn local_passwords_disable_and_delete_take_effect_at_once() {
     assert_eq!(check(&env, "layla", "violet-harbour-21"), 1);
     insta::assert_snapshot!(
         "group_after_delete",
-        env.run(&["group", "info", "team"], None)
+        env.run(&["group", "list", "team"], None)
     );
 }
 
@@ -204,11 +204,11 @@ fn two_processes_adding_users_at_once_both_land() {
         s.spawn(|| add_many("b"));
     });
     let out = env
-        .cmd(&["group", "info", "shared", "--output", "json"])
+        .cmd(&["group", "list", "shared", "--output", "json"])
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["members"].as_array().unwrap().len(), 30, "{json}");
+    assert_eq!(json["shared"].as_array().unwrap().len(), 30, "{json}");
 }
 
 #[test]
