@@ -22,6 +22,8 @@ pub struct Accounts {
     pub mail: Option<authbridge_daemon::MailSettings>,
     /// Where the OCS API listens (the default base of mailed links).
     pub http_listen: std::net::SocketAddr,
+    /// What the NSS module gives accounts (their home is occ's user_directory).
+    pub nss: authbridge_daemon::NssSettings,
     /// The config's `[names]`: system names and deny lists.
     pub names: std::sync::Arc<authbridge_local::Names>,
 }
@@ -62,6 +64,7 @@ pub fn open(
         http_listen: config
             .map(|c| c.http.listen)
             .unwrap_or_else(|| authbridge_daemon::HttpSettings::default().listen),
+        nss: config.map(|c| c.nss.clone()).unwrap_or_default(),
         names,
     })
 }

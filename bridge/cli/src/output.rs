@@ -1,6 +1,7 @@
 //! occ's output layouts: nested "  - key: value" lists, JSON and pretty JSON.
 
 use anyhow::Result;
+use authbridge_daemon::NssSettings;
 use authbridge_store::{SqliteStore, Store, User};
 use clap::ValueEnum;
 use serde_json::{Map, Value, json};
@@ -132,8 +133,25 @@ pub fn table(rows: &[(String, String)]) -> String {
 }
 
 /// A user as `user info` and `user list --info` show it.
-pub fn user_json(store: &SqliteStore, u: &User) -> Result<Value> {
+/// This machine's name, for occ's `cloud_id` (uid@host).
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is valid for writes of its length; the name is NUL-terminated
+    // or truncated, and read up to the first NUL only.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match ok {
+        true => String::from_utf8_lossy(&buf[..end]).into_owned(),
+        false => "localhost".into(),
+    }
+}
+
+/// occ's `user:info`: the account, its storage figures as Nextcloud reports
+/// them (authbridge keeps no files: nothing used, the quota all free), and its
+/// home directory as the NSS module gives it.
+pub fn user_json(store: &SqliteStore, nss: &NssSettings, u: &User) -> Result<Value> {
     let groups = store.user_groups(&u.uid)?;
+    let quota = authbridge_daemon::ocs::quota_bytes(u.quota.as_deref());
     let mut m = Map::new();
     m.insert("user_id".into(), json!(u.uid));
     m.insert(
@@ -141,11 +159,19 @@ pub fn user_json(store: &SqliteStore, u: &User) -> Result<Value> {
         json!(u.display_name.clone().unwrap_or_else(|| u.uid.clone())),
     );
     m.insert("email".into(), json!(u.email.clone().unwrap_or_default()));
+    m.insert(
+        "cloud_id".into(),
+        json!(format!("{}@{}", u.uid, host_name())),
+    );
     m.insert("enabled".into(), json!(u.enabled));
     m.insert("groups".into(), json!(groups));
     m.insert(
         "quota".into(),
         json!(u.quota.clone().unwrap_or_else(|| "none".into())),
+    );
+    m.insert(
+        "storage".into(),
+        json!({"free": quota, "used": 0, "total": quota, "relative": 0, "quota": quota}),
     );
     m.insert(
         "first_seen".into(),
@@ -155,6 +181,7 @@ pub fn user_json(store: &SqliteStore, u: &User) -> Result<Value> {
         "last_seen".into(),
         json!(u.last_seen.map(iso8601).unwrap_or_else(|| "never".into())),
     );
+    m.insert("user_directory".into(), json!(nss.home_of(&u.uid)));
     m.insert("backend".into(), json!(u.backend));
     Ok(Value::Object(m))
 }

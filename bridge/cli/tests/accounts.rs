@@ -50,6 +50,9 @@ impl Env {
             String::from_utf8_lossy(&out.stderr)
         )
         .replace(self.dir.path().to_str().unwrap(), "[DIR]")
+        // occ's cloud_id names this machine: shown as [HOST].
+        .replace(&format!("@{}\n", host()), "@[HOST]\n")
+        .replace(&format!("@{}\"", host()), "@[HOST]\"")
     }
 
     fn add(&self, uid: &str, extra: &[&str]) -> String {
@@ -58,6 +61,13 @@ impl Env {
         args.push(uid);
         self.run(&args, Some("quartz-lantern-88"))
     }
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// `authbridge check` with the env's config (an empty one unless a test wrote one).
@@ -108,6 +118,11 @@ fn user_add_list_info_and_groups() {
     insta::assert_snapshot!(
         "info_json_pretty",
         env.run(&["user", "info", "layla", "--output", "json_pretty"], None)
+    );
+    // occ's spelling works too.
+    assert_eq!(
+        env.run(&["user:info", "layla"], None),
+        env.run(&["user", "info", "layla"], None)
     );
     insta::assert_snapshot!("group_list", env.run(&["group", "list"], None));
     insta::assert_snapshot!("group_info", env.run(&["group", "info", "users"], None));

@@ -728,7 +728,8 @@ fn the_cli_sends_a_reset_link() {
             smtp.port
         ),
     );
-    d.cli(
+    // As occ: an account added with an address gets its welcome mail at once.
+    let out = d.cli(
         &[
             "user",
             "add",
@@ -739,14 +740,17 @@ fn the_cli_sends_a_reset_link() {
         ],
         Some("Gus-old-password-1"),
     );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("mailed to gus@example.org"), "{said}");
+    assert_eq!(smtp.messages().len(), 1);
     d.cli(&["user", "welcome", "--reset-password", "gus"], None);
     let mails = smtp.messages();
-    assert_eq!(mails.len(), 1);
+    assert_eq!(mails.len(), 2);
     assert!(
-        link_in(&mails[0].replace("https://", "http://"))
+        link_in(&mails[1].replace("https://", "http://"))
             .starts_with("http://id.example.org/password/set?token="),
         "{}",
-        mails[0]
+        mails[1]
     );
     // The old password no longer works.
     let out = d
@@ -756,6 +760,26 @@ fn the_cli_sends_a_reset_link() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    // A relay that is down: the account is made all the same, and the command
+    // says how to send the mail later.
+    drop(smtp);
+    let out = d
+        .command()
+        .args([
+            "user",
+            "add",
+            "--generate-password",
+            "--email",
+            "hal@example.org",
+            "hal",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("authbridge user welcome hal"), "{said}");
+    let info = d.cli(&["user", "info", "hal"], None);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("user_id: hal"));
 }
 
 #[test]

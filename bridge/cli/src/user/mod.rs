@@ -36,7 +36,7 @@ pub fn run(accounts: &Accounts, command: UserCommand) -> Result<()> {
         }
         UserCommand::Info { uid, output } => {
             let user = store.user(&uid)?;
-            output::print(output, &output::user_json(store, &user)?);
+            output::print(output, &output::user_json(store, &accounts.nss, &user)?);
         }
         UserCommand::List { listing, disabled } => list(accounts, listing, disabled)?,
         UserCommand::Lastseen { uid, all } => lastseen(accounts, uid, all)?,
@@ -129,10 +129,19 @@ fn add(accounts: &Accounts, a: &UserAdd) -> Result<()> {
             println!("Note: {hidden}");
         }
     }
-    if user.welcome_pending {
+    let email = a.email.as_deref().unwrap_or_default();
+    // As occ: with a mail relay configured, the welcome mail (a link to set the
+    // password) goes out at once; a relay that fails leaves the account made.
+    if accounts.mail.is_some() && !email.is_empty() && backend == LOCAL_BACKEND {
+        if let Err(e) = passwords::welcome(accounts, &user.uid, false) {
+            eprintln!(
+                "The welcome email to {email} could not be sent ({e}): send it with `authbridge user welcome {}`",
+                user.uid
+            );
+        }
+    } else if user.welcome_pending {
         println!(
-            "Welcome email to {} is pending: send it with `authbridge user welcome {}`",
-            a.email.as_deref().unwrap_or_default(),
+            "Welcome email to {email} is pending: send it with `authbridge user welcome {}`",
             user.uid
         );
     }
@@ -157,7 +166,7 @@ fn list(accounts: &Accounts, listing: Listing, disabled: bool) -> Result<()> {
     let mut m = Map::new();
     for u in &users {
         let v = if info {
-            output::user_json(store, u)?
+            output::user_json(store, &accounts.nss, u)?
         } else {
             json!(u.display_name.clone().unwrap_or_else(|| u.uid.clone()))
         };
