@@ -360,11 +360,26 @@ fn settings_and_profile() {
             "user",
             "setting",
             "layla",
-            "login",
-            "lastLogin",
-            "1465910968",
+            "theming",
+            "background",
+            "kaleidoscope",
         ],
         None,
+    );
+    // Kept on the account: a login moves it, nobody sets it.
+    insta::assert_snapshot!(
+        "setting_last_login",
+        env.run(
+            &[
+                "user",
+                "setting",
+                "layla",
+                "login",
+                "lastLogin",
+                "1465910968"
+            ],
+            None
+        )
     );
     insta::assert_snapshot!("setting_all", env.run(&["user", "setting", "layla"], None));
     insta::assert_snapshot!(

@@ -36,6 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use envelope::{Format, Reply, Version};
+pub use fields::{language as language_is_valid, quota as quota_spelling, quota_bytes};
 pub use form::Form;
 pub use request::Ctx;
 
