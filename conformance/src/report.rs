@@ -152,7 +152,7 @@ pub fn summary(reports: &[CaseReport], wall: Duration, cleanup: &Cleanup) -> Str
 /// from the documents.
 fn expected(expect: Profile, reports: &[CaseReport]) -> String {
     match expect {
-        Profile::Documented => "expected: the documented answers (--expect documented)".into(),
+        Profile::Documented => "held to the documented answers (--expect documented)".into(),
         Profile::Nextcloud => {
             let differ: std::collections::BTreeSet<&str> = reports
                 .iter()
@@ -160,7 +160,7 @@ fn expected(expect: Profile, reports: &[CaseReport]) -> String {
                 .map(|r| r.id.as_str())
                 .collect();
             format!(
-                "expected: today's Nextcloud's answers (--expect nextcloud; {} of these fixtures differ from the documents)",
+                "held to today's Nextcloud's answers (--expect nextcloud; where it differs from the documents: {} of these fixtures)",
                 differ.len()
             )
         }

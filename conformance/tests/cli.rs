@@ -259,6 +259,10 @@ fn assert_refusal_reported(dir: &std::path::Path, kind: &str, why: &str) {
     assert!(error.attribute("message").unwrap().contains(why), "{xml}");
     assert!(error.text().unwrap_or("").contains(kind), "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.contains(r#"<property name="expect" value="documented"/>"#),
+        "{xml}"
+    );
 
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
@@ -354,7 +358,7 @@ fn the_expectation_decides_whose_answers_hold_and_reports_and_snapshots_say_whic
     let (out, stdout, _) = run(&documented, &documented.daemon.url(), &args);
     assert_eq!(code(&out), 0, "{stdout}");
     assert!(
-        stdout.contains("expected: the documented answers (--expect documented)"),
+        stdout.contains("held to the documented answers (--expect documented)"),
         "{stdout}"
     );
 
@@ -373,7 +377,7 @@ fn the_expectation_decides_whose_answers_hold_and_reports_and_snapshots_say_whic
         "{stdout}"
     );
     assert!(
-        stdout.contains("expected: today's Nextcloud's answers (--expect nextcloud; 1 of these fixtures differ from the documents)"),
+        stdout.contains("held to today's Nextcloud's answers (--expect nextcloud; where it differs from the documents: 1 of these fixtures)"),
         "{stdout}"
     );
     let report: serde_json::Value =
