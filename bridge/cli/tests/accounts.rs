@@ -594,3 +594,38 @@ fn mask_times(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[test]
+fn sync_account_data_records_what_the_backends_tell_without_a_password() {
+    let env = Env::new();
+    std::fs::write(
+        env.dir.path().join("config.toml"),
+        "[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = 1\nsslmode = \"none\"\nallow_plaintext = true\ndomain = \"example.org\"\ngroup_domain = true\n",
+    )
+    .unwrap();
+    for (uid, backend) in [
+        ("alice", "imap"),
+        ("bob", "ftp"),
+        ("dave@other.org", "imap"),
+    ] {
+        let out = env.run(&["user", "add", "--backend", backend, uid], None);
+        assert!(out.starts_with("exit 0"), "{out}");
+    }
+    env.add("carol", &[]);
+    let out = env.run(&["user:sync-account-data"], None);
+    // alice joins the domain's group; bob is the mail server's now (the config
+    // changed); dave is nobody's; carol is local and left alone.
+    assert!(out.starts_with("exit 0"), "{out}");
+    assert!(out.contains("alice - updated\nbob - updated\n"), "{out}");
+    assert!(
+        out.contains("dave@other.org - no configured backend serves it"),
+        "{out}"
+    );
+    assert!(!out.contains("carol"), "{out}");
+    let info = env.run(&["user", "info", "bob", "--output", "json"], None);
+    assert!(info.contains("\"backend\":\"IMAP\""), "{info}");
+    assert!(info.contains("\"groups\":[\"example.org\"]"), "{info}");
+    // Nothing left to do.
+    let again = env.run(&["user", "sync-account-data", "--limit", "10"], None);
+    assert!(!again.contains("updated"), "{again}");
+}

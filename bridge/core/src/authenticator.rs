@@ -34,6 +34,13 @@ impl fmt::Display for BackendKind {
     }
 }
 
+/// An account as a backend would record it on its next login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derived {
+    pub uid: String,
+    pub groups: Vec<String>,
+}
+
 /// Checks a password. Implementations must never turn an error into
 /// [`Verdict::Accepted`], and never report a failure to get an answer as
 /// [`Verdict::Rejected`].
@@ -50,6 +57,13 @@ pub trait Authenticator: Send + Sync {
     /// to keep such names for admins.
     fn serves(&self, _login: &str) -> bool {
         false
+    }
+
+    /// What this backend can tell about `login` without a password, when it
+    /// serves it: the account id it maps the login to and the groups it derives
+    /// (occ's `user:sync-account-data`). Local checks tell nothing.
+    fn derive(&self, _login: &str) -> Option<Derived> {
+        None
     }
 
     async fn authenticate(&self, credentials: &Credentials) -> Verdict;

@@ -12,7 +12,7 @@ pub mod tls;
 mod uid;
 mod verdict;
 
-pub use authenticator::{Authenticator, BackendKind};
+pub use authenticator::{Authenticator, BackendKind, Derived};
 pub use chain::{Attempt, Chain, Decision, Outcome};
 pub use credentials::{
     CredentialError, Credentials, MAX_LOGIN_BYTES, MAX_PASSWORD_BYTES, usable_password,

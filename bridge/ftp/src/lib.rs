@@ -64,6 +64,14 @@ impl Authenticator for FtpBackend {
         true
     }
 
+    /// The login is the account, in its canonical form; no groups.
+    fn derive(&self, login: &str) -> Option<authbridge_core::Derived> {
+        Some(authbridge_core::Derived {
+            uid: authbridge_core::canonical_uid(login),
+            groups: Vec::new(),
+        })
+    }
+
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {
         let target = Arc::clone(&self.target);
         let login = credentials.login().to_owned();

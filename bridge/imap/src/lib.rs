@@ -76,6 +76,14 @@ impl Authenticator for ImapBackend {
         self.rules.map(login).is_ok()
     }
 
+    fn derive(&self, login: &str) -> Option<authbridge_core::Derived> {
+        let mapped = self.rules.map(login).ok()?;
+        Some(authbridge_core::Derived {
+            uid: mapped.uid,
+            groups: mapped.groups,
+        })
+    }
+
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {
         let who = match self.rules.map(credentials.login()) {
             Ok(who) => who,

@@ -86,6 +86,14 @@ impl Authenticator for SmbBackend {
         true
     }
 
+    /// The login is the account, in its canonical form; no groups.
+    fn derive(&self, login: &str) -> Option<authbridge_core::Derived> {
+        Some(authbridge_core::Derived {
+            uid: authbridge_core::canonical_uid(login),
+            groups: Vec::new(),
+        })
+    }
+
     async fn authenticate(&self, credentials: &Credentials) -> Verdict {
         let timeout = self.settings.timeouts.timeout;
         let deadline = Instant::now() + timeout;

@@ -139,6 +139,11 @@ pub trait Store {
     /// An accepted login: creates an external user on first sight, updates
     /// last_seen, creates and joins the groups the backend derived.
     fn record_login(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<User>;
+    /// What a backend tells of an external account without a password
+    /// (`user sync-account-data`): the backend that serves it now, and groups
+    /// to join (created when missing). Local accounts are never moved to a
+    /// backend. Returns whether anything changed.
+    fn sync_account(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<bool>;
     /// A session opened for a known user (PAM open_session): last_seen moves.
     fn touch_last_seen(&self, uid: &str, now: i64) -> Result<()>;
     /// An accepted login of any kind: last_seen (and first_seen, the first

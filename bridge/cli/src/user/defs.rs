@@ -89,6 +89,20 @@ pub enum UserCommand {
     /// nothing on disk to clear. Uploaded avatars stay.
     #[command(name = "clear-avatar-cache", verbatim_doc_comment)]
     ClearAvatarCache,
+    /// occ's user:sync-account-data: what the configured backends tell of each
+    /// external account without a password.
+    ///
+    /// The backend that serves the account now (after a configuration change)
+    /// and the groups it derives (IMAP's group_domain) are recorded; each
+    /// account that changed is printed as "UID - updated". Local accounts are
+    /// left alone.
+    #[command(name = "sync-account-data", verbatim_doc_comment)]
+    SyncAccountData {
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
     /// Set or clear a local user's password
     Resetpassword {
         uid: String,

@@ -4,6 +4,7 @@ mod avatar;
 mod defs;
 mod passwords;
 mod settings;
+mod sync;
 
 pub use defs::{UserAdd, UserCommand};
 
@@ -67,6 +68,7 @@ pub fn run(accounts: &Accounts, command: UserCommand) -> Result<()> {
         } => passwords::welcome(accounts, &uid, reset_password)?,
         UserCommand::Avatar(command) => avatar::run(store, command)?,
         UserCommand::ClearAvatarCache => avatar::clear_cache(),
+        UserCommand::SyncAccountData { limit, offset } => sync::run(accounts, limit, offset)?,
         UserCommand::Resetpassword {
             uid,
             password_from_env,
