@@ -1883,3 +1883,29 @@ fn login_passwords_over_http_are_remembered_briefly_and_never_outlive_a_change()
     assert_eq!(check("Carol-second-life-9"), 204);
     assert_eq!(decisions("local"), before + 1);
 }
+
+/// Every accepted login moves lastLogin, a local user's and an app password's
+/// too (nc_py_api's `UserInfo.last_login`), at most once a minute per account.
+#[test]
+fn a_login_of_any_kind_moves_last_login() {
+    let api = Api::start("");
+    api.user("bob", "Bob-regular-pass-1", &[]);
+    let read = || {
+        let answer = api.send(
+            &Outgoing::get("/cloud/users/bob").as_user(api.admin()),
+            V2_JSON,
+        );
+        (
+            answer.data["lastLogin"].as_i64().unwrap(),
+            answer.data["firstLoginTimestamp"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(read(), (0, 0), "never logged in");
+    let own = Outgoing::get("/cloud/user").as_user(("bob", "Bob-regular-pass-1"));
+    expect(&api.send(&own, V2_JSON), V2_JSON, 100, "bob logs in");
+    let (last, first) = read();
+    assert!(
+        last > 0 && first > 0 && last == first * 1000,
+        "{last} {first}"
+    );
+}

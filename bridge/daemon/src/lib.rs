@@ -17,6 +17,7 @@ mod credential_cache;
 mod directory;
 pub mod http;
 mod inline;
+mod last_login;
 mod log_budget;
 mod mail;
 mod modules;

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::clock::now_ms;
 use crate::credential_cache::{CredentialCache, Remembered, state_digest};
 use crate::directory::Directory;
+use crate::last_login::LastLogins;
 use crate::log_budget::{self, LogBudget};
 use crate::settings::{DaemonSettings, NssSettings, ThrottleSettings};
 use crate::throttle::{Admission, Throttle};
@@ -83,7 +84,12 @@ pub struct Service {
     /// Refused attempts are logged at most this often (a flood must not flood
     /// the journal).
     refusals_logged: LogBudget,
+    /// Whose last login was recorded within the minute.
+    last_logins: LastLogins,
 }
+
+/// Accounts whose last login is remembered as recorded; more start the map over.
+const LAST_LOGINS_REMEMBERED: usize = 65_536;
 
 /// Refused decisions (throttled, malformed) logged per second at most.
 const REFUSALS_LOGGED_PER_SECOND: u32 = 20;
@@ -208,6 +214,7 @@ impl Service {
             throttle,
             own_uid,
             refusals_logged: LogBudget::new(REFUSALS_LOGGED_PER_SECOND),
+            last_logins: LastLogins::new(LAST_LOGINS_REMEMBERED, 60),
         })
     }
 
@@ -738,7 +745,11 @@ impl Service {
     /// An accepted login of any kind (local, app password, a backend, the
     /// credential cache) moves the account's last login, at most once a minute.
     fn note_login(&self, uid: &str) {
-        match self.store.note_login(uid, now_ms() / 1000, 60) {
+        let now = now_ms() / 1000;
+        if !self.last_logins.due(uid, now) {
+            return;
+        }
+        match self.store.note_login(uid, now, 60) {
             // Accepted by a backend whose first login could not be recorded.
             Ok(()) | Err(StoreError::NoSuchUser(_)) => {}
             Err(e) => tracing::warn!(?uid, "accepted, but the last login was not recorded: {e}"),
