@@ -264,22 +264,16 @@ async fn caller(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr) -> Result<St
     }
 }
 
-pub(super) async fn light(
+/// `GET /index.php/avatar/{userid}/{size}` and `…/dark` (the path says which).
+pub(super) async fn user(
     State(ocs): State<Arc<Ocs>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Response {
-    show(&ocs, &headers, client, path, false).await
-}
-
-pub(super) async fn dark(
-    State(ocs): State<Arc<Ocs>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
-) -> Response {
-    show(&ocs, &headers, client, path, true).await
+    let dark = uri.path().ends_with("/dark");
+    show(&ocs, &headers, client, path, dark).await
 }
 
 async fn show(
@@ -348,18 +342,11 @@ pub(super) async fn guest(
     State(ocs): State<Arc<Ocs>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> Response {
-    guest_avatar(&ocs, &headers, client, path, false).await
-}
-
-pub(super) async fn guest_dark(
-    State(ocs): State<Arc<Ocs>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
-) -> Response {
-    guest_avatar(&ocs, &headers, client, path, true).await
+    let dark = uri.path().ends_with("/dark");
+    guest_avatar(&ocs, &headers, client, path, dark).await
 }
 
 /// Longest guest name drawn: a name is a cache key.

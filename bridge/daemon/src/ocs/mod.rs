@@ -258,12 +258,12 @@ pub fn router(ocs: Arc<Ocs>) -> Router {
         .route("/auth/check", get(auth_check))
         .route("/status.php", get(server_info::status))
         .route("/password/set", get(page::show).post(page::set))
-        .route("/index.php/avatar/{userid}/{size}", get(avatars::light))
-        .route("/index.php/avatar/{userid}/{size}/dark", get(avatars::dark))
+        .route("/index.php/avatar/{userid}/{size}", get(avatars::user))
+        .route("/index.php/avatar/{userid}/{size}/dark", get(avatars::user))
         .route("/index.php/avatar/guest/{name}/{size}", get(avatars::guest))
         .route(
             "/index.php/avatar/guest/{name}/{size}/dark",
-            get(avatars::guest_dark),
+            get(avatars::guest),
         )
         .route("/index.php/avatar/", axum::routing::delete(avatars::delete))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -297,20 +297,24 @@ pub async fn get(ctx: Ctx) -> Result<Reply, Reply> {
     Ok(Reply::ok(to_value(&user_data(&ctx, &user)?)))
 }
 
+/// The user a `PUT` names, and who edits them: the user themself, or a manager
+/// (`visible` lets no one else through).
+fn edited(ctx: &Ctx) -> Result<(authbridge_store::User, Editor), Reply> {
+    let missing = Reply::fail(ctx.profile().edit_missing_user, "User does not exist");
+    let user = visible(ctx, &id(&ctx.path), missing)?;
+    let editor = Editor {
+        own: user.uid == ctx.caller.uid,
+        admin: ctx.caller.admin,
+    };
+    Ok((user, editor))
+}
+
 /// `PUT /cloud/users/{userid}` with key and value: the user themself or their
 /// manager; a key this caller may not set is refused (102, Nextcloud: 113), a
 /// value that does not pass too (102, Nextcloud: 101); 107 a password the
 /// policy refuses (with the hint). `user_edit` has the rules.
 pub async fn edit(ctx: Ctx) -> Result<Reply, Reply> {
-    let missing = Reply::fail(ctx.profile().edit_missing_user, "User does not exist");
-    let user = visible(&ctx, &id(&ctx.path), missing)?;
-    let editor = Editor {
-        own: user.uid == ctx.caller.uid,
-        admin: ctx.caller.admin,
-    };
-    if !editor.own && !ctx.manages(&user.uid)? {
-        return Err(ctx.no_rights());
-    }
+    let (user, editor) = edited(&ctx)?;
     let bad = ctx.profile().edit_bad_value;
     if ctx.profile().refuses_unknown_parameters
         && let Some(key) = ctx.params.unknown_keys(&["key", "value"]).first()
@@ -340,15 +344,7 @@ pub async fn edit(ctx: Ctx) -> Result<Reply, Reply> {
 /// `PUT /cloud/users/{userid}/{collection}`: the additional e-mail addresses
 /// (`additional_mail`, `additional_mailScope`) with key and value.
 pub async fn edit_collection(ctx: Ctx) -> Result<Reply, Reply> {
-    let missing = Reply::fail(ctx.profile().edit_missing_user, "User does not exist");
-    let user = visible(&ctx, &id(&ctx.path), missing)?;
-    let editor = Editor {
-        own: user.uid == ctx.caller.uid,
-        admin: ctx.caller.admin,
-    };
-    if !editor.own && !ctx.manages(&user.uid)? {
-        return Err(ctx.no_rights());
-    }
+    let (user, editor) = edited(&ctx)?;
     let key = ctx.params.get("key").unwrap_or("");
     let value = ctx.params.get("value").unwrap_or("");
     user_edit::edit_collection(&ctx, &user, editor, ctx.path_id("collection"), key, value)?;
