@@ -114,26 +114,44 @@ pub struct Listing {
 }
 
 /// occ's spellings (`user:list`, `group:adduser`, `user:auth-tokens:add`)
-/// become this CLI's words (`user list` ...): the first argument that starts
-/// with a command family and a colon is split at its colons. Nothing else is
-/// touched (a value such as `--display-name "a:b"` never starts with `user:`).
+/// become this CLI's words (`user list` ...). Only the subcommand itself is
+/// rewritten: the first argument that is not an option or an option's value,
+/// and only when its parts name a command this CLI has. Nothing after it is
+/// touched, so a value such as `--display-name "user:x:-g:admin"` stays one
+/// argument (it would otherwise smuggle options into the command line).
 pub fn occ_spelling(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let mut split_one = false;
-    let mut out = Vec::new();
-    for arg in args {
-        let family = arg.to_str().and_then(|a| {
-            let (head, _) = a.split_once(':')?;
-            matches!(head, "user" | "group" | "config").then_some(a)
-        });
-        match family {
-            Some(spelled) if !split_one => {
-                split_one = true;
-                out.extend(spelled.split(':').map(std::ffi::OsString::from));
-            }
-            _ => out.push(arg),
+    use clap::CommandFactory;
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    // The global options that take a value (the rest are flags).
+    let takes_value = ["--config", "--data-dir", "--socket"];
+    let mut at = 1;
+    while at < args.len() {
+        let arg = args[at].to_string_lossy();
+        if takes_value.contains(&arg.as_ref()) {
+            at += 2;
+        } else if arg.starts_with('-') {
+            at += 1;
+        } else {
+            break;
         }
     }
-    out
+    let Some(spelled) = args.get(at).and_then(|a| a.to_str()).map(str::to_owned) else {
+        return args;
+    };
+    let parts: Vec<&str> = spelled.split(':').collect();
+    if parts.len() < 2 {
+        return args;
+    }
+    // Every part must be a subcommand of the one before.
+    let mut command = Cli::command();
+    for part in &parts {
+        match command.find_subcommand(part) {
+            Some(sub) => command = sub.clone(),
+            None => return args,
+        }
+    }
+    args.splice(at..=at, parts.iter().map(std::ffi::OsString::from));
+    args
 }
 
 #[cfg(test)]
@@ -166,9 +184,26 @@ mod tests {
             words(&["ab", "group:adduser", "g", "user:x"]),
             ["ab", "group", "adduser", "g", "user:x"]
         );
-        assert_eq!(
-            words(&["ab", "user", "add", "--display-name", "a:b", "x"]),
-            ["ab", "user", "add", "--display-name", "a:b", "x"]
-        );
+    }
+
+    #[test]
+    fn nothing_but_the_subcommand_is_rewritten() {
+        // Found by review: a value that looks like an occ spelling was split
+        // into options ("-g admin") before.
+        let smuggled = [
+            "ab",
+            "user",
+            "add",
+            "--display-name",
+            "user:mallory:-g:admin",
+            "x",
+        ];
+        assert_eq!(words(&smuggled), smuggled);
+        // An option's value in the subcommand's place is not the subcommand.
+        let config = ["ab", "--config", "user:list", "user", "list"];
+        assert_eq!(words(&config), config);
+        // Parts that name no command are left for clap to refuse.
+        assert_eq!(words(&["ab", "user:-g:admin"]), ["ab", "user:-g:admin"]);
+        assert_eq!(words(&["ab", "user:nosuch"]), ["ab", "user:nosuch"]);
     }
 }

@@ -1909,3 +1909,69 @@ fn a_login_of_any_kind_moves_last_login() {
         "{last} {first}"
     );
 }
+
+/// What an attacker's review of the new endpoints found, each answered now: a
+/// subadmin sees admins in `users/details` by id only, cannot tell who exists
+/// through `manager`, cannot send a hundred thousand groups, and nobody can
+/// store a character that breaks every XML listing.
+#[test]
+fn review_findings_stay_fixed() {
+    let api = Api::start("");
+    api.user("sub", "Sub-admin-pass-1", &["team"]);
+    api.user("alice", "Alice-regular-pass-1", &["team"]);
+    api.user("boss2", "Boss2-admin-pass-1", &["admin", "team"]);
+    api.user("outsider", "Outsider-pass-1", &[]);
+    let admin = api.admin();
+    let sub = ("sub", "Sub-admin-pass-1");
+    let promote = Outgoing::post("/cloud/users/sub/subadmins")
+        .form("groupid", "team")
+        .as_user(admin);
+    expect(&api.send(&promote, V2_JSON), V2_JSON, 100, "promote");
+
+    let details = api.send(&Outgoing::get("/cloud/users/details").as_user(sub), V2_JSON);
+    expect(&details, V2_JSON, 100, "details");
+    assert_eq!(details.data["users"]["boss2"], json!({ "id": "boss2" }));
+    assert_eq!(details.data["users"]["alice"]["id"], "alice");
+    // alice, whom sub manages, in full.
+    assert_eq!(details.data["users"]["alice"]["backend"], "Database");
+
+    let manager = |value: &str| {
+        Outgoing::put("/cloud/users/alice")
+            .form("key", "manager")
+            .form("value", value)
+            .as_user(sub)
+    };
+    let hidden = api.send(&manager("outsider"), V2_JSON);
+    let missing = api.send(&manager("nosuch"), V2_JSON);
+    assert_eq!(
+        (hidden.http, hidden.statuscode),
+        (missing.http, missing.statuscode)
+    );
+    assert!(hidden.refused(), "{}", hidden.body);
+    expect(
+        &api.send(&manager("SUB"), V2_JSON),
+        V2_JSON,
+        100,
+        "a visible manager",
+    );
+    let alice = api.send(&Outgoing::get("/cloud/users/alice").as_user(admin), V2_JSON);
+    assert_eq!(
+        alice.data["manager"], "sub",
+        "stored in the store's spelling"
+    );
+
+    let mut many = Outgoing::post("/cloud/users")
+        .form("userid", "many")
+        .form("password", "A-good-password-42");
+    for n in 0..101 {
+        many = many.form("groups[]", &format!("g{n}"));
+    }
+    let answer = api.send(&many.as_user(admin), V2_JSON);
+    expect(&answer, V2_JSON, 101, "101 groups");
+
+    let weird = Outgoing::put("/cloud/users/alice")
+        .form("key", "displayname")
+        .form("value", "Alice\u{FFFE}")
+        .as_user(("alice", "Alice-regular-pass-1"));
+    assert!(api.send(&weird, V2_JSON).refused());
+}

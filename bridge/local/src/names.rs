@@ -111,9 +111,9 @@ fn fits_a_group_line(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(['+', '-'])
         && !name.chars().all(|c| c.is_ascii_digit())
-        && !name
-            .chars()
-            .any(|c| c == ':' || c == ',' || c.is_whitespace() || c.is_control())
+        && !name.chars().any(|c| {
+            c == ':' || c == ',' || c.is_whitespace() || authbridge_store::hidden_character(c)
+        })
 }
 
 /// Names and ids of one colon-separated database, as last read.

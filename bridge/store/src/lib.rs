@@ -20,7 +20,7 @@ pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
 pub use sqlite::{MAX_LOGIN_FAILURES, SqliteStore};
-pub use uid::{UidError, validate_gid, validate_uid};
+pub use uid::{UidError, hidden_character, validate_gid, validate_uid};
 
 /// Where an account comes from, named as Nextcloud's user_external names it.
 pub const LOCAL_BACKEND: &str = "Database";
@@ -139,11 +139,12 @@ pub trait Store {
     /// An accepted login: creates an external user on first sight, updates
     /// last_seen, creates and joins the groups the backend derived.
     fn record_login(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<User>;
-    /// What a backend tells of an external account without a password
-    /// (`user sync-account-data`): the backend that serves it now, and groups
-    /// to join (created when missing). Local accounts are never moved to a
-    /// backend. Returns whether anything changed.
-    fn sync_account(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<bool>;
+    /// What an external account's own backend tells of it without a password
+    /// (`user sync-account-data`): groups to join, created when missing. The
+    /// account's backend never changes here (another server's user of the same
+    /// name is another person); local accounts are left alone. Returns whether
+    /// anything changed.
+    fn sync_account(&self, uid: &str, groups: &[String], now: i64) -> Result<bool>;
     /// A session opened for a known user (PAM open_session): last_seen moves.
     fn touch_last_seen(&self, uid: &str, now: i64) -> Result<()>;
     /// An accepted login of any kind: last_seen (and first_seen, the first

@@ -729,20 +729,13 @@ impl Store for SqliteStore {
         })
     }
 
-    fn sync_account(&self, uid: &str, backend: &str, groups: &[String], now: i64) -> Result<bool> {
+    fn sync_account(&self, uid: &str, groups: &[String], now: i64) -> Result<bool> {
         self.write(|tx| {
             let user = get_user(tx, uid)?;
             if user.backend == crate::LOCAL_BACKEND {
                 return Ok(false);
             }
             let mut changed = false;
-            if user.backend != backend {
-                tx.execute(
-                    "UPDATE users SET backend = ?2 WHERE uid = ?1",
-                    params![user.uid, backend],
-                )?;
-                changed = true;
-            }
             for gid in groups {
                 let gid = ensure_group(tx, gid, now)?;
                 changed |= tx.execute(

@@ -12,7 +12,7 @@ pub enum UidError {
     Character { id: String, ch: char },
     #[error("the id {0:?} consists of dots only")]
     DotsOnly(String),
-    #[error("the id {id:?} contains the control character {ch:?}")]
+    #[error("the id {id:?} contains {ch:?}, a control, invisible or non-character")]
     Control { id: String, ch: char },
 }
 
@@ -44,6 +44,42 @@ pub fn validate_uid(id: &str) -> Result<(), UidError> {
     Ok(())
 }
 
+/// A character a name must not hold, though Unicode allows it: control
+/// characters, invisible format characters (zero-width spaces and joiners,
+/// bidirectional overrides, the BOM, tags: `sudo\u{200B}` would pass for
+/// `sudo` to the eye and to `grep -w`), and non-characters (U+FFFE cannot
+/// even be written in XML).
+pub fn hidden_character(c: char) -> bool {
+    let n = c as u32;
+    c.is_control()
+        || matches!(
+            n,
+            0x00AD
+                | 0x0600..=0x0605
+                | 0x061C
+                | 0x06DD
+                | 0x070F
+                | 0x0890..=0x0891
+                | 0x08E2
+                | 0x180E
+                | 0x200B..=0x200F
+                | 0x202A..=0x202E
+                | 0x2060..=0x2064
+                | 0x2066..=0x206F
+                | 0xFEFF
+                | 0xFFF9..=0xFFFB
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1BCA0..=0x1BCA3
+                | 0x1D173..=0x1D17A
+                | 0xE0001
+                | 0xE0020..=0xE007F
+                | 0xFDD0..=0xFDEF
+        )
+        || n & 0xFFFE == 0xFFFE
+}
+
 /// A group id as Nextcloud takes one: any characters but control characters (a
 /// line break or a NUL would forge log lines and NSS records), at most 64 of
 /// them (Nextcloud hashes longer names into a different id; authbridge refuses
@@ -56,7 +92,7 @@ pub fn validate_gid(id: &str) -> Result<(), UidError> {
     if id.chars().count() > 64 {
         return Err(UidError::TooLong(id.to_owned()));
     }
-    if let Some(ch) = id.chars().find(|c| c.is_control()) {
+    if let Some(ch) = id.chars().find(|&c| hidden_character(c)) {
         return Err(UidError::Control {
             id: id.to_owned(),
             ch,
@@ -95,6 +131,20 @@ mod tests {
             validate_gid("a\u{85}"),
             Err(UidError::Control { .. })
         ));
+        // Found by review: invisible and non-characters passed, and a group
+        // "sudo" + ZERO WIDTH SPACE looked like sudo to `id -nG | grep -w`.
+        for hidden in [
+            "sudo\u{200B}",
+            "wheel\u{202E}",
+            "a\u{FEFF}",
+            "a\u{FFFE}b",
+            "x\u{E0041}",
+        ] {
+            assert!(
+                matches!(validate_gid(hidden), Err(UidError::Control { .. })),
+                "{hidden:?}"
+            );
+        }
         assert!(validate_gid(&"é".repeat(64)).is_ok());
         assert!(matches!(
             validate_gid(&"é".repeat(65)),

@@ -89,13 +89,13 @@ pub enum UserCommand {
     /// nothing on disk to clear. Uploaded avatars stay.
     #[command(name = "clear-avatar-cache", verbatim_doc_comment)]
     ClearAvatarCache,
-    /// occ's user:sync-account-data: what the configured backends tell of each
-    /// external account without a password.
+    /// occ's user:sync-account-data: what each external account's own backend
+    /// tells of it without a password.
     ///
-    /// The backend that serves the account now (after a configuration change)
-    /// and the groups it derives (IMAP's group_domain) are recorded; each
-    /// account that changed is printed as "UID - updated". Local accounts are
-    /// left alone.
+    /// The groups it derives (IMAP's group_domain) are joined; each account
+    /// that changed is printed as "UID - updated". An account is never moved
+    /// to another backend (a server that knows the same name is another
+    /// person), never renamed; local accounts are left alone.
     #[command(name = "sync-account-data", verbatim_doc_comment)]
     SyncAccountData {
         #[arg(long)]

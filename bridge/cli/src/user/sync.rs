@@ -1,19 +1,23 @@
 //! `authbridge user sync-account-data`: occ's `user:sync-account-data`, for the
-//! external accounts: what the configured backends tell without a password.
+//! external accounts: what each account's own backend tells without a password
+//! (the groups it derives, IMAP's group_domain).
 
 use anyhow::Result;
-use authbridge_core::{Authenticator, BackendKind, Derived};
+use authbridge_core::{Authenticator, Derived};
 use authbridge_store::{LOCAL_BACKEND, Store, UserQuery};
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
 use crate::chains::external_chain;
 
-/// The first configured external backend that serves `uid`, and what it says.
-fn derived(backends: &[Arc<dyn Authenticator>], uid: &str) -> Option<(BackendKind, Derived)> {
+/// What the account's own backend (the first configured one of its kind that
+/// serves it) says of it. Another backend is never asked: a mail server that
+/// knows the same name is another person (each account belongs to one backend).
+fn derived(backends: &[Arc<dyn Authenticator>], backend: &str, uid: &str) -> Option<Derived> {
     backends
         .iter()
-        .find_map(|b| Some((b.kind(), b.derive(uid)?)))
+        .filter(|b| b.kind().as_str() == backend)
+        .find_map(|b| b.derive(uid))
 }
 
 pub(super) fn run(accounts: &Accounts, limit: Option<usize>, offset: usize) -> Result<()> {
@@ -26,15 +30,18 @@ pub(super) fn run(accounts: &Accounts, limit: Option<usize>, offset: usize) -> R
         disabled_only: false,
     })?;
     for user in users.iter().filter(|u| u.backend != LOCAL_BACKEND) {
-        let Some((kind, derived)) = derived(chain.backends(), &user.uid) else {
-            eprintln!("{} - no configured backend serves it", user.uid);
+        let Some(derived) = derived(chain.backends(), &user.backend, &user.uid) else {
+            eprintln!(
+                "{} - no configured {} backend serves it",
+                user.uid, user.backend
+            );
             continue;
         };
         if !derived.uid.eq_ignore_ascii_case(&user.uid) {
             // An account id is never renamed behind its owner's back.
             eprintln!(
-                "{} - the {kind} backend now calls it {}: not renamed",
-                user.uid, derived.uid
+                "{} - the {} backend now calls it {}: not renamed",
+                user.uid, user.backend, derived.uid
             );
             continue;
         }
@@ -45,12 +52,7 @@ pub(super) fn run(accounts: &Accounts, limit: Option<usize>, offset: usize) -> R
             .into_iter()
             .filter(|g| !g.eq_ignore_ascii_case(authbridge_local::ADMIN_GROUP))
             .collect();
-        if store.sync_account(
-            &user.uid,
-            kind.as_str(),
-            &groups,
-            authbridge_core::clock::now(),
-        )? {
+        if store.sync_account(&user.uid, &groups, authbridge_core::clock::now())? {
             println!("{} - updated", user.uid);
         }
     }

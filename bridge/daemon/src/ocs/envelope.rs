@@ -219,8 +219,10 @@ fn escape(text: &str, out: &mut String) {
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
+            // Characters XML 1.0 cannot carry at all (found by review: one
+            // U+FFFE in a display name made every XML listing unreadable).
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -300,7 +302,7 @@ mod tests {
         write_element(
             &mut out,
             "data",
-            &serde_json::json!({"users": ["a<b", "c"], "0": true, "off": false, "none": null}),
+            &serde_json::json!({"users": ["a<b", "c\u{FFFE}"], "0": true, "off": false, "none": null}),
             0,
         );
         // Booleans as PHP writes them (pyocclient reads `enabled` as text: an

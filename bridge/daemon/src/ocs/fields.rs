@@ -239,10 +239,10 @@ pub fn language(value: &str) -> bool {
 
 /// Free text (display name, phone, address...): no control characters, bounded.
 pub fn text(value: &str, code: u32) -> Result<(), Reply> {
-    if value.chars().any(char::is_control) || value.chars().count() > 2048 {
+    if value.chars().any(authbridge_store::hidden_character) || value.chars().count() > 2048 {
         Err(Reply::fail(
             code,
-            "the value contains control characters or is too long",
+            "the value contains a control, invisible or non-character, or is too long",
         ))
     } else {
         Ok(())

@@ -174,18 +174,19 @@ pub async fn apply(ctx: &Ctx, user: &User, key: &str, value: &str) -> Result<(),
             None => return Err(Reply::fail(bad, format!("Invalid quota value: {value}"))),
         },
         "manager" => {
-            match store.user(value) {
-                _ if value.is_empty() => {}
-                Ok(_) => {}
-                Err(StoreError::NoSuchUser(_)) => {
-                    return Err(Reply::fail(
-                        bad,
-                        format!("Invalid manager: no user {value:?}"),
-                    ));
+            // A user the caller could not look up is refused as one that does
+            // not exist (found by review: the difference told who exists).
+            let manager = match store.user(value) {
+                _ if value.is_empty() => String::new(),
+                Ok(m) if ctx.caller.admin || m.uid == ctx.caller.uid || ctx.manages(&m.uid)? => {
+                    m.uid
+                }
+                Ok(_) | Err(StoreError::NoSuchUser(_) | StoreError::InvalidUid(_)) => {
+                    return Err(Reply::fail(bad, format!("Invalid manager {value:?}")));
                 }
                 Err(e) => return Err(e.into()),
-            }
-            set_profile(ctx, uid, key, value)
+            };
+            set_profile(ctx, uid, key, &manager)
         }
         "password" => return set_password(ctx, user, value).await,
         scoped => {

@@ -115,6 +115,24 @@ fn listed(ctx: &Ctx) -> Result<Vec<String>, Reply> {
     Ok(users)
 }
 
+/// Groups one request may name in a list parameter: every one costs store reads.
+const MAX_LISTED_GROUPS: usize = 100;
+
+/// A `key[]` list without repeats, at most [`MAX_LISTED_GROUPS`] long (101
+/// beyond: a 1 MiB body could name a hundred thousand).
+fn bounded_list(ctx: &Ctx, key: &str) -> Result<Vec<String>, Reply> {
+    let mut list = ctx.params.list(key);
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|g| seen.insert(g.to_lowercase()));
+    if list.len() > MAX_LISTED_GROUPS {
+        return Err(Reply::fail(
+            BAD_INPUT,
+            format!("at most {MAX_LISTED_GROUPS} groups in {key}[]"),
+        ));
+    }
+    Ok(list)
+}
+
 /// `POST /cloud/users`: 101 invalid input, 102 exists, 103 unknown error, 104 no
 /// such group, 105 not the caller's group, 106 no group (subadmins must give one),
 /// 107 password policy (with the hint), 108 neither password nor e-mail, 109 the
@@ -166,7 +184,7 @@ pub async fn add(ctx: Ctx) -> Result<Reply, Reply> {
     if exists && ctx.caller.admin {
         return Err(Reply::fail(102, "User already exists"));
     }
-    let groups = ctx.params.list("groups");
+    let groups = bounded_list(&ctx, "groups")?;
     if groups.is_empty() && !ctx.caller.admin {
         return Err(Reply::fail(
             106,
@@ -187,7 +205,7 @@ pub async fn add(ctx: Ctx) -> Result<Reply, Reply> {
     if exists {
         return Err(Reply::fail(102, "User already exists"));
     }
-    let subadmin_of = ctx.params.list("subadmin");
+    let subadmin_of = bounded_list(&ctx, "subadmin")?;
     for gid in &subadmin_of {
         if !ctx.caller.admin {
             let code = ctx.profile().add_user_subadmin_not_allowed;
@@ -377,9 +395,12 @@ pub async fn editable_fields(ctx: Ctx) -> Result<Reply, Reply> {
 pub async fn details(ctx: Ctx) -> Result<Reply, Reply> {
     let mut users = serde_json::Map::new();
     for uid in listed(&ctx)? {
+        // A subadmin lists the members of their groups, admins among them,
+        // but sees in full only those they manage (as Nextcloud's
+        // isUserAccessible); found by review: admins' data was shown in full.
         let data = match existing(&ctx, &uid)? {
-            Some(user) => to_value(&user_data(&ctx, &user)?),
-            None => json!({ "id": uid }),
+            Some(user) if ctx.manages(&user.uid)? => to_value(&user_data(&ctx, &user)?),
+            _ => json!({ "id": uid }),
         };
         users.insert(uid, data);
     }
