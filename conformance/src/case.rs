@@ -86,6 +86,20 @@ impl<'a> Case<'a> {
         }
     }
 
+    fn fill_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => Value::String(self.fill(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.fill_json(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.fill(k), self.fill_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
     fn fixture_header(&self) -> String {
         format!("{} [{}]", self.fixture.id, self.variant)
     }
@@ -172,6 +186,10 @@ impl<'a> Case<'a> {
         let mut out = Outgoing::new(request.method.into(), self.fill(&request.path));
         out.query = self.pairs(&request.query);
         out.form = self.pairs(&request.form);
+        out.json = request
+            .json
+            .as_ref()
+            .map(|body| self.fill_json(&serde_json::Value::Object(body.0.clone())));
         out.credentials = match &request.actor {
             Actor::Anonymous => None,
             Actor::Admin => Some(self.context.server.admin().clone()),
@@ -255,8 +273,8 @@ impl<'a> Case<'a> {
     }
 }
 
-/// The request line, who sent it, and its form (for snapshots; the caller masks
-/// the namespace and the generated password).
+/// The request line, who sent it, and its form or JSON body (for snapshots; the
+/// caller masks the namespace and the generated password).
 fn describe_request(request: &Outgoing, variant: Variant) -> String {
     let mut out = request.line(variant);
     let who = match &request.credentials {
@@ -271,6 +289,9 @@ fn describe_request(request: &Outgoing, variant: Variant) -> String {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         out.push_str(&format!("\nform: {}", form.join("&")));
+    }
+    if let Some(json) = &request.json {
+        out.push_str(&format!("\njson: {json}"));
     }
     out
 }

@@ -1,7 +1,8 @@
 //! Sends one OCS request as Nextcloud's clients do: Basic auth, `OCS-APIRequest:
-//! true`, form bodies (lists as `key[]`), the answer format by `format=` and
-//! `Accept`, and a header naming the fixture so a server log can be matched to the
-//! report. Redirects are not followed: an OCS answer is never a redirect.
+//! true`, form bodies (lists as `key[]`) or JSON bodies, the answer format by
+//! `format=` and `Accept`, and a header naming the fixture so a server log can be
+//! matched to the report. Redirects are not followed: an OCS answer is never a
+//! redirect.
 
 use crate::answer::Answer;
 use std::time::{Duration, Instant};
@@ -65,6 +66,8 @@ pub struct Outgoing {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub form: Vec<(String, String)>,
+    /// A JSON body, sent instead of the form (`Content-Type: application/json`).
+    pub json: Option<serde_json::Value>,
     pub credentials: Option<(String, String)>,
 }
 
@@ -75,6 +78,7 @@ impl Outgoing {
             path: path.into(),
             query: Vec::new(),
             form: Vec::new(),
+            json: None,
             credentials: None,
         }
     }
@@ -198,7 +202,11 @@ impl Client {
         if let Some((user, password)) = &request.credentials {
             builder = builder.basic_auth(user, Some(password));
         }
-        if request.method != reqwest::Method::GET {
+        if let Some(json) = &request.json {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json.to_string());
+        } else if request.method != reqwest::Method::GET {
             builder = builder.form(&request.form);
         }
         let started = Instant::now();

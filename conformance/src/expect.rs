@@ -4,7 +4,8 @@
 //! version shows follows Nextcloud's rules (its `V1Response` and `V2Response`):
 //! v1 answers HTTP 200 (401 when not logged in) and shows a "forbidden" 403 as
 //! 997; v2 shows success as 200 and maps failures to HTTP statuses: 997 → 401,
-//! 998 → 404, 996 → 500, any other code outside 200..=600 → 400, the rest as is.
+//! 998 → 404, 996 and 999 → 500, any other code outside 200..=600 → 400, the
+//! rest as is.
 //! An expectation's `http` and `meta` say it where the rule does not fit (today's
 //! Nextcloud shows a v1 "forbidden" as 403, not 997).
 
@@ -31,7 +32,8 @@ pub fn http_status(api: Api, status: u32) -> u16 {
         (Api::V1, _) => 200,
         (Api::V2, 100) => 200,
         (Api::V2, 998) => 404,
-        (Api::V2, 996) => 500,
+        // RESPOND_SERVER_ERROR and RESPOND_UNKNOWN_ERROR alike (V2Response).
+        (Api::V2, 996 | 999) => 500,
         (Api::V2, c) if !(200..=600).contains(&c) => 400,
         (Api::V2, c) => c as u16,
     }
@@ -326,6 +328,14 @@ mod tests {
             (997, 401)
         );
         assert_eq!(http_status(Api::V2, 998), 404);
+        assert_eq!(
+            (http_status(Api::V2, 996), http_status(Api::V2, 999)),
+            (500, 500)
+        );
+        assert_eq!(
+            (meta_code(Api::V1, 999), http_status(Api::V1, 999)),
+            (999, 200)
+        );
     }
 
     fn toml_value(text: &str) -> toml::Value {

@@ -204,6 +204,10 @@ pub struct Request {
     pub query: BTreeMap<String, FormValue>,
     #[serde(default)]
     pub form: BTreeMap<String, FormValue>,
+    /// A JSON body instead of a form (`Content-Type: application/json`), as
+    /// nc_py_api sends some requests: a table, lists as JSON arrays, placeholders
+    /// filled in its strings (keys too).
+    pub json: Option<JsonBody>,
     /// `admin` (the default), `anonymous`, or a user from the setup.
     #[serde(default, deserialize_with = "actor")]
     pub actor: Actor,
@@ -297,6 +301,59 @@ where
 pub enum FormValue {
     One(String),
     Many(Vec<String>),
+}
+
+/// A request's JSON body: a TOML table as the JSON object it reads as (strings,
+/// numbers, booleans, arrays, tables). A TOML date has no JSON form and is
+/// refused.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "toml::Table")]
+pub struct JsonBody(pub serde_json::Map<String, serde_json::Value>);
+
+impl TryFrom<toml::Table> for JsonBody {
+    type Error = String;
+
+    fn try_from(table: toml::Table) -> Result<JsonBody, String> {
+        convert_table("json", table).map(JsonBody)
+    }
+}
+
+/// A TOML table as a JSON object; `path` names it in refusals.
+fn convert_table(
+    path: &str,
+    table: toml::Table,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    table
+        .into_iter()
+        .map(|(k, v)| {
+            let value = convert_value(&format!("{path}.{k}"), v)?;
+            Ok((k, value))
+        })
+        .collect()
+}
+
+fn convert_value(path: &str, value: toml::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match value {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("{path}: {f} has no JSON form"))?,
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| convert_value(path, v))
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(t) => Value::Object(convert_table(path, t)?),
+        toml::Value::Datetime(d) => {
+            return Err(format!(
+                "{path}: the date {d} has no JSON form; write it as a string"
+            ));
+        }
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -529,6 +586,18 @@ fn validate(f: &Fixture) -> Result<(), String> {
         if !r.path.starts_with('/') {
             return Err(format!("path {:?} must start with /", r.path));
         }
+        if r.json.is_some() && !r.form.is_empty() {
+            return Err(format!(
+                "{} {}: give either form or json, not both (a request has one body)",
+                r.method, r.path
+            ));
+        }
+        if r.method == Method::Get && (r.json.is_some() || !r.form.is_empty()) {
+            return Err(format!(
+                "{} {}: a GET sends no body; give its parameters in query",
+                r.method, r.path
+            ));
+        }
         if let Actor::User(name) = &r.actor
             && !users.contains(&name.as_str())
         {
@@ -640,6 +709,52 @@ statuscode = 102
             let err = load_one(path, &text).unwrap_err();
             assert!(err.contains(reason), "{path}: {err}");
             assert!(err.contains(".toml"), "names the file: {err}");
+        }
+    }
+
+    #[test]
+    fn a_json_body_loads_as_json_and_what_it_cannot_be_is_refused() {
+        let text = GOOD.replace(
+            "form = { userid = \"{p}frank\", groups = [\"a\", \"b\"] }",
+            "json = { userid = \"{p}frank\", groups = [\"a\", \"b\"], quota = 5, o = { x = true } }",
+        );
+        let f = &load_one("users/add/102-exists.toml", &text).unwrap()[0];
+        let body = serde_json::Value::Object(f.request.json.clone().unwrap().0);
+        assert_eq!(
+            body,
+            serde_json::json!({ "userid": "{p}frank", "groups": ["a", "b"], "quota": 5, "o": { "x": true } })
+        );
+        assert!(f.request.form.is_empty());
+        let mistakes = [
+            (
+                text.replace("quota = 5", "born = 1990-01-01"),
+                "json.born: the date 1990-01-01 has no JSON form",
+            ),
+            (
+                text.replace("o = { x = true }", "o = { x = 1990-01-01 }"),
+                "json.o.x",
+            ),
+            (
+                text.replace("json = {", "form = { a = \"b\" }\njson = {"),
+                "give either form or json",
+            ),
+            (
+                text.replace("method = \"POST\"", "method = \"GET\""),
+                "a GET sends no body",
+            ),
+            (
+                GOOD.replace("method = \"POST\"", "method = \"GET\""),
+                "a GET sends no body",
+            ),
+            (
+                GOOD.replace("form = {", "json = \"{\"\nform = {"),
+                "invalid type",
+            ),
+        ];
+        for (text, reason) in mistakes {
+            let err = load_one("users/add/102-exists.toml", &text).unwrap_err();
+            assert!(err.contains(reason), "{reason:?} not in {err}");
+            assert!(err.contains("102-exists.toml"), "names the file: {err}");
         }
     }
 

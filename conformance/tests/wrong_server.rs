@@ -102,6 +102,11 @@ const BROKEN: &[(&str, Outcome, &str)] = &[
 /// Fixtures broken only in their XML variants.
 const XML_ONLY: &[&str] = &["groups/members/100-listed"];
 
+/// Should-level fixtures authbridge itself answers otherwise than expected
+/// (reported, not yet fixed), so that they warn behind the wrong server too,
+/// and why. Remove an entry once the daemon answers as the fixture expects.
+const AUTHBRIDGE_WARNS: &[(&str, &str)] = &[];
+
 fn details(r: &CaseReport) -> String {
     format!("{}{}", r.reason, ocs_conformance::report::describe(r))
 }
@@ -141,6 +146,8 @@ fn exactly_the_broken_fixtures_fail_with_clear_messages_and_the_run_cleans_up() 
                 }
             }
             None if matches!(r.outcome, Outcome::Pass | Outcome::Skipped) => {}
+            None if r.outcome == Outcome::Warning
+                && AUTHBRIDGE_WARNS.iter().any(|(id, _)| *id == r.id) => {}
             None => problems.push(format!("{} should pass:\n{}", r.name(), details(r))),
         }
     }

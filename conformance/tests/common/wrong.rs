@@ -130,7 +130,8 @@ async fn route(State(up): State<Upstream>, request: Request) -> Response {
             let v2 = path.contains("/v2.php/");
             ocs_failure(json, v2, 101, "failure")
         }
-        ("GET", ["groups", _]) => {
+        // `GET /cloud/groups/details` is a route of its own, not a group.
+        ("GET", ["groups", id]) if *id != "details" => {
             let (mut parts, body) = request.into_parts();
             let json = parts.uri.to_string().replace("format=xml", "format=json");
             parts.uri = json.parse().unwrap();

@@ -166,7 +166,8 @@ fn http_status(version: Version, code: u32) -> StatusCode {
         (Version::V1, _) => 200,
         (Version::V2, OK) => 200,
         (Version::V2, NOT_FOUND) => 404,
-        (Version::V2, 996) => 500,
+        // RESPOND_SERVER_ERROR and RESPOND_UNKNOWN_ERROR, as V2Response maps them.
+        (Version::V2, 996 | 999) => 500,
         (Version::V2, c) if !(200..=600).contains(&c) => 400,
         (Version::V2, c) => c as u16,
     };
@@ -289,6 +290,10 @@ mod tests {
         assert_eq!(http_status(Version::V2, OK), StatusCode::OK);
         assert_eq!(http_status(Version::V2, 102), StatusCode::BAD_REQUEST);
         assert_eq!(http_status(Version::V2, NOT_FOUND), StatusCode::NOT_FOUND);
+        assert_eq!(
+            http_status(Version::V2, 999),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
         assert_eq!(http_status(Version::V2, FORBIDDEN), StatusCode::FORBIDDEN);
         assert_eq!(
             http_status(Version::V2, UNAUTHORISED),
