@@ -45,9 +45,6 @@ pub struct Profile {
     pub edit_password_elsewhere: u32,
     /// `DELETE /cloud/users/{id}` for a user that does not exist (admins): 101, or 998.
     pub delete_missing_user: u32,
-    /// `POST /cloud/users/{id}/welcome` for a user that does not exist: 998 both;
-    /// kept as a field so the table stays complete.
-    pub welcome_missing_user: u32,
     /// `GET /cloud/users/{id}/subadmins` for a user that does not exist: 101, or
     /// 404 (`OCSNotFoundException` in `getUserSubAdminGroupsData`).
     pub subadmins_of_missing_user: u32,
@@ -83,7 +80,6 @@ pub const DOCUMENTED: Profile = Profile {
     edit_bad_value: 102,
     edit_password_elsewhere: 102,
     delete_missing_user: 101,
-    welcome_missing_user: 998,
     subadmins_of_missing_user: 101,
     demote_in_missing_group: 102,
     members_of_missing_group: 998,
@@ -105,7 +101,6 @@ pub const NEXTCLOUD: Profile = Profile {
     edit_bad_value: 101,
     edit_password_elsewhere: 112,
     delete_missing_user: 998,
-    welcome_missing_user: 998,
     subadmins_of_missing_user: 404,
     demote_in_missing_group: 101,
     members_of_missing_group: 404,

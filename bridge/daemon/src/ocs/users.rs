@@ -12,7 +12,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 use super::Ctx;
-use super::envelope::{BAD_INPUT, FORBIDDEN, Reply};
+use super::envelope::{self, BAD_INPUT, FORBIDDEN, Reply};
 use super::user_data::{EDITABLE_FIELDS, to_value, user_data};
 use super::user_edit::{self, Editor};
 use crate::ocs::fields;
@@ -615,7 +615,8 @@ pub async fn subadmin_groups(ctx: Ctx) -> Result<Reply, Reply> {
 /// `POST /cloud/users/{userid}/welcome`: 101 no e-mail address, 102 sending failed.
 /// Sends a fresh single-use link to set a password (also a reset, for anyone).
 pub async fn welcome(ctx: Ctx) -> Result<Reply, Reply> {
-    let missing = Reply::fail(ctx.profile().welcome_missing_user, "User does not exist");
+    // 998 in both profiles (Nextcloud's resendWelcomeMessage too).
+    let missing = Reply::fail(envelope::NOT_FOUND, "User does not exist");
     let user = visible(&ctx, &id(&ctx.path), missing)?;
     if !ctx.manages(&user.uid)? {
         return Err(ctx.no_rights());
