@@ -67,37 +67,48 @@ impl Form {
         use serde_json::Value;
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| BadForm(format!("the JSON body does not parse: {e}")))?;
-        let Value::Object(object) = value else {
+        let Value::Object(mut object) = value else {
             return Err(BadForm("the JSON body is not an object".into()));
         };
+        // Refused before anything is moved out, so that every value is wiped.
+        let too_deep = object.iter().find_map(|(key, value)| {
+            let nested = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
+            let deep = match value {
+                Value::Array(items) => items.iter().any(nested),
+                Value::Object(fields) => fields.values().any(nested),
+                _ => false,
+            };
+            deep.then(|| key.clone())
+        });
+        if let Some(key) = too_deep {
+            object.values_mut().for_each(wipe_json);
+            return Err(BadForm(format!("the JSON value of {key:?} nests too deep")));
+        }
         // Strings are moved, not copied, so that dropping the form wipes them.
-        fn push(form: &mut Form, key: String, value: Value) -> Result<(), BadForm> {
+        fn push(form: &mut Form, key: String, value: Value) {
             let text = match value {
-                Value::Null => return Ok(()),
+                Value::String(s) => s,
                 Value::Bool(b) => if b { "1" } else { "0" }.to_owned(),
                 Value::Number(n) => n.to_string(),
-                Value::String(s) => s,
-                Value::Array(_) | Value::Object(_) => {
-                    return Err(BadForm(format!("the JSON value of {key:?} nests too deep")));
-                }
+                // Nothing deeper is left (checked above); null is absent.
+                Value::Null | Value::Array(_) | Value::Object(_) => return,
             };
             form.0.push((key, text));
-            Ok(())
         }
         let mut form = Form::default();
         for (key, value) in object {
             match value {
                 Value::Array(items) => {
                     for item in items {
-                        push(&mut form, format!("{key}[]"), item)?;
+                        push(&mut form, format!("{key}[]"), item);
                     }
                 }
                 Value::Object(fields) => {
                     for (name, item) in fields {
-                        push(&mut form, format!("{key}[{name}]"), item)?;
+                        push(&mut form, format!("{key}[{name}]"), item);
                     }
                 }
-                scalar => push(&mut form, key, scalar)?,
+                scalar => push(&mut form, key, scalar),
             }
         }
         Ok(form)
@@ -153,6 +164,17 @@ impl Form {
             .filter(|k| !known.contains(k))
             .map(str::to_owned)
             .collect()
+    }
+}
+
+/// Wipes every string a JSON value holds (a refused body may hold a password).
+fn wipe_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_json),
+        Value::Object(fields) => fields.values_mut().for_each(wipe_json),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -216,6 +238,14 @@ mod tests {
         assert!(Form::from_json(br#"{"groups":[["a"]]}"#).is_err());
         assert!(Form::from_json(br#""ann""#).is_err());
         assert!(Form::from_json(b"{").is_err());
+    }
+
+    #[test]
+    fn a_refused_json_body_leaves_no_string_behind() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(r#"{"password":"s3cret","l":["a",{"b":"c"}]}"#).unwrap();
+        wipe_json(&mut v);
+        assert_eq!(v, serde_json::json!({"password": "", "l": ["", {"b": ""}]}));
     }
 
     #[test]

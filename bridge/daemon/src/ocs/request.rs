@@ -193,8 +193,13 @@ impl FromRequest<Arc<Ocs>> for Ctx {
             );
             return Err(reply.into_response());
         };
-        let params =
-            parameters(query.as_deref(), &headers, &body).map_err(IntoResponse::into_response)?;
+        let params = parameters(query.as_deref(), &headers, &body);
+        // The body may hold a password: wiped once parsed, when this is its only
+        // owner (a body hyper could not hand over whole stays as it is).
+        if let Ok(mut owned) = body.try_into_mut() {
+            zeroize::Zeroize::zeroize(&mut owned[..]);
+        }
+        let params = params.map_err(IntoResponse::into_response)?;
         Ok(Ctx {
             ocs: Arc::clone(ocs),
             caller,
