@@ -251,10 +251,7 @@ async fn caller(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr) -> Result<St
         Login::Accepted(caller) => Ok(caller.uid),
         Login::Refused => Err((
             StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Basic realm=\"authbridge\", charset=\"UTF-8\"",
-            )],
+            [(header::WWW_AUTHENTICATE, super::BASIC_CHALLENGE)],
         )
             .into_response()),
         Login::Throttled(..) => Err(StatusCode::TOO_MANY_REQUESTS.into_response()),

@@ -270,6 +270,9 @@ pub fn router(ocs: Arc<Ocs>) -> Router {
         .with_state(ocs)
 }
 
+/// What a refused Basic login is asked to send (`/auth/check`, avatars).
+pub(crate) const BASIC_CHALLENGE: &str = "Basic realm=\"authbridge\", charset=\"UTF-8\"";
+
 /// Decodes `Authorization: Basic ...` into login and password.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -411,10 +414,7 @@ async fn auth_check(
             StatusCode::UNAUTHORIZED,
             [
                 (VERDICT, "refused"),
-                (
-                    header::WWW_AUTHENTICATE.as_str(),
-                    "Basic realm=\"authbridge\", charset=\"UTF-8\"",
-                ),
+                (header::WWW_AUTHENTICATE.as_str(), BASIC_CHALLENGE),
             ],
         )
             .into_response(),
