@@ -12,6 +12,7 @@ mod posix;
 mod provisioning;
 mod security;
 mod sqlite;
+mod twofactor;
 mod uid;
 
 pub use posix::{Directory, IdRange, PosixGroup, PosixUser};
@@ -20,6 +21,7 @@ pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
 pub use sqlite::{MAX_LOGIN_FAILURES, SqliteStore};
+pub use twofactor::{BACKUP_CODES, Enforcement, SecondFactors, TotpSecret, TwoFactorStore};
 pub use uid::{UidError, hidden_character, validate_gid, validate_uid};
 
 /// Where an account comes from, named as Nextcloud's user_external names it.
