@@ -3,7 +3,8 @@
 # (run as root): the real servers the tests start (Dovecot, Samba, pyftpdlib,
 # OpenSSH, nginx for auth_request), libsmbclient, libpam and libcurl for linking, pam_wrapper, pamtester and
 # nss_wrapper for PAM and NSS tests without touching the machine's own files; DejaVu Sans,
-# which the daemon draws generated avatars with.
+# which the daemon draws generated avatars with; oathtool, an independent TOTP
+# implementation the second-factor tests take codes from.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -25,7 +26,8 @@ apt-get install -y --no-install-recommends \
     openssh-server openssh-client sshpass nginx-light \
     libcurl4-openssl-dev \
     fonts-dejavu-core \
-    python3 python3-pip python3-venv python3-aiosmtpd
+    python3 python3-pip python3-venv python3-aiosmtpd \
+    oathtool
 
 # pyftpdlib from PyPI, for whichever python3 is first on PATH (the tests run that one).
 python3 -m pip install --quiet --disable-pip-version-check 'pyftpdlib==2.2.0' 'pyopenssl>=24'

@@ -53,6 +53,15 @@ impl SecretKey {
         }
     }
 
+    /// A key for another purpose (sealing TOTP secrets, hashing backup codes),
+    /// so that no two uses share a key and none can be turned against another.
+    pub fn derive(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"authbridge key for: ");
+        mac.update(purpose.as_bytes());
+        zeroize::Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     pub fn hash(&self, app_password: &str) -> [u8; 32] {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(app_password.as_bytes());
@@ -175,6 +184,13 @@ mod tests {
         let first = SecretKey::load_or_create(&path).unwrap();
         let again = SecretKey::load_or_create(&path).unwrap();
         assert_eq!(first.hash("x"), again.hash("x"));
+        assert_eq!(*first.derive("a"), *again.derive("a"));
+        assert_ne!(*first.derive("a"), *first.derive("b"));
+        assert_ne!(
+            *first.derive("x"),
+            first.hash("x"),
+            "no purpose shares the app-password key"
+        );
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600

@@ -15,6 +15,8 @@ pub const BACKUP_CODES: usize = 10;
 /// A TOTP secret as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpSecret {
+    /// The user's id as stored (the seal is bound to it).
+    pub uid: String,
     /// The secret sealed by the caller (nonce and ciphertext).
     pub sealed: Vec<u8>,
     /// Confirmed by a first code (or set up by an administrator): it counts.
@@ -99,13 +101,14 @@ impl TwoFactorStore for SqliteStore {
         let uid = require_user(&conn, uid)?;
         Ok(conn
             .cached_row(
-                "SELECT secret, confirmed, last_step FROM twofactor_totp WHERE uid = ?1",
+                "SELECT uid, secret, confirmed, last_step FROM twofactor_totp WHERE uid = ?1",
                 [&uid],
                 |r| {
                     Ok(TotpSecret {
-                        sealed: r.get(0)?,
-                        confirmed: r.get(1)?,
-                        last_step: r.get(2)?,
+                        uid: r.get(0)?,
+                        sealed: r.get(1)?,
+                        confirmed: r.get(2)?,
+                        last_step: r.get(3)?,
                     })
                 },
             )
@@ -205,11 +208,10 @@ impl TwoFactorStore for SqliteStore {
 
     fn enforcement(&self) -> Result<Enforcement> {
         let conn = self.lock();
-        let enforced: bool = conn.cached_row(
-            "SELECT enforced FROM twofactor_enforcement",
-            [],
-            |r| r.get(0),
-        )?;
+        let enforced: bool =
+            conn.cached_row("SELECT enforced FROM twofactor_enforcement", [], |r| {
+                r.get(0)
+            })?;
         let mut stmt = conn.prepare_cached(
             "SELECT gid, excluded FROM twofactor_enforcement_groups ORDER BY rowid",
         )?;
@@ -274,10 +276,16 @@ mod tests {
         s.set_totp_secret("alice", b"sealed", false, 1).unwrap();
         assert!(!s.use_totp_step("alice", 5).unwrap(), "not confirmed yet");
         assert!(!s.second_factors("alice").unwrap().totp);
-        assert!(!s.confirm_totp("alice", b"other", 4).unwrap(), "another secret");
+        assert!(
+            !s.confirm_totp("alice", b"other", 4).unwrap(),
+            "another secret"
+        );
         assert!(s.confirm_totp("alice", b"sealed", 4).unwrap());
         assert!(s.second_factors("ALICE").unwrap().totp);
-        assert!(!s.use_totp_step("alice", 4).unwrap(), "the confirming code's step");
+        assert!(
+            !s.use_totp_step("alice", 4).unwrap(),
+            "the confirming code's step"
+        );
         assert!(s.use_totp_step("alice", 5).unwrap());
         assert!(!s.use_totp_step("alice", 5).unwrap(), "replayed");
         assert!(!s.use_totp_step("alice", 3).unwrap(), "older");
@@ -305,7 +313,10 @@ mod tests {
         assert_eq!((f.backup_codes_left, f.backup_codes), (10, 10));
         assert!(s.use_backup_code("carol", &[3; 32]).unwrap());
         assert!(!s.use_backup_code("carol", &[3; 32]).unwrap(), "used");
-        assert!(!s.use_backup_code("carol", &[99; 32]).unwrap(), "never given");
+        assert!(
+            !s.use_backup_code("carol", &[99; 32]).unwrap(),
+            "never given"
+        );
         assert_eq!(s.second_factors("carol").unwrap().backup_codes_left, 9);
         s.set_backup_codes("carol", &[[7; 32]]).unwrap();
         assert!(!s.use_backup_code("carol", &[4; 32]).unwrap(), "replaced");
