@@ -28,6 +28,17 @@ pub struct Accounts {
     pub names: std::sync::Arc<authbridge_local::Names>,
 }
 
+impl Accounts {
+    /// Where users reach authbridge's pages: `[mail] base_url`, else the OCS
+    /// API's listening address.
+    pub fn public_base(&self) -> String {
+        self.mail
+            .as_ref()
+            .and_then(|m| m.base_url.clone())
+            .unwrap_or_else(|| format!("http://{}", self.http_listen))
+    }
+}
+
 /// `config` is the file at `config_path` as the caller read it (`None`: there is none).
 pub fn open(
     config_path: &Path,

@@ -40,6 +40,9 @@ pub struct ConfigFile {
     pub ocs: authbridge_daemon::OcsSettings,
     /// The SMTP relay for welcome and password-reset mails.
     pub mail: Option<authbridge_daemon::MailSettings>,
+    /// Second factors: the issuer apps show, where users enrol.
+    #[serde(default)]
+    pub twofactor: authbridge_daemon::TwoFactorSettings,
     /// System names and deny lists: names authbridge never creates, records,
     /// authenticates or exports.
     #[serde(default)]

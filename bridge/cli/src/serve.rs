@@ -17,6 +17,10 @@ fn engine(config_path: &Path, accounts: &Accounts) -> Result<Engine, LoadError> 
         crate::chains::external_chain(config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))
             .map_err(LoadError::new)?;
     let file = loaded.map(|(f, _)| f);
+    let twofactor = file
+        .as_ref()
+        .map(|f| f.twofactor.clone())
+        .unwrap_or_default();
     let settings = file.as_ref().map(|f| f.daemon.clone()).unwrap_or_default();
     let bounded =
         |b: &Arc<dyn authbridge_core::Authenticator>| -> Arc<dyn authbridge_core::Authenticator> {
@@ -54,6 +58,12 @@ fn engine(config_path: &Path, accounts: &Accounts) -> Result<Engine, LoadError> 
             .map(|f| f.password_policy.clone())
             .unwrap_or_default(),
         mail: file.as_ref().and_then(|f| f.mail.clone()),
+        twofactor: Arc::new(authbridge_twofactor::TwoFactor::new(
+            Arc::clone(&accounts.store),
+            &accounts.key,
+            &twofactor.issuer,
+        )),
+        twofactor_setup_url: twofactor.setup_url_or(&accounts.public_base()),
         daemon: settings,
     })
 }

@@ -38,5 +38,5 @@ pub use server::{ServeError, Server};
 pub use service::{Engine, LoadError, Loader, Service, ServiceError};
 pub use settings::{
     Compat, DaemonSettings, HttpSettings, MailSecurity, MailSettings, NssSettings, OcsSettings,
-    ThrottleSettings,
+    ThrottleSettings, TwoFactorSettings,
 };

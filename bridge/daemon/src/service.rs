@@ -27,6 +27,9 @@ use crate::settings::{DaemonSettings, NssSettings, ThrottleSettings};
 use crate::throttle::{Admission, Throttle};
 use crate::verifiers::{Offline, Verifiers};
 
+mod second_factor;
+pub(crate) use second_factor::{Next, app_password_message, enrol_message};
+
 /// Everything a reload replaces: the backends and the tunables.
 pub struct Engine {
     pub gate: Gate,
@@ -41,6 +44,10 @@ pub struct Engine {
     pub policy: PasswordPolicy,
     /// The SMTP relay for welcome mails; None: no mail can be sent.
     pub mail: Option<crate::MailSettings>,
+    /// Second factors: who needs one, checking codes, enrolling.
+    pub twofactor: Arc<authbridge_twofactor::TwoFactor>,
+    /// Where users enrol, for the words of a refusal.
+    pub twofactor_setup_url: String,
 }
 
 /// Reads the config again and builds a new engine (SIGHUP).
@@ -86,6 +93,8 @@ pub struct Service {
     refusals_logged: LogBudget,
     /// Whose last login was recorded within the minute.
     last_logins: LastLogins,
+    /// Right passwords waiting for their second factor.
+    challenges: second_factor::Challenges,
 }
 
 /// Accounts whose last login is remembered as recorded; more start the map over.
@@ -148,6 +157,8 @@ pub struct DecisionLine {
     backend: String,
     verdict: AuthStatus,
     detail: String,
+    /// What became of the second factor ("-": none was needed or asked).
+    second_factor: &'static str,
     latency_ms: u64,
     service: String,
     source: String,
@@ -162,6 +173,7 @@ impl Drop for DecisionLine {
             backend = %self.backend,
             verdict = ?self.verdict,
             detail = ?self.detail,
+            second_factor = self.second_factor,
             latency_ms = self.latency_ms,
             service = ?self.service,
             source = ?self.source,
@@ -215,6 +227,7 @@ impl Service {
             own_uid,
             refusals_logged: LogBudget::new(REFUSALS_LOGGED_PER_SECOND),
             last_logins: LastLogins::new(LAST_LOGINS_REMEMBERED, 60),
+            challenges: second_factor::Challenges::default(),
         })
     }
 
@@ -259,6 +272,18 @@ impl Service {
             Request::Authenticate(auth) => return self.authenticate(auth, None, peer).await,
             Request::AuthenticateStartedBy { request, real_uid } => {
                 return self.authenticate(request, Some(real_uid), peer).await;
+            }
+            Request::AuthenticateTwoStep {
+                request,
+                real_uid,
+                mode,
+            } => {
+                return self
+                    .authenticate_two_step(request, real_uid, mode, peer)
+                    .await;
+            }
+            Request::SecondFactor { ticket, code } => {
+                return self.second_factor(ticket, code, peer).await;
             }
             Request::Account { user } => {
                 if !self.may_act_for(peer, &user) {
@@ -337,14 +362,13 @@ impl Service {
                 Some(peer),
             )
             .await;
-        Answered {
-            response: Response::Auth(checked.answer),
-            line: checked.line,
-        }
+        self.gate_old_module(checked)
     }
 
     /// A password check from any front end (the socket with its `peer`, HTTP with
     /// none): throttle, cache, gate, offline verifier, and one decision log line.
+    /// The password only: the caller decides on a second factor, and notes the
+    /// login once it is complete ([`Service::note_login`]).
     /// `source` is what the throttle counts failures against (remote host, client
     /// address, local peer).
     pub async fn check_password(
@@ -366,11 +390,6 @@ impl Service {
         let result = self
             .decide(&engine, user, &login, source, password, front)
             .await;
-        if result.status == AuthStatus::Accepted
-            && let Some(uid) = &result.uid
-        {
-            self.note_login(uid);
-        }
         let answer = AuthAnswer {
             status: result.status,
             uid: result.uid.clone(),
@@ -415,6 +434,7 @@ impl Service {
             backend: result.backend,
             verdict: result.status,
             detail: result.detail,
+            second_factor: "-",
             latency_ms: started.elapsed().as_millis() as u64,
             service: service.to_owned(),
             source: source.to_owned(),
@@ -744,7 +764,7 @@ impl Service {
 
     /// An accepted login of any kind (local, app password, a backend, the
     /// credential cache) moves the account's last login, at most once a minute.
-    fn note_login(&self, uid: &str) {
+    pub(crate) fn note_login(&self, uid: &str) {
         let now = now_ms() / 1000;
         if !self.last_logins.due(uid, now) {
             return;
@@ -953,6 +973,12 @@ mod tests {
             &dir.path().join("group"),
         ));
         let loader_store = Arc::clone(&store);
+        let key = authbridge_local::SecretKey::load_or_create(&dir.path().join("key")).unwrap();
+        let twofactor = Arc::new(authbridge_twofactor::TwoFactor::new(
+            Arc::clone(&store),
+            &key,
+            "test",
+        ));
         let loader: Loader = Box::new(move || {
             let backend: Arc<dyn Authenticator> = backend.clone();
             Ok(Engine {
@@ -969,6 +995,8 @@ mod tests {
                 nss: NssSettings::default(),
                 policy: PasswordPolicy::default(),
                 mail: None,
+                twofactor: Arc::clone(&twofactor),
+                twofactor_setup_url: "http://127.0.0.1/twofactor/setup".into(),
             })
         });
         let service = Service::new(loader, store).unwrap();

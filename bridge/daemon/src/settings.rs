@@ -252,3 +252,34 @@ fn smtp_port() -> u16 {
 fn token_lifetime() -> Duration {
     Duration::from_secs(24 * 3600)
 }
+
+/// `[twofactor]`: how second factors are presented.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwoFactorSettings {
+    /// The issuer authenticator apps show beside the account (`otpauth://`).
+    pub issuer: String,
+    /// Where users enrol, named in the message a user under enforcement without
+    /// a second factor gets, e.g. "https://id.example.org/twofactor/setup".
+    /// Default: `/twofactor/setup` on the address the OCS API listens on.
+    pub setup_url: Option<String>,
+}
+
+impl TwoFactorSettings {
+    /// The enrolment page: as configured, else on `base` (where users reach
+    /// authbridge's pages).
+    pub fn setup_url_or(&self, base: &str) -> String {
+        self.setup_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/twofactor/setup", base.trim_end_matches('/')))
+    }
+}
+
+impl Default for TwoFactorSettings {
+    fn default() -> Self {
+        TwoFactorSettings {
+            issuer: authbridge_twofactor::DEFAULT_ISSUER.to_owned(),
+            setup_url: None,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use authbridge_proto::{
     AccountStatus, AuthRequest, AuthStatus, Client, PasswordChange, PasswordOwner, Request,
-    Response,
+    Response, Step as ProtoStep, Ticket,
 };
 use libc::{LOG_DEBUG, LOG_ERR, LOG_NOTICE, LOG_WARNING};
 use pam::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PamFlag, PamResultCode};
@@ -194,21 +194,33 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let mut status = match check(call, &user, password) {
-        Some(status) => status,
+    let mut step = match check(call, &user, password) {
+        Some(step) => step,
         None => return PAM_AUTHINFO_UNAVAIL,
     };
     // try_first_pass: the stacked password was not this one; ask for it.
-    if from_stack && call.options.try_first_pass && status == AuthStatus::Rejected {
+    if from_stack && call.options.try_first_pass && step == Step::Done(AuthStatus::Rejected) {
         let password = match call.prompt_password() {
             Ok(p) => p,
             Err(e) => return e,
         };
-        status = match check(call, &user, password) {
-            Some(status) => status,
+        step = match check(call, &user, password) {
+            Some(step) => step,
             None => return PAM_AUTHINFO_UNAVAIL,
         };
     }
+    let status = match step {
+        Step::Done(status) => status,
+        Step::Code(ticket) => match second_factor(call, &user, ticket) {
+            Ok(status) => status,
+            Err(code) => return code,
+        },
+        Step::Refused(message) => {
+            call.log(LOG_NOTICE, &format!("{user}: {message}"));
+            call.say(&message);
+            return PAM_AUTH_ERR;
+        }
+    };
     match status {
         AuthStatus::Accepted => PAM_SUCCESS,
         AuthStatus::Rejected | AuthStatus::Throttled => PAM_AUTH_ERR,
@@ -221,10 +233,46 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
     }
 }
 
+/// Where a password check got to.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Done(AuthStatus),
+    /// The password is right and a code is needed: ask for it.
+    Code(Ticket),
+    /// Refused with words for the user (enrol first, or use an app password).
+    Refused(String),
+}
+
+/// The prompt for the second factor.
+const CODE_PROMPT: &str = "Verification code: ";
+
+/// Asks for the code through the conversation and has the daemon check it.
+fn second_factor(call: &Call<'_>, user: &str, ticket: Ticket) -> Result<AuthStatus, PamResultCode> {
+    let code = call.prompt(CODE_PROMPT)?;
+    if code.trim().is_empty() {
+        return Ok(AuthStatus::Rejected);
+    }
+    let answer = call.ask(&Request::SecondFactor { ticket, code });
+    let status = match answer {
+        Some(Response::Step(ProtoStep::Done(answer))) => answer.status,
+        Some(Response::Step(ProtoStep::Refused { message })) => {
+            call.say(&message);
+            AuthStatus::Rejected
+        }
+        Some(other) => {
+            call.log(LOG_ERR, &format!("unexpected answer to a code: {other:?}"));
+            return Err(PAM_AUTHINFO_UNAVAIL);
+        }
+        None => return Err(PAM_AUTHINFO_UNAVAIL),
+    };
+    call.debug(&format!("second factor of {user}: {status:?}"));
+    Ok(status)
+}
+
 /// One password check; None when the daemon cannot be asked.
-fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<AuthStatus> {
+fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<Step> {
     if password.is_empty() {
-        return Some(AuthStatus::Rejected);
+        return Some(Step::Done(AuthStatus::Rejected));
     }
     let request = AuthRequest {
         service: call.item(|p| item_string(p, false)).unwrap_or_default(),
@@ -232,25 +280,52 @@ fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<Aut
         password,
         rhost: call.item(|p| item_string(p, true)),
     };
+    // Who ran su or sudo: the throttle's source when there is no remote host.
+    // SAFETY: getuid cannot fail and touches no memory.
+    let real_uid = unsafe { libc::getuid() };
+    let two_step = Request::AuthenticateTwoStep {
+        request: request.clone(),
+        real_uid: Some(real_uid),
+        mode: call.options.twofactor,
+    };
+    let answer = match call.exchange(&two_step) {
+        // A daemon older than this module (not restarted since an upgrade) does
+        // not know the request, nor second factors: asked as before.
+        Ok(Response::Error(e)) if e.starts_with(authbridge_proto::BAD_REQUEST) => {
+            old_check(call, request, real_uid)
+        }
+        other => call.answered(other),
+    };
+    let step = match answer? {
+        Response::Step(ProtoStep::Done(answer)) | Response::Auth(answer) => {
+            Step::Done(answer.status)
+        }
+        Response::Step(ProtoStep::Code { ticket }) => Step::Code(ticket),
+        Response::Step(ProtoStep::Refused { message }) => Step::Refused(message),
+        other => {
+            call.log(
+                LOG_ERR,
+                &format!("unexpected answer to a password: {other:?}"),
+            );
+            return None;
+        }
+    };
+    call.debug(&format!("authenticate {user}: {step:?}"));
+    Some(step)
+}
+
+/// The requests of daemons from before second factors.
+fn old_check(call: &Call<'_>, request: AuthRequest, real_uid: u32) -> Option<Response> {
     let started_by = Request::AuthenticateStartedBy {
         request: request.clone(),
-        // Who ran su or sudo: the throttle's source when there is no remote host.
-        // SAFETY: getuid cannot fail and touches no memory.
-        real_uid: unsafe { libc::getuid() },
+        real_uid,
     };
-    let answer = match call.exchange(&started_by) {
-        // A daemon older than this module (not restarted since an upgrade) does
-        // not know the request: asked as before, it reads the real uid itself.
+    match call.exchange(&started_by) {
         Ok(Response::Error(e)) if e.starts_with(authbridge_proto::BAD_REQUEST) => {
             call.ask(&Request::Authenticate(request))
         }
         other => call.answered(other),
-    };
-    let Some(Response::Auth(answer)) = answer else {
-        return None;
-    };
-    call.debug(&format!("authenticate {user}: {:?}", answer.status));
-    Some(answer.status)
+    }
 }
 
 fn account(call: &mut Call<'_>) -> PamResultCode {

@@ -1,5 +1,7 @@
 //! The options on the pam.d line: `socket=PATH`, `timeout=SECONDS`, `debug`,
-//! `use_first_pass`, `try_first_pass`.
+//! `use_first_pass`, `try_first_pass`, `twofactor=optional|required|off`.
+
+use authbridge_proto::TwoFactorMode;
 
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -13,6 +15,9 @@ pub struct Options {
     pub debug: bool,
     pub use_first_pass: bool,
     pub try_first_pass: bool,
+    /// When to ask for a second factor after the password (default: optional,
+    /// for users who set one up or are under enforcement).
+    pub twofactor: TwoFactorMode,
     /// Options this module does not know, reported to syslog once per call.
     pub unknown: Vec<String>,
 }
@@ -27,6 +32,7 @@ impl Options {
             debug: false,
             use_first_pass: false,
             try_first_pass: false,
+            twofactor: TwoFactorMode::Optional,
             unknown: vec![],
         };
         let mut socket = None;
@@ -37,6 +43,16 @@ impl Options {
                 Some(("timeout", secs)) => match secs.parse::<u64>() {
                     Ok(s) if s > 0 => options.timeout = Duration::from_secs(s),
                     _ => options.unknown.push(arg.into_owned()),
+                },
+                Some(("twofactor", mode)) => match mode {
+                    "optional" => options.twofactor = TwoFactorMode::Optional,
+                    "required" => options.twofactor = TwoFactorMode::Required,
+                    "off" => options.twofactor = TwoFactorMode::Off,
+                    // A mistyped mode must not weaken anything: the strictest.
+                    _ => {
+                        options.twofactor = TwoFactorMode::Required;
+                        options.unknown.push(arg.into_owned());
+                    }
                 },
                 None if arg == "debug" => options.debug = true,
                 None if arg == "use_first_pass" => options.use_first_pass = true,
@@ -71,5 +87,20 @@ mod tests {
             o.unknown,
             vec!["timeout=zero".to_string(), "frobnicate".into()]
         );
+        assert_eq!(o.twofactor, TwoFactorMode::Optional, "the default");
+    }
+
+    #[test]
+    fn twofactor_modes_and_a_mistyped_one_is_the_strictest() {
+        for (arg, mode) in [
+            (c"twofactor=off", TwoFactorMode::Off),
+            (c"twofactor=required", TwoFactorMode::Required),
+            (c"twofactor=optional", TwoFactorMode::Optional),
+        ] {
+            assert_eq!(Options::parse(&[arg]).twofactor, mode);
+        }
+        let o = Options::parse(&[c"twofactor=of"]);
+        assert_eq!(o.twofactor, TwoFactorMode::Required);
+        assert_eq!(o.unknown, vec!["twofactor=of".to_string()]);
     }
 }

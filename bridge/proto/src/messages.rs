@@ -50,8 +50,51 @@ pub enum Request {
         request: AuthRequest,
         real_uid: u32,
     },
+    /// `AuthenticateStartedBy` from a module that knows second factors. The
+    /// answer is a [`Step`]. A daemon refuses the older requests for a user who
+    /// needs a second factor (an old module cannot ask for the code).
+    AuthenticateTwoStep {
+        request: AuthRequest,
+        real_uid: Option<u32>,
+        mode: TwoFactorMode,
+    },
+    /// The code asked for by `Step::Code`, with its ticket. Answered by a
+    /// final [`Step`] (`Done` or `Refused`). A ticket is good for one code, for
+    /// a few minutes, from the peer uid it was given to.
+    SecondFactor {
+        ticket: Ticket,
+        code: Zeroizing<String>,
+    },
     // Variants are only ever appended: postcard numbers them in order, and a
     // module loaded before an upgrade still speaks the old numbers.
+}
+
+/// Names a password check waiting for its code; random, 256 bits.
+pub type Ticket = [u8; 32];
+
+/// The module line's `twofactor=` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TwoFactorMode {
+    /// Ask users who set up a second factor or are under enforcement.
+    Optional,
+    /// Ask every user; one without a second factor is refused (told to enrol).
+    Required,
+    /// Never ask (a service that cannot show a second prompt, such as an IMAP
+    /// server's PAM stack): only an app password passes for a user who needs a
+    /// second factor; a login password is refused.
+    Off,
+}
+
+/// How far a two-step authentication got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// Decided: the password, and the code when one was asked.
+    Done(AuthAnswer),
+    /// The password is right; a code is needed, sent with this ticket.
+    Code { ticket: Ticket },
+    /// Refused, with words for the user (how to enrol, or to use an app
+    /// password). Not a wrong password: nothing was counted against it.
+    Refused { message: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +121,9 @@ pub enum Response {
     GroupIds(Vec<u32>),
     /// The request was refused or failed; the text is for logs.
     Error(String),
+    /// The answer to `AuthenticateTwoStep` and `SecondFactor`.
+    Step(Step),
+    // Appended only, as the requests.
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

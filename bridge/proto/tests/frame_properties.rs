@@ -5,8 +5,8 @@
 //! the same value.
 
 use authbridge_proto::{
-    AuthRequest, FrameError, MAX_FRAME, Request, Response, VERSION, decode, encode, read_frame,
-    write_frame,
+    AuthRequest, FrameError, MAX_FRAME, Request, Response, TwoFactorMode, VERSION, decode, encode,
+    read_frame, write_frame,
 };
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -105,6 +105,32 @@ fn request() -> impl Strategy<Value = Request> {
         any::<u32>().prop_map(Request::GroupById),
         Just(Request::GroupAll),
         text().prop_map(Request::GroupIdsOf),
+        (
+            text(),
+            text(),
+            proptest::option::of(any::<u32>()),
+            prop_oneof![
+                Just(TwoFactorMode::Optional),
+                Just(TwoFactorMode::Required),
+                Just(TwoFactorMode::Off)
+            ]
+        )
+            .prop_map(|(user, password, real_uid, mode)| {
+                Request::AuthenticateTwoStep {
+                    request: AuthRequest {
+                        service: "sshd".into(),
+                        user,
+                        password: password.into(),
+                        rhost: None,
+                    },
+                    real_uid,
+                    mode,
+                }
+            }),
+        (any::<[u8; 32]>(), text()).prop_map(|(ticket, code)| Request::SecondFactor {
+            ticket,
+            code: code.into()
+        }),
     ]
 }
 

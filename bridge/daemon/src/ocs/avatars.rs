@@ -249,7 +249,7 @@ fn server_error() -> Response {
 async fn caller(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr) -> Result<String, Response> {
     match login(ocs, headers, client, "avatar").await {
         Login::Accepted(caller) => Ok(caller.uid),
-        Login::Refused => Err((
+        Login::Refused | Login::SecondFactor(_) => Err((
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, super::BASIC_CHALLENGE)],
         )

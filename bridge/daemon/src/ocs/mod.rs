@@ -40,7 +40,7 @@ pub use fields::{language as language_is_valid, quota as quota_spelling, quota_b
 pub use form::Form;
 pub use request::Ctx;
 
-use crate::service::Service;
+use crate::service::{Next, Service, app_password_message, enrol_message};
 
 /// Bodies larger than this are refused as invalid input, before parsing.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -314,6 +314,9 @@ fn rights_of(store: &SqliteStore, uid: &str) -> Result<(bool, Vec<String>), Stor
 enum Login {
     Accepted(Caller),
     Refused,
+    /// A right login password of a user who needs a second factor, which HTTP
+    /// cannot ask for; the words say what to do (an app password, enrolling).
+    SecondFactor(String),
     /// With how long the throttle's delay has left, when a delay holds it back.
     Throttled(Option<std::time::Duration>),
     Unavailable,
@@ -332,6 +335,17 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
         .await;
     match (checked.answer.status, checked.answer.uid) {
         (AuthStatus::Accepted, Some(uid)) => {
+            let engine = ocs.service.engine();
+            let mode = Some(authbridge_proto::TwoFactorMode::Off);
+            match ocs
+                .service
+                .after_password(&engine, &uid, mode, checked.kind)
+            {
+                Ok(Next::Accept) => ocs.service.note_login(&uid),
+                Ok(Next::Enrol) => return Login::SecondFactor(enrol_message(&engine, &uid)),
+                Ok(_) => return Login::SecondFactor(app_password_message(&uid)),
+                Err(()) => return Login::StoreFailed,
+            }
             let (admin, subadmin_of) = match rights_of(ocs.service.store(), &uid) {
                 Ok(rights) => rights,
                 Err(e) => {
@@ -386,7 +400,9 @@ impl CheckFor {
 const VERDICT: &str = "X-Authbridge-Verdict";
 
 /// `GET /auth/check` with Basic auth: 204 accepted (with `X-Authbridge-User`),
-/// 401 refused (with `WWW-Authenticate`), 429 throttled (with `Retry-After` when
+/// 401 refused (with `WWW-Authenticate`; `second-factor-required` with words in
+/// the body for a login password of a user who needs a second factor: only app
+/// passwords pass here), 429 throttled (with `Retry-After` when
 /// a delay holds it back), 503 unavailable; `X-Authbridge-Verdict` on each
 /// (`accepted`, `refused`, `throttled`, `unavailable`). With `?for=nginx`,
 /// throttled and unavailable answer 403, which nginx's `auth_request` passes on
@@ -416,6 +432,15 @@ async fn auth_check(
                 (VERDICT, "refused"),
                 (header::WWW_AUTHENTICATE.as_str(), BASIC_CHALLENGE),
             ],
+        )
+            .into_response(),
+        Login::SecondFactor(message) => (
+            StatusCode::UNAUTHORIZED,
+            [
+                (VERDICT, "second-factor-required"),
+                (header::WWW_AUTHENTICATE.as_str(), BASIC_CHALLENGE),
+            ],
+            message,
         )
             .into_response(),
         Login::Throttled(left) => {

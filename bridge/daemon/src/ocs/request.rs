@@ -156,6 +156,9 @@ impl FromRequest<Arc<Ocs>> for Ctx {
         let caller = match login(ocs, &parts.headers, client, "ocs").await {
             Login::Accepted(caller) => caller,
             Login::Refused => return Err(Reply::unauthorised().into_response()),
+            Login::SecondFactor(message) => {
+                return Err(Reply::fail(envelope::UNAUTHORISED, message).into_response());
+            }
             Login::Unavailable => {
                 return Err(Reply::fail(
                     envelope::SERVER_ERROR,
