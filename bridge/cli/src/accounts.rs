@@ -26,6 +26,8 @@ pub struct Accounts {
     pub nss: authbridge_daemon::NssSettings,
     /// The config's `[names]`: system names and deny lists.
     pub names: std::sync::Arc<authbridge_local::Names>,
+    /// The config's `[twofactor]`.
+    pub twofactor: authbridge_daemon::TwoFactorSettings,
 }
 
 impl Accounts {
@@ -77,6 +79,7 @@ pub fn open(
             .unwrap_or_else(|| authbridge_daemon::HttpSettings::default().listen),
         nss: config.map(|c| c.nss.clone()).unwrap_or_default(),
         names,
+        twofactor: config.map(|c| c.twofactor.clone()).unwrap_or_default(),
     })
 }
 

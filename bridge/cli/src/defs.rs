@@ -60,6 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::group::GroupCommand,
     },
+    /// Manage second factors (occ's twofactorauth commands). Exit codes: 0 done, 1 failed.
+    #[command(name = "twofactorauth")]
+    TwoFactorAuth {
+        #[command(subcommand)]
+        command: crate::twofactor::TwoFactorCommand,
+    },
     /// Run the daemon that answers the PAM and NSS modules.
     ///
     /// Listens on [daemon] socket (default /run/authbridge/authbridge.sock for the

@@ -9,6 +9,7 @@ mod group;
 mod output;
 mod serve;
 mod tokens;
+mod twofactor;
 mod user;
 
 use authbridge::{config, import};
@@ -71,6 +72,11 @@ fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Group { command } => {
             accounts::with_store(&config_path, cli.data_dir, cli.socket, |a| {
                 group::run(a, command)
+            })?
+        }
+        Command::TwoFactorAuth { command } => {
+            accounts::with_store(&config_path, cli.data_dir, cli.socket, |a| {
+                twofactor::run(a, command)
             })?
         }
         Command::Config {
