@@ -1,82 +1,15 @@
 //! pam_authbridge.so through the real libpam (pam_wrapper + pamtester), against a
 //! real `authbridge serve`: every verdict, every option, and chauthtok.
 
+use authbridge_testsupport::pam::{
+    ACCT_EXPIRED, AUTH_ERR, AUTHINFO_UNAVAIL, AUTHTOK_ERR, PAM_WRAPPER, Pam, Run, SET_ITEMS,
+    SUCCESS, USER_UNKNOWN, expect, run_with_input,
+};
 use authbridge_testsupport::{ClosedPort, Daemon, Dovecot, module};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_authbridge");
-const PAM_WRAPPER: &str = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
-const SET_ITEMS: &str = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so";
-
-/// pam_strerror texts, as pamtester prints them.
-const SUCCESS: &str = "successfully";
-const AUTH_ERR: &str = "Authentication failure";
-const USER_UNKNOWN: &str = "User not known to the underlying authentication module";
-const AUTHINFO_UNAVAIL: &str = "Authentication service cannot retrieve authentication info";
-const ACCT_EXPIRED: &str = "User account has expired";
-const AUTHTOK_ERR: &str = "Authentication token manipulation error";
-
-struct Pam {
-    services: tempfile::TempDir,
-    module: PathBuf,
-}
-
-struct Run {
-    ok: bool,
-    output: String,
-}
-
-impl Pam {
-    fn new() -> Pam {
-        Pam {
-            services: tempfile::tempdir().unwrap(),
-            module: module(BIN, "libpam_authbridge.so"),
-        }
-    }
-
-    /// A service file; `MODULE` stands for the module's path.
-    fn service(&self, name: &str, lines: &str) {
-        let text = lines.replace("MODULE", self.module.to_str().unwrap());
-        std::fs::write(self.services.path().join(name), text).unwrap();
-    }
-
-    /// pamtester SERVICE USER OPS, the password lines on stdin.
-    fn run(
-        &self,
-        service: &str,
-        user: &str,
-        ops: &[&str],
-        stdin: &str,
-        extra: &[(&str, &str)],
-    ) -> Run {
-        self.run_with(service, user, ops, stdin, extra, &[])
-    }
-
-    fn run_with(
-        &self,
-        service: &str,
-        user: &str,
-        ops: &[&str],
-        stdin: &str,
-        env: &[(&str, &str)],
-        items: &[&str],
-    ) -> Run {
-        let mut cmd = Command::new("pamtester");
-        for item in items {
-            cmd.args(["-I", item]);
-        }
-        cmd.arg(service)
-            .arg(user)
-            .args(ops)
-            .env("PAM_WRAPPER", "1")
-            .env("PAM_WRAPPER_SERVICE_DIR", self.services.path())
-            .env("LD_PRELOAD", PAM_WRAPPER)
-            .envs(env.iter().copied());
-        run_with_input(cmd, stdin)
-    }
-}
 
 /// Runs a Python `script` as nobody from `dir` (made world-writable) and waits
 /// until it has created `dir/ready`.
@@ -100,41 +33,6 @@ fn python_as_nobody(dir: &Path, name: &str, script: &str) -> std::process::Child
         "{name} did not start"
     );
     child
-}
-
-/// Runs `cmd` with `stdin` fed in; its stdout and stderr together.
-fn run_with_input(mut cmd: Command, stdin: &str) -> Run {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("pamtester (apt-get install pamtester libpam-wrapper)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        ok: out.status.success(),
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-}
-
-fn expect(run: Run, ok: bool, text: &str) -> String {
-    assert_eq!(run.ok, ok, "{}", run.output);
-    assert!(
-        run.output.contains(text),
-        "expected {text:?} in:\n{}",
-        run.output
-    );
-    run.output
 }
 
 fn line(socket: &Path, options: &str) -> String {
@@ -165,7 +63,7 @@ fn daemon(extra_config: &str) -> Daemon {
 #[test]
 fn every_verdict_maps_to_its_pam_code() {
     let d = daemon("");
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     let l = line(&d.socket, "");
     pam.service(
         "ab",
@@ -241,7 +139,7 @@ fn every_verdict_maps_to_its_pam_code() {
 
 #[test]
 fn the_daemon_down_or_mute_is_authinfo_unavail() {
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nobody-listens.sock");
     pam.service(
@@ -297,7 +195,7 @@ fn no_password_goes_to_a_socket_of_another_unprivileged_user() {
         received = received.to_str().unwrap(),
     );
     let mut impostor = python_as_nobody(dir.path(), "impostor.py", &script);
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     pam.service("imp", &format!("auth required {}\n", line(&sock, "")));
     let out = expect(
         pam.run("imp", "alice", &["authenticate"], "secret-pw\n", &[]),
@@ -316,7 +214,7 @@ fn no_password_goes_to_a_socket_of_another_unprivileged_user() {
 #[test]
 fn first_pass_options_and_the_stacked_token() {
     let d = daemon("");
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     let l = |o: &str| line(&d.socket, o);
     // The first module prompts and stores PAM_AUTHTOK; the second uses it unasked.
     pam.service(
@@ -415,7 +313,7 @@ fn first_pass_options_and_the_stacked_token() {
 fn throttled_attempts_fail_and_reach_no_backend() {
     // A long first delay, so the second attempt is surely inside it.
     let d = daemon("[throttle]\nfirst_delay = \"1h\"\n");
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
     let from = |host: &str| format!("rhost={host}");
     let attempt = |password: &str, host: &str| {
@@ -457,7 +355,7 @@ fn throttled_attempts_fail_and_reach_no_backend() {
 #[test]
 fn chauthtok_changes_local_passwords_under_the_policy_only() {
     let d = daemon("");
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     let l = line(&d.socket, "");
     pam.service("pw", &format!("auth required {l}\npassword required {l}\n"));
     // Root changes without the old password; the new one twice.
@@ -541,7 +439,7 @@ fn alice_authenticates(pam: &Pam, password: &str) -> Run {
 fn the_credential_cache_spares_the_mail_server_and_never_outlives_a_change() {
     let imap = Dovecot::start(&[("alice", "alice-mail-pw")]);
     let mut d = with_mail_server(&imap, "cached_auth_timeout = \"60s\"");
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
     let login = |password: &str| alice_authenticates(&pam, password);
     for _ in 0..10 {
@@ -625,7 +523,7 @@ fn offline_logins_inside_the_window_only() {
         &imap,
         "offline_credentials_expiration = \"1h\"\noffline_failed_login_attempts = 2\noffline_failed_login_delay = \"1h\"",
     );
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
     let login = |password: &str| alice_authenticates(&pam, password);
     expect(login("alice-mail-pw"), true, SUCCESS);
@@ -808,7 +706,7 @@ fn system_names_are_never_authenticated_even_with_a_store_row() {
     for uid in ["root", "daemon", "carol"] {
         plant_store_user(&d, uid, "alice");
     }
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     let l = line(&d.socket, "debug");
     pam.service("ab", &format!("auth required {l}\naccount required {l}\n"));
     for uid in ["root", "Daemon", "carol"] {
@@ -851,10 +749,10 @@ fn a_local_peer_cannot_pick_its_throttle_source_through_rhost() {
         })
         .unwrap()
     };
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
     std::fs::set_permissions(
-        pam.services.path(),
+        pam.services(),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
@@ -863,7 +761,7 @@ fn a_local_peer_cannot_pick_its_throttle_source_through_rhost() {
             "printf '{password}\\n' | setpriv --reuid={id} --regid={id} --clear-groups env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=\"$1\" LD_PRELOAD={PAM_WRAPPER} pamtester -I rhost={host} ab alice authenticate"
         );
         let mut c = Command::new("sh");
-        c.arg("-c").arg(script).arg("sh").arg(pam.services.path());
+        c.arg("-c").arg(script).arg("sh").arg(pam.services());
         run_with_input(c, "")
     };
     // A wrong password from one claimed host, then the right one from another:
@@ -908,7 +806,7 @@ fn pam_answers_while_an_unprivileged_user_holds_1030_idle_connections() {
     );
     // setpriv keeps root's hard limit, so the script may raise its own.
     let mut hoarder = python_as_nobody(dir.path(), "hoard.py", &script);
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     pam.service(
         "ab",
         &format!("auth required {}\n", line(&d.socket, "timeout=2")),
@@ -940,7 +838,7 @@ fn pam_answers_while_an_unprivileged_user_holds_1030_idle_connections() {
 fn a_password_changed_through_pam_revokes_app_passwords_when_configured() {
     let d = daemon("revoke_app_passwords_on_reset = true\n");
     let token = d.app_password("alice");
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     let l = line(&d.socket, "");
     pam.service("pw", &format!("auth required {l}\npassword required {l}\n"));
     expect(
@@ -978,15 +876,15 @@ fn a_password_changed_through_pam_revokes_app_passwords_when_configured() {
 #[test]
 fn wrong_su_attempts_of_one_user_do_not_lock_the_victim_out_of_the_console() {
     let d = daemon("[throttle]\nfirst_delay = \"1h\"\n");
-    let pam = Pam::new();
+    let pam = Pam::new(BIN);
     pam.service("su", &format!("auth required {}\n", line(&d.socket, "")));
     std::fs::set_permissions(
-        pam.services.path(),
+        pam.services(),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
     // As su does: effective uid root (setuid), real uid the user who typed it.
-    let as_su = pam.services.path().join("as_su");
+    let as_su = pam.services().join("as_su");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pam/as_su.c");
     let built = Command::new("gcc")
         .arg("-o")
@@ -999,7 +897,7 @@ fn wrong_su_attempts_of_one_user_do_not_lock_the_victim_out_of_the_console() {
     let mut su = Command::new(&as_su);
     su.args(["65534", "su", "alice", "wrong-password"])
         .env("PAM_WRAPPER", "1")
-        .env("PAM_WRAPPER_SERVICE_DIR", pam.services.path())
+        .env("PAM_WRAPPER_SERVICE_DIR", pam.services())
         .env("LD_PRELOAD", PAM_WRAPPER);
     expect(run_with_input(su, ""), false, AUTH_ERR);
     // Alice at the console (real uid root, no remote host) is not throttled.

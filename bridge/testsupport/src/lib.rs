@@ -7,6 +7,7 @@ mod daemon;
 mod dovecot;
 pub mod faults;
 mod ftpd;
+pub mod pam;
 mod pki;
 mod ports;
 mod scripted;

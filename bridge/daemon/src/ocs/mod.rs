@@ -19,6 +19,7 @@ mod mail;
 mod page;
 mod request;
 mod server_info;
+mod twofactor_page;
 mod user_data;
 mod user_edit;
 mod users;
@@ -258,6 +259,10 @@ pub fn router(ocs: Arc<Ocs>) -> Router {
         .route("/auth/check", get(auth_check))
         .route("/status.php", get(server_info::status))
         .route("/password/set", get(page::show).post(page::set))
+        .route(
+            "/twofactor/setup",
+            get(twofactor_page::show).post(twofactor_page::confirm),
+        )
         .route("/index.php/avatar/{userid}/{size}", get(avatars::user))
         .route("/index.php/avatar/{userid}/{size}/dark", get(avatars::user))
         .route("/index.php/avatar/guest/{name}/{size}", get(avatars::guest))

@@ -34,7 +34,7 @@ pub struct SetForm {
     password2: Zeroizing<String>,
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -43,11 +43,30 @@ fn escape(s: &str) -> String {
 }
 
 fn page(status: StatusCode, body: &str) -> Response {
+    titled_page(status, "set your password", body)
+}
+
+/// One of authbridge's own pages: never cached (they show secrets), never
+/// framed, nothing loaded from anywhere.
+pub(super) fn titled_page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>authbridge: set your password</title>\
-         <meta name=\"referrer\" content=\"no-referrer\"></head><body>{body}</body></html>\n"
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>authbridge: {title}</title>\
+         <meta name=\"referrer\" content=\"no-referrer\"></head><body>{body}</body></html>\n",
+        title = escape(title)
     );
-    (status, [("Cache-Control", "no-store")], Html(html)).into_response()
+    (
+        status,
+        [
+            ("Cache-Control", "no-store"),
+            ("X-Frame-Options", "DENY"),
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ],
+        Html(html),
+    )
+        .into_response()
 }
 
 fn expired() -> Response {

@@ -2,6 +2,7 @@
 //! nc_py_api's `UserInfo` reads), serialised from one struct.
 
 use authbridge_store::{LOCAL_BACKEND, ProvisioningStore, Store, User, UserDataStore};
+use authbridge_twofactor::Requirement;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -127,6 +128,10 @@ pub struct UserData {
     pub notify_email: Option<String>,
     #[serde(rename = "backendCapabilities")]
     pub backend_capabilities: BackendCapabilities,
+    /// authbridge's own: a login with the password asks for a second factor
+    /// (Nextcloud has no such key). To the user and whoever manages them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_factor_auth_enabled: Option<bool>,
 }
 
 /// The additional addresses stored for a user, and their scopes (same order).
@@ -144,8 +149,8 @@ pub fn additional_mail(profile: &HashMap<String, String>) -> (Vec<String>, Vec<S
 }
 
 /// What `GET /cloud/users/{id}` and `GET /cloud/user` answer. Scopes are shown
-/// to the user themself only; `enabled` to whoever manages them; the storage
-/// location to admins.
+/// to the user themself only; `enabled` to whoever manages them; whether a
+/// second factor is on to both; the storage location to admins.
 pub fn user_data(ctx: &Ctx, user: &User) -> Result<UserData, Reply> {
     let store = ctx.store();
     let profile: HashMap<String, String> = store.profile(&user.uid)?.into_iter().collect();
@@ -213,6 +218,10 @@ pub fn user_data(ctx: &Ctx, user: &User) -> Result<UserData, Reply> {
         backend_capabilities: BackendCapabilities {
             set_display_name: true,
             set_password: user.backend == LOCAL_BACKEND,
+        },
+        two_factor_auth_enabled: match own || manages {
+            true => Some(engine.twofactor.requirement(&user.uid)? == Requirement::Code),
+            false => None,
         },
     })
 }

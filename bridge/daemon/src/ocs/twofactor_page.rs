@@ -1,0 +1,220 @@
+//! `/twofactor/setup`: a user sets up TOTP for themselves, logged in with their
+//! login password (HTTP Basic; an app password may not change how the account
+//! logs in). The page shows a secret waiting for its first code, as a QR code
+//! and as text; the first right code turns it on and shows ten backup codes,
+//! once. A user who already has TOTP is told how to get a new one (an
+//! administrator, as for a lost phone); nothing secret is shown again.
+//!
+//! A forged cross-site POST cannot turn anything on: it would need a code of a
+//! secret only the page showed. A forged GET shows the same waiting secret.
+
+use authbridge_core::BackendKind;
+use authbridge_proto::AuthStatus;
+use authbridge_twofactor::{Provider, TwoFactor, TwoFactorError, qr};
+use axum::Form as AxumForm;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+use super::page::{escape, titled_page};
+use super::{BASIC_CHALLENGE, Ocs, basic_credentials, client_address, throttle_source};
+use crate::clock::now;
+
+const TITLE: &str = "two-factor authentication";
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    /// Wiped when dropped.
+    #[serde(default)]
+    code: Zeroizing<String>,
+}
+
+fn page(status: StatusCode, body: &str) -> Response {
+    titled_page(status, TITLE, body)
+}
+
+/// The browser asks for the login, as for any Basic-protected page.
+fn challenge() -> Response {
+    let mut answer = page(
+        StatusCode::UNAUTHORIZED,
+        "<p>Log in with your user name and login password to set up two-factor authentication.</p>",
+    );
+    answer.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static(BASIC_CHALLENGE),
+    );
+    answer
+}
+
+fn failed(e: impl std::fmt::Display) -> Response {
+    tracing::error!("the two-factor page failed: {e}");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "<p>Something failed on the server; the daemon's log has the details.</p>",
+    )
+}
+
+/// The user, logged in with a login password (throttled as every login).
+async fn logged_in(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr) -> Result<String, Response> {
+    let Some((user, password)) = basic_credentials(headers) else {
+        return Err(challenge());
+    };
+    let source = throttle_source(client_address(client.ip(), headers, &ocs.trusted_proxies));
+    let checked = ocs
+        .service
+        .check_password(&user, password, "twofactor-setup", &source, None)
+        .await;
+    match (checked.answer.status, checked.answer.uid) {
+        (AuthStatus::Accepted, Some(_)) if checked.kind == Some(BackendKind::AppPassword) => {
+            Err(page(
+                StatusCode::FORBIDDEN,
+                "<p>Log in with your login password here, not with an app password.</p>",
+            ))
+        }
+        (AuthStatus::Accepted, Some(uid)) => Ok(uid),
+        (AuthStatus::Throttled, _) => Err(page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "<p>Too many attempts; wait a while and try again.</p>",
+        )),
+        (AuthStatus::Unavailable, _) => Err(page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<p>The account's server cannot be reached; try again later.</p>",
+        )),
+        _ => Err(challenge()),
+    }
+}
+
+fn already_on(uid: &str) -> Response {
+    page(
+        StatusCode::OK,
+        &format!(
+            "<h1>Two-factor authentication is on for {uid}</h1>\
+             <p>Your authenticator app gives the codes. For a new secret (a new or lost phone), \
+             ask an administrator to run <code>authbridge twofactorauth disable {uid} totp</code>, \
+             then come back here.</p>",
+            uid = escape(uid)
+        ),
+    )
+}
+
+fn enrol_form(uid: &str, uri: &str, secret: &str, problem: Option<&str>) -> String {
+    let problem = problem
+        .map(|p| format!("<p role=\"alert\">{}</p>", escape(p)))
+        .unwrap_or_default();
+    format!(
+        "<h1>Set up two-factor authentication for {uid}</h1>{problem}\
+         <p>Scan this code with an authenticator app (FreeOTP, Aegis, Google Authenticator, …):</p>\
+         {svg}\
+         <p>Or type this secret into it: <code>{secret}</code> (time-based, 6 digits, 30 seconds).</p>\
+         <form method=\"post\" action=\"/twofactor/setup\">\
+         <label>The code the app shows now <input name=\"code\" inputmode=\"numeric\" \
+         autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" maxlength=\"8\" required></label>\
+         <button type=\"submit\">Turn on</button></form>\
+         <p><a href=\"{uri}\">Open in an app on this device</a></p>",
+        uid = escape(uid),
+        svg = qr::svg(uri),
+        secret = escape(secret),
+        uri = escape(uri),
+    )
+}
+
+/// The waiting secret, made when there is none.
+fn waiting_secret(
+    twofactor: &TwoFactor,
+    uid: &str,
+) -> Result<authbridge_twofactor::TotpSetup, TwoFactorError> {
+    match twofactor.pending_totp(uid)? {
+        Some(setup) => Ok(setup),
+        None => Ok(twofactor.set_up_totp(uid, false, now())?),
+    }
+}
+
+fn has_totp(twofactor: &TwoFactor, uid: &str) -> Result<bool, TwoFactorError> {
+    Ok(twofactor.enabled_providers(uid)?.contains(&Provider::Totp))
+}
+
+/// `GET /twofactor/setup`
+pub async fn show(
+    State(ocs): State<Arc<Ocs>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let uid = match logged_in(&ocs, &headers, client).await {
+        Ok(uid) => uid,
+        Err(answer) => return answer,
+    };
+    let twofactor = Arc::clone(&ocs.service.engine().twofactor);
+    match has_totp(&twofactor, &uid) {
+        Ok(true) => return already_on(&uid),
+        Ok(false) => {}
+        Err(e) => return failed(e),
+    }
+    match waiting_secret(&twofactor, &uid) {
+        Ok(setup) => page(
+            StatusCode::OK,
+            &enrol_form(&uid, &setup.uri, &setup.secret_base32, None),
+        ),
+        Err(e) => failed(e),
+    }
+}
+
+/// `POST /twofactor/setup` with `code`: the first code turns TOTP on.
+pub async fn confirm(
+    State(ocs): State<Arc<Ocs>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    AxumForm(form): AxumForm<CodeForm>,
+) -> Response {
+    let uid = match logged_in(&ocs, &headers, client).await {
+        Ok(uid) => uid,
+        Err(answer) => return answer,
+    };
+    let twofactor = Arc::clone(&ocs.service.engine().twofactor);
+    match has_totp(&twofactor, &uid) {
+        Ok(true) => return already_on(&uid),
+        Ok(false) => {}
+        Err(e) => return failed(e),
+    }
+    match twofactor.confirm_totp(&uid, &form.code, now()) {
+        Ok(true) => {}
+        Ok(false) => {
+            return match waiting_secret(&twofactor, &uid) {
+                Ok(setup) => page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &enrol_form(
+                        &uid,
+                        &setup.uri,
+                        &setup.secret_base32,
+                        Some("That code is not right: check the phone's clock, and type the code the app shows now."),
+                    ),
+                ),
+                Err(e) => failed(e),
+            };
+        }
+        Err(e) => return failed(e),
+    }
+    tracing::info!(?uid, "TOTP set up by the user");
+    let codes = match twofactor.generate_backup_codes(&uid) {
+        Ok(codes) => codes,
+        Err(e) => return failed(e),
+    };
+    let list: String = codes
+        .iter()
+        .map(|c| format!("<li><code>{}</code></li>", escape(c)))
+        .collect();
+    page(
+        StatusCode::OK,
+        &format!(
+            "<h1>Two-factor authentication is on for {uid}</h1>\
+             <p>From now on, logging in asks for a code from the app after the password. \
+             Programs that cannot ask (mail and sync clients) need app passwords.</p>\
+             <p>These backup codes each work once, for when the phone is not at hand. \
+             Keep them safe: they are not shown again.</p><ul>{list}</ul>",
+            uid = escape(&uid)
+        ),
+    )
+}
