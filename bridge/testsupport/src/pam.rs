@@ -117,4 +117,3 @@ pub fn expect(run: Run, ok: bool, text: &str) -> String {
     );
     run.output
 }
-

@@ -85,7 +85,11 @@ fn provider(id: &str) -> Result<Provider> {
 fn state(accounts: &Accounts, twofactor: &TwoFactor, uid: &str) -> Result<()> {
     let uid = accounts.store.user(uid)?.uid;
     let enabled = twofactor.enabled_providers(&uid)?;
-    let on = if enabled.is_empty() { "not enabled" } else { "enabled" };
+    let on = if enabled.is_empty() {
+        "not enabled"
+    } else {
+        "enabled"
+    };
     println!("Two-factor authentication is {on} for user {uid}");
     let enforcement = accounts.store.enforcement()?;
     if enforcement::is_enforced_for(&enforcement, &accounts.store.user_groups(&uid)?) {
@@ -93,7 +97,10 @@ fn state(accounts: &Accounts, twofactor: &TwoFactor, uid: &str) -> Result<()> {
     }
     let (enabled, disabled): (Vec<Provider>, Vec<Provider>) =
         Provider::ALL.into_iter().partition(|p| enabled.contains(p));
-    for (title, list) in [("Enabled providers:", enabled), ("Disabled providers:", disabled)] {
+    for (title, list) in [
+        ("Enabled providers:", enabled),
+        ("Disabled providers:", disabled),
+    ] {
         if !list.is_empty() {
             println!("{title}");
             for provider in list {

@@ -189,7 +189,9 @@ pub async fn confirm(
                         &uid,
                         &setup.uri,
                         &setup.secret_base32,
-                        Some("That code is not right: check the phone's clock, and type the code the app shows now."),
+                        Some(
+                            "That code is not right: check the phone's clock, and type the code the app shows now.",
+                        ),
                     ),
                 ),
                 Err(e) => failed(e),
