@@ -110,7 +110,7 @@ HostKey $WORK/host_key
 PidFile $WORK/sshd.pid
 UsePAM yes
 PasswordAuthentication yes
-KbdInteractiveAuthentication no
+KbdInteractiveAuthentication yes
 PubkeyAuthentication no
 PermitRootLogin no
 StrictModes no
@@ -138,6 +138,46 @@ app=$("$AUTHBRIDGE" user auth-tokens add --name e2e alice | grep -Eo '[A-Za-z0-9
     fail "no app password printed"
 out=$(ssh_as "$app" alice id) || fail "ssh with an app password"
 echo "ok: ssh alice (app password) -> $out"
+
+# Two-factor authentication: keyboard-interactive carries both prompts; an
+# askpass script answers each by its words (ssh runs it once per prompt).
+cat >"$WORK/askpass" <<'ASKPASS'
+#!/bin/sh
+case "$1" in
+*"Verification code"*) printf '%s\n' "$TWOFA_CODE" ;;
+*) printf '%s\n' "$TWOFA_PASSWORD" ;;
+esac
+ASKPASS
+chmod 755 "$WORK/askpass"
+ssh_2fa() { # ssh_2fa PASSWORD CODE USER COMMAND
+    TWOFA_PASSWORD="$1" TWOFA_CODE="$2" SSH_ASKPASS="$WORK/askpass" SSH_ASKPASS_REQUIRE=force \
+        ssh -p "$SSH_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no \
+        -o NumberOfPasswordPrompts=1 -o LogLevel=ERROR -o ConnectTimeout=20 "$3@127.0.0.1" "$4" </dev/null
+}
+totp_at() { oathtool --totp --base32 "$secret" --now "@$(($(date +%s) + $1))"; }
+secret=$("$AUTHBRIDGE" twofactorauth totp setup alice | sed -n 's/^Secret: //p')
+[ -n "$secret" ] || fail "no TOTP secret printed"
+code=$(totp_at 0)
+out=$(ssh_2fa "$ALICE_PASSWORD" "$code" alice id) || fail "ssh with the password and a TOTP code"
+echo "$out" | grep -q "^uid=$uid(alice)" || fail "unexpected id output: $out"
+echo "ok: ssh alice (mail password, then a TOTP code from oathtool) -> $out"
+if ssh_2fa "$ALICE_PASSWORD" "$code" alice id >/dev/null 2>&1; then fail "a replayed code logged in"; fi
+echo "ok: a replayed TOTP code is refused"
+wrong=$(printf '%06d' $(((10#$(totp_at 30) + 500000) % 1000000)))
+if ssh_2fa "$ALICE_PASSWORD" "$wrong" alice id >/dev/null 2>&1; then fail "a wrong code logged in"; fi
+echo "ok: a wrong TOTP code is refused"
+if ssh_as "$ALICE_PASSWORD" alice id >/dev/null 2>&1; then fail "the password alone logged in"; fi
+echo "ok: the password alone is refused once TOTP is on"
+backup=$("$AUTHBRIDGE" twofactorauth backup-codes generate alice | sed -n 2p)
+out=$(ssh_2fa "$ALICE_PASSWORD" "$backup" alice id) || fail "ssh with a backup code"
+echo "ok: ssh alice (mail password, then a backup code) -> $out"
+if ssh_2fa "$ALICE_PASSWORD" "$backup" alice id >/dev/null 2>&1; then fail "a used backup code logged in"; fi
+echo "ok: a used backup code is refused"
+"$AUTHBRIDGE" twofactorauth disable alice totp >/dev/null
+"$AUTHBRIDGE" twofactorauth cleanup backup_codes >/dev/null
+out=$(ssh_as "$ALICE_PASSWORD" alice id) || fail "ssh after the second factor was disabled"
+echo "ok: without a second factor the password alone logs in again -> $out"
 
 "$AUTHBRIDGE" user disable alice >/dev/null
 if ssh_as "$ALICE_PASSWORD" alice id >/dev/null 2>&1; then fail "a disabled user logged in"; fi

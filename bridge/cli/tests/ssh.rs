@@ -30,7 +30,7 @@ fn ssh_end_to_end(stack: &str) -> String {
     std::fs::write(
         &config,
         format!(
-            "[http]\nenabled = false\n\n[nss]\nhome = \"{home}/%u\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\nsslmode = \"ssl\"\nca_file = \"{ca}\"\n",
+            "[http]\nenabled = false\n\n[throttle]\nfirst_delay = \"1ms\"\nmax_delay = \"2ms\"\n\n[nss]\nhome = \"{home}/%u\"\n\n[[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {port}\nsslmode = \"ssl\"\nca_file = \"{ca}\"\n",
             home = work.path().display(),
             port = imap.imaps_port,
             ca = imap.pki.ca_file.display()
@@ -64,6 +64,13 @@ fn ssh_end_to_end(stack: &str) -> String {
         "ok: ssh alice (mail password) -> uid=",
         "ok: a wrong password is refused",
         "ok: ssh alice (app password) -> uid=",
+        "ok: ssh alice (mail password, then a TOTP code from oathtool) -> uid=",
+        "ok: a replayed TOTP code is refused",
+        "ok: a wrong TOTP code is refused",
+        "ok: the password alone is refused once TOTP is on",
+        "ok: ssh alice (mail password, then a backup code) -> uid=",
+        "ok: a used backup code is refused",
+        "ok: without a second factor the password alone logs in again -> uid=",
         "ok: after user disable alice, ssh is refused",
     ] {
         assert!(

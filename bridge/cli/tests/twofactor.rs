@@ -342,7 +342,13 @@ fn wrong_codes_count_in_the_throttle_like_wrong_passwords() {
     );
     let secret = set_up_totp(&d, "alice");
     let pam = pam_for(&d, "");
-    let code = oathtool(&secret, 0);
+    // sshd's PasswordAuthentication answers every hidden prompt with the
+    // password: refused by the module, and not counted as a wrong code.
+    let (ok, out) = login(&pam, "alice", &[ALICE, ALICE]);
+    assert!(!ok && out.contains(PROMPT), "{out}");
+    let (ok, out) = login(&pam, "alice", &[ALICE, &oathtool(&secret, 0)]);
+    assert!(ok, "not throttled: {out}");
+    let code = oathtool(&secret, 1);
     let wrong = format!(
         "{:06}",
         (code.parse::<u32>().unwrap() + 500_000) % 1_000_000

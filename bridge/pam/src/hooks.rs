@@ -194,6 +194,7 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
         Ok(p) => p,
         Err(e) => return e,
     };
+    let mut first = password.clone();
     let mut step = match check(call, &user, password) {
         Some(step) => step,
         None => return PAM_AUTHINFO_UNAVAIL,
@@ -204,6 +205,7 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
             Ok(p) => p,
             Err(e) => return e,
         };
+        first = password.clone();
         step = match check(call, &user, password) {
             Some(step) => step,
             None => return PAM_AUTHINFO_UNAVAIL,
@@ -211,7 +213,7 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
     }
     let status = match step {
         Step::Done(status) => status,
-        Step::Code(ticket) => match second_factor(call, &user, ticket) {
+        Step::Code(ticket) => match second_factor(call, &user, ticket, &first) {
             Ok(status) => status,
             Err(code) => return code,
         },
@@ -247,9 +249,27 @@ enum Step {
 const CODE_PROMPT: &str = "Verification code: ";
 
 /// Asks for the code through the conversation and has the daemon check it.
-fn second_factor(call: &Call<'_>, user: &str, ticket: Ticket) -> Result<AuthStatus, PamResultCode> {
+fn second_factor(
+    call: &Call<'_>,
+    user: &str,
+    ticket: Ticket,
+    password: &str,
+) -> Result<AuthStatus, PamResultCode> {
     let code = call.prompt(CODE_PROMPT)?;
     if code.trim().is_empty() {
+        return Ok(AuthStatus::Rejected);
+    }
+    // A conversation that answers every hidden prompt with the password (sshd's
+    // PasswordAuthentication) cannot give a code: refused here, not counted as
+    // a wrong code.
+    if code.as_str() == password {
+        call.log(
+            LOG_NOTICE,
+            &format!(
+                "{user}: the code prompt was answered with the password; this way in cannot \
+                 ask for a second factor (sshd: use KbdInteractiveAuthentication)"
+            ),
+        );
         return Ok(AuthStatus::Rejected);
     }
     let answer = call.ask(&Request::SecondFactor { ticket, code });
