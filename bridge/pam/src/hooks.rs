@@ -236,7 +236,7 @@ fn authenticate(call: &mut Call<'_>) -> PamResultCode {
 }
 
 /// Where a password check got to.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 enum Step {
     Done(AuthStatus),
     /// The password is right and a code is needed: ask for it.
@@ -330,7 +330,11 @@ fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<Ste
             return None;
         }
     };
-    call.debug(&format!("authenticate {user}: {step:?}"));
+    call.debug(&match &step {
+        Step::Done(status) => format!("authenticate {user}: {status:?}"),
+        Step::Code(_) => format!("authenticate {user}: password right, a code is needed"),
+        Step::Refused(why) => format!("authenticate {user}: refused: {why}"),
+    });
     Some(step)
 }
 
