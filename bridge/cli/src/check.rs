@@ -69,6 +69,19 @@ pub fn run(
             backend, uid, kind, ..
         } => {
             println!("accepted by {backend} ({kind}) as {uid}");
+            // `check` tries the password only; say so when a login needs more.
+            let twofactor = authbridge_twofactor::TwoFactor::new(
+                Arc::clone(&accounts.store),
+                &accounts.key,
+                &accounts.twofactor.issuer,
+            );
+            if matches!(
+                twofactor.requirement(&uid),
+                Ok(authbridge_twofactor::Requirement::Code
+                    | authbridge_twofactor::Requirement::Enrol)
+            ) {
+                println!("note: the password only; a login of {uid} also needs a second factor");
+            }
             ACCEPTED
         }
         Outcome::Rejected => {

@@ -838,7 +838,12 @@ fn local_source(
         return format!("local uid {}", peer.uid);
     }
     if let Some(h) = rhost.filter(|h| !h.is_empty()) {
-        return h.to_owned();
+        // An address counts as HTTP counts it: an IPv6 client by its /64, so
+        // one network cannot pick a fresh source per guess.
+        return match h.parse::<std::net::IpAddr>() {
+            Ok(address) => crate::ocs::throttle_source(address),
+            Err(_) => h.to_owned(),
+        };
     }
     match claimed_real_uid.or_else(read_real_uid) {
         Some(real) if !is_privileged(real) => format!("local uid {real}"),
@@ -943,6 +948,19 @@ mod tests {
         assert_eq!(
             local_source(None, None, &su, privileged, || None),
             "local uid 0"
+        );
+        // A remote IPv6 host counts by its /64, as over HTTP; a name as it is.
+        assert_eq!(
+            local_source(Some("2001:db8:1:2::7"), None, &su, privileged, no_proc),
+            local_source(Some("2001:db8:1:2:ffff::1"), None, &su, privileged, no_proc),
+        );
+        assert_eq!(
+            local_source(Some("2001:db8:1:2::7"), None, &su, privileged, no_proc),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            local_source(Some("host.example"), None, &su, privileged, no_proc),
+            "host.example"
         );
     }
 

@@ -249,6 +249,14 @@ CREATE TABLE IF NOT EXISTS twofactor_backup_codes (
     used INTEGER NOT NULL,
     PRIMARY KEY (uid, hash)
 );
+-- Wrong second-factor codes per user, whatever the source: a right password
+-- does not clear them, only an accepted code does (a stolen password must not
+-- buy endless code guesses from many addresses).
+CREATE TABLE IF NOT EXISTS twofactor_failures (
+    uid          TEXT PRIMARY KEY REFERENCES users(uid) ON DELETE CASCADE,
+    failures     INTEGER NOT NULL,
+    last_failure INTEGER NOT NULL
+);
 -- occ twofactorauth:enforce: on or off, and the groups it names.
 CREATE TABLE IF NOT EXISTS twofactor_enforcement (
     only     INTEGER PRIMARY KEY CHECK (only = 1),

@@ -23,6 +23,8 @@ pub struct TotpSecret {
     pub confirmed: bool,
     /// The newest time step a code was accepted for; -1 when none was.
     pub last_step: i64,
+    /// Unix seconds it was made (a waiting secret goes stale).
+    pub created: i64,
 }
 
 /// `twofactorauth:enforce`: off, on for everybody but the excluded groups, or on
@@ -50,9 +52,11 @@ pub trait TwoFactorStore {
     /// The user's providers and whether enforcement is on, in one read.
     fn second_factors(&self, uid: &str) -> Result<SecondFactors>;
     fn totp_secret(&self, uid: &str) -> Result<Option<TotpSecret>>;
-    /// Stores a new sealed secret (confirmed or waiting for its first code),
-    /// replacing any the user had; no step has been used with it.
-    fn set_totp_secret(&self, uid: &str, sealed: &[u8], confirmed: bool, now: i64) -> Result<()>;
+    /// Stores a new sealed secret, no step used with it yet. A confirmed one (an
+    /// administrator's) replaces whatever the user had; a waiting one replaces
+    /// only a waiting one: false, and nothing written, when the user's secret is
+    /// confirmed (checked in the same statement, so no race turns 2FA off).
+    fn set_totp_secret(&self, uid: &str, sealed: &[u8], confirmed: bool, now: i64) -> Result<bool>;
     /// Confirms the waiting secret `sealed` with the step its first code was for;
     /// false when the user's secret is no longer that one.
     fn confirm_totp(&self, uid: &str, sealed: &[u8], step: i64) -> Result<bool>;
@@ -67,6 +71,13 @@ pub trait TwoFactorStore {
     fn use_backup_code(&self, uid: &str, hash: &[u8; 32]) -> Result<bool>;
     /// False when the user had no backup codes.
     fn delete_backup_codes(&self, uid: &str) -> Result<bool>;
+    /// Counts a wrong code against the user; the count so far and the time of
+    /// the previous failure (None for the first).
+    fn code_failed(&self, uid: &str, now: i64) -> Result<(u32, Option<i64>)>;
+    /// The user's wrong codes since the last accepted one, and the latest's time.
+    fn code_failures(&self, uid: &str) -> Result<(u32, i64)>;
+    /// An accepted code: the count starts over.
+    fn clear_code_failures(&self, uid: &str) -> Result<()>;
     /// Deletes every user's data of `provider`; how many users had some.
     /// An unknown provider has none.
     fn cleanup_provider(&self, provider: &str) -> Result<usize>;
@@ -101,7 +112,7 @@ impl TwoFactorStore for SqliteStore {
         let uid = require_user(&conn, uid)?;
         Ok(conn
             .cached_row(
-                "SELECT uid, secret, confirmed, last_step FROM twofactor_totp WHERE uid = ?1",
+                "SELECT uid, secret, confirmed, last_step, created FROM twofactor_totp WHERE uid = ?1",
                 [&uid],
                 |r| {
                     Ok(TotpSecret {
@@ -109,22 +120,23 @@ impl TwoFactorStore for SqliteStore {
                         sealed: r.get(1)?,
                         confirmed: r.get(2)?,
                         last_step: r.get(3)?,
+                        created: r.get(4)?,
                     })
                 },
             )
             .optional()?)
     }
 
-    fn set_totp_secret(&self, uid: &str, sealed: &[u8], confirmed: bool, now: i64) -> Result<()> {
+    fn set_totp_secret(&self, uid: &str, sealed: &[u8], confirmed: bool, now: i64) -> Result<bool> {
         self.write(|tx| {
             let uid = require_user(tx, uid)?;
-            tx.execute(
+            Ok(tx.execute(
                 "INSERT INTO twofactor_totp (uid, secret, confirmed, last_step, created)
                  VALUES (?1, ?2, ?3, -1, ?4)
-                 ON CONFLICT (uid) DO UPDATE SET secret = ?2, confirmed = ?3, last_step = -1, created = ?4",
+                 ON CONFLICT (uid) DO UPDATE SET secret = ?2, confirmed = ?3, last_step = -1, created = ?4
+                 WHERE ?3 OR NOT twofactor_totp.confirmed",
                 params![uid, sealed, confirmed, now],
-            )?;
-            Ok(())
+            )? == 1)
         })
     }
 
@@ -185,6 +197,48 @@ impl TwoFactorStore for SqliteStore {
         self.write(|tx| {
             let uid = require_user(tx, uid)?;
             Ok(tx.execute("DELETE FROM twofactor_backup_codes WHERE uid = ?1", [uid])? > 0)
+        })
+    }
+
+    fn code_failed(&self, uid: &str, now: i64) -> Result<(u32, Option<i64>)> {
+        self.write(|tx| {
+            let uid = require_user(tx, uid)?;
+            let before: Option<i64> = tx
+                .query_row(
+                    "SELECT last_failure FROM twofactor_failures WHERE uid = ?1",
+                    [&uid],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let failures = tx.query_row(
+                "INSERT INTO twofactor_failures (uid, failures, last_failure) VALUES (?1, 1, ?2)
+                 ON CONFLICT (uid) DO UPDATE SET failures = failures + 1, last_failure = ?2
+                 RETURNING failures",
+                params![uid, now],
+                |r| r.get(0),
+            )?;
+            Ok((failures, before))
+        })
+    }
+
+    fn code_failures(&self, uid: &str) -> Result<(u32, i64)> {
+        let conn = self.lock();
+        let uid = require_user(&conn, uid)?;
+        Ok(conn
+            .cached_row(
+                "SELECT failures, last_failure FROM twofactor_failures WHERE uid = ?1",
+                [&uid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, 0)))
+    }
+
+    fn clear_code_failures(&self, uid: &str) -> Result<()> {
+        self.write(|tx| {
+            let uid = require_user(tx, uid)?;
+            tx.execute("DELETE FROM twofactor_failures WHERE uid = ?1", [uid])?;
+            Ok(())
         })
     }
 
@@ -300,8 +354,37 @@ mod tests {
         let (_d, s) = store_with("bob");
         s.set_totp_secret("bob", b"one", true, 1).unwrap();
         assert!(s.use_totp_step("bob", 100).unwrap());
-        s.set_totp_secret("bob", b"two", true, 2).unwrap();
+        assert!(s.set_totp_secret("bob", b"two", true, 2).unwrap());
         assert!(s.use_totp_step("bob", 50).unwrap());
+    }
+
+    #[test]
+    fn a_waiting_secret_never_replaces_a_confirmed_one() {
+        let (_d, s) = store_with("bob");
+        assert!(s.set_totp_secret("bob", b"w1", false, 1).unwrap());
+        assert!(
+            s.set_totp_secret("bob", b"w2", false, 2).unwrap(),
+            "waiting over waiting"
+        );
+        assert!(s.confirm_totp("bob", b"w2", 7).unwrap());
+        assert!(!s.set_totp_secret("bob", b"w3", false, 3).unwrap());
+        let kept = s.totp_secret("bob").unwrap().unwrap();
+        assert_eq!((kept.sealed.as_slice(), kept.confirmed), (&b"w2"[..], true));
+        assert!(
+            s.set_totp_secret("bob", b"admin", true, 4).unwrap(),
+            "an administrator's"
+        );
+    }
+
+    #[test]
+    fn code_failures_count_per_user_until_a_code_is_accepted() {
+        let (_d, s) = store_with("Eve");
+        assert_eq!(s.code_failures("eve").unwrap(), (0, 0));
+        assert_eq!(s.code_failed("eve", 10).unwrap(), (1, None));
+        assert_eq!(s.code_failed("EVE", 20).unwrap(), (2, Some(10)));
+        assert_eq!(s.code_failures("eve").unwrap(), (2, 20));
+        s.clear_code_failures("eve").unwrap();
+        assert_eq!(s.code_failures("eve").unwrap(), (0, 0));
     }
 
     #[test]

@@ -60,6 +60,31 @@ pub enum CodeCheck {
     Rejected,
     /// A TOTP code of a step already used (or older): somebody saw it.
     Replayed,
+    /// Too many wrong codes for this user lately: not looked at. Seconds left.
+    Delayed(i64),
+}
+
+/// Wrong codes a user may type before each further one waits.
+pub const FREE_CODE_FAILURES: u32 = 5;
+/// The longest wait between wrong codes (RFC 4226 §7.3's throttling): with
+/// three codes valid at a time, guessing one takes years past this point.
+pub const MAX_CODE_DELAY_SECONDS: i64 = 900;
+/// How long a secret waits for its first code.
+pub const WAITING_SECRET_SECONDS: i64 = 900;
+
+/// The first wait: one time step.
+pub const FIRST_CODE_DELAY_SECONDS: i64 = 30;
+
+/// The wait after `failures` wrong codes: none for the first few, then one
+/// time step, doubling up to the maximum.
+pub fn code_delay(failures: u32) -> i64 {
+    match failures.checked_sub(FREE_CODE_FAILURES) {
+        None => 0,
+        Some(extra) => FIRST_CODE_DELAY_SECONDS
+            .checked_shl(extra.min(20))
+            .unwrap_or(i64::MAX)
+            .min(MAX_CODE_DELAY_SECONDS),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +93,9 @@ pub enum TwoFactorError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Unsealable(#[from] Unsealable),
+    /// A waiting secret was asked for over a confirmed one.
+    #[error("TOTP is set up for this user already")]
+    AlreadySetUp,
 }
 
 /// A TOTP secret just made: shown once, as text and as a URI to scan.
@@ -132,8 +160,27 @@ impl TwoFactor {
     }
 
     /// A six-digit code is a TOTP code, anything of a backup code's shape a
-    /// backup code; each accepted once.
+    /// backup code; each accepted once. Wrong codes count against the user
+    /// (whatever the source); past a few, each further one waits longer.
     pub fn verify(&self, uid: &str, typed: &str, now: i64) -> Result<CodeCheck, TwoFactorError> {
+        let uid = self.store.user(uid)?.uid;
+        let (failures, last) = self.store.code_failures(&uid)?;
+        let left = last + code_delay(failures) - now;
+        if left > 0 {
+            return Ok(CodeCheck::Delayed(left));
+        }
+        let check = self.check_code(&uid, typed, now)?;
+        match check {
+            CodeCheck::Accepted(_) if failures > 0 => self.store.clear_code_failures(&uid)?,
+            CodeCheck::Rejected | CodeCheck::Replayed => {
+                self.store.code_failed(&uid, now)?;
+            }
+            _ => {}
+        }
+        Ok(check)
+    }
+
+    fn check_code(&self, uid: &str, typed: &str, now: i64) -> Result<CodeCheck, TwoFactorError> {
         if typed.len() > MAX_CODE_LEN {
             return Ok(CodeCheck::Rejected);
         }
@@ -169,40 +216,29 @@ impl TwoFactor {
         })
     }
 
-    /// A new TOTP secret for `uid`, replacing any: confirmed at once when an
-    /// administrator sets it up, else waiting for its first code.
+    /// A new TOTP secret for `uid`: confirmed at once when an administrator
+    /// sets it up (replacing any), else waiting for its first code for
+    /// `WAITING_SECRET_SECONDS` (replacing a waiting one, never a confirmed one).
     pub fn set_up_totp(
         &self,
         uid: &str,
         confirmed: bool,
         now: i64,
-    ) -> Result<TotpSetup, StoreError> {
+    ) -> Result<TotpSetup, TwoFactorError> {
         let stored_uid = self.store.user(uid)?.uid;
         let mut secret = Zeroizing::new([0u8; totp::SECRET_BYTES]);
         OsRng.fill_bytes(&mut secret[..]);
         let sealed = self.sealer.seal(&stored_uid, &secret[..]);
-        self.store
-            .set_totp_secret(&stored_uid, &sealed, confirmed, now)?;
+        if !self
+            .store
+            .set_totp_secret(&stored_uid, &sealed, confirmed, now)?
+        {
+            return Err(TwoFactorError::AlreadySetUp);
+        }
         Ok(TotpSetup {
             secret_base32: totp::base32(&secret[..]),
             uri: totp::otpauth_uri(&self.issuer, &stored_uid, &secret[..]),
         })
-    }
-
-    /// The waiting secret's URI again (the enrolment page shows it until it is
-    /// confirmed); None when there is no waiting secret.
-    pub fn pending_totp(&self, uid: &str) -> Result<Option<TotpSetup>, TwoFactorError> {
-        let Some(stored) = self.store.totp_secret(uid)? else {
-            return Ok(None);
-        };
-        if stored.confirmed {
-            return Ok(None);
-        }
-        let secret = self.sealer.open(&stored.uid, &stored.sealed)?;
-        Ok(Some(TotpSetup {
-            secret_base32: totp::base32(&secret),
-            uri: totp::otpauth_uri(&self.issuer, &stored.uid, &secret),
-        }))
     }
 
     /// Confirms the waiting secret with its first code; false when the code is
@@ -211,7 +247,8 @@ impl TwoFactor {
         let Some(stored) = self.store.totp_secret(uid)? else {
             return Ok(false);
         };
-        if stored.confirmed || typed.len() > MAX_CODE_LEN {
+        let stale = now - stored.created >= WAITING_SECRET_SECONDS;
+        if stored.confirmed || stale || typed.len() > MAX_CODE_LEN {
             return Ok(false);
         }
         let secret = self.sealer.open(&stored.uid, &stored.sealed)?;
@@ -328,7 +365,71 @@ mod tests {
             CodeCheck::Accepted(Provider::Totp)
         );
         assert_eq!(tf.verify("alice", &next, NOW).unwrap(), CodeCheck::Replayed);
-        assert!(tf.pending_totp("alice").unwrap().is_none());
+        assert!(
+            matches!(
+                tf.set_up_totp("alice", false, NOW),
+                Err(TwoFactorError::AlreadySetUp)
+            ),
+            "a waiting secret never replaces a confirmed one"
+        );
+    }
+
+    #[test]
+    fn a_waiting_secret_goes_stale() {
+        let (_d, _s, tf) = setup();
+        let set = tf.set_up_totp("bob", false, NOW).unwrap();
+        let later = NOW + WAITING_SECRET_SECONDS;
+        let code = totp::code(&secret_of(&set), totp::step_at(later), 6);
+        assert!(!tf.confirm_totp("bob", &code, later).unwrap());
+    }
+
+    #[test]
+    fn wrong_codes_past_a_few_wait_longer_whatever_the_password_did() {
+        let (_d, _s, tf) = setup();
+        let set = tf.set_up_totp("alice", true, NOW).unwrap();
+        let secret = secret_of(&set);
+        let right = totp::code(&secret, totp::step_at(NOW), 6);
+        let wrong = format!(
+            "{:06}",
+            (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+        );
+        for _ in 0..FREE_CODE_FAILURES {
+            assert_eq!(
+                tf.verify("alice", &wrong, NOW).unwrap(),
+                CodeCheck::Rejected
+            );
+        }
+        assert_eq!(
+            tf.verify("alice", &right, NOW).unwrap(),
+            CodeCheck::Delayed(30),
+            "not even the right code is looked at"
+        );
+        let later = NOW + 30;
+        assert_eq!(
+            tf.verify("alice", &wrong, later).unwrap(),
+            CodeCheck::Rejected
+        );
+        assert_eq!(
+            tf.verify("alice", &right, later + 1).unwrap(),
+            CodeCheck::Delayed(59)
+        );
+        let right = totp::code(&secret, totp::step_at(later + 60), 6);
+        assert_eq!(
+            tf.verify("alice", &right, later + 60).unwrap(),
+            CodeCheck::Accepted(Provider::Totp)
+        );
+        let wrong = format!(
+            "{:06}",
+            (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+        );
+        assert_eq!(
+            tf.verify("alice", &wrong, later + 60).unwrap(),
+            CodeCheck::Rejected,
+            "an accepted code starts the count over"
+        );
+        assert_eq!(code_delay(FREE_CODE_FAILURES - 1), 0);
+        assert_eq!(code_delay(FREE_CODE_FAILURES + 3), 240);
+        assert_eq!(code_delay(u32::MAX), MAX_CODE_DELAY_SECONDS);
     }
 
     #[test]

@@ -1,16 +1,17 @@
-//! `/twofactor/setup`: a user sets up TOTP for themselves, logged in with their
-//! login password (HTTP Basic; an app password may not change how the account
-//! logs in). The page shows a secret waiting for its first code, as a QR code
-//! and as text; the first right code turns it on and shows ten backup codes,
-//! once. A user who already has TOTP is told how to get a new one (an
-//! administrator, as for a lost phone); nothing secret is shown again.
+//! `/twofactor/setup`: a user with no second factor sets up TOTP, logged in with
+//! their login password (HTTP Basic; an app password may not change how the
+//! account logs in). Every showing makes a fresh secret waiting for its first
+//! code (15 minutes), as a QR code and as text; the first right code turns it on
+//! and shows ten backup codes, once. A user who has any second factor (TOTP or
+//! backup codes) is told to ask an administrator: a password alone never
+//! replaces a factor, and nothing secret is shown again.
 //!
 //! A forged cross-site POST cannot turn anything on: it would need a code of a
-//! secret only the page showed. A forged GET shows the same waiting secret.
+//! secret only the page showed. A forged GET only replaces a waiting secret.
 
 use authbridge_core::BackendKind;
 use authbridge_proto::AuthStatus;
-use authbridge_twofactor::{Provider, TwoFactor, TwoFactorError, qr};
+use authbridge_twofactor::{TwoFactor, TwoFactorError, qr};
 use axum::Form as AxumForm;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -92,10 +93,11 @@ fn already_on(uid: &str) -> Response {
     page(
         StatusCode::OK,
         &format!(
-            "<h1>Two-factor authentication is on for {uid}</h1>\
-             <p>Your authenticator app gives the codes. For a new secret (a new or lost phone), \
-             ask an administrator to run <code>authbridge twofactorauth disable {uid} totp</code>, \
-             then come back here.</p>",
+            "<h1>A second factor is set up for {uid}</h1>\
+             <p>Your authenticator app (or your backup codes) gives the codes. For a new secret \
+             (a new or lost phone), ask an administrator to run \
+             <code>authbridge twofactorauth disable {uid} totp</code> and \
+             <code>authbridge twofactorauth disable {uid} backup_codes</code>, then come back here.</p>",
             uid = escape(uid)
         ),
     )
@@ -122,19 +124,28 @@ fn enrol_form(uid: &str, uri: &str, secret: &str, problem: Option<&str>) -> Stri
     )
 }
 
-/// The waiting secret, made when there is none.
-fn waiting_secret(
-    twofactor: &TwoFactor,
-    uid: &str,
-) -> Result<authbridge_twofactor::TotpSetup, TwoFactorError> {
-    match twofactor.pending_totp(uid)? {
-        Some(setup) => Ok(setup),
-        None => Ok(twofactor.set_up_totp(uid, false, now())?),
-    }
+/// Whether the user has any second factor already: then the page changes
+/// nothing (a password alone must not replace a factor, backup codes included).
+fn has_a_factor(twofactor: &TwoFactor, uid: &str) -> Result<bool, TwoFactorError> {
+    Ok(!twofactor.enabled_providers(uid)?.is_empty())
 }
 
-fn has_totp(twofactor: &TwoFactor, uid: &str) -> Result<bool, TwoFactorError> {
-    Ok(twofactor.enabled_providers(uid)?.contains(&Provider::Totp))
+/// A fresh waiting secret on every showing: one planted earlier by someone
+/// with the password is gone once the user opens the page.
+fn fresh_form(
+    twofactor: &TwoFactor,
+    uid: &str,
+    status: StatusCode,
+    problem: Option<&str>,
+) -> Response {
+    match twofactor.set_up_totp(uid, false, now()) {
+        Ok(setup) => page(
+            status,
+            &enrol_form(uid, &setup.uri, &setup.secret_base32, problem),
+        ),
+        Err(TwoFactorError::AlreadySetUp) => already_on(uid),
+        Err(e) => failed(e),
+    }
 }
 
 /// `GET /twofactor/setup`
@@ -148,16 +159,9 @@ pub async fn show(
         Err(answer) => return answer,
     };
     let twofactor = Arc::clone(&ocs.service.engine().twofactor);
-    match has_totp(&twofactor, &uid) {
-        Ok(true) => return already_on(&uid),
-        Ok(false) => {}
-        Err(e) => return failed(e),
-    }
-    match waiting_secret(&twofactor, &uid) {
-        Ok(setup) => page(
-            StatusCode::OK,
-            &enrol_form(&uid, &setup.uri, &setup.secret_base32, None),
-        ),
+    match has_a_factor(&twofactor, &uid) {
+        Ok(true) => already_on(&uid),
+        Ok(false) => fresh_form(&twofactor, &uid, StatusCode::OK, None),
         Err(e) => failed(e),
     }
 }
@@ -174,7 +178,7 @@ pub async fn confirm(
         Err(answer) => return answer,
     };
     let twofactor = Arc::clone(&ocs.service.engine().twofactor);
-    match has_totp(&twofactor, &uid) {
+    match has_a_factor(&twofactor, &uid) {
         Ok(true) => return already_on(&uid),
         Ok(false) => {}
         Err(e) => return failed(e),
@@ -182,20 +186,15 @@ pub async fn confirm(
     match twofactor.confirm_totp(&uid, &form.code, now()) {
         Ok(true) => {}
         Ok(false) => {
-            return match waiting_secret(&twofactor, &uid) {
-                Ok(setup) => page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &enrol_form(
-                        &uid,
-                        &setup.uri,
-                        &setup.secret_base32,
-                        Some(
-                            "That code is not right: check the phone's clock, and type the code the app shows now.",
-                        ),
-                    ),
+            return fresh_form(
+                &twofactor,
+                &uid,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(
+                    "That code is not right, or the page is older than 15 minutes or was \
+                     opened again elsewhere: scan this new code, and type the code the app shows now.",
                 ),
-                Err(e) => failed(e),
-            };
+            );
         }
         Err(e) => return failed(e),
     }

@@ -31,6 +31,9 @@ use crate::throttle::Admission;
 pub const TICKET_LIFETIME: Duration = Duration::from_secs(300);
 /// Tickets waiting at once; past it, expired ones go, then the oldest.
 pub const MAX_PENDING: usize = 4096;
+/// Tickets one user may have waiting; past it, that user's oldest goes (a user
+/// looping on their own password cannot push out everybody else's).
+pub const MAX_PENDING_PER_USER: usize = 4;
 
 /// A right password waiting for its code.
 struct Pending {
@@ -52,6 +55,16 @@ impl Challenges {
         rand::rngs::OsRng.fill_bytes(&mut ticket);
         let now = pending.issued;
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mine: Vec<(Ticket, Instant)> = map
+            .iter()
+            .filter(|(_, p)| p.uid == pending.uid)
+            .map(|(t, p)| (*t, p.issued))
+            .collect();
+        if mine.len() >= MAX_PENDING_PER_USER
+            && let Some((oldest, _)) = mine.iter().min_by_key(|(_, issued)| *issued)
+        {
+            map.remove(oldest);
+        }
         if map.len() >= MAX_PENDING {
             map.retain(|_, p| now.saturating_duration_since(p.issued) < TICKET_LIFETIME);
         }
@@ -164,11 +177,19 @@ impl Service {
             kind,
             ..
         } = checked;
-        let (AuthStatus::Accepted, Some(uid)) = (answer.status, answer.uid.clone()) else {
-            return Answered {
-                response: Response::Auth(answer),
-                line,
-            };
+        let uid = match (answer.status, answer.uid.clone()) {
+            (AuthStatus::Accepted, Some(uid)) => uid,
+            // Accepted with nobody named cannot pass a second-factor check.
+            (AuthStatus::Accepted, None) => {
+                let response = unavailable(&mut line);
+                return Answered { response, line };
+            }
+            _ => {
+                return Answered {
+                    response: Response::Auth(answer),
+                    line,
+                };
+            }
         };
         let response = match self.after_password(&self.engine(), &uid, None, kind) {
             Ok(Next::Accept) => {
@@ -213,11 +234,25 @@ impl Service {
                 Some(peer),
             )
             .await;
-        let (AuthStatus::Accepted, Some(uid)) = (answer.status, answer.uid.clone()) else {
-            return Answered {
-                response: Response::Step(Step::Done(answer)),
-                line,
-            };
+        let uid = match (answer.status, answer.uid.clone()) {
+            (AuthStatus::Accepted, Some(uid)) => uid,
+            (AuthStatus::Accepted, None) => {
+                note(&mut line, "unknown: accepted without a uid");
+                let answer = AuthAnswer {
+                    status: AuthStatus::Unavailable,
+                    uid: None,
+                };
+                return Answered {
+                    response: Response::Step(Step::Done(answer)),
+                    line,
+                };
+            }
+            _ => {
+                return Answered {
+                    response: Response::Step(Step::Done(answer)),
+                    line,
+                };
+            }
         };
         let engine = self.engine();
         let step = match self.after_password(&engine, &uid, Some(mode), kind) {
@@ -273,10 +308,15 @@ impl Service {
         let started = Instant::now();
         let done = |status, uid| Response::Step(Step::Done(AuthAnswer { status, uid }));
         let Some(pending) = self.challenges.take(&ticket, peer.uid, started) else {
-            tracing::warn!(
-                peer_uid = peer.uid,
-                "a second factor came with an unknown or expired ticket"
-            );
+            if matches!(
+                self.refusals_logged.take(now_ms()),
+                crate::log_budget::Verdict::Write { .. }
+            ) {
+                tracing::warn!(
+                    peer_uid = peer.uid,
+                    "a second factor came with an unknown or expired ticket"
+                );
+            }
             return Answered::now(done(AuthStatus::Rejected, None));
         };
         let engine = self.engine();
@@ -324,6 +364,11 @@ impl Service {
                 self.note_login(&pending.uid);
                 (AuthStatus::Accepted, provider.id(), "code accepted")
             }
+            Ok(CodeCheck::Delayed(_)) => (
+                AuthStatus::Throttled,
+                "-",
+                "too many wrong codes for this user lately: not checked",
+            ),
             Ok(check) => {
                 self.throttle
                     .failed(&pending.login, &pending.source, &engine.throttle, now_ms());
@@ -430,9 +475,30 @@ mod tests {
         let expired = challenges.issue(pending(0));
         let later = Instant::now() + TICKET_LIFETIME;
         assert!(challenges.take(&expired, 0, later).is_none());
-        for _ in 0..MAX_PENDING + 10 {
-            challenges.issue(pending(0));
+        for i in 0..MAX_PENDING + 10 {
+            let mut p = pending(0);
+            p.uid = format!("u{i}");
+            challenges.issue(p);
         }
         assert_eq!(challenges.len(), MAX_PENDING);
+    }
+
+    #[test]
+    fn one_user_cannot_push_out_everybody_elses_tickets() {
+        let challenges = Challenges::default();
+        let now = Instant::now();
+        let mut bob = pending(0);
+        bob.uid = "bob".into();
+        let bobs = challenges.issue(bob);
+        let first = challenges.issue(pending(0));
+        for _ in 0..100 {
+            challenges.issue(pending(0));
+        }
+        assert_eq!(challenges.len(), MAX_PENDING_PER_USER + 1);
+        assert!(
+            challenges.take(&first, 0, now).is_none(),
+            "alice's oldest went"
+        );
+        assert!(challenges.take(&bobs, 0, now).is_some(), "bob's stays");
     }
 }
