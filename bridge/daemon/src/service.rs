@@ -348,8 +348,25 @@ impl Service {
         claimed_real_uid: Option<u32>,
         peer: &PeerCred,
     ) -> Answered {
+        match self
+            .check_socket_password(&request, claimed_real_uid, peer)
+            .await
+        {
+            Ok((checked, _source)) => self.gate_old_module(checked),
+            Err(refusal) => refusal,
+        }
+    }
+
+    /// A password from the socket: only for a peer that may act for the user,
+    /// counted against the source `local_source` names (returned with it).
+    async fn check_socket_password(
+        &self,
+        request: &AuthRequest,
+        claimed_real_uid: Option<u32>,
+        peer: &PeerCred,
+    ) -> Result<(Checked, String), Answered> {
         if !self.may_act_for(peer, &request.user) {
-            return Answered::now(refused(peer, "authenticate another user"));
+            return Err(Answered::now(refused(peer, "authenticate another user")));
         }
         let source = self.source(request.rhost.as_deref(), claimed_real_uid, peer);
         let password = SecretString::from(request.password.as_str().to_owned());
@@ -362,7 +379,7 @@ impl Service {
                 Some(peer),
             )
             .await;
-        self.gate_old_module(checked)
+        Ok((checked, source))
     }
 
     /// A password check from any front end (the socket with its `peer`, HTTP with

@@ -148,21 +148,31 @@ fn fresh_form(
     }
 }
 
+/// The logged-in user and the second factors, for a user with none yet; the
+/// answer to give instead otherwise.
+async fn enrollee(
+    ocs: &Ocs,
+    headers: &HeaderMap,
+    client: SocketAddr,
+) -> Result<(String, Arc<TwoFactor>), Response> {
+    let uid = logged_in(ocs, headers, client).await?;
+    let twofactor = Arc::clone(&ocs.service.engine().twofactor);
+    match has_a_factor(&twofactor, &uid) {
+        Ok(false) => Ok((uid, twofactor)),
+        Ok(true) => Err(already_on(&uid)),
+        Err(e) => Err(failed(e)),
+    }
+}
+
 /// `GET /twofactor/setup`
 pub async fn show(
     State(ocs): State<Arc<Ocs>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let uid = match logged_in(&ocs, &headers, client).await {
-        Ok(uid) => uid,
-        Err(answer) => return answer,
-    };
-    let twofactor = Arc::clone(&ocs.service.engine().twofactor);
-    match has_a_factor(&twofactor, &uid) {
-        Ok(true) => already_on(&uid),
-        Ok(false) => fresh_form(&twofactor, &uid, StatusCode::OK, None),
-        Err(e) => failed(e),
+    match enrollee(&ocs, &headers, client).await {
+        Ok((uid, twofactor)) => fresh_form(&twofactor, &uid, StatusCode::OK, None),
+        Err(answer) => answer,
     }
 }
 
@@ -173,16 +183,10 @@ pub async fn confirm(
     headers: HeaderMap,
     AxumForm(form): AxumForm<CodeForm>,
 ) -> Response {
-    let uid = match logged_in(&ocs, &headers, client).await {
-        Ok(uid) => uid,
+    let (uid, twofactor) = match enrollee(&ocs, &headers, client).await {
+        Ok(enrollee) => enrollee,
         Err(answer) => return answer,
     };
-    let twofactor = Arc::clone(&ocs.service.engine().twofactor);
-    match has_a_factor(&twofactor, &uid) {
-        Ok(true) => return already_on(&uid),
-        Ok(false) => {}
-        Err(e) => return failed(e),
-    }
     match twofactor.confirm_totp(&uid, &form.code, now()) {
         Ok(true) => {}
         Ok(false) => {

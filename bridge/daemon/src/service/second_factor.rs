@@ -12,7 +12,7 @@
 //! clients authenticate once a second factor is on, and a login password of such
 //! a user is refused with words that say so.
 
-use authbridge_core::{BackendKind, SecretString, canonical_uid};
+use authbridge_core::{BackendKind, canonical_uid};
 use authbridge_proto::{
     AuthAnswer, AuthRequest, AuthStatus, PeerCred, Response, Step, Ticket, TwoFactorMode,
 };
@@ -215,25 +215,16 @@ impl Service {
         mode: TwoFactorMode,
         peer: &PeerCred,
     ) -> Answered {
-        if !self.may_act_for(peer, &request.user) {
-            return Answered::now(super::refused(peer, "authenticate another user"));
-        }
-        let source = self.source(request.rhost.as_deref(), real_uid, peer);
-        let password = SecretString::from(request.password.as_str().to_owned());
+        let (checked, source) = match self.check_socket_password(&request, real_uid, peer).await {
+            Ok(checked) => checked,
+            Err(refusal) => return refusal,
+        };
         let Checked {
             answer,
             mut line,
             kind,
             ..
-        } = self
-            .check_password(
-                &request.user,
-                password,
-                &request.service,
-                &source,
-                Some(peer),
-            )
-            .await;
+        } = checked;
         let uid = match (answer.status, answer.uid.clone()) {
             (AuthStatus::Accepted, Some(uid)) => uid,
             (AuthStatus::Accepted, None) => {
