@@ -169,6 +169,16 @@ if ssh_2fa "$ALICE_PASSWORD" "$wrong" alice id >/dev/null 2>&1; then fail "a wro
 echo "ok: a wrong TOTP code is refused"
 if ssh_as "$ALICE_PASSWORD" alice id >/dev/null 2>&1; then fail "the password alone logged in"; fi
 echo "ok: the password alone is refused once TOTP is on"
+# su, run by an unprivileged user (setuid root, the real uid nobody's): the
+# password, then the code, through su's own conversation on stdin.
+if [ "$PAM_STACK" = own ]; then
+    printf 'auth required %s\naccount required %s\nsession required pam_permit.so\n' \
+        "$PAM_MODULE" "$PAM_MODULE" >/etc/pam.d/su
+fi
+out=$(printf '%s\n%s\n' "$ALICE_PASSWORD" "$(totp_at 30)" |
+    setpriv --reuid=65534 --regid=65534 --clear-groups su alice -c id 2>&1) || fail "su with the password and a code: $out"
+echo "$out" | grep -q "uid=$uid(alice)" || fail "su: $out"
+echo "ok: su alice (as nobody: mail password, then a TOTP code) -> $(echo "$out" | grep -o 'uid=.*')"
 backup=$("$AUTHBRIDGE" twofactorauth backup-codes generate alice | sed -n 2p)
 out=$(ssh_2fa "$ALICE_PASSWORD" "$backup" alice id) || fail "ssh with a backup code"
 echo "ok: ssh alice (mail password, then a backup code) -> $out"

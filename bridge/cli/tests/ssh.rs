@@ -68,6 +68,7 @@ fn ssh_end_to_end(stack: &str) -> String {
         "ok: a replayed TOTP code is refused",
         "ok: a wrong TOTP code is refused",
         "ok: the password alone is refused once TOTP is on",
+        "ok: su alice (as nobody: mail password, then a TOTP code) -> uid=",
         "ok: ssh alice (mail password, then a backup code) -> uid=",
         "ok: a used backup code is refused",
         "ok: without a second factor the password alone logs in again -> uid=",
