@@ -87,24 +87,27 @@ pub trait TwoFactorStore {
 
 impl TwoFactorStore for SqliteStore {
     fn second_factors(&self, uid: &str) -> Result<SecondFactors> {
-        let conn = self.lock();
-        let uid = require_user(&conn, uid)?;
-        Ok(conn.cached_row(
-            "SELECT
-                EXISTS (SELECT 1 FROM twofactor_totp WHERE uid = ?1 AND confirmed),
-                (SELECT count(*) FROM twofactor_backup_codes WHERE uid = ?1 AND NOT used),
-                (SELECT count(*) FROM twofactor_backup_codes WHERE uid = ?1),
-                (SELECT enforced FROM twofactor_enforcement)",
-            [&uid],
-            |r| {
-                Ok(SecondFactors {
-                    totp: r.get(0)?,
-                    backup_codes_left: r.get(1)?,
-                    backup_codes: r.get(2)?,
-                    enforcement_on: r.get(3)?,
-                })
-            },
-        )?)
+        // One statement: this runs at every accepted login.
+        self.lock()
+            .cached_row(
+                "SELECT
+                    EXISTS (SELECT 1 FROM twofactor_totp t WHERE t.uid = u.uid AND t.confirmed),
+                    (SELECT count(*) FROM twofactor_backup_codes b WHERE b.uid = u.uid AND NOT b.used),
+                    (SELECT count(*) FROM twofactor_backup_codes b WHERE b.uid = u.uid),
+                    (SELECT enforced FROM twofactor_enforcement)
+                 FROM users u WHERE u.uid = ?1",
+                [uid],
+                |r| {
+                    Ok(SecondFactors {
+                        totp: r.get(0)?,
+                        backup_codes_left: r.get(1)?,
+                        backup_codes: r.get(2)?,
+                        enforcement_on: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| crate::StoreError::NoSuchUser(uid.to_owned()))
     }
 
     fn totp_secret(&self, uid: &str) -> Result<Option<TotpSecret>> {
