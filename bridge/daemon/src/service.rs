@@ -11,7 +11,7 @@ use authbridge_core::{
 use authbridge_local::{Gate, Names, PasswordPolicy};
 use authbridge_proto::{
     AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PasswordOwner, PeerCred,
-    Request, Response,
+    Request, Response, Secret,
 };
 use authbridge_store::{AppPasswordStore, LOCAL_BACKEND, SqliteStore, Store, StoreError};
 use std::sync::{Arc, RwLock};
@@ -283,7 +283,7 @@ impl Service {
                     .await;
             }
             Request::SecondFactor { ticket, code } => {
-                return self.second_factor(ticket, code, peer).await;
+                return self.second_factor(ticket, code.into_inner(), peer).await;
             }
             Request::Account { user } => {
                 if !self.may_act_for(peer, &user) {
@@ -310,8 +310,13 @@ impl Service {
                     return Answered::now(refused(peer, "change passwords"));
                 }
                 Response::PasswordChange(
-                    self.change_password(&user, old_password, new_password, &engine.policy)
-                        .await,
+                    self.change_password(
+                        &user,
+                        old_password.map(Secret::into_inner),
+                        new_password.into_inner(),
+                        &engine.policy,
+                    )
+                    .await,
                 )
             }
             Request::PasswordOwner { user } => Response::PasswordOwner(self.password_owner(&user)),

@@ -272,7 +272,10 @@ fn second_factor(
         );
         return Ok(AuthStatus::Rejected);
     }
-    let answer = call.ask(&Request::SecondFactor { ticket, code });
+    let answer = call.ask(&Request::SecondFactor {
+        ticket,
+        code: code.into(),
+    });
     let status = match answer {
         Some(Response::Step(ProtoStep::Done(answer))) => answer.status,
         Some(Response::Step(ProtoStep::Refused { message })) => {
@@ -297,7 +300,7 @@ fn check(call: &Call<'_>, user: &str, password: Zeroizing<String>) -> Option<Ste
     let request = AuthRequest {
         service: call.item(|p| item_string(p, false)).unwrap_or_default(),
         user: user.to_owned(),
-        password,
+        password: password.into(),
         rhost: call.item(|p| item_string(p, true)),
     };
     // Who ran su or sudo: the throttle's source when there is no remote host.
@@ -446,8 +449,8 @@ fn change_password(call: &mut Call<'_>, flags: PamFlag) -> PamResultCode {
     };
     let request = Request::ChangePassword {
         user: user.clone(),
-        old_password: old,
-        new_password: new,
+        old_password: old.map(Into::into),
+        new_password: new.into(),
     };
     let Some(Response::PasswordChange(result)) = call.ask(&request) else {
         return PAM_AUTHINFO_UNAVAIL;

@@ -18,7 +18,7 @@ pub use frame::{FrameError, MAX_FRAME, VERSION, decode, encode, read_frame, writ
 pub use locate::{SOCKET_ENV, SYSTEM_CONFIG, socket_from_config, system_socket};
 pub use messages::{
     AccountStatus, AuthAnswer, AuthRequest, AuthStatus, BAD_REQUEST, Group, Passwd, PasswordChange,
-    PasswordOwner, Request, Response, Step, Ticket, TwoFactorMode,
+    PasswordOwner, Request, Response, Secret, Step, Ticket, TwoFactorMode,
 };
 pub use peer::{PeerCred, peer_cred};
 

@@ -7,6 +7,45 @@ pub const BAD_REQUEST: &str = "bad request";
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+/// A password or a code on the wire: wiped when dropped, and never shown by
+/// `Debug` (a request printed in a log line shows `Secret(..)`). Encoded as
+/// the plain string it holds, so frames are unchanged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(Zeroizing<String>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = Zeroizing<String>;
+    fn deref(&self) -> &Zeroizing<String> {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Secret {
+        Secret(Zeroizing::new(text))
+    }
+}
+
+impl From<Zeroizing<String>> for Secret {
+    fn from(text: Zeroizing<String>) -> Secret {
+        Secret(text)
+    }
+}
+
+impl Secret {
+    /// The text, still wiped when the returned value is dropped.
+    pub fn into_inner(self) -> Zeroizing<String> {
+        self.0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// Check a password (PAM authenticate).
@@ -25,8 +64,8 @@ pub enum Request {
     /// Without the old password when root itself asks (`passwd USER` run by root).
     ChangePassword {
         user: String,
-        old_password: Option<Zeroizing<String>>,
-        new_password: Zeroizing<String>,
+        old_password: Option<Secret>,
+        new_password: Secret,
     },
     /// Where the user's password lives, before asking for a new one (chauthtok).
     PasswordOwner {
@@ -63,7 +102,7 @@ pub enum Request {
     /// a few minutes, from the peer uid it was given to.
     SecondFactor {
         ticket: Ticket,
-        code: Zeroizing<String>,
+        code: Secret,
     },
     // Variants are only ever appended: postcard numbers them in order, and a
     // module loaded before an upgrade still speaks the old numbers.
@@ -102,7 +141,7 @@ pub struct AuthRequest {
     /// The PAM service (`sshd`, `login`, ...), for the log.
     pub service: String,
     pub user: String,
-    pub password: Zeroizing<String>,
+    pub password: Secret,
     /// PAM_RHOST: the remote host, the throttle's source when set.
     pub rhost: Option<String>,
 }
@@ -192,4 +231,43 @@ pub struct Group {
     pub name: String,
     pub gid: u32,
     pub members: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_never_shown_and_go_on_the_wire_as_plain_strings() {
+        let code = Request::SecondFactor {
+            ticket: [7; 32],
+            code: "123456".to_owned().into(),
+        };
+        assert!(!format!("{code:?}").contains("123456"));
+        let auth = AuthRequest {
+            service: "sshd".into(),
+            user: "alice".into(),
+            password: "hunter22".to_owned().into(),
+            rhost: None,
+        };
+        assert!(!format!("{auth:?}").contains("hunter22"));
+        #[derive(Serialize)]
+        struct Plain {
+            service: String,
+            user: String,
+            password: String,
+            rhost: Option<String>,
+        }
+        let plain = Plain {
+            service: "sshd".into(),
+            user: "alice".into(),
+            password: "hunter22".into(),
+            rhost: None,
+        };
+        assert_eq!(
+            postcard::to_allocvec(&auth).unwrap(),
+            postcard::to_allocvec(&plain).unwrap(),
+            "frames from older modules still decode"
+        );
+    }
 }

@@ -71,12 +71,20 @@ pub trait TwoFactorStore {
     fn use_backup_code(&self, uid: &str, hash: &[u8; 32]) -> Result<bool>;
     /// False when the user had no backup codes.
     fn delete_backup_codes(&self, uid: &str) -> Result<bool>;
-    /// Counts a wrong code against the user; the count so far and the time of
-    /// the previous failure (None for the first).
-    fn code_failed(&self, uid: &str, now: i64) -> Result<(u32, Option<i64>)>;
+    /// Before a code is looked at: when `wait(failures, last_failure)` says
+    /// the user must still wait, `Err(seconds left)`; else the attempt is
+    /// counted as a failure at once, in the same transaction (so attempts at
+    /// the same moment each see the others), and `Ok(failures before it)`.
+    /// An accepted code then clears the count.
+    fn start_code_attempt(
+        &self,
+        uid: &str,
+        now: i64,
+        wait: &dyn Fn(u32, i64) -> i64,
+    ) -> Result<std::result::Result<u32, i64>>;
     /// The user's wrong codes since the last accepted one, and the latest's time.
     fn code_failures(&self, uid: &str) -> Result<(u32, i64)>;
-    /// An accepted code: the count starts over.
+    /// An accepted code, or an administrator's new factor: the count starts over.
     fn clear_code_failures(&self, uid: &str) -> Result<()>;
     /// Deletes every user's data of `provider`; how many users had some.
     /// An unknown provider has none.
@@ -203,24 +211,32 @@ impl TwoFactorStore for SqliteStore {
         })
     }
 
-    fn code_failed(&self, uid: &str, now: i64) -> Result<(u32, Option<i64>)> {
+    fn start_code_attempt(
+        &self,
+        uid: &str,
+        now: i64,
+        wait: &dyn Fn(u32, i64) -> i64,
+    ) -> Result<std::result::Result<u32, i64>> {
         self.write(|tx| {
             let uid = require_user(tx, uid)?;
-            let before: Option<i64> = tx
+            let (failures, last): (u32, i64) = tx
                 .query_row(
-                    "SELECT last_failure FROM twofactor_failures WHERE uid = ?1",
+                    "SELECT failures, last_failure FROM twofactor_failures WHERE uid = ?1",
                     [&uid],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .optional()?;
-            let failures = tx.query_row(
+                .optional()?
+                .unwrap_or((0, 0));
+            let left = wait(failures, last);
+            if left > 0 {
+                return Ok(Err(left));
+            }
+            tx.execute(
                 "INSERT INTO twofactor_failures (uid, failures, last_failure) VALUES (?1, 1, ?2)
-                 ON CONFLICT (uid) DO UPDATE SET failures = failures + 1, last_failure = ?2
-                 RETURNING failures",
+                 ON CONFLICT (uid) DO UPDATE SET failures = failures + 1, last_failure = ?2",
                 params![uid, now],
-                |r| r.get(0),
             )?;
-            Ok((failures, before))
+            Ok(Ok(failures))
         })
     }
 
@@ -380,12 +396,20 @@ mod tests {
     }
 
     #[test]
-    fn code_failures_count_per_user_until_a_code_is_accepted() {
+    fn code_attempts_count_up_front_per_user_until_cleared() {
         let (_d, s) = store_with("Eve");
+        let never = |_: u32, _: i64| 0;
         assert_eq!(s.code_failures("eve").unwrap(), (0, 0));
-        assert_eq!(s.code_failed("eve", 10).unwrap(), (1, None));
-        assert_eq!(s.code_failed("EVE", 20).unwrap(), (2, Some(10)));
+        assert_eq!(s.start_code_attempt("eve", 10, &never).unwrap(), Ok(0));
+        assert_eq!(s.start_code_attempt("EVE", 20, &never).unwrap(), Ok(1));
         assert_eq!(s.code_failures("eve").unwrap(), (2, 20));
+        let after_two = |failures: u32, last: i64| if failures >= 2 { last + 5 - 22 } else { 0 };
+        assert_eq!(s.start_code_attempt("eve", 22, &after_two).unwrap(), Err(3));
+        assert_eq!(
+            s.code_failures("eve").unwrap(),
+            (2, 20),
+            "a refused attempt is not counted"
+        );
         s.clear_code_failures("eve").unwrap();
         assert_eq!(s.code_failures("eve").unwrap(), (0, 0));
     }

@@ -72,6 +72,16 @@ pub const MAX_CODE_DELAY_SECONDS: i64 = 900;
 /// How long a secret waits for its first code.
 pub const WAITING_SECRET_SECONDS: i64 = 900;
 
+/// Seconds still to wait after `failures` wrong codes, the latest at `last`;
+/// never more than the delay itself (a clock set back, or a failure recorded
+/// in the future, does not lengthen it).
+pub fn wait_left(failures: u32, last: i64, now: i64) -> i64 {
+    let delay = code_delay(failures);
+    last.saturating_add(delay)
+        .saturating_sub(now)
+        .clamp(0, delay)
+}
+
 /// The first wait: one time step.
 pub const FIRST_CODE_DELAY_SECONDS: i64 = 30;
 
@@ -164,18 +174,15 @@ impl TwoFactor {
     /// (whatever the source); past a few, each further one waits longer.
     pub fn verify(&self, uid: &str, typed: &str, now: i64) -> Result<CodeCheck, TwoFactorError> {
         let uid = self.store.user(uid)?.uid;
-        let (failures, last) = self.store.code_failures(&uid)?;
-        let left = last + code_delay(failures) - now;
-        if left > 0 {
+        // Counted before it is looked at: codes sent at the same moment cannot
+        // all slip in under one count.
+        let wait = |failures: u32, last: i64| wait_left(failures, last, now);
+        if let Err(left) = self.store.start_code_attempt(&uid, now, &wait)? {
             return Ok(CodeCheck::Delayed(left));
         }
         let check = self.check_code(&uid, typed, now)?;
-        match check {
-            CodeCheck::Accepted(_) if failures > 0 => self.store.clear_code_failures(&uid)?,
-            CodeCheck::Rejected | CodeCheck::Replayed => {
-                self.store.code_failed(&uid, now)?;
-            }
-            _ => {}
+        if let CodeCheck::Accepted(_) = check {
+            self.store.clear_code_failures(&uid)?;
         }
         Ok(check)
     }
@@ -235,6 +242,10 @@ impl TwoFactor {
         {
             return Err(TwoFactorError::AlreadySetUp);
         }
+        if confirmed {
+            // An administrator's new secret: the user starts with a clean slate.
+            self.store.clear_code_failures(&stored_uid)?;
+        }
         Ok(TotpSetup {
             secret_base32: totp::base32(&secret[..]),
             uri: totp::otpauth_uri(&self.issuer, &stored_uid, &secret[..]),
@@ -247,7 +258,8 @@ impl TwoFactor {
         let Some(stored) = self.store.totp_secret(uid)? else {
             return Ok(false);
         };
-        let stale = now - stored.created >= WAITING_SECRET_SECONDS;
+        let age = now - stored.created;
+        let stale = !(0..WAITING_SECRET_SECONDS).contains(&age);
         if stored.confirmed || stale || typed.len() > MAX_CODE_LEN {
             return Ok(false);
         }
@@ -269,16 +281,21 @@ impl TwoFactor {
             .map(|c| self.hasher.hash(&stored_uid, c))
             .collect();
         self.store.set_backup_codes(&stored_uid, &hashes)?;
+        self.store.clear_code_failures(&stored_uid)?;
         Ok(codes)
     }
 
     /// Removes the provider's data for `uid` (a lost phone: its secret is gone
     /// for good); false when there was none.
     pub fn disable(&self, uid: &str, provider: Provider) -> Result<bool, StoreError> {
-        match provider {
-            Provider::Totp => self.store.delete_totp(uid),
-            Provider::BackupCodes => self.store.delete_backup_codes(uid),
-        }
+        let had = match provider {
+            Provider::Totp => self.store.delete_totp(uid)?,
+            Provider::BackupCodes => self.store.delete_backup_codes(uid)?,
+        };
+        // An administrator stepped in (a lost phone, a user locked out by
+        // someone else's wrong codes): the count starts over.
+        self.store.clear_code_failures(uid)?;
+        Ok(had)
     }
 }
 
@@ -427,6 +444,28 @@ mod tests {
             CodeCheck::Rejected,
             "an accepted code starts the count over"
         );
+        for _ in 1..FREE_CODE_FAILURES {
+            assert_eq!(
+                tf.verify("alice", &wrong, later + 60).unwrap(),
+                CodeCheck::Rejected
+            );
+        }
+        assert!(matches!(
+            tf.verify("alice", &right, later + 60).unwrap(),
+            CodeCheck::Delayed(_)
+        ));
+        tf.generate_backup_codes("alice").unwrap();
+        assert_eq!(
+            tf.verify("alice", &wrong, later + 60).unwrap(),
+            CodeCheck::Rejected,
+            "an administrator's new factor clears the count"
+        );
+        assert_eq!(
+            wait_left(FREE_CODE_FAILURES, NOW + 10_000, NOW),
+            30,
+            "a failure in the future"
+        );
+        assert_eq!(wait_left(FREE_CODE_FAILURES, NOW, NOW + 31), 0);
         assert_eq!(code_delay(FREE_CODE_FAILURES - 1), 0);
         assert_eq!(code_delay(FREE_CODE_FAILURES + 3), 240);
         assert_eq!(code_delay(u32::MAX), MAX_CODE_DELAY_SECONDS);
