@@ -177,14 +177,9 @@ impl Service {
             kind,
             ..
         } = checked;
-        let uid = match (answer.status, answer.uid.clone()) {
-            (AuthStatus::Accepted, Some(uid)) => uid,
-            // Accepted with nobody named cannot pass a second-factor check.
-            (AuthStatus::Accepted, None) => {
-                let response = unavailable(&mut line);
-                return Answered { response, line };
-            }
-            _ => {
+        let (uid, answer) = match accepted_uid(answer, &mut line) {
+            Ok(accepted) => accepted,
+            Err(answer) => {
                 return Answered {
                     response: Response::Auth(answer),
                     line,
@@ -225,20 +220,9 @@ impl Service {
             kind,
             ..
         } = checked;
-        let uid = match (answer.status, answer.uid.clone()) {
-            (AuthStatus::Accepted, Some(uid)) => uid,
-            (AuthStatus::Accepted, None) => {
-                note(&mut line, "unknown: accepted without a uid");
-                let answer = AuthAnswer {
-                    status: AuthStatus::Unavailable,
-                    uid: None,
-                };
-                return Answered {
-                    response: Response::Step(Step::Done(answer)),
-                    line,
-                };
-            }
-            _ => {
+        let (uid, answer) = match accepted_uid(answer, &mut line) {
+            Ok(accepted) => accepted,
+            Err(answer) => {
                 return Answered {
                     response: Response::Step(Step::Done(answer)),
                     line,
@@ -379,6 +363,26 @@ impl Service {
             response: done(status, uid),
             line: line(status, backend, detail),
         }
+    }
+}
+
+/// The uid a right password named, with its answer; or the answer to give as
+/// it is. An accept naming nobody becomes unavailable: it cannot pass a
+/// second-factor check.
+fn accepted_uid(
+    answer: AuthAnswer,
+    line: &mut Option<DecisionLine>,
+) -> Result<(String, AuthAnswer), AuthAnswer> {
+    match (answer.status, answer.uid.clone()) {
+        (AuthStatus::Accepted, Some(uid)) => Ok((uid, answer)),
+        (AuthStatus::Accepted, None) => {
+            note(line, "unknown: accepted without a uid");
+            Err(AuthAnswer {
+                status: AuthStatus::Unavailable,
+                uid: None,
+            })
+        }
+        _ => Err(answer),
     }
 }
 
