@@ -287,15 +287,15 @@ fn an_unprivileged_peer_may_look_up_but_not_authenticate_others() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new("sh")
+    let mut script = std::process::Command::new("sh");
+    script
         .arg("-c")
         .arg("printf 'Alice-pass-123\\n' | setpriv --reuid=65534 --regid=65534 --clear-groups env PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=\"$1\" LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libpam_wrapper.so pamtester ab alice authenticate")
         .arg("sh")
-        .arg(services.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{text}");
+        .arg(services.path());
+    let out = authbridge_testsupport::pam::run_with_input(script, "");
+    let text = out.output;
+    assert!(!out.ok, "{text}");
     assert!(
         text.contains("Authentication service cannot retrieve authentication info"),
         "{text}"

@@ -525,7 +525,14 @@ fn offline_logins_inside_the_window_only() {
     );
     let pam = Pam::new(BIN);
     pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
-    let login = |password: &str| alice_authenticates(&pam, password);
+    // A failure shows the daemon's decisions too: this test depends on their order.
+    let login = |password: &str| {
+        let run = alice_authenticates(&pam, password);
+        Run {
+            output: format!("{}\n--- daemon log ---\n{}", run.output, d.log()),
+            ..run
+        }
+    };
     expect(login("alice-mail-pw"), true, SUCCESS);
     let out = d.cli(&["user", "auth-tokens", "add", "alice"], None);
     let token = String::from_utf8_lossy(&out.stdout)

@@ -82,8 +82,11 @@ impl Pam {
     }
 }
 
-/// Runs `cmd` with `stdin` fed in; its stdout and stderr together.
+/// Runs `cmd`, a process under pam_wrapper, with `stdin` fed in; its stdout and
+/// stderr together. One such process runs at a time on the machine: see
+/// [`OnePamWrapperAtATime`].
 pub fn run_with_input(mut cmd: Command, stdin: &str) -> Run {
+    let _turn = OnePamWrapperAtATime::wait();
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -116,4 +119,43 @@ pub fn expect(run: Run, ok: bool, text: &str) -> String {
         run.output
     );
     run.output
+}
+
+/// pam_wrapper picks its configuration directory among `/tmp/pam.?` by
+/// `lstat`, then `mkdir`s it without failing when that `mkdir` loses a race,
+/// copies the service files in, and removes the directory when the process ends.
+/// Two wrapped processes starting together can therefore share one directory,
+/// and a service named alike in both (every test calls its service `ab`) then
+/// sends one test's logins to the other test's daemon. Wrapped processes take
+/// turns through this lock on a file, across threads and test processes alike.
+pub struct OnePamWrapperAtATime {
+    _file: std::fs::File,
+}
+
+impl OnePamWrapperAtATime {
+    pub fn wait() -> OnePamWrapperAtATime {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::env::temp_dir().join("authbridge-tests-pam_wrapper.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o666)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        loop {
+            // SAFETY: flock on a descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                break;
+            }
+            let error = std::io::Error::last_os_error();
+            assert_eq!(
+                error.kind(),
+                std::io::ErrorKind::Interrupted,
+                "flock: {error}"
+            );
+        }
+        // The lock goes with the descriptor, when the value drops.
+        OnePamWrapperAtATime { _file: file }
+    }
 }
