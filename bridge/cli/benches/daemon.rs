@@ -103,17 +103,36 @@ fn time_calls(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
     v
 }
 
-/// Per-call latencies of each of `calls`, taken in turn, after a warm-up.
-fn time_interleaved<const N: usize>(n: usize, calls: [&dyn Fn(); N]) -> [Vec<Duration>; N] {
+/// Per-call latencies of each of `calls`, after a warm-up: every round calls
+/// each once, in an order shuffled per round (a call pays for whatever the call
+/// before it left running or let go idle, so no path may always follow the
+/// same one), each call after `gap` of idleness when one is given.
+fn time_interleaved<const N: usize>(
+    n: usize,
+    calls: [&dyn Fn(); N],
+    gap: Option<Duration>,
+) -> [Vec<Duration>; N] {
     for _ in 0..n / 10 {
         calls.iter().for_each(|f| f());
     }
     let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut order: [usize; N] = std::array::from_fn(|i| i);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     for _ in 0..n {
-        for (f, v) in calls.iter().zip(times.iter_mut()) {
+        // Fisher-Yates with xorshift: reproducible, and good enough for an order.
+        for i in (1..N).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        for &j in &order {
+            if let Some(gap) = gap {
+                std::thread::sleep(gap);
+            }
             let t = Instant::now();
-            f();
-            v.push(t.elapsed());
+            calls[j]();
+            times[j].push(t.elapsed());
         }
     }
     times.iter_mut().for_each(|v| v.sort());
@@ -690,7 +709,11 @@ fn main() {
             &bare_call,
             &bare_process_call,
         ];
-        let [pam, pam_rhost, direct, bare, bare_process] = time_interleaved(2000, calls);
+        // Back to back, and with the machine idle before each call (logins come
+        // one at a time: every one then starts with cold caches and sleeping
+        // CPUs, the bare round trip's as much as the daemon's).
+        let back_to_back = time_interleaved(2000, calls, None);
+        let after_idle = time_interleaved(2000, calls, Some(Duration::from_micros(300)));
         let _ = echo_process.kill();
         let _ = echo_process.wait();
         // SAFETY: as above.
@@ -701,21 +724,28 @@ fn main() {
             "1. PAM authenticate (app password) vs a bare unix-socket round trip of {} + {answer_len} bytes",
             frame.len()
         );
-        let a = report("pam_authenticate through the daemon (as su)", &pam);
-        let r = report("the same with PAM_RHOST (as sshd)", &pam_rhost);
-        report("the same request without libpam", &direct);
-        let b = report("bare round trip (connect, write, read)", &bare);
-        let p = report("the same, server in another process", &bare_process);
-        println!(
-            "  ratio {:.2}× as su, {:.2}× as sshd against the in-process server (target ≤ 2×)",
-            a / b,
-            r / b
-        );
-        println!(
-            "  ratio {:.2}× as su, {:.2}× as sshd against the server in another process\n",
-            a / p,
-            r / p
-        );
+        for (regime, [pam, pam_rhost, direct, bare, bare_process]) in [
+            ("back to back, in shuffled order", back_to_back),
+            ("each after 300 µs idle", after_idle),
+        ] {
+            println!("  {regime}:");
+            let a = report("pam_authenticate through the daemon (as su)", &pam);
+            let r = report("the same with PAM_RHOST (as sshd)", &pam_rhost);
+            report("the same request without libpam", &direct);
+            let b = report("bare round trip (connect, write, read)", &bare);
+            let p = report("the same, server in another process", &bare_process);
+            println!(
+                "  ratio {:.2}× as su, {:.2}× as sshd against the in-process server (target ≤ 2×)",
+                a / b,
+                r / b
+            );
+            println!(
+                "  ratio {:.2}× as su, {:.2}× as sshd against the server in another process",
+                a / p,
+                r / p
+            );
+        }
+        println!();
     }
     if part("nss") {
         // 2. NSS lookups through the module (its memory-mapped cache) vs the
