@@ -27,7 +27,8 @@ apt-get install -y --no-install-recommends \
     libcurl4-openssl-dev \
     fonts-dejavu-core \
     python3 python3-pip python3-venv python3-aiosmtpd \
-    oathtool
+    oathtool \
+    man-db groff-base
 
 # pyftpdlib from PyPI, for whichever python3 is first on PATH (the tests run that one).
 python3 -m pip install --quiet --disable-pip-version-check 'pyftpdlib==2.2.0' 'pyopenssl>=24'

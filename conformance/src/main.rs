@@ -22,7 +22,12 @@ const INTERRUPTED: u8 = 130;
 #[derive(Parser)]
 #[command(
     name = "ocs-conformance",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (",
+        env!("AUTHBRIDGE_GIT_COMMIT"),
+        ")"
+    ),
     about = "Replays the documented OCS Provisioning API fixtures against an OCS server",
     after_help = EXIT_CODES
 )]
@@ -43,6 +48,23 @@ enum Command {
         /// Only fixtures whose id contains this (repeatable).
         #[arg(long)]
         filter: Vec<String>,
+    },
+    /// Writes the man pages or a shell's completions, for packaging.
+    #[command(subcommand)]
+    Generate(Generate),
+}
+
+#[derive(Subcommand)]
+enum Generate {
+    /// Writes ocs-conformance(1) and a page per subcommand into DIR.
+    Man {
+        /// An existing directory
+        dir: PathBuf,
+    },
+    /// Prints the completion script for SHELL on standard output.
+    Completion {
+        #[arg(value_enum)]
+        shell: authbridge_clidocs::Shell,
     },
 }
 
@@ -140,7 +162,30 @@ fn main() -> ExitCode {
     match cli.command {
         Command::List { fixtures, filter } => list(fixtures, &filter),
         Command::Run(args) => run(*args),
+        Command::Generate(what) => generate(what),
     }
+}
+
+fn generate(what: Generate) -> ExitCode {
+    let command = <Cli as clap::CommandFactory>::command();
+    match what {
+        Generate::Man { dir } => {
+            if let Err(e) = authbridge_clidocs::write_man_pages(command, "1", &dir) {
+                return fail(1, &format!("{}: {e}", dir.display()));
+            }
+        }
+        Generate::Completion { shell } => {
+            let script = authbridge_clidocs::completion(command, shell);
+            match std::io::stdout().write_all(&script) {
+                // A reader that stopped early (`| head`) wanted no more.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return fail(1, &format!("standard output: {e}"));
+                }
+                _ => {}
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -47,6 +47,9 @@ pub struct ConfigFile {
     /// authenticates or exports.
     #[serde(default)]
     pub names: authbridge_local::NameSettings,
+    /// How log lines look (`format = "text"` or `"json"`).
+    #[serde(default)]
+    pub log: crate::logging::LogSettings,
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,

@@ -10,7 +10,7 @@ use crate::output::Format;
 #[derive(Parser)]
 #[command(
     name = "authbridge",
-    version,
+    version = crate::VERSION,
     about = "Checks passwords against IMAP, SMB and FTP servers"
 )]
 pub struct Cli {
@@ -84,6 +84,14 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Write the man pages or a shell's completions, for packaging.
+    ///
+    /// Exit codes: 0 written, 1 the pages could not be written.
+    #[command(verbatim_doc_comment)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
     /// The SMB child process (started by authbridge itself; reads binary frames on stdin).
     #[cfg(feature = "smb")]
     #[command(hide = true)]
@@ -100,6 +108,20 @@ pub enum ConfigCommand {
     ImportNextcloud {
         /// Path to Nextcloud's config/config.php
         config_php: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum Generate {
+    /// Write authbridge(8) and a page per subcommand into DIR.
+    Man {
+        /// An existing directory
+        dir: PathBuf,
+    },
+    /// Print the completion script for SHELL on standard output.
+    Completion {
+        #[arg(value_enum)]
+        shell: authbridge_clidocs::Shell,
     },
 }
 

@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod import;
+pub mod logging;
 pub mod php;

@@ -12,29 +12,29 @@ mod tokens;
 mod twofactor;
 mod user;
 
-use authbridge::{config, import};
+use authbridge::{config, import, logging};
 use clap::Parser;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::defs::{Cli, Command, ConfigCommand};
+use crate::defs::{Cli, Command, ConfigCommand, Generate};
+
+/// The version `--version` shows: the package's, and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("AUTHBRIDGE_GIT_COMMIT"),
+    ")"
+);
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(defs::occ_spelling(std::env::args_os()));
-    // The daemon logs every decision; the commands only what goes wrong.
-    let default_level = match cli.command {
-        Command::Serve { .. } => "info",
-        _ => "warn",
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AUTHBRIDGE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+    // The daemon logs every decision, in the format its config asks for, and
+    // sets up logging once it has read that; the commands log only what goes wrong.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        logging::init("warn", logging::LogFormat::Text);
+    }
     match try_main(cli) {
         Ok(code) => code,
         Err(failure) => {
@@ -82,10 +82,32 @@ fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Config {
             command: ConfigCommand::ImportNextcloud { config_php },
         } => import_nextcloud(&config_php)?,
+        Command::Generate { what } => generate(what)?,
         #[cfg(feature = "smb")]
         Command::SmbChild => return Ok(ExitCode::from(authbridge_smb::child_main() as u8)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn generate(what: Generate) -> Result<(), Failure> {
+    let command = <Cli as clap::CommandFactory>::command();
+    match what {
+        Generate::Man { dir } => {
+            authbridge_clidocs::write_man_pages(command, "8", &dir)
+                .map_err(|e| Failure::failed(format!("{}: {e}", dir.display())))?;
+        }
+        Generate::Completion { shell } => {
+            let script = authbridge_clidocs::completion(command, shell);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                // A reader that stopped early (`| head`) wanted no more.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Failure::failed(format!("standard output: {e}")));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Prints the TOML; what could not be carried over is named on standard error.

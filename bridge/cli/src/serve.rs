@@ -99,7 +99,6 @@ pub fn run(
             "YES",
         )
     };
-    raise_descriptor_limit();
     if config_given && !config_path.exists() {
         return Err(Failure::config(format!(
             "{}: no such file",
@@ -107,6 +106,9 @@ pub fn run(
         )));
     }
     let file = config::load_optional(&config_path).map_err(Failure::config)?;
+    let log = file.as_ref().map(|f| f.log.clone()).unwrap_or_default();
+    authbridge::logging::init("info", log.format);
+    raise_descriptor_limit();
     let accounts = crate::accounts::open(&config_path, file.as_ref(), data_dir)
         .map_err(|e| Failure::config(format!("{e:#}")))?;
     let accounts = Arc::new(accounts);

@@ -462,3 +462,84 @@ fn a_frame_over_the_size_limit_closes_the_connection_however_it_arrives() {
         Response::Passwd(entries) if entries.is_empty()
     ));
 }
+
+/// `[log] format = "json"`: every line is one JSON object, and a decision's
+/// fields parse back to exactly what was sent, control characters and quotes
+/// included (the text format escapes them; JSON must, too).
+#[test]
+fn json_decision_lines_parse_back_to_what_was_sent() {
+    let d = Daemon::start(BIN, "[log]\nformat = \"json\"\n");
+    d.cli(
+        &["user", "add", "--password-from-env", "alice"],
+        Some("Alice-pass-123"),
+    );
+    let hostile = "sshd\n2026-12-02T00:00:00Z INFO decision login=\"root\" \u{1b}[31m\"quoted\"";
+    for (password, verdict) in [
+        ("Alice-pass-123", "Accepted"),
+        ("wrong-password", "Rejected"),
+    ] {
+        let request = Request::Authenticate(AuthRequest {
+            service: hostile.into(),
+            user: "alice".into(),
+            password: password.to_owned().into(),
+            rhost: None,
+        });
+        assert!(matches!(
+            ask(&d.socket, &request).unwrap(),
+            Response::Auth(_)
+        ));
+        let log = d.log();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let decision = lines
+            .iter()
+            .rev()
+            .find(|l| l["message"] == "decision")
+            .unwrap_or_else(|| panic!("no decision line:\n{log}"));
+        assert_eq!(decision["level"], "INFO");
+        assert_eq!(decision["login"], "alice");
+        assert_eq!(decision["verdict"], verdict);
+        assert_eq!(decision["service"], hostile, "{decision}");
+        assert!(decision["latency_ms"].is_u64(), "{decision}");
+        assert!(decision["peer_uid"].is_i64(), "{decision}");
+        for field in [
+            "uid",
+            "backend",
+            "detail",
+            "second_factor",
+            "source",
+            "timestamp",
+        ] {
+            assert!(decision[field].is_string(), "{field}: {decision}");
+        }
+    }
+    // Nothing of the hostile name reached the log unescaped as a line of its own.
+    assert!(
+        !d.log()
+            .lines()
+            .any(|l| l.starts_with("2026-12-02T00:00:00Z"))
+    );
+}
+
+#[test]
+fn an_unknown_log_format_is_a_config_error_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[log]\nformat = \"xml\"\n").unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["--config"])
+        .arg(&config)
+        .args(["--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.toml:2: unknown variant `xml`, expected `text` or `json`"),
+        "{err}"
+    );
+}

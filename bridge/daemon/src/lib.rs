@@ -19,6 +19,7 @@ pub mod http;
 mod inline;
 mod last_login;
 mod log_budget;
+pub mod log_format;
 mod mail;
 mod modules;
 mod nss_cache;

@@ -167,9 +167,29 @@ pub struct DecisionLine {
 
 impl Drop for DecisionLine {
     fn drop(&mut self) {
+        let uid = self.uid.as_deref().unwrap_or("-");
+        let peer_uid = self.peer.map(|p| p.uid as i64).unwrap_or(-1);
+        let peer_pid = self.peer.map(|p| p.pid as i64).unwrap_or(-1);
+        if crate::log_format::json() {
+            tracing::info!(
+                login = self.login.as_str(),
+                uid,
+                backend = self.backend.as_str(),
+                verdict = ?self.verdict,
+                detail = self.detail.as_str(),
+                second_factor = self.second_factor,
+                latency_ms = self.latency_ms,
+                service = self.service.as_str(),
+                source = self.source.as_str(),
+                peer_uid,
+                peer_pid,
+                "decision"
+            );
+            return;
+        }
         tracing::info!(
             login = ?self.login,
-            uid = ?self.uid.as_deref().unwrap_or("-"),
+            uid = ?uid,
             backend = %self.backend,
             verdict = ?self.verdict,
             detail = ?self.detail,
@@ -177,8 +197,8 @@ impl Drop for DecisionLine {
             latency_ms = self.latency_ms,
             service = ?self.service,
             source = ?self.source,
-            peer_uid = self.peer.map(|p| p.uid as i64).unwrap_or(-1),
-            peer_pid = self.peer.map(|p| p.pid as i64).unwrap_or(-1),
+            peer_uid,
+            peer_pid,
             "decision"
         );
     }

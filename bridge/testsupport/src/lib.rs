@@ -4,6 +4,7 @@
 
 mod cases;
 mod daemon;
+pub mod docs;
 mod dovecot;
 pub mod faults;
 mod ftpd;
