@@ -4,7 +4,8 @@
 # OpenSSH, nginx for auth_request), libsmbclient, libpam and libcurl for linking, pam_wrapper, pamtester and
 # nss_wrapper for PAM and NSS tests without touching the machine's own files; DejaVu Sans,
 # which the daemon draws generated avatars with; oathtool, an independent TOTP
-# implementation the second-factor tests take codes from.
+# implementation the second-factor tests take codes from; man-db and groff, which
+# render the man pages under test; prometheus for promtool, which checks /metrics.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -28,7 +29,8 @@ apt-get install -y --no-install-recommends \
     fonts-dejavu-core \
     python3 python3-pip python3-venv python3-aiosmtpd \
     oathtool \
-    man-db groff-base
+    man-db groff-base \
+    prometheus
 
 # pyftpdlib from PyPI, for whichever python3 is first on PATH (the tests run that one).
 python3 -m pip install --quiet --disable-pip-version-check 'pyftpdlib==2.2.0' 'pyopenssl>=24'

@@ -47,6 +47,9 @@ pub struct ConfigFile {
     /// authenticates or exports.
     #[serde(default)]
     pub names: authbridge_local::NameSettings,
+    /// Prometheus metrics on an address of their own (off by default).
+    #[serde(default)]
+    pub metrics: authbridge_daemon::MetricsSettings,
     /// How log lines look (`format = "text"` or `"json"`).
     #[serde(default)]
     pub log: crate::logging::LogSettings,

@@ -118,6 +118,7 @@ pub fn run(
         &accounts.data_dir,
     );
     let http_settings = file.as_ref().map(|f| f.http.clone()).unwrap_or_default();
+    let metrics_listen = file.as_ref().and_then(|f| f.metrics.listen);
     let compat = file.as_ref().map(|f| f.ocs.compat).unwrap_or_default();
     let listen = listen.or(http_settings.enabled.then_some(http_settings.listen));
     // The first admin is for the HTTP API; without it nobody would need one.
@@ -145,16 +146,27 @@ pub fn run(
             stopped.clone(),
         ));
         let http = match listen {
-            Some(addr) => {
-                Some(start_http(addr, &http_settings, compat, Arc::clone(&service), stopped).await?)
-            }
+            Some(addr) => Some(
+                start_http(
+                    addr,
+                    &http_settings,
+                    compat,
+                    Arc::clone(&service),
+                    stopped.clone(),
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let metrics = match metrics_listen {
+            Some(addr) => Some(start_metrics(addr, stopped).await?),
             None => None,
         };
         let result = server.run().await.map_err(Failure::failed);
         let _ = stop.send(true);
         let _ = nss_cache.await;
-        if let Some(http) = http {
-            let _ = tokio::time::timeout(service.request_timeout(), http).await;
+        for task in [http, metrics].into_iter().flatten() {
+            let _ = tokio::time::timeout(service.request_timeout(), task).await;
         }
         result
     });
@@ -221,6 +233,32 @@ async fn start_http(
     };
     Ok(tokio::spawn(http::serve(
         listener, app, tls, limits, stopped,
+    )))
+}
+
+/// Binds the metrics endpoint and serves it until `stopped` turns true. Scrapers
+/// are few: a handful of connections, each answered within seconds.
+async fn start_metrics(
+    addr: std::net::SocketAddr,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, Failure> {
+    use authbridge_daemon::{http, metrics};
+    let listener = http::bind(addr).await.map_err(Failure::failed)?;
+    let bound = listener.local_addr().map_err(Failure::failed)?;
+    tracing::info!(%bound, "metrics listening");
+    let app = metrics::router(metrics::BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        commit: env!("AUTHBRIDGE_GIT_COMMIT").to_owned(),
+    });
+    let limits = http::Limits {
+        max_connections: 16,
+        max_connections_per_client: 4,
+        header_timeout: std::time::Duration::from_secs(5),
+        request_timeout: std::time::Duration::from_secs(5),
+        trusted_proxies: Vec::new(),
+    };
+    Ok(tokio::spawn(http::serve(
+        listener, app, None, limits, stopped,
     )))
 }
 

@@ -13,25 +13,39 @@ pub struct Bounded {
     running: Semaphore,
     waiting: AtomicUsize,
     queue: usize,
+    /// The backend's load as the metrics show it (shared by name across reloads).
+    load: Arc<crate::metrics::BackendLoad>,
 }
 
 impl Bounded {
     pub fn new(inner: Arc<dyn Authenticator>, max_concurrent: usize, queue: usize) -> Self {
+        let load = crate::metrics::global().backend(inner.name());
         Bounded {
             inner,
             running: Semaphore::new(max_concurrent.max(1)),
             waiting: AtomicUsize::new(0),
             queue,
+            load,
         }
     }
 }
 
-/// Decrements the waiting count however the wait ends (granted or cancelled).
-struct Waiting<'a>(&'a AtomicUsize);
+/// Decrements the waiting counts however the wait ends (granted or cancelled).
+struct Waiting<'a>(&'a AtomicUsize, &'a crate::metrics::BackendLoad);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+        self.1.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One running check in the metrics, however it ends.
+struct Running<'a>(&'a crate::metrics::BackendLoad);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -55,6 +69,7 @@ impl Authenticator for Bounded {
             Err(_) => {
                 if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
                     self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    self.load.refused.fetch_add(1, Ordering::Relaxed);
                     return Verdict::unavailable(
                         UnavailableKind::Overloaded,
                         format!(
@@ -64,7 +79,9 @@ impl Authenticator for Bounded {
                         ),
                     );
                 }
-                let _waiting = Waiting(&self.waiting);
+                self.load.waiting.fetch_add(1, Ordering::Relaxed);
+                self.load.waited.fetch_add(1, Ordering::Relaxed);
+                let _waiting = Waiting(&self.waiting, &self.load);
                 match self.running.acquire().await {
                     Ok(permit) => permit,
                     Err(_) => {
@@ -73,7 +90,10 @@ impl Authenticator for Bounded {
                 }
             }
         };
+        self.load.running.fetch_add(1, Ordering::Relaxed);
+        let running = Running(&self.load);
         let verdict = self.inner.authenticate(credentials).await;
+        drop(running);
         drop(permit);
         verdict
     }
@@ -127,8 +147,13 @@ mod tests {
         while held.inside.load(Ordering::SeqCst) < 2 || bounded.waiting.load(Ordering::SeqCst) < 3 {
             tokio::task::yield_now().await;
         }
+        // The metrics see the same: two running, three waiting.
+        let load = crate::metrics::global().backend("held");
+        assert_eq!(load.running.load(Ordering::SeqCst), 2);
+        assert_eq!(load.waiting.load(Ordering::SeqCst), 3);
         let sixth = bounded.authenticate(&creds()).await;
         assert!(matches!(sixth, Verdict::Unavailable { .. }), "{sixth:?}");
+        assert_eq!(load.refused.load(Ordering::SeqCst), 1);
         while tasks.iter().any(|t| !t.is_finished()) {
             held.release.notify_waiters();
             tokio::task::yield_now().await;
@@ -138,5 +163,9 @@ mod tests {
         }
         assert_eq!(held.most.load(Ordering::SeqCst), 2);
         assert_eq!(bounded.waiting.load(Ordering::SeqCst), 0);
+        // Every check ended: nothing running or waiting, three waited.
+        assert_eq!(load.running.load(Ordering::SeqCst), 0);
+        assert_eq!(load.waiting.load(Ordering::SeqCst), 0);
+        assert_eq!(load.waited.load(Ordering::SeqCst), 3);
     }
 }

@@ -21,6 +21,7 @@ mod last_login;
 mod log_budget;
 pub mod log_format;
 mod mail;
+pub mod metrics;
 mod modules;
 mod nss_cache;
 pub mod ocs;
@@ -38,6 +39,6 @@ pub use bounded::Bounded;
 pub use server::{ServeError, Server};
 pub use service::{Engine, LoadError, Loader, Service, ServiceError};
 pub use settings::{
-    Compat, DaemonSettings, HttpSettings, MailSecurity, MailSettings, NssSettings, OcsSettings,
-    ThrottleSettings, TwoFactorSettings,
+    Compat, DaemonSettings, HttpSettings, MailSecurity, MailSettings, MetricsSettings, NssSettings,
+    OcsSettings, ThrottleSettings, TwoFactorSettings,
 };

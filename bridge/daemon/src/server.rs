@@ -124,6 +124,7 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        crate::metrics::global().connection_closed();
         let mut counts = self.open.counts();
         counts.total -= 1;
         if let Some(n) = counts.per_uid.get_mut(&self.uid) {
@@ -157,6 +158,7 @@ impl Connections {
         }
         counts.total += 1;
         *counts.per_uid.entry(uid).or_default() += 1;
+        crate::metrics::global().connection_opened();
         Some(Slot {
             open: Arc::clone(self),
             uid,
@@ -164,6 +166,7 @@ impl Connections {
     }
 
     fn log_refusal(&self, uid: u32) {
+        crate::metrics::global().connection_refused();
         let budget = self.refusals_logged.get_or_init(|| LogBudget::new(5));
         match budget.take(crate::clock::now_ms()) {
             log_budget::Verdict::Suppress => {}

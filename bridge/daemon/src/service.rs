@@ -438,6 +438,7 @@ impl Service {
         };
         let kind = result.kind;
         let retry_after = result.retry_after;
+        crate::metrics::global().decided(&result.backend, result.status, started.elapsed());
         Checked {
             answer,
             kind,
@@ -657,9 +658,14 @@ impl Service {
         password: &SecretString,
         front: Front,
     ) -> Option<Remembered> {
-        let hit = self
+        let metrics = crate::metrics::global();
+        let Some(hit) = self
             .credentials
-            .lookup(login, password.expose_secret(), Instant::now())?;
+            .lookup(login, password.expose_secret(), Instant::now())
+        else {
+            metrics.cache_lookup(false);
+            return None;
+        };
         let still_valid = cache_lifetime(&engine.daemon, hit.kind, front) > Duration::ZERO
             && self.switches.kind_enabled(hit.kind)
             && engine.names.check_user(&hit.uid).is_ok()
@@ -667,6 +673,7 @@ impl Service {
                 .store
                 .credential_state(&hit.uid)
                 .is_ok_and(|now| now.enabled && state_digest(&now) == hit.state);
+        metrics.cache_lookup(still_valid);
         if !still_valid {
             self.credentials.forget(login);
             return None;

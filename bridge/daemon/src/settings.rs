@@ -253,6 +253,14 @@ fn token_lifetime() -> Duration {
     Duration::from_secs(24 * 3600)
 }
 
+/// `[metrics]`: Prometheus's text format on an address of its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// e.g. "127.0.0.1:9464"; none (the default): no metrics endpoint.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// `[twofactor]`: how second factors are presented.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -112,6 +112,16 @@ pub enum StoreError {
     },
 }
 
+/// SQLite errors since the process started, constraint conflicts (which the
+/// store turns into answers such as "already exists") left out: every
+/// statement's error becomes a `StoreError` here, so this is the one place to
+/// count them (the daemon's `authbridge_store_errors_total`).
+static ERRORS_SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn errors_seen() -> u64 {
+    ERRORS_SEEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         // The id triggers abort with this text when the range is used up.
@@ -119,7 +129,16 @@ impl From<rusqlite::Error> for StoreError {
             rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("id range exhausted") => {
                 StoreError::IdRangeExhausted
             }
-            _ => StoreError::Sqlite(e),
+            _ => {
+                let conflict = matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::ConstraintViolation)
+                );
+                if !conflict {
+                    ERRORS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                StoreError::Sqlite(e)
+            }
         }
     }
 }
