@@ -158,8 +158,16 @@ pub fn run(
             ),
             None => None,
         };
+        // Metrics are optional: a port someone else holds must not keep the
+        // daemon, and with it PAM and NSS, from starting.
         let metrics = match metrics_listen {
-            Some(addr) => Some(start_metrics(addr, stopped).await?),
+            Some(addr) => match start_metrics(addr, stopped).await {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    tracing::warn!(%addr, "no metrics endpoint: {e}");
+                    None
+                }
+            },
             None => None,
         };
         let result = server.run().await.map_err(Failure::failed);
@@ -245,6 +253,9 @@ async fn start_metrics(
     use authbridge_daemon::{http, metrics};
     let listener = http::bind(addr).await.map_err(Failure::failed)?;
     let bound = listener.local_addr().map_err(Failure::failed)?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(%bound, "the metrics listen beyond loopback, without TLS or authentication: they show backend names and login rates");
+    }
     tracing::info!(%bound, "metrics listening");
     let app = metrics::router(metrics::BuildInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -515,6 +515,28 @@ fn json_decision_lines_parse_back_to_what_was_sent() {
             assert!(decision[field].is_string(), "{field}: {decision}");
         }
     }
+    // A service name of 60,000 bytes (a request may have 64 KiB) is logged
+    // clipped, the line one object.
+    let request = Request::Authenticate(AuthRequest {
+        service: "s".repeat(60_000),
+        user: "alice".into(),
+        password: "Alice-pass-123".to_owned().into(),
+        rhost: None,
+    });
+    assert!(matches!(
+        ask(&d.socket, &request).unwrap(),
+        Response::Auth(_)
+    ));
+    let log = d.log();
+    let last: serde_json::Value = log
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["message"] == "decision")
+        .unwrap();
+    let service = last["service"].as_str().unwrap();
+    assert!(service.len() < 300, "{}", service.len());
+    assert!(service.ends_with("…[59744 bytes cut]"), "{service}");
     // Nothing of the hostile name reached the log unescaped as a line of its own.
     assert!(
         !d.log()

@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// Backend names counted apart; others are counted as `other` (a config
-/// reloaded with ever new server names must not grow memory without bound).
+/// Backend names counted apart, besides the [`FIXED`] deciders; others are
+/// counted as `other` (a config reloaded with ever new server names must not
+/// grow memory without bound).
 pub const MAX_BACKENDS: usize = 256;
 
 /// Upper bounds of the latency buckets, in seconds: 100 µs (a cache hit, an
@@ -35,7 +36,7 @@ const VERDICTS: [AuthStatus; 6] = [
 
 /// What one decider decided: counts per verdict (in [`VERDICTS`]' order) and
 /// the latency histogram.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Decided {
     verdicts: [u64; VERDICTS.len()],
     buckets: [u64; BUCKETS.len()],
@@ -87,9 +88,23 @@ fn verdict_label(status: AuthStatus) -> &'static str {
     }
 }
 
-/// `name` if it is already counted or there is room; else "other".
+/// Deciders that are not backends: always counted apart, whatever the bound.
+const FIXED: [&str; 8] = [
+    "-",
+    "throttle",
+    "cache",
+    "offline",
+    "input",
+    "local",
+    "app-password",
+    "other",
+];
+
+/// `name` if it is fixed, already counted, or there is room; else "other".
+/// (Called for names not counted yet: rarely, so counting the map is fine.)
 fn bounded_key<V>(map: &BTreeMap<String, V>, name: &str) -> String {
-    if map.contains_key(name) || map.len() < MAX_BACKENDS {
+    let backends = || map.keys().filter(|k| !FIXED.contains(&k.as_str())).count();
+    if FIXED.contains(&name) || map.contains_key(name) || backends() < MAX_BACKENDS {
         name.to_owned()
     } else {
         "other".to_owned()
@@ -173,7 +188,12 @@ impl Metrics {
             "counter",
             "Password decisions, by what decided (a backend, or throttle, cache, offline, input) and the verdict.",
         );
-        let decided = lock(&self.decided);
+        // A copy, formatted outside the lock: a scrape never holds up a decision
+        // longer than the copy takes.
+        let decided: Vec<(String, Decided)> = lock(&self.decided)
+            .iter()
+            .map(|(k, d)| (k.clone(), d.clone()))
+            .collect();
         for (backend, d) in decided.iter() {
             for (verdict, n) in VERDICTS.iter().zip(d.verdicts) {
                 if n > 0 {
@@ -194,8 +214,10 @@ impl Metrics {
             "Attempts refused by the brute-force throttle without reaching a backend.",
         );
         let throttled: u64 = decided
-            .get("throttle")
-            .map_or(0, |d| d.verdicts.iter().sum());
+            .iter()
+            .filter(|(backend, _)| backend == "throttle")
+            .map(|(_, d)| d.verdicts.iter().sum::<u64>())
+            .sum();
         let _ = writeln!(out, "authbridge_throttle_refusals_total {throttled}");
 
         family(
@@ -228,7 +250,6 @@ impl Metrics {
                 h.count
             );
         }
-        drop(decided);
 
         family(
             &mut out,
@@ -284,39 +305,30 @@ impl Metrics {
         }
         drop(backends);
 
-        family(
-            &mut out,
-            "authbridge_socket_connections_open",
-            "gauge",
-            "Connections from the PAM and NSS modules open now.",
-        );
-        let _ = writeln!(
-            out,
-            "authbridge_socket_connections_open {}",
-            self.connections_open.load(Ordering::Relaxed)
-        );
-        family(
-            &mut out,
-            "authbridge_socket_connections_refused_total",
-            "counter",
-            "Socket connections refused: no place left for their peer.",
-        );
-        let _ = writeln!(
-            out,
-            "authbridge_socket_connections_refused_total {}",
-            self.connections_refused.load(Ordering::Relaxed)
-        );
-        family(
-            &mut out,
-            "authbridge_store_errors_total",
-            "counter",
-            "Store statements that failed (constraint conflicts, which are answers, excluded).",
-        );
-        let _ = writeln!(
-            out,
-            "authbridge_store_errors_total {}",
-            authbridge_store::errors_seen()
-        );
+        let process_wide = [
+            (
+                "authbridge_socket_connections_open",
+                "gauge",
+                "Connections from the PAM and NSS modules open now.",
+                self.connections_open.load(Ordering::Relaxed),
+            ),
+            (
+                "authbridge_socket_connections_refused_total",
+                "counter",
+                "Socket connections refused: no place left for their peer.",
+                self.connections_refused.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "authbridge_store_errors_total",
+                "counter",
+                "Store statements that failed (constraint conflicts, which are answers, excluded).",
+                authbridge_store::errors_seen() as i64,
+            ),
+        ];
+        for (name, kind, help, value) in process_wide {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         out
     }
 }
@@ -418,8 +430,12 @@ mod tests {
             m.decided(&format!("imap:{i}"), AuthStatus::Accepted, Duration::ZERO);
             m.backend(&format!("imap:{i}"));
         }
+        // The names that fit, and "other".
         assert_eq!(lock(&m.decided).len(), MAX_BACKENDS + 1);
         assert_eq!(lock(&m.backends).len(), MAX_BACKENDS + 1);
+        // Fixed deciders still count apart once the bound is reached.
+        m.decided("throttle", AuthStatus::Throttled, Duration::ZERO);
+        assert!(lock(&m.decided).contains_key("throttle"));
         let text = m.render(&BuildInfo {
             version: "1".into(),
             commit: "c".into(),

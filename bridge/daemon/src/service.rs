@@ -165,22 +165,45 @@ pub struct DecisionLine {
     peer: Option<PeerCred>,
 }
 
+/// A client-chosen field (login, PAM service, remote host) is logged up to this
+/// many bytes: a 16 MiB service name must not make a line journald splits (its
+/// tail a forged-looking entry of its own, or the JSON of both halves broken).
+const FIELD_MAX: usize = 256;
+/// What servers said, and the attempts, up to this many bytes.
+const DETAIL_MAX: usize = 2048;
+
+/// `text` up to `max` bytes (at a character boundary), with how much was cut.
+fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[{} bytes cut]", &text[..end], text.len() - end).into()
+}
+
 impl Drop for DecisionLine {
     fn drop(&mut self) {
+        let login = clip(&self.login, FIELD_MAX);
+        let service = clip(&self.service, FIELD_MAX);
+        let source = clip(&self.source, FIELD_MAX);
+        let detail = clip(&self.detail, DETAIL_MAX);
         let uid = self.uid.as_deref().unwrap_or("-");
         let peer_uid = self.peer.map(|p| p.uid as i64).unwrap_or(-1);
         let peer_pid = self.peer.map(|p| p.pid as i64).unwrap_or(-1);
         if crate::log_format::json() {
             tracing::info!(
-                login = self.login.as_str(),
+                login = &*login,
                 uid,
                 backend = self.backend.as_str(),
                 verdict = ?self.verdict,
-                detail = self.detail.as_str(),
+                detail = &*detail,
                 second_factor = self.second_factor,
                 latency_ms = self.latency_ms,
-                service = self.service.as_str(),
-                source = self.source.as_str(),
+                service = &*service,
+                source = &*source,
                 peer_uid,
                 peer_pid,
                 "decision"
@@ -188,15 +211,15 @@ impl Drop for DecisionLine {
             return;
         }
         tracing::info!(
-            login = ?self.login,
+            login = ?login,
             uid = ?uid,
             backend = %self.backend,
             verdict = ?self.verdict,
-            detail = ?self.detail,
+            detail = ?detail,
             second_factor = self.second_factor,
             latency_ms = self.latency_ms,
-            service = ?self.service,
-            source = ?self.source,
+            service = ?service,
+            source = ?source,
             peer_uid,
             peer_pid,
             "decision"
@@ -944,6 +967,13 @@ fn describe(attempts: &[Attempt]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_fields_are_clipped_at_a_character_boundary_saying_how_much() {
+        assert_eq!(super::clip("short", 8), "short");
+        // "é" is two bytes: a cut inside it moves back before it.
+        assert_eq!(super::clip("aaaé-rest", 4), "aaa…[7 bytes cut]");
+    }
+
     use super::*;
 
     fn peer(uid: u32) -> PeerCred {
