@@ -79,6 +79,17 @@ pub enum Command {
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Wire the NSS module into /etc/nsswitch.conf, or take it out.
+    ///
+    /// `enable` puts `authbridge` right after `files` on the passwd and group
+    /// lines (the host's own accounts stay first); `disable` removes it. Nothing
+    /// else in the file changes; the new file replaces the old in one rename.
+    /// Exit codes: 0 done (or already so), 1 the file cannot be changed.
+    #[command(verbatim_doc_comment)]
+    Nss {
+        #[command(subcommand)]
+        command: NssCommand,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -108,6 +119,20 @@ pub enum ConfigCommand {
     ImportNextcloud {
         /// Path to Nextcloud's config/config.php
         config_php: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum NssCommand {
+    /// Add `authbridge` after `files` on the passwd and group lines.
+    Enable {
+        #[arg(long, value_name = "PATH", default_value = authbridge::nsswitch::DEFAULT_PATH)]
+        file: PathBuf,
+    },
+    /// Remove `authbridge` from the passwd and group lines.
+    Disable {
+        #[arg(long, value_name = "PATH", default_value = authbridge::nsswitch::DEFAULT_PATH)]
+        file: PathBuf,
     },
 }
 

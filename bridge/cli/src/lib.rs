@@ -5,4 +5,5 @@
 pub mod config;
 pub mod import;
 pub mod logging;
+pub mod nsswitch;
 pub mod php;

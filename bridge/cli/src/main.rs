@@ -17,7 +17,7 @@ use clap::Parser;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::defs::{Cli, Command, ConfigCommand, Generate};
+use crate::defs::{Cli, Command, ConfigCommand, Generate, NssCommand};
 
 /// The version `--version` shows: the package's, and the commit it was built from.
 pub const VERSION: &str = concat!(
@@ -83,10 +83,40 @@ fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
             command: ConfigCommand::ImportNextcloud { config_php },
         } => import_nextcloud(&config_php)?,
         Command::Generate { what } => generate(what)?,
+        Command::Nss { command } => nss(command)?,
         #[cfg(feature = "smb")]
         Command::SmbChild => return Ok(ExitCode::from(authbridge_smb::child_main() as u8)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Edits nsswitch.conf; says what each line became.
+fn nss(command: NssCommand) -> Result<(), Failure> {
+    use authbridge::nsswitch;
+    let (file, changes) = match command {
+        NssCommand::Enable { file } => {
+            let changes = nsswitch::rewrite(&file, nsswitch::enable);
+            (file, changes)
+        }
+        NssCommand::Disable { file } => {
+            let changes = nsswitch::rewrite(&file, |text| Ok(nsswitch::disable(text)));
+            (file, changes)
+        }
+    };
+    for change in changes.map_err(Failure::failed)? {
+        let how = if change.before == change.after {
+            "unchanged".to_owned()
+        } else {
+            format!("was: {}", change.before)
+        };
+        println!(
+            "{}: {}: {} ({how})",
+            file.display(),
+            change.database,
+            change.after
+        );
+    }
+    Ok(())
 }
 
 fn generate(what: Generate) -> Result<(), Failure> {

@@ -562,3 +562,65 @@ fn with_memcache_timeout_zero_there_is_no_file_and_lookups_ask_the_daemon() {
     assert!(!cache_file(&d).exists(), "no cache file published");
     assert_eq!(nss.run("getent", &["passwd", "alice"]).0, 0);
 }
+
+/// `authbridge nss enable` wires the module for the real glibc (the edited
+/// file bind-mounted over /etc/nsswitch.conf in a private mount namespace);
+/// `disable` gives the file back as it was and the store's users are gone.
+#[test]
+fn nss_enable_wires_the_module_for_glibc_and_disable_takes_it_out() {
+    let d = daemon();
+    let work = server_dir("abnsswitch");
+    let conf = work.path().join("nsswitch.conf");
+    let original = std::fs::read("/etc/nsswitch.conf").unwrap();
+    std::fs::write(&conf, &original).unwrap();
+    std::fs::copy(
+        authbridge_testsupport::module(BIN, "libnss_authbridge.so"),
+        work.path().join("libnss_authbridge.so.2"),
+    )
+    .unwrap();
+    let getent = |key: &str| {
+        let out = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount --bind "$0" /etc/nsswitch.conf && exec getent passwd "$1""#)
+            .arg(&conf)
+            .arg(key)
+            .env_remove("LD_PRELOAD")
+            .env("LD_LIBRARY_PATH", work.path())
+            .env("AUTHBRIDGE_SOCKET", &d.socket)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let nss = |verb: &str| {
+        let out = Command::new(BIN)
+            .args(["nss", verb, "--file"])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Not wired: glibc does not know alice.
+    assert_eq!(getent("alice").0, 2);
+
+    let said = nss("enable");
+    assert!(said.contains(": passwd: files authbridge"), "{said}");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let passwd = text.lines().find(|l| l.starts_with("passwd:")).unwrap();
+    assert!(passwd.split_whitespace().nth(1) == Some("files"), "{passwd}");
+    let (code, alice) = getent("alice");
+    assert_eq!(code, 0, "{text}");
+    assert!(alice.starts_with("alice:*:"), "{alice}");
+    // The host's own accounts still come from its files, first.
+    assert!(getent("root").1.starts_with("root:x:0:0:"));
+    // Enabling again changes nothing.
+    assert!(nss("enable").contains("(unchanged)"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), text);
+
+    nss("disable");
+    assert_eq!(std::fs::read(&conf).unwrap(), original);
+    assert_eq!(getent("alice").0, 2);
+}
