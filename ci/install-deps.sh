@@ -5,7 +5,8 @@
 # nss_wrapper for PAM and NSS tests without touching the machine's own files; DejaVu Sans,
 # which the daemon draws generated avatars with; oathtool, an independent TOTP
 # implementation the second-factor tests take codes from; man-db and groff, which
-# render the man pages under test; prometheus for promtool, which checks /metrics.
+# render the man pages under test; prometheus for promtool, which checks /metrics;
+# dpkg-dev, mmdebstrap and lintian, which build, install and check the .deb.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -30,7 +31,8 @@ apt-get install -y --no-install-recommends \
     python3 python3-pip python3-venv python3-aiosmtpd \
     oathtool \
     man-db groff-base \
-    prometheus
+    prometheus \
+    dpkg-dev mmdebstrap lintian
 
 # pyftpdlib from PyPI, for whichever python3 is first on PATH (the tests run that one).
 python3 -m pip install --quiet --disable-pip-version-check 'pyftpdlib==2.2.0' 'pyopenssl>=24'
