@@ -74,6 +74,9 @@ in_root authbridge nss enable >/dev/null
 in_root getent passwd alice | grep -q '^alice:\*:' || fail "getent passwd alice"
 in_root getent passwd root | grep -q '^root:x:0:0:' || fail "root no longer from files"
 
+echo "== authbridge doctor: every check passes on a wired installation"
+in_root authbridge doctor || fail "authbridge doctor found a problem"
+
 echo "== systemd-analyze verify"
 in_root systemd-analyze verify /usr/lib/systemd/system/authbridge.service \
     || fail "systemd-analyze verify"

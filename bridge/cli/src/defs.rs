@@ -79,6 +79,23 @@ pub enum Command {
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Check the set-up: config, backends, store, daemon, PAM and NSS wiring.
+    ///
+    /// One line per check, ✔ or ✘, and for each ✘ what to do. Backends are
+    /// reached as a login would reach them (TCP, TLS with the configured trust,
+    /// the greeting), without credentials. Reads and connects; changes nothing.
+    /// Exit codes: 0 every check passed, 1 a check failed.
+    #[command(verbatim_doc_comment)]
+    Doctor {
+        /// The PAM configuration directory
+        #[arg(long, value_name = "DIR", default_value = "/etc/pam.d")]
+        pam_dir: PathBuf,
+        /// The name service switch file
+        #[arg(long, value_name = "PATH", default_value = authbridge::nsswitch::DEFAULT_PATH)]
+        nsswitch: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Wire the NSS module into /etc/nsswitch.conf, or take it out.
     ///
     /// `enable` puts `authbridge` right after `files` on the passwd and group

@@ -4,6 +4,7 @@ mod accounts;
 mod chains;
 mod check;
 mod defs;
+mod doctor;
 mod failure;
 mod group;
 mod output;
@@ -84,6 +85,37 @@ fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
         } => import_nextcloud(&config_php)?,
         Command::Generate { what } => generate(what)?,
         Command::Nss { command } => nss(command)?,
+        Command::Doctor {
+            pam_dir,
+            nsswitch,
+            output,
+        } => {
+            let setup = doctor::Setup {
+                config_path,
+                config_given,
+                data_dir: cli.data_dir,
+                socket: cli.socket,
+                pam_dir,
+                nsswitch,
+            };
+            let checks = doctor::run(&setup);
+            match output {
+                output::Format::Plain => print!("{}", doctor::render_text(&checks)),
+                output::Format::Json => println!(
+                    "{}",
+                    serde_json::to_string(&checks).map_err(Failure::failed)?
+                ),
+                output::Format::JsonPretty => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&checks).map_err(Failure::failed)?
+                    )
+                }
+            }
+            if checks.iter().any(|c| !c.ok) {
+                return Ok(ExitCode::from(1));
+            }
+        }
         #[cfg(feature = "smb")]
         Command::SmbChild => return Ok(ExitCode::from(authbridge_smb::child_main() as u8)),
     }

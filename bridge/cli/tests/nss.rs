@@ -600,7 +600,11 @@ fn nss_enable_wires_the_module_for_glibc_and_disable_takes_it_out() {
             .arg(&conf)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     // Not wired: glibc does not know alice.
@@ -610,7 +614,10 @@ fn nss_enable_wires_the_module_for_glibc_and_disable_takes_it_out() {
     assert!(said.contains(": passwd: files authbridge"), "{said}");
     let text = std::fs::read_to_string(&conf).unwrap();
     let passwd = text.lines().find(|l| l.starts_with("passwd:")).unwrap();
-    assert!(passwd.split_whitespace().nth(1) == Some("files"), "{passwd}");
+    assert!(
+        passwd.split_whitespace().nth(1) == Some("files"),
+        "{passwd}"
+    );
     let (code, alice) = getent("alice");
     assert_eq!(code, 0, "{text}");
     assert!(alice.starts_with("alice:*:"), "{alice}");

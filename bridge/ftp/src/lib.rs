@@ -48,6 +48,14 @@ impl FtpBackend {
             settings,
         })
     }
+
+    /// Reaches the server without credentials (see `session::probe`).
+    pub fn probe(&self) -> Result<String, authbridge_core::Verdict> {
+        session::probe(
+            &self.target,
+            authbridge_core::Deadline::start(self.settings.timeouts),
+        )
+    }
 }
 
 #[async_trait]

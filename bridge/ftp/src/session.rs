@@ -20,28 +20,44 @@ pub struct Target {
     pub tls: Option<Arc<ClientConfig>>,
 }
 
-pub fn check(target: &Target, login: &str, password: &SecretString, deadline: Deadline) -> Verdict {
+/// Connected, greeting read, TLS started when configured.
+fn open(target: &Target, deadline: Deadline) -> Result<(RustlsFtpStream, String), Verdict> {
     let endpoint = format!("{}:{}", target.host, target.port);
-    let tcp = match deadline.connect_tcp(&target.host, target.port) {
-        Ok(tcp) => tcp,
-        Err(e) => return io_unavailable(&format!("connect to {endpoint}"), &e),
-    };
-    let mut ftp = match RustlsFtpStream::connect_with_stream(tcp) {
-        Ok(ftp) => ftp,
-        Err(e) => return ftp_unavailable(&endpoint, "greeting", e),
-    };
+    let tcp = deadline
+        .connect_tcp(&target.host, target.port)
+        .map_err(|e| io_unavailable(&format!("connect to {endpoint}"), &e))?;
+    let mut ftp = RustlsFtpStream::connect_with_stream(tcp)
+        .map_err(|e| ftp_unavailable(&endpoint, "greeting", e))?;
     if let Some(tls) = &target.tls {
-        ftp = match ftp.into_secure(RustlsConnector::from(Arc::clone(tls)), &target.host) {
-            Ok(ftp) => ftp,
+        ftp = ftp
+            .into_secure(RustlsConnector::from(Arc::clone(tls)), &target.host)
             // No downgrade: without TLS the password is never sent.
-            Err(e) => {
-                return Verdict::unavailable(
+            .map_err(|e| {
+                Verdict::unavailable(
                     UnavailableKind::Tls,
                     format!("{endpoint} did not start TLS ({e}); no password was sent"),
-                );
-            }
-        };
+                )
+            })?;
     }
+    Ok((ftp, endpoint))
+}
+
+/// The server reached without credentials — connection, greeting, AUTH TLS as
+/// configured — then QUIT: what `authbridge doctor` checks.
+pub fn probe(target: &Target, deadline: Deadline) -> Result<String, Verdict> {
+    let (mut ftp, _) = open(target, deadline)?;
+    let _ = ftp.quit();
+    Ok(match target.tls {
+        Some(_) => "greeting, AUTH TLS".to_owned(),
+        None => "greeting, no TLS (as configured)".to_owned(),
+    })
+}
+
+pub fn check(target: &Target, login: &str, password: &SecretString, deadline: Deadline) -> Verdict {
+    let (mut ftp, endpoint) = match open(target, deadline) {
+        Ok(opened) => opened,
+        Err(verdict) => return verdict,
+    };
 
     let user = ftp.custom_command(
         format!("USER {login}"),

@@ -188,3 +188,26 @@ async fn logged_in_without_a_password_is_never_an_accept() {
     let received = peer.join().unwrap();
     assert!(!received.contains(&"PASS".to_owned()), "{received:?}");
 }
+
+/// `authbridge doctor`'s probe: greeting and AUTH TLS, no credentials sent;
+/// the certificate is checked as a login would check it.
+#[test]
+fn the_probe_reaches_the_server_without_a_password() {
+    let s = server();
+    let seen = ftps(&s).probe().expect("probe");
+    assert_eq!(seen, "greeting, AUTH TLS");
+    let commands = s.commands();
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.starts_with("USER") || c.starts_with("PASS")),
+        "{commands:?}"
+    );
+    let untrusted = backend(&format!("host = '127.0.0.1'\nport = {}", s.port));
+    match untrusted.probe() {
+        Err(authbridge_core::Verdict::Unavailable { kind, .. }) => {
+            assert_eq!(kind, authbridge_core::UnavailableKind::Tls)
+        }
+        other => panic!("{other:?}"),
+    }
+}

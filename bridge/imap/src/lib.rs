@@ -60,6 +60,14 @@ impl ImapBackend {
     pub fn settings(&self) -> &ImapSettings {
         &self.settings
     }
+
+    /// Reaches the server without credentials (see `session::probe`).
+    pub fn probe(&self) -> Result<String, Verdict> {
+        session::probe(
+            &self.target,
+            authbridge_core::Deadline::start(self.settings.timeouts),
+        )
+    }
 }
 
 #[async_trait]

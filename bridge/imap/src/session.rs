@@ -73,12 +73,25 @@ pub fn check(
     }
 }
 
-fn exchange(
-    target: &Target,
-    who: &Mapped,
-    password: &SecretString,
-    deadline: Deadline,
-) -> Result<(), Verdict> {
+/// The server reached without credentials — connection, TLS as configured,
+/// greeting — and nothing more: what `authbridge doctor` checks. Says what it saw.
+pub fn probe(target: &Target, deadline: Deadline) -> Result<String, Verdict> {
+    // Dropped unauthenticated: the imap crate sends commands only in a session.
+    let (_client, capabilities, _) = open(target, deadline)?;
+    let tls = match target.security {
+        Security::Plaintext => "no TLS (as configured)",
+        Security::Implicit => "TLS",
+        Security::StartTls => "STARTTLS",
+    };
+    Ok(match capabilities.is_empty() {
+        true => format!("greeting, {tls}"),
+        false => format!("greeting, {tls}, {}", capabilities.join(" ")),
+    })
+}
+
+/// Connected, TLS as configured, greeting read: the client, the capabilities
+/// the greeting announced (none trusted from before STARTTLS), the endpoint.
+fn open(target: &Target, deadline: Deadline) -> Result<(Client, Vec<String>, String), Verdict> {
     let endpoint = format!("{}:{}", target.host, target.port);
     let tcp = deadline
         .connect_tcp(&target.host, target.port)
@@ -104,6 +117,16 @@ fn exchange(
             (client, caps)
         }
     };
+    Ok((client, capabilities, endpoint))
+}
+
+fn exchange(
+    target: &Target,
+    who: &Mapped,
+    password: &SecretString,
+    deadline: Deadline,
+) -> Result<(), Verdict> {
+    let (client, capabilities, endpoint) = open(target, deadline)?;
 
     let has = |cap: &str| capabilities.iter().any(|c| c.eq_ignore_ascii_case(cap));
     if has("LOGINDISABLED") && !has("AUTH=PLAIN") {

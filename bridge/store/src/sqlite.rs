@@ -404,6 +404,14 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// The schema version of the store at `path` and the one this build knows,
+    /// read without opening it for writing (`authbridge doctor`).
+    pub fn schema_of(path: &Path) -> Result<(i64, i64)> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok((found, MIGRATIONS.len() as i64))
+    }
+
     fn migrate(&self) -> Result<()> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
