@@ -162,13 +162,8 @@ fn probe(section: &BackendSection) -> (String, Result<String, Verdict>) {
             };
             let name = format!("smb:{}:{}", settings.host, settings.port);
             let deadline = authbridge_core::Deadline::start(settings.timeouts);
-            // libsmbclient negotiates inside the SMB child at a login; here the
-            // port is reached, and no more.
-            let reached = deadline
-                .connect_tcp(&settings.host, settings.port)
-                .map(|_| "TCP connect (the SMB negotiate is not tried)".to_owned())
-                .map_err(|e| authbridge_core::io_unavailable(&format!("connect to {name}"), &e));
-            (name, reached)
+            let probed = authbridge_smb::probe(&settings.host, settings.port, deadline);
+            (name, probed)
         }
     }
 }

@@ -43,14 +43,20 @@ fn open(target: &Target, deadline: Deadline) -> Result<(RustlsFtpStream, String)
 }
 
 /// The server reached without credentials — connection, greeting, AUTH TLS as
-/// configured — then QUIT: what `authbridge doctor` checks.
+/// configured, FEAT — then QUIT: what `authbridge doctor` checks.
 pub fn probe(target: &Target, deadline: Deadline) -> Result<String, Verdict> {
-    let (mut ftp, _) = open(target, deadline)?;
+    let (mut ftp, endpoint) = open(target, deadline)?;
+    let features = ftp
+        .feat()
+        .map_err(|e| ftp_unavailable(&endpoint, "FEAT", e))?;
     let _ = ftp.quit();
-    Ok(match target.tls {
-        Some(_) => "greeting, AUTH TLS".to_owned(),
-        None => "greeting, no TLS (as configured)".to_owned(),
-    })
+    let mut names: Vec<&str> = features.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let tls = match target.tls {
+        Some(_) => "AUTH TLS",
+        None => "no TLS (as configured)",
+    };
+    Ok(format!("greeting, {tls}, FEAT: {}", names.join(" ")))
 }
 
 pub fn check(target: &Target, login: &str, password: &SecretString, deadline: Deadline) -> Verdict {

@@ -7,6 +7,7 @@
 
 mod child;
 mod config;
+mod probe;
 mod wire;
 mod worker;
 
@@ -22,6 +23,7 @@ use zeroize::Zeroizing;
 
 pub use child::child_main;
 pub use config::{SmbConfig, SmbConfigError, SmbSettings};
+pub use probe::probe;
 use worker::ChildProgram;
 
 use wire::{Request, Status};

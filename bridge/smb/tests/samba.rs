@@ -169,3 +169,31 @@ async fn a_full_queue_is_unavailable_at_once() {
     }
     assert!(overloaded >= 1, "a bounded queue turns extra checks away");
 }
+
+/// `authbridge doctor`'s probe: one SMB2 NEGOTIATE, no session, no password;
+/// a server that is not SMB, or is silent, or is not there, is named as such.
+#[test]
+fn the_probe_negotiates_a_dialect_without_credentials() {
+    use authbridge_core::{Deadline, Timeouts};
+    use std::time::Duration;
+    let deadline = || {
+        Deadline::start(Timeouts::with_overrides(
+            Some(Duration::from_secs(2)),
+            Some(Duration::from_secs(2)),
+        ))
+    };
+    let s = Smbd::start(&[("alice", "alice-smb-pw")]);
+    let seen = authbridge_smb::probe("127.0.0.1", s.port, deadline()).expect("probe");
+    assert!(seen.starts_with("SMB2 NEGOTIATE, dialect 3.0.2"), "{seen}");
+
+    let silent = SilentServer::start();
+    match authbridge_smb::probe("127.0.0.1", silent.port, deadline()) {
+        Err(Verdict::Unavailable { kind, .. }) => assert_eq!(kind, UnavailableKind::Timeout),
+        other => panic!("{other:?}"),
+    }
+    let closed = authbridge_testsupport::ClosedPort::hold();
+    match authbridge_smb::probe("127.0.0.1", closed.port, deadline()) {
+        Err(Verdict::Unavailable { kind, .. }) => assert_eq!(kind, UnavailableKind::Connect),
+        other => panic!("{other:?}"),
+    }
+}
