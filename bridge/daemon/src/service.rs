@@ -193,7 +193,30 @@ impl Drop for DecisionLine {
         let uid = self.uid.as_deref().unwrap_or("-");
         let peer_uid = self.peer.map(|p| p.uid as i64).unwrap_or(-1);
         let peer_pid = self.peer.map(|p| p.pid as i64).unwrap_or(-1);
-        if crate::log_format::json() {
+        use crate::log_format::Sink;
+        let sink = crate::log_format::sink();
+        if sink == Sink::Journal {
+            // journalctl shows MESSAGE; the fields are there for -o verbose and filters.
+            tracing::info!(
+                login = &*login,
+                uid,
+                backend = self.backend.as_str(),
+                verdict = ?self.verdict,
+                detail = &*detail,
+                second_factor = self.second_factor,
+                latency_ms = self.latency_ms,
+                service = &*service,
+                source = &*source,
+                peer_uid,
+                peer_pid,
+                "decision: {login:?} {:?} by {} ({} ms, {service:?}, {source:?})",
+                self.verdict,
+                self.backend,
+                self.latency_ms,
+            );
+            return;
+        }
+        if sink == Sink::Json {
             tracing::info!(
                 login = &*login,
                 uid,
