@@ -8,6 +8,7 @@ mod doctor;
 mod failure;
 mod group;
 mod output;
+mod progress;
 mod serve;
 mod tokens;
 mod twofactor;

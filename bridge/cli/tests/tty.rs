@@ -73,3 +73,43 @@ fn user_add_and_check_read_the_password_from_the_terminal() {
     let (code, out) = on_a_terminal(dir.path(), "check layla", "wrong-password\n");
     assert_eq!(code, 1, "{out}");
 }
+
+/// Bulk work (here `user list` over 120 accounts) shows a bar on a terminal's
+/// standard error and nothing when standard error is not a terminal.
+#[test]
+fn bulk_work_shows_progress_on_a_terminal_and_nothing_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let bin = env!("CARGO_BIN_EXE_authbridge");
+    let authbridge = |args: &[&str]| {
+        Command::new(bin)
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for i in 0..120 {
+        let out = authbridge(&["user", "add", "--backend", "imap", &format!("user{i:03}")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (code, out) = on_a_terminal(dir.path(), "user list --limit 1000", "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("users") && out.contains("/120 ("), "{out}");
+    assert!(out.contains("user119"), "{out}");
+
+    let piped = authbridge(&["user", "list", "--limit", "1000"]);
+    assert!(piped.status.success());
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("user119"));
+}

@@ -166,7 +166,9 @@ fn list(accounts: &Accounts, listing: Listing, disabled: bool) -> Result<()> {
         disabled_only: disabled,
     })?;
     let mut m = Map::new();
+    let progress = crate::progress::Progress::over(users.len(), "users");
     for u in &users {
+        progress.inc();
         let v = if info {
             output::user_json(store, &accounts.nss, u)?
         } else {

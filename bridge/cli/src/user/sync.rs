@@ -29,20 +29,30 @@ pub(super) fn run(accounts: &Accounts, limit: Option<usize>, offset: usize) -> R
         offset,
         disabled_only: false,
     })?;
-    for user in users.iter().filter(|u| u.backend != LOCAL_BACKEND) {
+    let external: Vec<_> = users
+        .iter()
+        .filter(|u| u.backend != LOCAL_BACKEND)
+        .collect();
+    let progress = crate::progress::Progress::over(external.len(), "accounts");
+    for user in external {
+        progress.inc();
         let Some(derived) = derived(chain.backends(), &user.backend, &user.uid) else {
-            eprintln!(
-                "{} - no configured {} backend serves it",
-                user.uid, user.backend
-            );
+            progress.suspend(|| {
+                eprintln!(
+                    "{} - no configured {} backend serves it",
+                    user.uid, user.backend
+                )
+            });
             continue;
         };
         if !derived.uid.eq_ignore_ascii_case(&user.uid) {
             // An account id is never renamed behind its owner's back.
-            eprintln!(
-                "{} - the {} backend now calls it {}: not renamed",
-                user.uid, user.backend, derived.uid
-            );
+            progress.suspend(|| {
+                eprintln!(
+                    "{} - the {} backend now calls it {}: not renamed",
+                    user.uid, user.backend, derived.uid
+                )
+            });
             continue;
         }
         // Groups a backend derives are ordinary groups, never the admin role
@@ -53,7 +63,7 @@ pub(super) fn run(accounts: &Accounts, limit: Option<usize>, offset: usize) -> R
             .filter(|g| !g.eq_ignore_ascii_case(authbridge_local::ADMIN_GROUP))
             .collect();
         if store.sync_account(&user.uid, &groups, authbridge_core::clock::now())? {
-            println!("{} - updated", user.uid);
+            progress.suspend(|| println!("{} - updated", user.uid));
         }
     }
     Ok(())
