@@ -48,10 +48,19 @@ echo "== the daemon, as the unit would start it (OCS API off)"
 printf '\n[http]\nenabled = false\n' >>"$root/etc/authbridge/config.toml"
 in_root sh -c 'printf "%s" Alice-pass-123 | OC_PASS=$(cat) authbridge user add --password-from-env alice' >/dev/null
 mkdir -p "$root/run/authbridge"
-in_root authbridge serve >"$root/../daemon.log" 2>&1 &
+# chroot and env exec into the daemon: $! is the daemon itself.
+chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+    authbridge serve >"$root/../daemon.log" 2>&1 &
 daemon=$!
 stop_daemon() { kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true; }
 trap stop_daemon EXIT
+# No process of the root may outlive the test (its /dev and /proc stay busy).
+left_in_root() {
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
+    done
+    true
+}
 for _ in $(seq 1 100); do
     [ -S "$root/run/authbridge/authbridge.sock" ] && break
     sleep 0.1
@@ -83,6 +92,7 @@ in_root systemd-analyze verify /usr/lib/systemd/system/authbridge.service \
 
 echo "== purge"
 stop_daemon
+[ -z "$(left_in_root)" ] || fail "processes left in the root: $(left_in_root)"
 DEBIAN_FRONTEND=noninteractive in_root apt-get purge -y -q authbridge >/dev/null
 grep -q pam_authbridge "$root"/etc/pam.d/common-* && fail "purge left pam_authbridge in the stack"
 snapshot >"$root/../after"

@@ -117,7 +117,10 @@ fn check_backends(path: &Path, file: &ConfigFile, text: &str, checks: &mut Vec<C
     }
     for section in &file.backend {
         let started = Instant::now();
-        let (name, probed) = probe(section.get_ref());
+        let (name, probed) = match prepare(section.get_ref()) {
+            Ok((name, job)) => (name, within(job, PROBE_LIMIT)),
+            Err((name, verdict)) => (name, Err(verdict)),
+        };
         let took = started.elapsed();
         checks.push(match probed {
             Ok(what) => pass(format!("backend {name}"), format!("{what} ({})", ms(took))),
@@ -129,41 +132,68 @@ fn check_backends(path: &Path, file: &ConfigFile, text: &str, checks: &mut Vec<C
     }
 }
 
-fn probe(section: &BackendSection) -> (String, Result<String, Verdict>) {
+/// No probe takes longer than this, whatever a server does (the libraries'
+/// reads have per-read timeouts: a server sending a byte at a time would
+/// otherwise hold the doctor).
+const PROBE_LIMIT: Duration = Duration::from_secs(30);
+
+type Probe = Box<dyn FnOnce() -> Result<String, Verdict> + Send>;
+
+/// `job` on a thread of its own, waited for at most `limit` (a thread still
+/// waiting on a server then is left to its own timeouts).
+fn within(job: Probe, limit: Duration) -> Result<String, Verdict> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(job());
+    });
+    rx.recv_timeout(limit).unwrap_or_else(|_| {
+        Err(Verdict::unavailable(
+            UnavailableKind::Timeout,
+            format!("no answer within {} s", limit.as_secs()),
+        ))
+    })
+}
+
+/// The backend's name and its probe, or why there is none.
+fn prepare(section: &BackendSection) -> Result<(String, Probe), (String, Verdict)> {
     let broken = |name: String, e: String| {
-        let verdict = Verdict::unavailable(UnavailableKind::Misconfigured, e);
-        (name, Err(verdict))
+        (
+            name,
+            Verdict::unavailable(UnavailableKind::Misconfigured, e),
+        )
     };
     match section {
         BackendSection::Imap(c) => {
-            let Ok(settings) = c.resolve() else {
-                return broken("imap".into(), "cannot be resolved".into());
-            };
+            let settings = c
+                .resolve()
+                .map_err(|e| broken("imap".into(), e.to_string()))?;
             let name = format!("imap:{}:{}", settings.host, settings.port);
-            match authbridge_imap::ImapBackend::new(settings) {
-                Ok(backend) => (name, backend.probe()),
-                Err(e) => broken(name, e.to_string()),
-            }
+            let backend = authbridge_imap::ImapBackend::new(settings)
+                .map_err(|e| broken(name.clone(), e.to_string()))?;
+            Ok((name, Box::new(move || backend.probe())))
         }
         BackendSection::Ftp(c) => {
-            let Ok(settings) = c.resolve() else {
-                return broken("ftp".into(), "cannot be resolved".into());
-            };
+            let settings = c
+                .resolve()
+                .map_err(|e| broken("ftp".into(), e.to_string()))?;
             let name = format!("ftp:{}:{}", settings.host, settings.port);
-            match authbridge_ftp::FtpBackend::new(settings) {
-                Ok(backend) => (name, backend.probe()),
-                Err(e) => broken(name, e.to_string()),
-            }
+            let backend = authbridge_ftp::FtpBackend::new(settings)
+                .map_err(|e| broken(name.clone(), e.to_string()))?;
+            Ok((name, Box::new(move || backend.probe())))
         }
         #[cfg(feature = "smb")]
         BackendSection::Smb(c) => {
-            let Ok(settings) = c.resolve() else {
-                return broken("smb".into(), "cannot be resolved".into());
-            };
+            let settings = c
+                .resolve()
+                .map_err(|e| broken("smb".into(), e.to_string()))?;
             let name = format!("smb:{}:{}", settings.host, settings.port);
-            let deadline = authbridge_core::Deadline::start(settings.timeouts);
-            let probed = authbridge_smb::probe(&settings.host, settings.port, deadline);
-            (name, probed)
+            Ok((
+                name,
+                Box::new(move || {
+                    let deadline = authbridge_core::Deadline::start(settings.timeouts);
+                    authbridge_smb::probe(&settings.host, settings.port, deadline)
+                }),
+            ))
         }
     }
 }
@@ -374,27 +404,18 @@ fn check_nss(path: &Path) -> Vec<Check> {
         )
     };
     let wired = match std::fs::read_to_string(path) {
-        // Wired when `enable` would change nothing.
-        Ok(text) => match nsswitch::enable(&text) {
-            Ok((new, _)) if new == text => pass(
+        Ok(text) => match nsswitch::wired(&text) {
+            Ok(()) => pass(
                 "NSS switch",
                 format!(
                     "{}: passwd and group ask authbridge after files",
                     path.display()
                 ),
             ),
-            Ok(_) => fail(
+            Err(why) => fail(
                 "NSS switch",
-                format!(
-                    "{}: passwd or group does not ask authbridge",
-                    path.display()
-                ),
-                "authbridge nss enable",
-            ),
-            Err(e) => fail(
-                "NSS switch",
-                format!("{}: {e}", path.display()),
-                "put `files` first on the passwd and group lines, then `authbridge nss enable`",
+                format!("{}: {why}", path.display()),
+                "authbridge nss enable (it puts authbridge right after files)",
             ),
         },
         Err(e) => fail(
@@ -406,15 +427,37 @@ fn check_nss(path: &Path) -> Vec<Check> {
     vec![module, wired]
 }
 
+/// Control characters a server sent (a greeting, capabilities) escaped: they
+/// must not drive the administrator's terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c.is_control() {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect()
+}
+
 /// One line per check; a ✘ line's hint indented below it.
 pub fn render_text(checks: &[Check]) -> String {
     let mut out = String::new();
     for c in checks {
         let mark = if c.ok { "✔" } else { "✘" };
-        out.push_str(&format!("{mark} {}: {}\n", c.check, c.detail));
+        out.push_str(&format!("{mark} {}: {}\n", c.check, printable(&c.detail)));
         if let Some(hint) = &c.hint {
             out.push_str(&format!("    → {hint}\n"));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn what_a_server_sent_cannot_drive_the_terminal() {
+        assert_eq!(
+            super::printable("OK \u{1b}[2J ready\r"),
+            "OK \\u{1b}[2J ready\\r"
+        );
+    }
 }

@@ -132,7 +132,7 @@ fn nss(command: NssCommand) -> Result<(), Failure> {
             (file, changes)
         }
         NssCommand::Disable { file } => {
-            let changes = nsswitch::rewrite(&file, |text| Ok(nsswitch::disable(text)));
+            let changes = nsswitch::rewrite(&file, nsswitch::disable);
             (file, changes)
         }
     };

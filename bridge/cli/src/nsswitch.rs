@@ -1,8 +1,14 @@
 //! `authbridge nss enable|disable`: adds or removes the `authbridge` source on
 //! the passwd and group lines of /etc/nsswitch.conf, as SSSD's authselect
 //! profiles place `sss`: right after `files`, so the host's own accounts are
-//! always found first and no store user can shadow one. Every other byte of the
+//! always found first and no store user can shadow one. Every other line of the
 //! file stays as it was; the new file replaces the old in one rename.
+//!
+//! A line is read as glibc reads it: sources, each optionally followed by an
+//! action group `[STATUS=action ...]`, which may hold spaces (`[ NOTFOUND =
+//! return ]`) and may touch its source (`files[NOTFOUND=return]`). A file this
+//! code cannot read that way is refused, never rewritten: a line glibc cannot
+//! parse fails every lookup on the host, root's included.
 
 use std::path::Path;
 
@@ -17,6 +23,16 @@ pub enum EditError {
         "line {line}: the {database} line has no `files` source; authbridge goes right after it, so add `files` first (or place `authbridge` by hand)"
     )]
     NoFiles { database: &'static str, line: usize },
+    #[error("line {line}: an action group `[` of the {database} line is not closed")]
+    Unclosed { database: &'static str, line: usize },
+    #[error(
+        "lines {first} and {second} both set {database} (glibc keeps one of them): merge them into one first"
+    )]
+    Duplicate {
+        database: &'static str,
+        first: usize,
+        second: usize,
+    },
 }
 
 /// What an edit did to one database's line.
@@ -28,71 +44,160 @@ pub struct Change {
     pub after: String,
 }
 
-/// The file with `authbridge` right after `files` on the passwd and group
-/// lines (a missing line becomes `DB: files authbridge`).
+/// A line's sources and action groups, in order (a group kept as written).
+type Tokens = Vec<String>;
+
+fn is_action(token: &str) -> bool {
+    token.starts_with('[')
+}
+
+/// Splits the part of a line after `DB:` into sources and action groups.
+fn tokens(sources: &str) -> Option<Tokens> {
+    let mut out = Vec::new();
+    let mut rest = sources.trim_start();
+    while !rest.is_empty() {
+        if rest.starts_with('[') {
+            let end = rest.find(']')?;
+            out.push(rest[..=end].to_owned());
+            rest = &rest[end + 1..];
+        } else {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '[')
+                .unwrap_or(rest.len());
+            out.push(rest[..end].to_owned());
+            rest = &rest[end..];
+        }
+        rest = rest.trim_start();
+    }
+    Some(out)
+}
+
+/// The file with `authbridge` right after `files` (and the action group that
+/// belongs to it) on the passwd and group lines; a missing line becomes
+/// `DB: files authbridge`.
 pub fn enable(text: &str) -> Result<(String, Vec<Change>), EditError> {
-    edit(text, &|database, line, sources: &[String]| {
+    edit(text, &|database, line, sources: &Tokens| {
         if sources.iter().any(|s| s == SOURCE) {
-            return Ok(sources.to_vec());
+            return Ok(sources.clone());
         }
         let files = sources
             .iter()
             .position(|s| s == "files")
             .ok_or(EditError::NoFiles { database, line })?;
-        // After `files` and the `[...]` actions that belong to it.
         let mut at = files + 1;
-        while sources.get(at).is_some_and(|s| s.starts_with('[')) {
+        if sources.get(at).is_some_and(|s| is_action(s)) {
             at += 1;
         }
-        let mut new = sources.to_vec();
+        let mut new = sources.clone();
         new.insert(at, SOURCE.to_owned());
         Ok(new)
     })
 }
 
-/// The file without the `authbridge` source (and its `[...]` actions).
-pub fn disable(text: &str) -> (String, Vec<Change>) {
-    let edited = edit(text, &|_, _, sources: &[String]| {
+/// The file without the `authbridge` source (and its action group).
+pub fn disable(text: &str) -> Result<(String, Vec<Change>), EditError> {
+    edit(text, &|_, _, sources: &Tokens| {
         let mut new = Vec::new();
-        let mut skipping = false;
-        for s in sources {
+        let mut iter = sources.iter().peekable();
+        while let Some(s) = iter.next() {
             if s == SOURCE {
-                skipping = true;
+                if iter.peek().is_some_and(|next| is_action(next)) {
+                    iter.next();
+                }
                 continue;
             }
-            if skipping && s.starts_with('[') {
-                continue;
-            }
-            skipping = false;
             new.push(s.clone());
         }
         Ok(new)
-    });
-    // Removing never fails.
-    edited.unwrap_or_else(|_| (text.to_owned(), Vec::new()))
+    })
 }
 
-type Rule<'a> = dyn Fn(&'static str, usize, &[String]) -> Result<Vec<String>, EditError> + 'a;
+/// Whether glibc asks authbridge for passwd and group after `files`, and if
+/// not, why not (for `authbridge doctor`).
+pub fn wired(text: &str) -> Result<(), String> {
+    let lines = database_lines(text).map_err(|e| e.to_string())?;
+    for (index, database) in DATABASES.iter().enumerate() {
+        let Some((_, sources)) = &lines[index] else {
+            return Err(format!("no {database} line"));
+        };
+        let files = sources.iter().position(|s| s == "files");
+        let ours = sources.iter().position(|s| s == SOURCE);
+        match (files, ours) {
+            (_, None) => return Err(format!("{database} does not ask authbridge")),
+            (None, Some(_)) => return Err(format!("{database} has no `files`")),
+            (Some(f), Some(a)) if a < f => {
+                return Err(format!("{database} asks authbridge before files"));
+            }
+            (Some(f), Some(a)) => {
+                // `files [NOTFOUND=return]`: a name files does not know stops there.
+                let stops = sources[f + 1..a].iter().any(|s| {
+                    let action: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+                    action.to_ascii_uppercase().contains("NOTFOUND=RETURN")
+                });
+                if stops {
+                    return Err(format!(
+                        "{database}: files [NOTFOUND=return] keeps authbridge from being asked"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A passwd or group line: which, its sources, and a trailing comment.
+fn parse(line: &str) -> Option<(usize, &'static str, &str, Option<&str>)> {
+    let (body, comment) = match line.find('#') {
+        Some(at) => (&line[..at], Some(line[at..].trim_end())),
+        None => (line, None),
+    };
+    let (name, rest) = body.split_once(':')?;
+    let index = DATABASES.iter().position(|d| *d == name.trim())?;
+    Some((index, DATABASES[index], rest, comment))
+}
+
+/// For each of [`DATABASES`]: its line number and sources, if the file has one.
+#[allow(clippy::type_complexity)]
+fn database_lines(text: &str) -> Result<[Option<(usize, Tokens)>; 2], EditError> {
+    let mut found: [Option<(usize, Tokens)>; 2] = [None, None];
+    for (n, line) in text.lines().enumerate() {
+        let Some((index, database, rest, _)) = parse(line) else {
+            continue;
+        };
+        if let Some((first, _)) = &found[index] {
+            return Err(EditError::Duplicate {
+                database,
+                first: *first,
+                second: n + 1,
+            });
+        }
+        let sources = tokens(rest).ok_or(EditError::Unclosed {
+            database,
+            line: n + 1,
+        })?;
+        found[index] = Some((n + 1, sources));
+    }
+    Ok(found)
+}
+
+type Rule<'a> = dyn Fn(&'static str, usize, &Tokens) -> Result<Tokens, EditError> + 'a;
 
 /// Applies `rule` to the sources of each of [`DATABASES`]' lines; appends a
 /// line for a database the file does not name (glibc would use `files`).
 fn edit(text: &str, rule: &Rule<'_>) -> Result<(String, Vec<Change>), EditError> {
+    let lines = database_lines(text)?;
     let mut out = String::with_capacity(text.len() + 64);
     let mut changes = Vec::new();
-    let mut seen = [false; DATABASES.len()];
     for (n, line) in text.split_inclusive('\n').enumerate() {
-        let Some((index, database, sources, comment)) = parse(line) else {
+        let Some((index, database, _, comment)) = parse(line) else {
             out.push_str(line);
             continue;
         };
-        // glibc reads the first line of a database and ignores the rest.
-        if seen[index] {
-            out.push_str(line);
-            continue;
-        }
-        seen[index] = true;
-        let new = rule(database, n + 1, &sources)?;
-        if new == sources {
+        let Some((_, sources)) = &lines[index] else {
+            unreachable!("every database line was read above")
+        };
+        let new = rule(database, n + 1, sources)?;
+        if &new == sources {
             out.push_str(line);
         } else {
             let head = &line[..line.find(':').map_or(0, |c| c + 1)];
@@ -115,7 +220,7 @@ fn edit(text: &str, rule: &Rule<'_>) -> Result<(String, Vec<Change>), EditError>
         });
     }
     for (index, database) in DATABASES.iter().enumerate() {
-        if seen[index] {
+        if lines[index].is_some() {
             continue;
         }
         let sources = vec!["files".to_owned()];
@@ -136,24 +241,16 @@ fn edit(text: &str, rule: &Rule<'_>) -> Result<(String, Vec<Change>), EditError>
             after: new.join(" "),
         });
     }
+    // What is written must read back as glibc will read it.
+    database_lines(&out)?;
     Ok((out, changes))
 }
 
-/// A passwd or group line: which, its sources, and a trailing comment.
-fn parse(line: &str) -> Option<(usize, &'static str, Vec<String>, Option<&str>)> {
-    let (body, comment) = match line.find('#') {
-        Some(at) => (&line[..at], Some(line[at..].trim_end())),
-        None => (line, None),
-    };
-    let (name, rest) = body.split_once(':')?;
-    let name = name.trim();
-    let index = DATABASES.iter().position(|d| *d == name)?;
-    let sources = rest.split_whitespace().map(str::to_owned).collect();
-    Some((index, DATABASES[index], sources, comment))
-}
-
 /// Reads `path`, applies `change`, and when anything changed writes the result
-/// beside it with the old file's mode and owner, then renames it over.
+/// beside it (a name of its own, the old file's mode and owner), syncs it,
+/// renames it over, and syncs the directory. A symbolic link is refused: the
+/// file is someone else's (authselect's, say), and a rename would replace the
+/// link rather than edit what it points to.
 pub fn rewrite(
     path: &Path,
     change: impl FnOnce(&str) -> Result<(String, Vec<Change>), EditError>,
@@ -161,24 +258,37 @@ pub fn rewrite(
     use std::io::Write;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     let shown = path.display();
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "{shown} is a symbolic link (managed by authselect or the like): add `authbridge` after `files` where it points, by hand"
+        ));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let (new, changes) = change(&text).map_err(|e| format!("{shown}: {e}"))?;
     if new == text {
         return Ok(changes);
     }
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-    let temp = path.with_extension("conf.authbridge-new");
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = dir.join(format!(".{name}.authbridge-{}", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(|e| format!("{}: {e}", temp.display()))?;
+    // From here the temporary file is ours: removed on any failure.
     let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
         file.write_all(new.as_bytes())?;
         std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()))?;
         file.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)
+        std::fs::rename(&temp, path)?;
+        std::fs::File::open(dir)?.sync_all()
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
@@ -202,43 +312,78 @@ mod tests {
         );
         assert_eq!(changes[0].before, "files systemd");
         assert_eq!(changes[0].after, "files authbridge systemd");
+        assert_eq!(wired(&new), Ok(()));
+        assert!(wired(DEBIAN).is_err());
         // Twice is once; disabling gives the file back byte for byte.
         assert_eq!(enable(&new).unwrap().0, new);
-        assert_eq!(disable(&new).0, DEBIAN);
+        assert_eq!(disable(&new).unwrap().0, DEBIAN);
     }
 
     #[test]
-    fn actions_of_files_stay_with_files_and_comments_stay() {
-        let text = "passwd:\tfiles [NOTFOUND=return] ldap # local first\ngroup: compat\n";
+    fn action_groups_stay_whole_with_their_source() {
+        // glibc allows spaces inside a group, and a group touching its source.
+        let text = "passwd: files [NOTFOUND=continue TRYAGAIN=continue] ldap\ngroup: files[ UNAVAIL = continue ] ldap\n";
+        let (new, _) = enable(text).unwrap();
         assert_eq!(
-            enable(text),
+            new,
+            "passwd: files [NOTFOUND=continue TRYAGAIN=continue] authbridge ldap\ngroup: files [ UNAVAIL = continue ] authbridge ldap\n"
+        );
+        assert_eq!(wired(&new), Ok(()));
+        let with_action = "passwd: files authbridge [UNAVAIL=return TRYAGAIN=continue] ldap # c\ngroup: files authbridge\n";
+        assert_eq!(
+            disable(with_action).unwrap().0,
+            "passwd: files ldap # c\ngroup: files\n"
+        );
+        // A group never closed: refused, the file left alone.
+        assert_eq!(
+            enable("passwd: files [NOTFOUND=return\ngroup: files\n"),
+            Err(EditError::Unclosed {
+                database: "passwd",
+                line: 1
+            })
+        );
+        assert_eq!(
+            enable("passwd: files\ngroup: compat\n"),
             Err(EditError::NoFiles {
                 database: "group",
                 line: 2
             })
         );
-        let text = "passwd:\tfiles [NOTFOUND=continue] ldap # local first\ngroup: files\n";
-        let (new, _) = enable(text).unwrap();
-        assert_eq!(
-            new,
-            "passwd:\tfiles [NOTFOUND=continue] authbridge ldap # local first\ngroup: files authbridge\n"
-        );
-        let with_action =
-            "passwd: files authbridge [UNAVAIL=return] ldap\ngroup: files authbridge\n";
-        assert_eq!(disable(with_action).0, "passwd: files ldap\ngroup: files\n");
     }
 
     #[test]
-    fn a_missing_line_is_added_and_only_the_first_line_of_a_database_counts() {
+    fn where_authbridge_is_placed_decides_whether_it_is_wired() {
+        let wired_at =
+            |passwd: &str| wired(&format!("passwd: {passwd}\ngroup: files authbridge\n"));
+        assert_eq!(wired_at("files authbridge"), Ok(()));
+        assert!(
+            wired_at("authbridge files")
+                .unwrap_err()
+                .contains("before files")
+        );
+        assert!(
+            wired_at("files [NOTFOUND=return] authbridge")
+                .unwrap_err()
+                .contains("NOTFOUND")
+        );
+        assert!(wired_at("files [ notfound = return ] authbridge").is_err());
+        assert!(wired_at("files ldap").unwrap_err().contains("does not ask"));
+    }
+
+    #[test]
+    fn a_missing_line_is_added_and_a_database_set_twice_is_refused() {
         let (new, _) = enable("hosts: files dns").unwrap();
         assert_eq!(
             new,
             "hosts: files dns\npasswd:         files authbridge\ngroup:          files authbridge\n"
         );
-        let twice = "passwd: files\npasswd: files ldap\ngroup: files\n";
         assert_eq!(
-            enable(twice).unwrap().0,
-            "passwd: files authbridge\npasswd: files ldap\ngroup: files authbridge\n"
+            enable("passwd: files\npasswd: files ldap\ngroup: files\n"),
+            Err(EditError::Duplicate {
+                database: "passwd",
+                first: 1,
+                second: 2
+            })
         );
         // A commented-out line is no line.
         let commented = "#passwd: files authbridge\npasswd: files\ngroup: files\n";
@@ -249,7 +394,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rewrite_keeps_mode_and_leaves_no_temporary_file() {
+    fn a_rewrite_keeps_mode_refuses_links_and_leaves_no_temporary_file() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nsswitch.conf");
@@ -264,5 +409,17 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let link = dir.path().join("link.conf");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(
+            rewrite(&link, disable)
+                .unwrap_err()
+                .contains("symbolic link")
+        );
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("authbridge")
+        );
     }
 }

@@ -96,7 +96,7 @@ fn each_broken_piece_is_named_with_its_fix() {
         assert!(ok(&checks, fine), "{fine}: {checks:#?}");
     }
     assert!(!ok(&checks, "NSS switch"));
-    assert_eq!(hint(&checks, "NSS switch"), "authbridge nss enable");
+    assert!(hint(&checks, "NSS switch").starts_with("authbridge nss enable"));
     assert!(!ok(&checks, "PAM stack"));
     assert_eq!(
         hint(&checks, "PAM stack"),
@@ -179,9 +179,10 @@ fn the_text_output_marks_each_check_and_indents_the_fix() {
         .lines()
         .position(|l| l.starts_with("✘ NSS switch: "))
         .unwrap_or_else(|| panic!("{text}"));
-    assert_eq!(
-        text.lines().nth(switch + 1),
-        Some("    → authbridge nss enable"),
+    assert!(
+        text.lines()
+            .nth(switch + 1)
+            .is_some_and(|l| l.starts_with("    → authbridge nss enable")),
         "{text}"
     );
 }

@@ -58,6 +58,24 @@ fn dialect_of(answer: &[u8]) -> Result<u16, String> {
     ]))
 }
 
+/// Fills `buf`, each read bounded by what is left of `deadline`: a server that
+/// sends a byte at a time cannot stretch the probe past it.
+fn read_full(
+    tcp: &mut std::net::TcpStream,
+    buf: &mut [u8],
+    deadline: &Deadline,
+) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        tcp.set_read_timeout(Some(deadline.remaining()?))?;
+        match tcp.read(&mut buf[got..])? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => got += n,
+        }
+    }
+    Ok(())
+}
+
 /// Connects to `host:port`, negotiates, and says which dialect the server chose.
 pub fn probe(host: &str, port: u16, deadline: Deadline) -> Result<String, Verdict> {
     let endpoint = format!("{host}:{port}");
@@ -68,8 +86,7 @@ pub fn probe(host: &str, port: u16, deadline: Deadline) -> Result<String, Verdic
     tcp.write_all(&negotiate_request())
         .map_err(|e| io("send to", e))?;
     let mut prefix = [0u8; 4];
-    tcp.read_exact(&mut prefix)
-        .map_err(|e| io("read from", e))?;
+    read_full(&mut tcp, &mut prefix, &deadline).map_err(|e| io("read from", e))?;
     let len = u32::from_be_bytes(prefix) as usize & 0x00FF_FFFF;
     let protocol = |detail: String| {
         Verdict::unavailable(UnavailableKind::Protocol, format!("{endpoint}: {detail}"))
@@ -78,8 +95,7 @@ pub fn probe(host: &str, port: u16, deadline: Deadline) -> Result<String, Verdic
         return Err(protocol("the answer is not SMB over direct TCP".into()));
     }
     let mut answer = vec![0u8; len];
-    tcp.read_exact(&mut answer)
-        .map_err(|e| io("read from", e))?;
+    read_full(&mut tcp, &mut answer, &deadline).map_err(|e| io("read from", e))?;
     let dialect = dialect_of(&answer).map_err(protocol)?;
     Ok(format!(
         "SMB2 NEGOTIATE, dialect {}.{}.{}",

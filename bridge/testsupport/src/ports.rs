@@ -296,9 +296,9 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
         // std's listener asks for SO_REUSEADDR, as servers do: still refused.
         assert!(TcpListener::bind(("127.0.0.1", closed.port)).is_err());
-        let port = closed.port;
-        drop(closed);
-        TcpListener::bind(("127.0.0.1", port)).expect("free once released");
+        // Not asserted: that the port is free once released. It comes from the
+        // ephemeral range, where any outgoing connection on the machine may take
+        // it the moment it is free (this failed once in a CI run).
     }
 
     /// Starts a server that listens on `port` and waits until it does (or says

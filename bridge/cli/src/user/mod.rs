@@ -176,6 +176,8 @@ fn list(accounts: &Accounts, listing: Listing, disabled: bool) -> Result<()> {
         };
         m.insert(u.uid.clone(), v);
     }
+    // Cleared before the output, which must not start on the bar's line.
+    drop(progress);
     output::print(output, &Value::Object(m));
     Ok(())
 }
