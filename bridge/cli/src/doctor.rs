@@ -357,16 +357,21 @@ fn check_daemon(socket: &Path) -> Check {
     }
 }
 
-fn check_pam(pam_dir: &Path) -> Vec<Check> {
-    let module = if Path::new(PAM_MODULE).exists() {
-        pass("PAM module", PAM_MODULE)
+/// A module where libpam or glibc looks for it.
+fn installed(check: &str, path: &str) -> Check {
+    if Path::new(path).exists() {
+        pass(check, path)
     } else {
         fail(
-            "PAM module",
-            format!("{PAM_MODULE}: missing"),
+            check,
+            format!("{path}: missing"),
             "install the package (or the module by hand, as the README shows)",
         )
-    };
+    }
+}
+
+fn check_pam(pam_dir: &Path) -> Vec<Check> {
+    let module = installed("PAM module", PAM_MODULE);
     let auth = pam_dir.join("common-auth");
     let wired = match std::fs::read_to_string(&auth) {
         Ok(text)
@@ -394,15 +399,7 @@ fn check_pam(pam_dir: &Path) -> Vec<Check> {
 }
 
 fn check_nss(path: &Path) -> Vec<Check> {
-    let module = if Path::new(NSS_MODULE).exists() {
-        pass("NSS module", NSS_MODULE)
-    } else {
-        fail(
-            "NSS module",
-            format!("{NSS_MODULE}: missing"),
-            "install the package (or the module by hand, as the README shows)",
-        )
-    };
+    let module = installed("NSS module", NSS_MODULE);
     let wired = match std::fs::read_to_string(path) {
         Ok(text) => match nsswitch::wired(&text) {
             Ok(()) => pass(

@@ -195,8 +195,17 @@ impl Drop for DecisionLine {
         let peer_pid = self.peer.map(|p| p.pid as i64).unwrap_or(-1);
         use crate::log_format::Sink;
         let sink = crate::log_format::sink();
-        if sink == Sink::Journal {
-            // journalctl shows MESSAGE; the fields are there for -o verbose and filters.
+        if sink != Sink::Text {
+            // Fields as they are (JSON and the journal frame them); journalctl
+            // shows MESSAGE, so there it says the decision in words too.
+            let message: std::borrow::Cow<'_, str> = match sink {
+                Sink::Journal => format!(
+                    "decision: {login:?} {:?} by {} ({} ms, {service:?}, {source:?})",
+                    self.verdict, self.backend, self.latency_ms,
+                )
+                .into(),
+                _ => "decision".into(),
+            };
             tracing::info!(
                 login = &*login,
                 uid,
@@ -209,27 +218,7 @@ impl Drop for DecisionLine {
                 source = &*source,
                 peer_uid,
                 peer_pid,
-                "decision: {login:?} {:?} by {} ({} ms, {service:?}, {source:?})",
-                self.verdict,
-                self.backend,
-                self.latency_ms,
-            );
-            return;
-        }
-        if sink == Sink::Json {
-            tracing::info!(
-                login = &*login,
-                uid,
-                backend = self.backend.as_str(),
-                verdict = ?self.verdict,
-                detail = &*detail,
-                second_factor = self.second_factor,
-                latency_ms = self.latency_ms,
-                service = &*service,
-                source = &*source,
-                peer_uid,
-                peer_pid,
-                "decision"
+                message = %message,
             );
             return;
         }
