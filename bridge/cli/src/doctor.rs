@@ -108,19 +108,26 @@ fn check_config(setup: &Setup, checks: &mut Vec<Check>) -> Option<(ConfigFile, S
 
 /// Each backend reached as a login would reach it, without credentials.
 fn check_backends(path: &Path, file: &ConfigFile, text: &str, checks: &mut Vec<Check>) {
-    // Built as the daemon builds them: a section it would refuse fails here.
-    if let Err(e) = config::build_chain(path, file, text, &|| {
-        Ok((PathBuf::from("/nonexistent"), Vec::new()))
-    }) {
-        checks.push(fail("backends", e.to_string(), "fix the line named"));
-        return;
-    }
+    // Each backend built once, as the daemon builds it. A section it would
+    // refuse fails the whole step, in the daemon's own words (file and line).
+    let mut prepared = Vec::new();
     for section in &file.backend {
+        match prepare(section.get_ref()) {
+            Ok(backend) => prepared.push(backend),
+            Err((_, verdict)) => {
+                let located = config::build_chain(path, file, text, &|| {
+                    Ok((PathBuf::from("/nonexistent"), Vec::new()))
+                })
+                .err()
+                .map_or_else(|| explain(&verdict).0, |e| e.to_string());
+                checks.push(fail("backends", located, "fix the line named"));
+                return;
+            }
+        }
+    }
+    for (name, job) in prepared {
         let started = Instant::now();
-        let (name, probed) = match prepare(section.get_ref()) {
-            Ok((name, job)) => (name, within(job, PROBE_LIMIT)),
-            Err((name, verdict)) => (name, Err(verdict)),
-        };
+        let probed = within(job, PROBE_LIMIT);
         let took = started.elapsed();
         checks.push(match probed {
             Ok(what) => pass(format!("backend {name}"), format!("{what} ({})", ms(took))),
