@@ -60,7 +60,7 @@ fn main() {
         .map(|(u, t)| Credentials::new(u, SecretString::from(t.clone())).unwrap())
         .collect();
     // The clock stands still, so last_activity is written once per token, not per check.
-    let auth = AppPasswords::new(Arc::clone(&store), Arc::clone(&key), || 0);
+    let auth = AppPasswords::new(store.clone(), Arc::clone(&key), || 0);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

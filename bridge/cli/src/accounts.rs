@@ -9,7 +9,7 @@ use crate::failure::Failure;
 /// The store and the app-password key, in the data directory (both created on
 /// first use).
 pub struct Accounts {
-    pub store: std::sync::Arc<authbridge_store::SqliteStore>,
+    pub store: authbridge_store::SharedStore,
     pub key: std::sync::Arc<authbridge_local::SecretKey>,
     /// The config's `revoke_app_passwords_on_reset`.
     pub revoke_on_reset: bool,
@@ -86,7 +86,7 @@ pub fn open(
 /// A change of users or groups committed by this command marks the daemon's
 /// NSS cache file stale at once (as `sss_cache -E` does for SSSD): the modules
 /// ask the daemon until it has published a new one.
-fn mark_nss_cache_stale_on_change(store: &authbridge_store::SqliteStore, socket: &Path) {
+fn mark_nss_cache_stale_on_change(store: &dyn authbridge_store::AccountStore, socket: &Path) {
     let dir = authbridge_nsscache::cache_dir(socket);
     store.on_directory_change(Box::new(move || {
         if let Err(e) = authbridge_nsscache::invalidate(&dir) {
@@ -109,7 +109,7 @@ pub fn with_store(
     let accounts = open(config_path, config.as_ref(), data_dir)?;
     let configured = config.as_ref().and_then(|c| c.daemon.socket.clone());
     let socket = crate::serve::socket_path(socket, configured, &accounts.data_dir);
-    mark_nss_cache_stale_on_change(&accounts.store, &socket);
+    mark_nss_cache_stale_on_change(&*accounts.store, &socket);
     command(&accounts)?;
     Ok(())
 }

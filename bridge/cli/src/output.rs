@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use authbridge_daemon::NssSettings;
-use authbridge_store::{SqliteStore, Store, User};
+use authbridge_store::{AccountStore, User};
 use clap::ValueEnum;
 use serde_json::{Map, Value, json};
 
@@ -149,7 +149,7 @@ fn host_name() -> String {
 /// occ's `user:info`: the account, its storage figures as Nextcloud reports
 /// them (authbridge keeps no files: nothing used, the quota all free), and its
 /// home directory as the NSS module gives it.
-pub fn user_json(store: &SqliteStore, nss: &NssSettings, u: &User) -> Result<Value> {
+pub fn user_json(store: &dyn AccountStore, nss: &NssSettings, u: &User) -> Result<Value> {
     let groups = store.user_groups(&u.uid)?;
     let quota = authbridge_daemon::ocs::quota_bytes(u.quota.as_deref());
     let mut m = Map::new();

@@ -138,7 +138,7 @@ pub fn run(
         let server = Server::bind(&socket, Arc::clone(&service)).map_err(Failure::failed)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let nss_changed = Arc::new(tokio::sync::Notify::new());
-        watch_directory(&accounts.store, &socket, Arc::clone(&nss_changed));
+        watch_directory(&*accounts.store, &socket, Arc::clone(&nss_changed));
         let nss_cache = tokio::spawn(authbridge_daemon::publish_nss_cache(
             Arc::clone(&service),
             socket.clone(),
@@ -187,7 +187,7 @@ pub fn run(
 /// Changes of users and groups made through this daemon mark the NSS cache
 /// file stale at once and wake its publisher.
 fn watch_directory(
-    store: &authbridge_store::SqliteStore,
+    store: &dyn authbridge_store::AccountStore,
     socket: &Path,
     changed: Arc<tokio::sync::Notify>,
 ) {
@@ -281,7 +281,7 @@ pub const FIRST_ADMIN_PASSWORD_FILE: &str = "first-admin-password";
 /// generated password written once to a 0600 file in the data directory; only
 /// the file's path is printed.
 fn first_admin(accounts: &Accounts) -> anyhow::Result<()> {
-    use authbridge_store::{NewUser, Store, UserQuery};
+    use authbridge_store::{NewUser, UserQuery};
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let empty = accounts

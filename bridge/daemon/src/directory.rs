@@ -9,12 +9,12 @@
 
 use authbridge_local::Names;
 use authbridge_proto::{Group, Passwd};
-use authbridge_store::{Directory as _, PosixGroup, PosixUser, SqliteStore};
+use authbridge_store::{AccountStore, PosixGroup, PosixUser};
 
 use crate::settings::NssSettings;
 
 pub struct Directory<'a> {
-    store: &'a SqliteStore,
+    store: &'a dyn AccountStore,
     nss: &'a NssSettings,
     names: &'a Names,
 }
@@ -26,7 +26,7 @@ fn or_none<T>(what: &str, r: authbridge_store::Result<T>) -> Option<T> {
 }
 
 impl<'a> Directory<'a> {
-    pub fn new(store: &'a SqliteStore, nss: &'a NssSettings, names: &'a Names) -> Self {
+    pub fn new(store: &'a dyn AccountStore, nss: &'a NssSettings, names: &'a Names) -> Self {
         Directory { store, nss, names }
     }
 

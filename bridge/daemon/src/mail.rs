@@ -3,7 +3,7 @@
 //! API (welcome on create, `POST .../welcome`) and by `authbridge user welcome`.
 
 use crate::clock::now;
-use authbridge_store::{ProvisioningStore, SqliteStore, Store};
+use authbridge_store::AccountStore;
 use base64::Engine as _;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
@@ -80,7 +80,7 @@ fn transport(settings: &MailSettings) -> Result<AsyncSmtpTransport<Tokio1Executo
 /// nobody received.
 pub async fn send_password_link(
     settings: Option<&MailSettings>,
-    store: &SqliteStore,
+    store: &dyn AccountStore,
     uid: &str,
     base_url: &str,
 ) -> Result<(), MailError> {

@@ -5,7 +5,7 @@
 //! creation fail.
 
 use authbridge_core::BackendKind;
-use authbridge_store::{ProvisioningStore, SqliteStore};
+use authbridge_store::AccountStore;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +120,7 @@ pub struct Switches {
 }
 
 impl Switches {
-    pub fn load(store: &SqliteStore) -> authbridge_store::Result<Switches> {
+    pub fn load(store: &dyn AccountStore) -> authbridge_store::Result<Switches> {
         let mut off = 0;
         for m in MODULES {
             if store.app_enabled(m.id.app_id())? == Some(false) {
@@ -146,7 +146,12 @@ impl Switches {
     }
 
     /// Persists first, so that what is answered is what a restart will see.
-    pub fn set(&self, store: &SqliteStore, id: ModuleId, on: bool) -> authbridge_store::Result<()> {
+    pub fn set(
+        &self,
+        store: &dyn AccountStore,
+        id: ModuleId,
+        on: bool,
+    ) -> authbridge_store::Result<()> {
         store.set_app_enabled(id.app_id(), on)?;
         match on {
             true => self.off.fetch_and(!id.bit(), Ordering::AcqRel),
@@ -159,6 +164,7 @@ impl Switches {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authbridge_store::SqliteStore;
 
     #[test]
     fn switches_persist_and_every_app_id_names_its_module() {

@@ -8,7 +8,6 @@
 
 use authbridge_nsscache::{HEADER_LEN, STATE_LIVE, Snapshot};
 use authbridge_proto::Group;
-use authbridge_store::Directory as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,7 +62,7 @@ fn publish_once(service: &Service, dir: &Path) -> Result<Published, String> {
     let generation = store
         .directory_generation()
         .map_err(|e| format!("store: {e}"))?;
-    let directory = Directory::new(store, &engine.nss, &engine.names);
+    let directory = Directory::new(&**store, &engine.nss, &engine.names);
     let passwd = directory.passwd_all();
     let groups = directory.group_all();
     let initgroups = initgroups(&groups, &passwd);

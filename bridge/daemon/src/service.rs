@@ -13,7 +13,7 @@ use authbridge_proto::{
     AccountStatus, AuthAnswer, AuthRequest, AuthStatus, PasswordChange, PasswordOwner, PeerCred,
     Request, Response, Secret,
 };
-use authbridge_store::{AppPasswordStore, LOCAL_BACKEND, SqliteStore, Store, StoreError};
+use authbridge_store::{LOCAL_BACKEND, SharedStore, StoreError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -79,7 +79,7 @@ pub enum ServiceError {
 pub struct Service {
     engine: RwLock<Arc<Engine>>,
     loader: Loader,
-    store: Arc<SqliteStore>,
+    store: SharedStore,
     throttle: Throttle,
     verifiers: Verifiers,
     /// Passwords accepted lately (`cached_auth_timeout`, `http_credential_cache`).
@@ -263,13 +263,13 @@ impl Conclusion {
 }
 
 impl Service {
-    pub fn new(loader: Loader, store: Arc<SqliteStore>) -> Result<Service, ServiceError> {
+    pub fn new(loader: Loader, store: SharedStore) -> Result<Service, ServiceError> {
         let engine = loader()?;
         let throttle = Throttle::load(Arc::clone(&store), &engine.throttle, now_ms())
             .map_err(ServiceError::Throttle)?;
         // SAFETY: geteuid cannot fail and touches no memory.
         let own_uid = unsafe { libc::geteuid() };
-        let switches = crate::modules::Switches::load(&store).map_err(ServiceError::Switches)?;
+        let switches = crate::modules::Switches::load(&*store).map_err(ServiceError::Switches)?;
         let credentials = CredentialCache::new(engine.daemon.credential_cache_entries);
         Ok(Service {
             switches,
@@ -315,14 +315,14 @@ impl Service {
             return true;
         }
         let engine = self.engine();
-        let dir = Directory::new(&self.store, &engine.nss, &engine.names);
+        let dir = Directory::new(&*self.store, &engine.nss, &engine.names);
         dir.name_of(peer.uid)
             .is_some_and(|name| name.eq_ignore_ascii_case(user))
     }
 
     pub async fn handle(&self, request: Request, peer: &PeerCred) -> Answered {
         let engine = self.engine();
-        let dir = Directory::new(&self.store, &engine.nss, &engine.names);
+        let dir = Directory::new(&*self.store, &engine.nss, &engine.names);
         let response = match request {
             Request::Authenticate(auth) => return self.authenticate(auth, None, peer).await,
             Request::AuthenticateStartedBy { request, real_uid } => {
@@ -520,7 +520,7 @@ impl Service {
         })
     }
 
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &SharedStore {
         &self.store
     }
 
@@ -1076,7 +1076,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("passwd"), "daemon:x:1:1::/:/bin/sh\n").unwrap();
         std::fs::write(dir.path().join("group"), "").unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("store.sqlite")).unwrap());
+        let store = Arc::new(
+            authbridge_store::SqliteStore::open(&dir.path().join("store.sqlite")).unwrap(),
+        );
         let names = Arc::new(authbridge_local::names_over(
             &dir.path().join("passwd"),
             &dir.path().join("group"),
@@ -1084,7 +1086,7 @@ mod tests {
         let loader_store = Arc::clone(&store);
         let key = authbridge_local::SecretKey::load_or_create(&dir.path().join("key")).unwrap();
         let twofactor = Arc::new(authbridge_twofactor::TwoFactor::new(
-            Arc::clone(&store),
+            store.clone(),
             &key,
             "test",
         ));
@@ -1093,7 +1095,7 @@ mod tests {
             Ok(Engine {
                 gate: Gate::new(
                     Chain::new(vec![backend]),
-                    Arc::clone(&loader_store),
+                    loader_store.clone(),
                     crate::clock::now,
                     Arc::clone(&names),
                 ),

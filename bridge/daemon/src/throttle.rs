@@ -19,10 +19,10 @@
 //! Both tables are bounded ([`MAX_LOGIN_FAILURES`] entries, the oldest forgotten
 //! first) and pruned of expired entries once a minute.
 
-use authbridge_store::{LoginFailure, MAX_LOGIN_FAILURES, SecurityStore, SqliteStore};
+use authbridge_store::{LoginFailure, MAX_LOGIN_FAILURES, SharedStore};
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::settings::ThrottleSettings;
@@ -33,7 +33,7 @@ type Key = (String, String);
 const PRUNE_EVERY_MS: i64 = 60_000;
 
 pub struct Throttle {
-    store: Arc<SqliteStore>,
+    store: SharedStore,
     /// (failures, last failure in unix ms), mirrored from the store so a check
     /// costs no query.
     failures: Mutex<HashMap<Key, (u32, i64)>>,
@@ -133,7 +133,7 @@ enum Blocked {
 impl Throttle {
     /// Loads the failures still inside the window.
     pub fn load(
-        store: Arc<SqliteStore>,
+        store: SharedStore,
         settings: &ThrottleSettings,
         now_ms: i64,
     ) -> authbridge_store::Result<Throttle> {
@@ -392,6 +392,9 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authbridge_store::prelude::*;
+    use authbridge_store::SqliteStore;
+    use std::sync::Arc;
 
     fn settings() -> ThrottleSettings {
         ThrottleSettings {
@@ -584,7 +587,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
         let s = settings();
-        let mut t = Throttle::load(Arc::clone(&store), &s, 0).unwrap();
+        let mut t = Throttle::load(store.clone(), &s, 0).unwrap();
         assert_eq!(t.capacity, MAX_LOGIN_FAILURES);
         t.capacity = 100;
         let cap = 100;

@@ -6,14 +6,13 @@
 //! the in-memory credential cache, which never costs an argon2id hash.)
 
 use authbridge_core::SecretString;
-use authbridge_store::{SecurityStore, SqliteStore, Verifier};
-use std::sync::Arc;
+use authbridge_store::{SharedStore, Verifier};
 
 use crate::settings::DaemonSettings;
 
 #[derive(Clone)]
 pub struct Verifiers {
-    store: Arc<SqliteStore>,
+    store: SharedStore,
 }
 
 /// What the verifier says about an offline attempt.
@@ -30,7 +29,7 @@ pub enum Offline {
 }
 
 impl Verifiers {
-    pub fn new(store: Arc<SqliteStore>) -> Self {
+    pub fn new(store: SharedStore) -> Self {
         Verifiers { store }
     }
 

@@ -6,7 +6,7 @@ use authbridge_core::{
     Accepted, Authenticator, BackendKind, Credentials, ExposeSecret, RejectReason, UnavailableKind,
     Verdict,
 };
-use authbridge_store::{AppPasswordStore, SqliteStore};
+use authbridge_store::SharedStore;
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
@@ -96,13 +96,13 @@ pub fn generate_app_password() -> String {
 
 /// Validates app passwords: one indexed lookup by keyed hash.
 pub struct AppPasswords {
-    store: Arc<SqliteStore>,
+    store: SharedStore,
     key: Arc<SecretKey>,
     clock: fn() -> i64,
 }
 
 impl AppPasswords {
-    pub fn new(store: Arc<SqliteStore>, key: Arc<SecretKey>, clock: fn() -> i64) -> Self {
+    pub fn new(store: SharedStore, key: Arc<SecretKey>, clock: fn() -> i64) -> Self {
         AppPasswords { store, key, clock }
     }
 }

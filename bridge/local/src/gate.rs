@@ -4,7 +4,7 @@
 use authbridge_core::{
     Attempt, BackendKind, Chain, Credentials, Decision, Outcome, RejectReason, Verdict,
 };
-use authbridge_store::{SqliteStore, Store, StoreError};
+use authbridge_store::{SharedStore, StoreError};
 
 use crate::names::{ADMIN_GROUP, Names};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 pub struct Gate {
     chain: Chain,
-    store: Arc<SqliteStore>,
+    store: SharedStore,
     clock: fn() -> i64,
     names: Arc<Names>,
 }
@@ -42,12 +42,7 @@ fn system_name(refusal: crate::NameRefusal) -> Decision {
 }
 
 impl Gate {
-    pub fn new(
-        chain: Chain,
-        store: Arc<SqliteStore>,
-        clock: fn() -> i64,
-        names: Arc<Names>,
-    ) -> Self {
+    pub fn new(chain: Chain, store: SharedStore, clock: fn() -> i64, names: Arc<Names>) -> Self {
         Gate {
             chain,
             store,

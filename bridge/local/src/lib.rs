@@ -12,8 +12,7 @@ use async_trait::async_trait;
 use authbridge_core::{
     Accepted, Authenticator, BackendKind, Credentials, RejectReason, UnavailableKind, Verdict,
 };
-use authbridge_store::{LOCAL_BACKEND, SqliteStore, Store, StoreError};
-use std::sync::Arc;
+use authbridge_store::{LOCAL_BACKEND, SharedStore, StoreError};
 
 pub use app_passwords::{AppPasswords, SecretKey, generate_app_password, random_alphanumeric};
 pub use gate::Gate;
@@ -28,11 +27,11 @@ pub use policy::{PasswordPolicy, PolicyError};
 
 /// Checks local users' passwords against the store.
 pub struct LocalPasswords {
-    store: Arc<SqliteStore>,
+    store: SharedStore,
 }
 
 impl LocalPasswords {
-    pub fn new(store: Arc<SqliteStore>) -> Self {
+    pub fn new(store: SharedStore) -> Self {
         LocalPasswords { store }
     }
 }

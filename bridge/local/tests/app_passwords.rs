@@ -36,7 +36,7 @@ async fn lifecycle() {
     let id = store
         .add_app_password("layla", "laptop", &key.hash(&token), clock())
         .unwrap();
-    let auth = AppPasswords::new(Arc::clone(&store), Arc::clone(&key), clock);
+    let auth = AppPasswords::new(store.clone(), Arc::clone(&key), clock);
 
     assert!(
         matches!(auth.authenticate(&creds("layla", &token)).await, Verdict::Accepted(a) if a.uid == "layla")

@@ -16,7 +16,7 @@ fn setup(kind: BackendKind) -> (tempfile::TempDir, Arc<SqliteStore>, Arc<Scripte
     let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
     let backend = Scripted::accepting(kind, &["example.org"]);
     let chain = Chain::new(vec![Arc::clone(&backend) as Arc<dyn Authenticator>]);
-    let gate = Gate::new(chain, Arc::clone(&store), || 42, Arc::new(Names::default()));
+    let gate = Gate::new(chain, store.clone(), || 42, Arc::new(Names::default()));
     (dir, store, backend, gate)
 }
 
@@ -49,7 +49,7 @@ async fn a_group_derived_from_a_login_is_never_the_admin_role() {
     // A backend that accepts anyone into the groups it was given.
     let backend = Scripted::accepting(BackendKind::Imap, &["Admin", "example.org"]);
     let chain = Chain::new(vec![backend as Arc<dyn Authenticator>]);
-    let gate = Gate::new(chain, Arc::clone(&store), || 42, Arc::new(Names::default()));
+    let gate = Gate::new(chain, store.clone(), || 42, Arc::new(Names::default()));
     assert!(matches!(
         gate.authenticate(&creds("mallory")).await.outcome,
         Outcome::Accepted { .. }

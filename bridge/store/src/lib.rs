@@ -145,6 +145,37 @@ impl From<rusqlite::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Everything authbridge keeps, as one object: the daemon and the commands hold
+/// an `Arc<dyn AccountStore>` and never learn which database is behind it.
+pub trait AccountStore:
+    Store
+    + AppPasswordStore
+    + UserDataStore
+    + ProvisioningStore
+    + SecurityStore
+    + TwoFactorStore
+    + Directory
+    + Send
+    + Sync
+{
+    /// Calls `listener` after every committed change of what NSS shows made
+    /// through this handle (the NSS cache file is marked stale by it). Other
+    /// processes' changes reach a daemon through the directory generation.
+    /// Set once; a second listener is refused.
+    fn on_directory_change(&self, listener: Box<dyn Fn() + Send + Sync>) -> bool;
+}
+
+/// Every store trait, for code that holds a concrete store (tests, tools).
+pub mod prelude {
+    pub use crate::{
+        AccountStore, AppPasswordStore, Directory, ProvisioningStore, SecurityStore, Store,
+        TwoFactorStore, UserDataStore,
+    };
+}
+
+/// The store as the daemon and the commands share it.
+pub type SharedStore = std::sync::Arc<dyn AccountStore>;
+
 /// The operations authbridge needs from an account store.
 pub trait Store {
     fn create_user(&self, user: &NewUser, now: i64) -> Result<User>;

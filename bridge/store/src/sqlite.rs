@@ -478,12 +478,10 @@ impl SqliteStore {
         }
         Ok(value)
     }
+}
 
-    /// Calls `listener` after every committed change of what NSS shows made
-    /// through this handle (the NSS cache file is marked stale by it). Other
-    /// processes' changes reach a daemon through the directory generation.
-    /// Set once; a second listener is refused.
-    pub fn on_directory_change(&self, listener: Box<dyn Fn() + Send + Sync>) -> bool {
+impl crate::AccountStore for SqliteStore {
+    fn on_directory_change(&self, listener: Box<dyn Fn() + Send + Sync>) -> bool {
         self.on_directory_change.set(listener).is_ok()
     }
 }

@@ -1,7 +1,8 @@
 //! POSIX ids for NSS, and the daemon's throttle and verifier state.
 
 use authbridge_store::{
-    Directory, IdRange, LoginFailure, SecurityStore, SqliteStore, Store, StoreError, UserDataStore,
+    AccountStore, Directory, IdRange, LoginFailure, SecurityStore, SqliteStore, Store, StoreError,
+    UserDataStore,
 };
 
 mod common;

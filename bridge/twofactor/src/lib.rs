@@ -10,9 +10,8 @@ pub mod seal;
 pub mod totp;
 
 use authbridge_local::SecretKey;
-use authbridge_store::{SqliteStore, Store, StoreError, TwoFactorStore};
+use authbridge_store::{SharedStore, StoreError};
 use rand_core::{OsRng, RngCore};
-use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use backup_codes::CodeHasher;
@@ -121,14 +120,14 @@ pub const MAX_CODE_LEN: usize = 64;
 pub const DEFAULT_ISSUER: &str = "authbridge";
 
 pub struct TwoFactor {
-    store: Arc<SqliteStore>,
+    store: SharedStore,
     sealer: Sealer,
     hasher: CodeHasher,
     issuer: String,
 }
 
 impl TwoFactor {
-    pub fn new(store: Arc<SqliteStore>, key: &SecretKey, issuer: &str) -> TwoFactor {
+    pub fn new(store: SharedStore, key: &SecretKey, issuer: &str) -> TwoFactor {
         TwoFactor {
             store,
             sealer: Sealer::new(key),
@@ -302,11 +301,12 @@ impl TwoFactor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authbridge_store::{Enforcement, NewUser};
+    use authbridge_store::SqliteStore;
+    use authbridge_store::{Enforcement, NewUser, Store};
 
-    fn setup() -> (tempfile::TempDir, Arc<SqliteStore>, TwoFactor) {
+    fn setup() -> (tempfile::TempDir, SharedStore, TwoFactor) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("s.sqlite")).unwrap());
         for uid in ["Alice", "bob"] {
             store
                 .create_user(
@@ -321,7 +321,7 @@ mod tests {
                 .unwrap();
         }
         let key = SecretKey::load_or_create(&dir.path().join("key")).unwrap();
-        let tf = TwoFactor::new(Arc::clone(&store), &key, DEFAULT_ISSUER);
+        let tf = TwoFactor::new(store.clone(), &key, DEFAULT_ISSUER);
         (dir, store, tf)
     }
 

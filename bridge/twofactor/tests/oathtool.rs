@@ -38,7 +38,7 @@ fn codes_made_by_oathtool_are_accepted_once_within_one_step() {
         )
         .unwrap();
     let key = SecretKey::load_or_create(&dir.path().join("key")).unwrap();
-    let tf = TwoFactor::new(Arc::clone(&store), &key, DEFAULT_ISSUER);
+    let tf = TwoFactor::new(store.clone(), &key, DEFAULT_ISSUER);
     let setup = tf.set_up_totp("alice", true, 1).unwrap();
     let secret = setup.secret_base32.as_str();
 

@@ -6,7 +6,7 @@ pub use defs::GroupCommand;
 
 use anyhow::{Result, bail};
 use authbridge_core::clock;
-use authbridge_store::{SqliteStore, Store};
+use authbridge_store::AccountStore;
 use serde_json::{Map, Value, json};
 
 use crate::accounts::Accounts;
@@ -14,7 +14,7 @@ use crate::defs::Listing;
 use crate::output;
 
 pub fn run(accounts: &Accounts, command: GroupCommand) -> Result<()> {
-    let store: &SqliteStore = &accounts.store;
+    let store: &dyn AccountStore = &*accounts.store;
     match command {
         GroupCommand::Add { gid } => {
             store.create_group(&gid, clock::now())?;

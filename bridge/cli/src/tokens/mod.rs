@@ -6,7 +6,6 @@ pub use defs::{TokenAdd, TokenCommand};
 
 use anyhow::{Context, Result, bail};
 use authbridge_core::clock;
-use authbridge_store::AppPasswordStore;
 use serde_json::{Value, json};
 
 use crate::accounts::Accounts;
@@ -26,7 +25,6 @@ pub fn run(accounts: &Accounts, command: TokenCommand) -> Result<()> {
 
 /// Creates an app password and prints it once.
 pub fn add(accounts: &Accounts, t: &TokenAdd) -> Result<()> {
-    use authbridge_store::Store;
     let user = accounts.store.user(&t.uid)?;
     if t.password_from_env {
         let password = authbridge_core::SecretString::from(

@@ -7,7 +7,7 @@ pub use defs::{BackupCodesCommand, TotpCommand, TwoFactorCommand};
 
 use anyhow::{Result, bail};
 use authbridge_core::clock;
-use authbridge_store::{Enforcement, Store, TwoFactorStore};
+use authbridge_store::Enforcement;
 use authbridge_twofactor::{Provider, TwoFactor, enforcement, qr};
 
 use crate::accounts::Accounts;

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result, bail};
 use authbridge_core::clock;
 use authbridge_daemon::{ImageKind, prepare_upload};
-use authbridge_store::{Avatar, SqliteStore, Store, UserDataStore};
+use authbridge_store::{AccountStore, Avatar};
 use std::io::Read;
 use std::path::Path;
 
@@ -14,7 +14,7 @@ use super::defs::AvatarCommand;
 /// Larger files are refused unread (the limit the image checks apply).
 const MAX_FILE_BYTES: u64 = 5 * 1024 * 1024;
 
-pub(super) fn run(store: &SqliteStore, command: AvatarCommand) -> Result<()> {
+pub(super) fn run(store: &dyn AccountStore, command: AvatarCommand) -> Result<()> {
     match command {
         AvatarCommand::Set { uid, file } => set(store, &uid, &file),
         AvatarCommand::Delete { uid } => {
@@ -28,7 +28,7 @@ pub(super) fn run(store: &SqliteStore, command: AvatarCommand) -> Result<()> {
     }
 }
 
-fn set(store: &SqliteStore, uid: &str, file: &Path) -> Result<()> {
+fn set(store: &dyn AccountStore, uid: &str, file: &Path) -> Result<()> {
     let user = store.user(uid)?;
     let mut bytes = Vec::new();
     std::fs::File::open(file)

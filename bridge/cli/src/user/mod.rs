@@ -11,7 +11,7 @@ pub use defs::{UserAdd, UserCommand};
 use anyhow::{Result, bail};
 use authbridge_core::clock;
 use authbridge_local::hash_password;
-use authbridge_store::{LOCAL_BACKEND, NewUser, Store, UserQuery};
+use authbridge_store::{LOCAL_BACKEND, NewUser, UserQuery};
 use serde_json::{Map, Value, json};
 
 use crate::accounts::Accounts;

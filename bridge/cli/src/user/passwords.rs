@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use authbridge_local::{PasswordPolicy, hash_password};
-use authbridge_store::{AppPasswordStore, LOCAL_BACKEND, SqliteStore, Store};
+use authbridge_store::{AccountStore, LOCAL_BACKEND};
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
 
@@ -51,7 +51,7 @@ fn revoke_if_configured(accounts: &Accounts, uid: &str) -> Result<()> {
 }
 
 /// A user whose password authbridge keeps (not an IMAP, SMB or FTP account).
-fn local_user(store: &SqliteStore, uid: &str) -> Result<authbridge_store::User> {
+fn local_user(store: &dyn AccountStore, uid: &str) -> Result<authbridge_store::User> {
     let user = store.user(uid)?;
     if user.backend != LOCAL_BACKEND {
         bail!(

@@ -2,7 +2,7 @@
 //! `user:profile`.
 
 use anyhow::{Result, bail};
-use authbridge_store::{ProvisioningStore, SqliteStore, Store, UserDataStore};
+use authbridge_store::AccountStore;
 use serde_json::{Map, Value, json};
 
 use crate::output::{self, Format};
@@ -18,7 +18,7 @@ const ACCOUNT_SETTINGS: [(&str, &str); 5] = [
 ];
 
 /// The account-held settings of `uid`, as (app, key, value).
-fn account_settings(store: &SqliteStore, uid: &str) -> Result<Vec<(String, String, String)>> {
+fn account_settings(store: &dyn AccountStore, uid: &str) -> Result<Vec<(String, String, String)>> {
     let user = store.user(uid)?;
     let values = [
         Some(user.enabled.to_string()),
@@ -36,7 +36,7 @@ fn account_settings(store: &SqliteStore, uid: &str) -> Result<Vec<(String, Strin
 
 /// Sets (or with `None` clears) an account-held setting on the account itself.
 fn set_account_setting(
-    store: &SqliteStore,
+    store: &dyn AccountStore,
     uid: &str,
     app: &str,
     key: &str,
@@ -65,7 +65,7 @@ fn set_account_setting(
 }
 
 pub(super) fn setting(
-    store: &SqliteStore,
+    store: &dyn AccountStore,
     uid: &str,
     app: Option<String>,
     key: Option<String>,
@@ -117,7 +117,7 @@ pub(super) fn setting(
 }
 
 pub(super) fn profile(
-    store: &SqliteStore,
+    store: &dyn AccountStore,
     uid: &str,
     field: Option<String>,
     value: Option<String>,

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use authbridge_core::{Authenticator, Derived};
-use authbridge_store::{LOCAL_BACKEND, Store, UserQuery};
+use authbridge_store::{LOCAL_BACKEND, UserQuery};
 use std::sync::Arc;
 
 use crate::accounts::Accounts;

@@ -19,7 +19,7 @@
 //! upload is drawn anew and nothing stale is served.
 
 use ab_glyph::FontVec;
-use authbridge_store::{Store, StoreError, UserDataStore};
+use authbridge_store::StoreError;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -1,7 +1,7 @@
 //! The groups instruction set: list, create, members, subadmins, delete.
 
 use crate::clock::now;
-use authbridge_store::{ProvisioningStore, Store, StoreError, validate_gid};
+use authbridge_store::{StoreError, validate_gid};
 use serde_json::json;
 use std::collections::HashMap;
 

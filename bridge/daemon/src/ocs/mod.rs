@@ -26,7 +26,7 @@ mod users;
 
 use authbridge_core::SecretString;
 use authbridge_proto::AuthStatus;
-use authbridge_store::{ProvisioningStore, SqliteStore, Store, StoreError};
+use authbridge_store::{AccountStore, StoreError};
 use axum::Router;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -153,8 +153,8 @@ pub struct Caller {
 }
 
 impl Ctx {
-    pub fn store(&self) -> &authbridge_store::SqliteStore {
-        self.ocs.service.store()
+    pub fn store(&self) -> &dyn authbridge_store::AccountStore {
+        &**self.ocs.service.store()
     }
 
     pub fn switches(&self) -> &crate::modules::Switches {
@@ -300,7 +300,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
 /// unknown (an error, not "no rights"); an account the store does not hold (a
 /// backend accepted it but its first login could not be recorded) has none. An
 /// admin's subadmin groups add nothing and are not read.
-fn rights_of(store: &SqliteStore, uid: &str) -> Result<(bool, Vec<String>), StoreError> {
+fn rights_of(store: &dyn AccountStore, uid: &str) -> Result<(bool, Vec<String>), StoreError> {
     let groups = match store.user_groups(uid) {
         Ok(groups) => groups,
         Err(StoreError::NoSuchUser(_)) => return Ok((false, Vec::new())),
@@ -351,7 +351,7 @@ async fn login(ocs: &Ocs, headers: &HeaderMap, client: SocketAddr, service: &str
                 Ok(_) => return Login::SecondFactor(app_password_message(&uid)),
                 Err(()) => return Login::StoreFailed,
             }
-            let (admin, subadmin_of) = match rights_of(ocs.service.store(), &uid) {
+            let (admin, subadmin_of) = match rights_of(&**ocs.service.store(), &uid) {
                 Ok(rights) => rights,
                 Err(e) => {
                     tracing::error!(%uid, "the store failed while reading the caller's groups: {e}");
@@ -472,11 +472,12 @@ async fn auth_check(
 mod rights_tests {
     use super::*;
     use authbridge_store::NewUser;
+    use authbridge_store::prelude::*;
 
     #[test]
     fn rights_come_from_the_store_and_an_unrecorded_account_has_none() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+        let store = authbridge_store::SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
         let user = |uid: &str, groups: &[&str]| NewUser {
             uid: uid.into(),
             backend: "Database".into(),

@@ -4,7 +4,7 @@
 
 use crate::clock::now;
 use authbridge_core::SecretString;
-use authbridge_store::{LOCAL_BACKEND, ProvisioningStore, Store};
+use authbridge_store::LOCAL_BACKEND;
 use axum::Form as AxumForm;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

@@ -1,7 +1,7 @@
 //! A user as the OCS API shows one: Nextcloud's `getUserData` (every field
 //! nc_py_api's `UserInfo` reads), serialised from one struct.
 
-use authbridge_store::{LOCAL_BACKEND, ProvisioningStore, Store, User, UserDataStore};
+use authbridge_store::{LOCAL_BACKEND, User};
 use authbridge_twofactor::Requirement;
 use serde::Serialize;
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 //! allows them, and the checks each value passes.
 
 use authbridge_core::SecretString;
-use authbridge_store::{LOCAL_BACKEND, ProvisioningStore, Store, StoreError, User, UserDataStore};
+use authbridge_store::{LOCAL_BACKEND, StoreError, User};
 use std::collections::HashMap;
 
 use super::envelope::{FORBIDDEN, Reply};

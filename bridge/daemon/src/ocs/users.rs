@@ -4,10 +4,7 @@
 
 use crate::clock::now;
 use authbridge_core::SecretString;
-use authbridge_store::{
-    LOCAL_BACKEND, NewUser, ProvisioningStore, Store, StoreError, UserQuery, validate_gid,
-    validate_uid,
-};
+use authbridge_store::{LOCAL_BACKEND, NewUser, StoreError, UserQuery, validate_gid, validate_uid};
 use serde_json::json;
 use std::collections::HashMap;
 
