@@ -392,8 +392,8 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authbridge_store::prelude::*;
     use authbridge_store::SqliteStore;
+    use authbridge_store::prelude::*;
     use std::sync::Arc;
 
     fn settings() -> ThrottleSettings {
