@@ -9,6 +9,7 @@
 
 mod datadir;
 mod posix;
+mod postgres;
 mod provisioning;
 mod security;
 mod sqlite;
@@ -20,6 +21,7 @@ pub use provisioning::ProvisioningStore;
 pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
+pub use postgres::{PostgresSettings, PostgresStore, SettingsError as PostgresSettingsError};
 pub use sqlite::{MAX_LOGIN_FAILURES, SqliteStore};
 pub use twofactor::{BACKUP_CODES, Enforcement, SecondFactors, TotpSecret, TwoFactorStore};
 pub use uid::{UidError, hidden_character, validate_gid, validate_uid};
@@ -105,6 +107,20 @@ pub enum StoreError {
     InvalidIdRange(u32, u32),
     #[error("store error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("store error: {0}")]
+    Postgres(String),
+    /// The database cannot be reached or did not answer in time: nothing is
+    /// known of the account (never "rejected").
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The database aborted a transaction to break a deadlock; it runs again
+    /// (never leaves the store).
+    #[error("the store aborted a transaction: {0}")]
+    Retry(String),
+    #[error("store settings: {0}")]
+    Settings(String),
+    #[error("unexpected answer from the store: {0}")]
+    Unexpected(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -112,7 +128,7 @@ pub enum StoreError {
     },
 }
 
-/// SQLite errors since the process started, constraint conflicts (which the
+/// Store errors since the process started, constraint conflicts (which the
 /// store turns into answers such as "already exists") left out: every
 /// statement's error becomes a `StoreError` here, so this is the one place to
 /// count them (the daemon's `authbridge_store_errors_total`).
@@ -120,6 +136,10 @@ static ERRORS_SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 
 pub fn errors_seen() -> u64 {
     ERRORS_SEEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn count_error() {
+    ERRORS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -135,7 +155,7 @@ impl From<rusqlite::Error> for StoreError {
                     Some(rusqlite::ErrorCode::ConstraintViolation)
                 );
                 if !conflict {
-                    ERRORS_SEEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    count_error();
                 }
                 StoreError::Sqlite(e)
             }

@@ -2,9 +2,13 @@
 //! case a request used; rows an older version wrote in another case are repaired
 //! when the store is opened.
 
-use authbridge_store::{NewUser, ProvisioningStore, SqliteStore, Store};
+use authbridge_store::prelude::*;
+use authbridge_store::{NewUser, SqliteStore};
 
-fn user(s: &SqliteStore, uid: &str) {
+mod common;
+use common::Opened;
+
+fn user(s: &dyn AccountStore, uid: &str) {
     s.create_user(
         &NewUser {
             uid: uid.into(),
@@ -16,11 +20,8 @@ fn user(s: &SqliteStore, uid: &str) {
     .unwrap();
 }
 
-#[test]
-fn a_membership_given_in_another_case_is_the_stored_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
-    user(&s, "u2");
+fn a_membership_given_in_another_case_is_the_stored_group(s: &Opened) {
+    user(&**s, "u2");
     assert!(s.add_member("Admin", "U2").unwrap());
     assert_eq!(
         s.members("admin").unwrap(),
@@ -77,3 +78,5 @@ fn rows_an_older_version_wrote_in_another_case_are_repaired_on_open() {
         .unwrap();
     assert_eq!(odd, 0, "no row names a group in another case");
 }
+
+contract!(a_membership_given_in_another_case_is_the_stored_group,);

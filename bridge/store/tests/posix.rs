@@ -1,22 +1,11 @@
 //! POSIX ids for NSS, and the daemon's throttle and verifier state.
 
-use authbridge_store::{
-    AccountStore, Directory, IdRange, LoginFailure, SecurityStore, SqliteStore, Store, StoreError,
-    UserDataStore,
-};
+use authbridge_store::{AccountStore, IdRange, LoginFailure, StoreError};
 
 mod common;
-use common::local;
+use common::{Opened, local};
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
-    (dir, store)
-}
-
-#[test]
-fn every_user_and_group_gets_a_distinct_id_from_the_range() {
-    let (_d, s) = store();
+fn every_user_and_group_gets_a_distinct_id_from_the_range(s: &Opened) {
     s.create_user(&local("alice", &["staff"]), 1).unwrap();
     s.record_login("bob", "IMAP", &["mail".into()], 2).unwrap();
     s.create_group("ops", 3).unwrap();
@@ -46,9 +35,7 @@ fn every_user_and_group_gets_a_distinct_id_from_the_range() {
     assert!(s.posix_user("nobody-here").unwrap().is_none());
 }
 
-#[test]
-fn ids_are_never_reused_after_a_delete() {
-    let (_d, s) = store();
+fn ids_are_never_reused_after_a_delete(s: &Opened) {
     s.create_user(&local("carol", &[]), 1).unwrap();
     let first = s.posix_user("carol").unwrap().unwrap().id;
     s.delete_user("carol").unwrap();
@@ -57,9 +44,7 @@ fn ids_are_never_reused_after_a_delete() {
     assert!(second > first, "{first} then {second}");
 }
 
-#[test]
-fn an_exhausted_range_refuses_the_create_and_writes_nothing() {
-    let (_d, s) = store();
+fn an_exhausted_range_refuses_the_create_and_writes_nothing(s: &Opened) {
     s.set_id_range(IdRange {
         min: 300_000,
         max: 300_001,
@@ -78,9 +63,7 @@ fn an_exhausted_range_refuses_the_create_and_writes_nothing() {
     ));
 }
 
-#[test]
-fn disable_and_password_reset_drop_verifiers() {
-    let (_d, s) = store();
+fn disable_and_password_reset_drop_verifiers(s: &Opened) {
     s.record_login("dave", "IMAP", &[], 1).unwrap();
     s.set_verifier("dave@example.org", "dave", "$argon2id$v", 1)
         .unwrap();
@@ -102,9 +85,7 @@ fn disable_and_password_reset_drop_verifiers() {
     assert!(s.verifier("dave").unwrap().is_none());
 }
 
-#[test]
-fn login_failures_expire_after_the_window() {
-    let (_d, s) = store();
+fn login_failures_expire_after_the_window(s: &Opened) {
     let f = |login: &str, at| LoginFailure {
         login: login.into(),
         source: "203.0.113.9".into(),
@@ -118,34 +99,32 @@ fn login_failures_expire_after_the_window() {
     assert!(s.login_failures(0).unwrap().is_empty());
 }
 
-#[test]
-fn the_directory_generation_moves_with_what_nss_shows_and_only_with_it() {
-    let (_d, s) = store();
+fn the_directory_generation_moves_with_what_nss_shows_and_only_with_it(s: &Opened) {
     let mut last = s.directory_generation().unwrap();
-    let mut moved = |what: &str, s: &SqliteStore| {
+    let mut moved = |what: &str, s: &dyn AccountStore| {
         let now = s.directory_generation().unwrap();
         let did = now != last;
         last = now;
         assert!(did, "{what} did not move the generation");
     };
     s.create_user(&local("alice", &[]), 1).unwrap();
-    moved("a new user", &s);
+    moved("a new user", &**s);
     s.create_group("ops", 2).unwrap();
-    moved("a new group", &s);
+    moved("a new group", &**s);
     s.add_member("ops", "alice").unwrap();
-    moved("a membership", &s);
+    moved("a membership", &**s);
     s.set_display_name("alice", Some("Alice A.")).unwrap();
-    moved("a display name", &s);
+    moved("a display name", &**s);
     s.set_enabled("alice", false).unwrap();
-    moved("a disable", &s);
+    moved("a disable", &**s);
     s.remove_member("ops", "alice").unwrap();
-    moved("a membership removed", &s);
+    moved("a membership removed", &**s);
     s.delete_group("ops").unwrap();
-    moved("a group deleted", &s);
+    moved("a group deleted", &**s);
     s.record_login("bob", "IMAP", &[], 3).unwrap();
-    moved("an external user's first login", &s);
+    moved("an external user's first login", &**s);
     s.delete_user("bob").unwrap();
-    moved("a user deleted", &s);
+    moved("a user deleted", &**s);
 
     // Logins, sessions and password changes change nothing NSS shows.
     s.set_enabled("alice", true).unwrap();
@@ -157,9 +136,7 @@ fn the_directory_generation_moves_with_what_nss_shows_and_only_with_it() {
     assert_eq!(s.directory_generation().unwrap(), before);
 }
 
-#[test]
-fn the_credential_state_changes_with_a_reset_a_disable_and_a_delete() {
-    let (_d, s) = store();
+fn the_credential_state_changes_with_a_reset_a_disable_and_a_delete(s: &Opened) {
     s.create_user(&local("alice", &[]), 1).unwrap();
     let first = s.credential_state("ALICE").unwrap();
     assert!(first.enabled);
@@ -176,11 +153,9 @@ fn the_credential_state_changes_with_a_reset_a_disable_and_a_delete() {
     ));
 }
 
-#[test]
-fn the_directory_listener_hears_each_committed_change_nss_shows_and_nothing_else() {
+fn the_directory_listener_hears_each_committed_change_nss_shows_and_nothing_else(s: &Opened) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let (_d, s) = store();
     let heard = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&heard);
     assert!(s.on_directory_change(Box::new(move || {
@@ -199,3 +174,14 @@ fn the_directory_listener_hears_each_committed_change_nss_shows_and_nothing_else
     assert!(s.set_enabled("nobody", false).is_err());
     assert_eq!(heard.load(Ordering::SeqCst), 0);
 }
+
+contract!(
+    the_directory_listener_hears_each_committed_change_nss_shows_and_nothing_else,
+    every_user_and_group_gets_a_distinct_id_from_the_range,
+    ids_are_never_reused_after_a_delete,
+    an_exhausted_range_refuses_the_create_and_writes_nothing,
+    disable_and_password_reset_drop_verifiers,
+    login_failures_expire_after_the_window,
+    the_directory_generation_moves_with_what_nss_shows_and_only_with_it,
+    the_credential_state_changes_with_a_reset_a_disable_and_a_delete,
+);

@@ -1,11 +1,12 @@
 //! Subadmin rights, quota and language, app switches and password-set tokens.
 
-use authbridge_store::UserDataStore;
-use authbridge_store::{NewUser, ProvisioningStore, SqliteStore, Store, StoreError};
+use authbridge_store::{NewUser, StoreError};
 
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+mod common;
+use common::Opened;
+
+/// Two users in one group.
+fn populate(s: &Opened) {
     for uid in ["tom", "ann"] {
         s.create_user(
             &NewUser {
@@ -18,12 +19,10 @@ fn store() -> (tempfile::TempDir, SqliteStore) {
         )
         .unwrap();
     }
-    (dir, s)
 }
 
-#[test]
-fn subadmin_rights_per_group() {
-    let (_d, s) = store();
+fn subadmin_rights_per_group(s: &Opened) {
+    populate(s);
     assert!(s.add_subadmin("team", "tom").unwrap());
     assert!(!s.add_subadmin("team", "tom").unwrap(), "already");
     assert_eq!(s.subadmin_groups("tom").unwrap(), ["team"]);
@@ -47,9 +46,8 @@ fn subadmin_rights_per_group() {
     );
 }
 
-#[test]
-fn quota_language_and_app_switches() {
-    let (_d, s) = store();
+fn quota_language_and_app_switches(s: &Opened) {
+    populate(s);
     s.set_quota("ann", Some("5 GB")).unwrap();
     s.set_language("ann", Some("de")).unwrap();
     let ann = s.user("ann").unwrap();
@@ -68,9 +66,8 @@ fn quota_language_and_app_switches() {
     assert_eq!(s.app_enabled("ftp").unwrap(), Some(true));
 }
 
-#[test]
-fn password_tokens_are_single_use_and_expire() {
-    let (_d, s) = store();
+fn password_tokens_are_single_use_and_expire(s: &Opened) {
+    populate(s);
     s.add_password_token("ann", b"h1", 100).unwrap();
     s.add_password_token("tom", b"h2", 100).unwrap();
     assert_eq!(
@@ -93,9 +90,10 @@ fn password_tokens_are_single_use_and_expire() {
     );
 }
 
-#[test]
-fn a_newer_link_a_used_link_a_new_password_a_new_address_or_a_disable_ends_every_earlier_link() {
-    let (_d, s) = store();
+fn a_newer_link_a_used_link_a_new_password_a_new_address_or_a_disable_ends_every_earlier_link(
+    s: &Opened,
+) {
+    populate(s);
     let alive = |h: &[u8]| s.peek_password_token(h, 0).unwrap().is_some();
     s.add_password_token("ann", b"old", 100).unwrap();
     s.add_password_token("ann", b"new", 100).unwrap();
@@ -118,3 +116,10 @@ fn a_newer_link_a_used_link_a_new_password_a_new_address_or_a_disable_ends_every
 
     assert!(alive(b"toms"));
 }
+
+contract!(
+    subadmin_rights_per_group,
+    quota_language_and_app_switches,
+    password_tokens_are_single_use_and_expire,
+    a_newer_link_a_used_link_a_new_password_a_new_address_or_a_disable_ends_every_earlier_link,
+);

@@ -1,9 +1,12 @@
 //! User search: substring, case-insensitive, over uid, display name and e-mail,
 //! whether the trigram index or the ordered scan answers.
 
-use authbridge_store::{NewUser, SqliteStore, Store, UserDataStore, UserQuery};
+use authbridge_store::{AccountStore, NewUser, UserQuery};
 
-fn find(s: &SqliteStore, search: &str, limit: usize, offset: usize) -> Vec<String> {
+mod common;
+use common::Opened;
+
+fn find(s: &dyn AccountStore, search: &str, limit: usize, offset: usize) -> Vec<String> {
     s.users(&UserQuery {
         search: Some(search.into()),
         limit,
@@ -16,10 +19,7 @@ fn find(s: &SqliteStore, search: &str, limit: usize, offset: usize) -> Vec<Strin
     .collect()
 }
 
-#[test]
-fn search_finds_substrings_either_way() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
+fn search_finds_substrings_either_way(s: &Opened) {
     let add = |uid: &str, name: Option<&str>, email: Option<&str>| {
         s.create_user(
             &NewUser {
@@ -43,22 +43,27 @@ fn search_finds_substrings_either_way() {
         add(&format!("bulk{i:04}"), Some("Bulk Person"), None);
     }
     // Index path (few matches): uid, display name, e-mail; case-insensitive.
-    assert_eq!(find(&s, "RAN", 50, 0), ["frank"]);
-    assert_eq!(find(&s, "küs", 50, 0), ["frank"]);
-    assert_eq!(find(&s, "mail.exam", 50, 0), ["anna_100"]);
+    assert_eq!(find(&**s, "RAN", 50, 0), ["frank"]);
+    assert_eq!(find(&**s, "küs", 50, 0), ["frank"]);
+    assert_eq!(find(&**s, "mail.exam", 50, 0), ["anna_100"]);
     // Wildcards are literal.
-    assert_eq!(find(&s, "100% s", 50, 0), ["anna_100"]);
-    assert_eq!(find(&s, "a_1", 50, 0), ["anna_100"]);
-    assert!(find(&s, "a%1", 50, 0).is_empty());
-    assert!(find(&s, "n_a", 50, 0).is_empty(), "_ is not a wildcard");
+    assert_eq!(find(&**s, "100% s", 50, 0), ["anna_100"]);
+    assert_eq!(find(&**s, "a_1", 50, 0), ["anna_100"]);
+    assert!(find(&**s, "a%1", 50, 0).is_empty());
+    assert!(find(&**s, "n_a", 50, 0).is_empty(), "_ is not a wildcard");
     // Scan path (many matches) and short terms: ordered, paged.
-    assert_eq!(find(&s, "bulk", 3, 2), ["bulk0002", "bulk0003", "bulk0004"]);
-    assert_eq!(find(&s, "k0", 2, 0), ["bulk0000", "bulk0001"]);
-    assert_eq!(find(&s, "bulk14", 100, 0).len(), 100);
+    assert_eq!(
+        find(&**s, "bulk", 3, 2),
+        ["bulk0002", "bulk0003", "bulk0004"]
+    );
+    assert_eq!(find(&**s, "k0", 2, 0), ["bulk0000", "bulk0001"]);
+    assert_eq!(find(&**s, "bulk14", 100, 0).len(), 100);
     // Changes reach the index.
     s.set_display_name("frank", Some("Francis")).unwrap();
-    assert!(find(&s, "Küster", 50, 0).is_empty());
-    assert_eq!(find(&s, "Francis", 50, 0), ["frank"]);
+    assert!(find(&**s, "Küster", 50, 0).is_empty());
+    assert_eq!(find(&**s, "Francis", 50, 0), ["frank"]);
     s.delete_user("frank").unwrap();
-    assert!(find(&s, "fk@ex", 50, 0).is_empty());
+    assert!(find(&**s, "fk@ex", 50, 0).is_empty());
 }
+
+contract!(search_finds_substrings_either_way,);

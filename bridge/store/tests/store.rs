@@ -1,16 +1,14 @@
-//! The SQLite store, through the `Store` trait, on real files.
+//! The store contract: accounts, groups and memberships, on both stores.
 
-use authbridge_store::{SqliteStore, Store, StoreError, UserQuery};
+use authbridge_store::{
+    AccountStore, PostgresSettings, PostgresStore, SqliteStore, StoreError, UserQuery,
+};
 use std::path::Path;
 
 mod common;
-use common::local;
+use common::{Opened, local};
 
-fn open(dir: &Path) -> SqliteStore {
-    SqliteStore::open(&dir.join("authbridge.sqlite")).unwrap()
-}
-
-fn all(store: &SqliteStore) -> Vec<String> {
+fn all(store: &dyn AccountStore) -> Vec<String> {
     store
         .users(&UserQuery {
             limit: 10_000,
@@ -22,10 +20,7 @@ fn all(store: &SqliteStore) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn users_groups_and_memberships() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
+fn users_groups_and_memberships(s: &Opened) {
     let layla = s
         .create_user(&local("layla", &["users", "db-admins"]), 100)
         .unwrap();
@@ -61,10 +56,7 @@ fn users_groups_and_memberships() {
     assert_eq!(s.user_groups("layla").unwrap(), ["users"]);
 }
 
-#[test]
-fn search_paging_and_disabled() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
+fn search_paging_and_disabled(s: &Opened) {
     for uid in ["alice", "bob", "carol", "dave"] {
         s.create_user(&local(uid, &[]), 1).unwrap();
     }
@@ -91,10 +83,7 @@ fn search_paging_and_disabled() {
     assert_eq!(q(None, 10, 0, true), ["bob"]);
 }
 
-#[test]
-fn a_failed_create_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
+fn a_failed_create_leaves_nothing_behind(s: &Opened) {
     s.create_user(&local("taken", &[]), 1).unwrap();
     assert!(s.create_user(&local("taken", &["newgroup"]), 2).is_err());
     assert!(
@@ -109,13 +98,10 @@ fn a_failed_create_leaves_nothing_behind() {
         s.create_user(&local(" lead", &[]), 3),
         Err(StoreError::InvalidUid(_))
     ));
-    assert_eq!(all(&s), ["taken"]);
+    assert_eq!(all(&**s), ["taken"]);
 }
 
-#[test]
-fn delete_takes_memberships_along() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
+fn delete_takes_memberships_along(s: &Opened) {
     s.create_user(&local("gone", &["team"]), 1).unwrap();
     s.delete_user("gone").unwrap();
     assert!(s.members("team").unwrap().is_empty());
@@ -125,10 +111,7 @@ fn delete_takes_memberships_along() {
     ));
 }
 
-#[test]
-fn external_logins_are_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
+fn external_logins_are_recorded(s: &Opened) {
     let first = s
         .record_login("alice", "IMAP", &["example.com".into()], 1000)
         .unwrap();
@@ -160,7 +143,7 @@ fn a_file_that_is_not_a_store_is_refused_and_untouched() {
     assert_eq!(std::fs::read(&path).unwrap(), text);
 
     let other = dir.path().join("other.sqlite");
-    rusqlite_like_other_program(&other);
+    sqlite_of_another_program(&other);
     let before = std::fs::read(&other).unwrap();
     let err = SqliteStore::open(&other).err().expect("refused");
     assert!(err.to_string().contains("another program"), "{err}");
@@ -168,7 +151,7 @@ fn a_file_that_is_not_a_store_is_refused_and_untouched() {
 }
 
 /// A SQLite file made by "another program": a store file renamed, its marker cleared.
-fn rusqlite_like_other_program(path: &Path) {
+fn sqlite_of_another_program(path: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let made = tmp.path().join("x.sqlite");
     drop(SqliteStore::open(&made).unwrap());
@@ -178,16 +161,14 @@ fn rusqlite_like_other_program(path: &Path) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[test]
-fn two_writers_at_once_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(open(dir.path()));
+fn two_writers_at_once_lose_nothing(s: &Opened) {
     let writers: Vec<_> = (0..2)
         .map(|w| {
-            let path = dir.path().join("authbridge.sqlite");
+            let open = s.opener();
             std::thread::spawn(move || {
-                // Each writer has its own connection, as two CLI processes would.
-                let s = SqliteStore::open(&path).unwrap();
+                // Each writer has its own handle, as two CLI processes (or two
+                // nodes) would.
+                let s = open();
                 for i in 0..200 {
                     s.create_user(&local(&format!("w{w}-{i:03}"), &["shared"]), 1)
                         .unwrap();
@@ -198,16 +179,41 @@ fn two_writers_at_once_lose_nothing() {
     for w in writers {
         w.join().unwrap();
     }
-    let s = open(dir.path());
-    assert_eq!(all(&s).len(), 400);
+    assert_eq!(all(&**s).len(), 400);
     assert_eq!(s.members("shared").unwrap().len(), 400);
 }
 
-#[test]
-fn group_display_names_and_avatars_go_with_their_group_and_user() {
-    use authbridge_store::{Avatar, UserDataStore};
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
+/// Nodes creating the same account at once: exactly one create wins, the
+/// others are told it exists, and no id is spent twice.
+fn simultaneous_creates_of_one_id_make_one_user(s: &Opened) {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let outcomes: Vec<_> = (0..8)
+        .map(|w| {
+            let (open, barrier) = (s.opener(), barrier.clone());
+            std::thread::spawn(move || {
+                let s = open();
+                barrier.wait();
+                // Spelled differently by each: ids are unique regardless of case.
+                let uid = if w % 2 == 0 { "Racer" } else { "racer" };
+                s.create_user(&local(uid, &["pit"]), 1)
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for o in outcomes {
+        match o.join().unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::UserExists(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(all(&**s).len(), 1);
+    assert_eq!(s.members("pit").unwrap().len(), 1);
+}
+
+fn group_display_names_and_avatars_go_with_their_group_and_user(s: &Opened) {
+    use authbridge_store::Avatar;
     s.create_user(&local("ann", &["España"]), 1).unwrap();
     assert_eq!(s.group_display_name("españa").unwrap(), None);
     s.set_group_display_name("España", Some("Equipo España"))
@@ -241,10 +247,7 @@ fn group_display_names_and_avatars_go_with_their_group_and_user() {
     assert_eq!(s.avatar("ann").unwrap(), None);
 }
 
-#[test]
-fn a_login_moves_last_seen_at_most_once_a_minute() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
+fn a_login_moves_last_seen_at_most_once_a_minute(s: &Opened) {
     s.create_user(&local("ann", &[]), 1).unwrap();
     s.note_login("ann", 1000, 60).unwrap();
     let ann = s.user("ann").unwrap();
@@ -258,4 +261,65 @@ fn a_login_moves_last_seen_at_most_once_a_minute() {
         s.note_login("nobody", 1, 60),
         Err(StoreError::NoSuchUser(_))
     ));
+}
+
+contract!(
+    two_writers_at_once_lose_nothing,
+    simultaneous_creates_of_one_id_make_one_user,
+    group_display_names_and_avatars_go_with_their_group_and_user,
+    users_groups_and_memberships,
+    search_paging_and_disabled,
+    a_failed_create_leaves_nothing_behind,
+    delete_takes_memberships_along,
+    external_logins_are_recorded,
+    a_login_moves_last_seen_at_most_once_a_minute,
+);
+
+#[test]
+fn a_postgres_database_of_another_program_is_refused_and_untouched() {
+    let server = authbridge_testsupport::postgres::shared();
+    let url = server.create_database();
+    let name = url.rsplit('/').next().unwrap();
+    server.psql(name, "CREATE TABLE invoices (id int)");
+    let err = PostgresStore::open(&PostgresSettings::new(&url))
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("another program"), "{err}");
+    assert_eq!(
+        server.psql(name, "SELECT string_agg(table_name, ',') FROM information_schema.tables WHERE table_schema = 'public'"),
+        "invoices"
+    );
+}
+
+#[test]
+fn a_postgres_store_of_a_newer_version_is_refused() {
+    let server = authbridge_testsupport::postgres::shared();
+    let url = server.create_database();
+    drop(PostgresStore::open(&PostgresSettings::new(&url)).unwrap());
+    let name = url.rsplit('/').next().unwrap();
+    server.psql(name, "UPDATE authbridge_schema SET version = 99");
+    let err = PostgresStore::open(&PostgresSettings::new(&url))
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn nodes_starting_at_once_migrate_once() {
+    let url = authbridge_testsupport::postgres::shared().create_database();
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                PostgresStore::open(&PostgresSettings::new(&url)).map(|s| s.schema().unwrap())
+            })
+        })
+        .collect();
+    for start in starts {
+        let (found, known) = start.join().unwrap().unwrap();
+        assert_eq!(found, known);
+    }
 }
