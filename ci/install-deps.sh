@@ -30,6 +30,7 @@ apt-get install -y --no-install-recommends \
     fonts-dejavu-core \
     python3 python3-pip python3-venv python3-aiosmtpd \
     oathtool \
+    postgresql \
     man-db groff-base \
     prometheus \
     dpkg-dev mmdebstrap lintian
