@@ -41,21 +41,58 @@ impl Accounts {
     }
 }
 
+/// Where the data directory and the store are, as the command line (or the
+/// environment) gave them.
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    pub data_dir: Option<PathBuf>,
+    /// `--store` / `AUTHBRIDGE_STORE`.
+    pub store: Option<String>,
+}
+
+impl Location {
+    pub fn data_dir(&self, config: Option<&config::ConfigFile>) -> authbridge_store::DataDir {
+        let from_config = config.and_then(|c| c.data_dir.clone());
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let is_root = unsafe { libc::geteuid() } == 0;
+        authbridge_store::DataDir::resolve(self.data_dir.clone(), from_config, is_root)
+    }
+
+    /// The store: `--store`, else the config's `[store] url`, else the SQLite
+    /// file in the data directory.
+    pub fn store(
+        &self,
+        config: Option<&config::ConfigFile>,
+        dir: &authbridge_store::DataDir,
+    ) -> anyhow::Result<authbridge_store::StoreLocation> {
+        let given = self
+            .store
+            .clone()
+            .or_else(|| config.and_then(|c| c.store.url.clone()));
+        Ok(match given {
+            Some(text) => authbridge_store::StoreLocation::parse(&text)?,
+            None => authbridge_store::StoreLocation::in_data_dir(&dir.store_path()),
+        })
+    }
+}
+
 /// `config` is the file at `config_path` as the caller read it (`None`: there is none).
 pub fn open(
     config_path: &Path,
     config: Option<&config::ConfigFile>,
-    data_dir: Option<PathBuf>,
+    location: &Location,
 ) -> anyhow::Result<Accounts> {
     use anyhow::Context;
-    let from_config = config.as_ref().and_then(|c| c.data_dir.clone());
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let dir = authbridge_store::DataDir::resolve(data_dir, from_config, is_root);
+    let dir = location.data_dir(config);
     dir.ensure()?;
-    let store = authbridge_store::SqliteStore::open(&dir.store_path())?;
+    let store_location = location.store(config, &dir)?;
+    let postgres = config
+        .map(|c| c.store.postgres())
+        .unwrap_or_else(|| config::StoreSection::default().postgres());
+    let store = store_location
+        .open(&postgres)
+        .with_context(|| format!("store {}", store_location.describe()))?;
     if let Some(c) = config {
-        use authbridge_store::Directory;
         store.set_id_range(c.nss.id_range())?;
     }
     let names = std::sync::Arc::new(authbridge_local::Names::new(
@@ -65,7 +102,7 @@ pub fn open(
     let key = authbridge_local::SecretKey::load_or_create(&dir.secret_key_path())
         .with_context(|| format!("secret key {}", dir.secret_key_path().display()))?;
     Ok(Accounts {
-        store: std::sync::Arc::new(store),
+        store,
         key: std::sync::Arc::new(key),
         revoke_on_reset: config.is_some_and(|c| c.revoke_app_passwords_on_reset),
         policy: config
@@ -101,12 +138,12 @@ fn mark_nss_cache_stale_on_change(store: &dyn authbridge_store::AccountStore, so
 /// Opens the store for a user or group command and runs it.
 pub fn with_store(
     config_path: &Path,
-    data_dir: Option<PathBuf>,
+    location: &Location,
     socket: Option<PathBuf>,
     command: impl FnOnce(&Accounts) -> anyhow::Result<()>,
 ) -> Result<(), Failure> {
     let config = config::load_optional(config_path).map_err(anyhow::Error::from)?;
-    let accounts = open(config_path, config.as_ref(), data_dir)?;
+    let accounts = open(config_path, config.as_ref(), location)?;
     let configured = config.as_ref().and_then(|c| c.daemon.socket.clone());
     let socket = crate::serve::socket_path(socket, configured, &accounts.data_dir);
     mark_nss_cache_stale_on_change(&*accounts.store, &socket);

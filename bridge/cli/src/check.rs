@@ -18,7 +18,7 @@ const UNAVAILABLE: u8 = 2;
 pub fn run(
     config_path: PathBuf,
     config_given: bool,
-    data_dir: Option<PathBuf>,
+    location: &crate::accounts::Location,
     user: &str,
     password_from_env: bool,
 ) -> Result<ExitCode, Failure> {
@@ -32,7 +32,7 @@ pub fn run(
     // Every configuration error is found before anything is written.
     let external = external_chain(&config_path, loaded.as_ref().map(|(f, t)| (f, t.as_str())))
         .map_err(Failure::config)?;
-    let accounts = crate::accounts::open(&config_path, loaded.as_ref().map(|(f, _)| f), data_dir)
+    let accounts = crate::accounts::open(&config_path, loaded.as_ref().map(|(f, _)| f), location)
         .map_err(|e| Failure::config(format!("{e:#}")))?;
     let chain = full_chain(&accounts, &external, true);
     // Asked only once the configuration is known to be good.

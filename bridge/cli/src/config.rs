@@ -17,6 +17,9 @@ pub const DEFAULT_PATH: &str = "/etc/authbridge/config.toml";
 pub struct ConfigFile {
     /// Where authbridge keeps its store and key (see `--data-dir`).
     pub data_dir: Option<PathBuf>,
+    /// The account store, when not the SQLite file in the data directory.
+    #[serde(default)]
+    pub store: StoreSection,
     /// Delete a user's app passwords when their password is reset (default off).
     #[serde(default)]
     pub revoke_app_passwords_on_reset: bool,
@@ -56,6 +59,47 @@ pub struct ConfigFile {
     /// Tried in this order, as Nextcloud tries its `user_backends`.
     #[serde(default)]
     pub backend: Vec<toml::Spanned<BackendSection>>,
+}
+
+/// `[store]`: PostgreSQL for several hosts; unset, the SQLite file in the
+/// data directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require]` or
+    /// `sqlite:PATH` (`--store` and `AUTHBRIDGE_STORE` win over it).
+    pub url: Option<String>,
+    /// PEM file of the CA that signed PostgreSQL's certificate (default: the
+    /// system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// Connections each process keeps to PostgreSQL at most.
+    pub pool_size: usize,
+    /// The longest a store call waits before it answers "unavailable".
+    #[serde(with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        let defaults = authbridge_store::PostgresSettings::new("");
+        StoreSection {
+            url: None,
+            ca_file: None,
+            pool_size: defaults.pool_size,
+            timeout: defaults.timeout,
+        }
+    }
+}
+
+impl StoreSection {
+    pub fn postgres(&self) -> authbridge_store::PostgresSettings {
+        authbridge_store::PostgresSettings {
+            url: String::new(),
+            ca_file: self.ca_file.clone(),
+            pool_size: self.pool_size,
+            timeout: self.timeout,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,6 +23,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "AUTHBRIDGE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// The account store: postgresql://USER@HOST/DB (shared by several hosts)
+    /// or sqlite:PATH [default: the config's [store] url, else authbridge.sqlite
+    /// in the data directory]
+    #[arg(long, global = true, env = "AUTHBRIDGE_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
     /// The daemon's socket [default: the config's [daemon] socket, else as
     /// `serve` says]; the NSS cache file lives beside it, and commands that
     /// change users or groups mark it stale
@@ -193,7 +199,7 @@ pub fn occ_spelling(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<s
     use clap::CommandFactory;
     let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
     // The global options that take a value (the rest are flags).
-    let takes_value = ["--config", "--data-dir", "--socket"];
+    let takes_value = ["--config", "--data-dir", "--store", "--socket"];
     let mut at = 1;
     while at < args.len() {
         let arg = args[at].to_string_lossy();

@@ -46,7 +46,7 @@ fn fail(check: impl Into<String>, detail: impl Into<String>, hint: impl Into<Str
 pub struct Setup {
     pub config_path: PathBuf,
     pub config_given: bool,
-    pub data_dir: Option<PathBuf>,
+    pub location: crate::accounts::Location,
     pub socket: Option<PathBuf>,
     pub pam_dir: PathBuf,
     pub nsswitch: PathBuf,
@@ -59,14 +59,9 @@ pub fn run(setup: &Setup) -> Vec<Check> {
     if let Some((file, text)) = &config {
         check_backends(&setup.config_path, file, text, &mut checks);
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let dir = authbridge_store::DataDir::resolve(
-        setup.data_dir.clone(),
-        file.and_then(|f| f.data_dir.clone()),
-        is_root,
-    );
+    let dir = setup.location.data_dir(file);
     check_data_dir(&dir, &mut checks);
+    check_store(setup, file, &dir, &mut checks);
     let socket = crate::serve::socket_path(
         setup.socket.clone(),
         file.and_then(|f| f.daemon.socket.clone()),
@@ -290,33 +285,6 @@ fn check_data_dir(dir: &authbridge_store::DataDir, checks: &mut Vec<Check>) {
             "created with the store by the first `authbridge` command",
         ),
     });
-    let store = dir.store_path();
-    checks.push(match authbridge_store::SqliteStore::schema_of(&store) {
-        Ok((found, known)) if found == known => {
-            pass("store", format!("{}: schema {found}", store.display()))
-        }
-        Ok((found, known)) if found < known => fail(
-            "store",
-            format!(
-                "{}: schema {found}, this authbridge knows {known}",
-                store.display()
-            ),
-            "restart the daemon (`systemctl restart authbridge`): it migrates the store",
-        ),
-        Ok((found, known)) => fail(
-            "store",
-            format!(
-                "{}: schema {found}, newer than this authbridge ({known})",
-                store.display()
-            ),
-            "install the authbridge that wrote it",
-        ),
-        Err(e) => fail(
-            "store",
-            format!("{}: {e}", store.display()),
-            "created by the first `authbridge` command or `authbridge serve`",
-        ),
-    });
 }
 
 /// The socket: there, open to every local user (lookups are), and answering.
@@ -453,6 +421,53 @@ pub fn render_text(checks: &[Check]) -> String {
         }
     }
     out
+}
+
+/// The store's schema, read without writing: SQLite's file or PostgreSQL.
+fn check_store(
+    setup: &Setup,
+    file: Option<&crate::config::ConfigFile>,
+    dir: &authbridge_store::DataDir,
+    checks: &mut Vec<Check>,
+) {
+    let location = match setup.location.store(file, dir) {
+        Ok(location) => location,
+        Err(e) => {
+            checks.push(fail(
+                "store",
+                format!("{e:#}"),
+                "[store] url (or --store) takes postgresql://HOST/DB or sqlite:PATH",
+            ));
+            return;
+        }
+    };
+    let postgres = file
+        .map(|f| f.store.postgres())
+        .unwrap_or_else(|| crate::config::StoreSection::default().postgres());
+    let store = location.describe();
+    checks.push(match location.schema(&postgres) {
+        Ok((found, known)) if found == known => pass("store", format!("{store}: schema {found}")),
+        Ok((found, known)) if found < known => fail(
+            "store",
+            format!("{store}: schema {found}, this authbridge knows {known}"),
+            "restart the daemon (`systemctl restart authbridge`): it migrates the store",
+        ),
+        Ok((found, known)) => fail(
+            "store",
+            format!("{store}: schema {found}, newer than this authbridge ({known})"),
+            "install the authbridge that wrote it",
+        ),
+        Err(authbridge_store::StoreError::Unavailable(e)) => fail(
+            "store",
+            format!("{store}: {e}"),
+            "start PostgreSQL, or check [store] url, ca_file and the network",
+        ),
+        Err(e) => fail(
+            "store",
+            format!("{store}: {e}"),
+            "created by the first `authbridge` command or `authbridge serve`",
+        ),
+    });
 }
 
 #[cfg(test)]

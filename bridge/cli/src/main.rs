@@ -50,6 +50,10 @@ fn main() -> ExitCode {
 fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
     let config_given = cli.config.is_some();
     let config_path = config::path_or_default(cli.config);
+    let location = accounts::Location {
+        data_dir: cli.data_dir,
+        store: cli.store,
+    };
     match cli.command {
         Command::Check {
             user,
@@ -58,26 +62,26 @@ fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
             return check::run(
                 config_path,
                 config_given,
-                cli.data_dir,
+                &location,
                 &user,
                 password_from_env,
             );
         }
         Command::Serve { listen } => {
-            serve::run(config_path, config_given, cli.data_dir, cli.socket, listen)?
+            serve::run(config_path, config_given, &location, cli.socket, listen)?
         }
         Command::User { command } => {
-            accounts::with_store(&config_path, cli.data_dir, cli.socket, |a| {
+            accounts::with_store(&config_path, &location, cli.socket, |a| {
                 user::run(a, command)
             })?
         }
         Command::Group { command } => {
-            accounts::with_store(&config_path, cli.data_dir, cli.socket, |a| {
+            accounts::with_store(&config_path, &location, cli.socket, |a| {
                 group::run(a, command)
             })?
         }
         Command::TwoFactorAuth { command } => {
-            accounts::with_store(&config_path, cli.data_dir, cli.socket, |a| {
+            accounts::with_store(&config_path, &location, cli.socket, |a| {
                 twofactor::run(a, command)
             })?
         }
@@ -94,7 +98,7 @@ fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
             let setup = doctor::Setup {
                 config_path,
                 config_given,
-                data_dir: cli.data_dir,
+                location,
                 socket: cli.socket,
                 pam_dir,
                 nsswitch,

@@ -88,7 +88,7 @@ pub(crate) fn socket_path(
 pub fn run(
     config_path: PathBuf,
     config_given: bool,
-    data_dir: Option<PathBuf>,
+    location: &crate::accounts::Location,
     socket: Option<PathBuf>,
     listen: Option<std::net::SocketAddr>,
 ) -> Result<(), Failure> {
@@ -109,7 +109,7 @@ pub fn run(
     let log = file.as_ref().map(|f| f.log.clone()).unwrap_or_default();
     authbridge::logging::init("info", log.format);
     raise_descriptor_limit();
-    let accounts = crate::accounts::open(&config_path, file.as_ref(), data_dir)
+    let accounts = crate::accounts::open(&config_path, file.as_ref(), location)
         .map_err(|e| Failure::config(format!("{e:#}")))?;
     let accounts = Arc::new(accounts);
     let socket = socket_path(
@@ -145,6 +145,10 @@ pub fn run(
             nss_changed,
             stopped.clone(),
         ));
+        let following = tokio::spawn(authbridge_daemon::follow_other_hosts(
+            Arc::clone(&service),
+            stopped.clone(),
+        ));
         let http = match listen {
             Some(addr) => Some(
                 start_http(
@@ -173,6 +177,7 @@ pub fn run(
         let result = server.run().await.map_err(Failure::failed);
         let _ = stop.send(true);
         let _ = nss_cache.await;
+        let _ = following.await;
         for task in [http, metrics].into_iter().flatten() {
             let _ = tokio::time::timeout(service.request_timeout(), task).await;
         }
@@ -314,7 +319,7 @@ fn first_admin(accounts: &Accounts) -> anyhow::Result<()> {
     writeln!(file, "{}", password.as_str())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    accounts.store.create_user(
+    let created = accounts.store.create_user(
         &NewUser {
             uid: "admin".into(),
             backend: authbridge_store::LOCAL_BACKEND.into(),
@@ -323,7 +328,14 @@ fn first_admin(accounts: &Accounts) -> anyhow::Result<()> {
             ..NewUser::default()
         },
         authbridge_core::clock::now(),
-    )?;
+    );
+    if let Err(authbridge_store::StoreError::UserExists(_)) = created {
+        // Another host on the same database made it first: its password is
+        // in that host's data directory, not here.
+        let _ = std::fs::remove_file(&path);
+        return Ok(());
+    }
+    created?;
     println!(
         "authbridge: the store was empty; created the account \"admin\" (group admin); its password is in {} (mode 0600)",
         path.display()

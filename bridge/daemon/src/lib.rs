@@ -15,6 +15,7 @@ mod bounded;
 pub use authbridge_core::clock;
 mod credential_cache;
 mod directory;
+mod follow;
 pub mod http;
 mod inline;
 mod last_login;
@@ -31,6 +32,7 @@ mod settings;
 mod throttle;
 mod verifiers;
 
+pub use follow::{FOLLOW_EVERY, run as follow_other_hosts};
 pub use mail::{MailError, send_password_link};
 pub use nss_cache::run as publish_nss_cache;
 

@@ -113,23 +113,35 @@ impl ModuleId {
 }
 
 /// The modules' on/off state, read from the store at start and written through:
-/// every password check asks it, so it costs one atomic load. Only this process
-/// switches modules (the OCS API), so the copy cannot go stale.
+/// every password check asks it, so it costs one atomic load. Only a daemon
+/// switches modules (the OCS API); on a store shared by hosts the others
+/// read them again every [`FOLLOW_EVERY`](crate::FOLLOW_EVERY).
 pub struct Switches {
     off: AtomicU32,
 }
 
 impl Switches {
     pub fn load(store: &dyn AccountStore) -> authbridge_store::Result<Switches> {
+        Ok(Switches {
+            off: AtomicU32::new(Self::read(store)?),
+        })
+    }
+
+    fn read(store: &dyn AccountStore) -> authbridge_store::Result<u32> {
         let mut off = 0;
         for m in MODULES {
             if store.app_enabled(m.id.app_id())? == Some(false) {
                 off |= m.id.bit();
             }
         }
-        Ok(Switches {
-            off: AtomicU32::new(off),
-        })
+        Ok(off)
+    }
+
+    /// Reads the switches again: on a store shared by hosts, another host's
+    /// daemon may have switched a module.
+    pub fn reload(&self, store: &dyn AccountStore) -> authbridge_store::Result<()> {
+        self.off.store(Self::read(store)?, Ordering::Release);
+        Ok(())
     }
 
     /// Whether a module is on (every module is on until switched off).

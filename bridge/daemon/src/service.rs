@@ -528,6 +528,14 @@ impl Service {
         &self.switches
     }
 
+    /// Takes in other hosts' changes to what this daemon keeps in memory (see
+    /// [`crate::follow`]).
+    pub fn follow_store(&self) -> authbridge_store::Result<()> {
+        self.switches.reload(&*self.store)?;
+        let engine = self.engine();
+        self.throttle.follow_store(&engine.throttle, now_ms())
+    }
+
     async fn decide(
         &self,
         engine: &Engine,

@@ -32,6 +32,10 @@ type Key = (String, String);
 /// Expired pairs are looked for at most this often.
 const PRUNE_EVERY_MS: i64 = 60_000;
 
+/// How far back each look at other hosts' failures reaches before the last
+/// one (clocks of hosts differ a little; commits land a little late).
+const FOLLOW_OVERLAP_MS: i64 = 5_000;
+
 pub struct Throttle {
     store: SharedStore,
     /// (failures, last failure in unix ms), mirrored from the store so a check
@@ -44,6 +48,8 @@ pub struct Throttle {
     /// Woken whenever an attempt finishes, for attempts waiting for a place.
     finished: tokio::sync::Notify,
     last_prune: AtomicI64,
+    /// Failures up to this time (unix ms) were taken from the store.
+    followed_until: AtomicI64,
     /// Pairs remembered at most ([`MAX_LOGIN_FAILURES`]).
     capacity: usize,
 }
@@ -156,6 +162,7 @@ impl Throttle {
             running: Mutex::new(Running::default()),
             finished: tokio::sync::Notify::new(),
             last_prune: AtomicI64::new(now_ms),
+            followed_until: AtomicI64::new(now_ms),
             capacity: MAX_LOGIN_FAILURES,
         })
     }
@@ -286,6 +293,9 @@ impl Throttle {
 
     pub fn failed(&self, login: &str, source: &str, settings: &ThrottleSettings, now_ms: i64) {
         self.prune_now_and_then(settings, now_ms);
+        if self.store.shared_by_hosts() {
+            return self.failed_on_shared_store(login, source, settings, now_ms);
+        }
         let mut evicted = None;
         let failure = {
             let mut map = self.map();
@@ -325,6 +335,102 @@ impl Throttle {
         if let Err(e) = self.store.set_login_failure(&failure) {
             tracing::warn!(?login, ?source, "login failure not persisted: {e}");
         }
+    }
+
+    /// On a store other hosts write too, the store counts (in one statement,
+    /// so that every host's failures add up) and this mirror takes its count.
+    fn failed_on_shared_store(
+        &self,
+        login: &str,
+        source: &str,
+        settings: &ThrottleSettings,
+        now_ms: i64,
+    ) {
+        let window_start = now_ms - settings.window.as_millis() as i64;
+        let counted = match self
+            .store
+            .add_login_failure(login, source, now_ms, window_start)
+        {
+            Ok(f) => (f.failures, f.last_failure),
+            Err(e) => {
+                // Counted here at least: this host still throttles.
+                tracing::warn!(
+                    ?login,
+                    ?source,
+                    "login failure not counted in the store: {e}"
+                );
+                let map = self.map();
+                let (failures, _) = map
+                    .get(&(login.to_owned(), source.to_owned()))
+                    .copied()
+                    .unwrap_or_default();
+                (failures.saturating_add(1), now_ms)
+            }
+        };
+        self.remember(login, source, counted);
+        self.count_for_source(source, settings, now_ms);
+    }
+
+    /// Sets the pair's mirror, the oldest pair making room when full.
+    fn remember(&self, login: &str, source: &str, counted: (u32, i64)) {
+        let mut map = self.map();
+        let key = (login.to_owned(), source.to_owned());
+        if map.len() >= self.capacity && !map.contains_key(&key) {
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, (_, last))| *last)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(key, counted);
+    }
+
+    /// Takes in what other hosts counted since the last call (a store shared
+    /// by hosts only): a pair whose count moved elsewhere gets the store's
+    /// count, its source the failures added. Called every
+    /// [`FOLLOW_EVERY`](crate::FOLLOW_EVERY) by the daemon.
+    pub fn follow_store(
+        &self,
+        settings: &ThrottleSettings,
+        now_ms: i64,
+    ) -> authbridge_store::Result<()> {
+        // A little overlap: a failure committed late with an earlier time is
+        // still seen; taking one twice changes nothing.
+        let after = self.followed_until.load(Ordering::Relaxed) - FOLLOW_OVERLAP_MS;
+        let found = self.store.login_failures_after(after)?;
+        let mut newest = self.followed_until.load(Ordering::Relaxed);
+        for f in found {
+            newest = newest.max(f.last_failure);
+            let known = self
+                .map()
+                .get(&(f.login.clone(), f.source.clone()))
+                .copied();
+            let added = match known {
+                Some((failures, last)) if last >= f.last_failure => {
+                    // Nothing newer than what this host knows.
+                    let _ = failures;
+                    continue;
+                }
+                Some((failures, last))
+                    if f.last_failure - last <= settings.window.as_millis() as i64 =>
+                {
+                    f.failures.saturating_sub(failures)
+                }
+                _ => f.failures,
+            };
+            self.remember(&f.login, &f.source, (f.failures, f.last_failure));
+            let mut sources = self.sources();
+            let entry = sources
+                .entry(f.source.clone())
+                .or_insert((0, f.last_failure));
+            entry.0 = entry.0.saturating_add(added);
+            entry.1 = entry.1.max(f.last_failure);
+        }
+        self.followed_until
+            .store(newest.min(now_ms), Ordering::Relaxed);
+        Ok(())
     }
 
     /// One more failure of `source`, whatever the login.
@@ -378,8 +484,11 @@ impl Throttle {
             .map()
             .remove(&(login.to_owned(), source.to_owned()))
             .is_some();
-        // Only a pair that failed before costs a write.
-        if had && let Err(e) = self.store.clear_login_failures(login, source) {
+        // Only a pair that failed before costs a write; on a shared store
+        // another host may have counted failures this one has not seen yet.
+        if (had || self.store.shared_by_hosts())
+            && let Err(e) = self.store.clear_login_failures(login, source)
+        {
             tracing::warn!(
                 ?login,
                 ?source,

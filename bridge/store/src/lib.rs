@@ -8,6 +8,7 @@
 //! crate (or run on a blocking pool behind the same trait) without changing callers.
 
 mod datadir;
+mod location;
 mod posix;
 mod postgres;
 mod provisioning;
@@ -21,6 +22,7 @@ pub use provisioning::ProvisioningStore;
 pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
+pub use location::StoreLocation;
 pub use postgres::{PostgresSettings, PostgresStore, SettingsError as PostgresSettingsError};
 pub use sqlite::{MAX_LOGIN_FAILURES, SqliteStore};
 pub use twofactor::{BACKUP_CODES, Enforcement, SecondFactors, TotpSecret, TwoFactorStore};
@@ -183,6 +185,11 @@ pub trait AccountStore:
     /// processes' changes reach a daemon through the directory generation.
     /// Set once; a second listener is refused.
     fn on_directory_change(&self, listener: Box<dyn Fn() + Send + Sync>) -> bool;
+
+    /// Whether daemons on other hosts may write it too: then a daemon's
+    /// in-memory state taken from it (module switches, throttle counts) must
+    /// be read again now and then ([`SqliteStore`] is one machine's file).
+    fn shared_by_hosts(&self) -> bool;
 }
 
 /// Every store trait, for code that holds a concrete store (tests, tools).

@@ -28,6 +28,20 @@ pub trait SecurityStore {
     /// Every failure recorded since `since` (older ones are deleted).
     fn login_failures(&self, since: i64) -> Result<Vec<LoginFailure>>;
     fn set_login_failure(&self, failure: &LoginFailure) -> Result<()>;
+    /// One more failure of (login, source) at `now`, counted in the store in
+    /// one statement, so that failures on several hosts add up; a count whose
+    /// last failure is older than `window_start` starts again at one. Returns
+    /// the pair as stored.
+    fn add_login_failure(
+        &self,
+        login: &str,
+        source: &str,
+        now: i64,
+        window_start: i64,
+    ) -> Result<LoginFailure>;
+    /// Failures recorded after `after` (read only): what other hosts counted
+    /// since a daemon last looked.
+    fn login_failures_after(&self, after: i64) -> Result<Vec<LoginFailure>>;
     fn clear_login_failures(&self, login: &str, source: &str) -> Result<()>;
     /// Forgets failures older than `before`; returns how many pairs went.
     fn prune_login_failures(&self, before: i64) -> Result<usize>;

@@ -175,7 +175,44 @@ fn the_directory_listener_hears_each_committed_change_nss_shows_and_nothing_else
     assert_eq!(heard.load(Ordering::SeqCst), 0);
 }
 
+/// Failures counted by several hosts add up in the store; one older than the
+/// window starts the count again.
+fn login_failures_from_several_hosts_add_up(s: &Opened) {
+    let other = s.reopen();
+    let one = s
+        .add_login_failure("ann", "198.51.100.7", 1_000, 0)
+        .unwrap();
+    assert_eq!((one.failures, one.last_failure), (1, 1_000));
+    let two = other
+        .add_login_failure("ann", "198.51.100.7", 2_000, 0)
+        .unwrap();
+    assert_eq!((two.failures, two.last_failure), (2, 2_000));
+    assert_eq!(
+        s.add_login_failure("ann", "198.51.100.7", 3_000, 0)
+            .unwrap()
+            .failures,
+        3
+    );
+    s.add_login_failure("bob", "198.51.100.7", 3_500, 0)
+        .unwrap();
+    let after: Vec<_> = other
+        .login_failures_after(2_500)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.login, f.failures))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(after, [("ann".to_owned(), 3), ("bob".to_owned(), 1)]);
+    // Past the window: counted from one again.
+    let fresh = other
+        .add_login_failure("ann", "198.51.100.7", 90_000, 50_000)
+        .unwrap();
+    assert_eq!(fresh.failures, 1);
+}
+
 contract!(
+    login_failures_from_several_hosts_add_up,
     the_directory_listener_hears_each_committed_change_nss_shows_and_nothing_else,
     every_user_and_group_gets_a_distinct_id_from_the_range,
     ids_are_never_reused_after_a_delete,

@@ -47,11 +47,30 @@ impl Daemon {
         Self::start_with(binary, config, true, None)
     }
 
+    /// Another node of `peer`'s installation: its own socket, data directory
+    /// and OCS port, `peer`'s secret key (app-password hashes depend on it),
+    /// and `config`, which names the same shared store.
+    pub fn start_node(binary: &str, config: &str, peer: &Daemon) -> Daemon {
+        let mut daemon = Self::prepare(binary, config, true, None);
+        let key = "data/secret.key";
+        std::fs::create_dir_all(daemon.dir.path().join("data")).unwrap();
+        std::fs::copy(peer.dir.path().join(key), daemon.dir.path().join(key))
+            .expect("the peer's secret key");
+        daemon.restart();
+        daemon
+    }
+
     fn start_with(binary: &str, config: &str, with_http: bool, open_files: Option<u64>) -> Daemon {
+        let mut daemon = Self::prepare(binary, config, with_http, open_files);
+        daemon.restart();
+        daemon
+    }
+
+    fn prepare(binary: &str, config: &str, with_http: bool, open_files: Option<u64>) -> Daemon {
         let dir = crate::server_dir("abd");
         let config_path = dir.path().join("config.toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut daemon = Daemon {
+        Daemon {
             socket: dir.path().join("authbridge.sock"),
             config: config_path,
             binary: PathBuf::from(binary),
@@ -61,9 +80,7 @@ impl Daemon {
             admin_password: None,
             with_http,
             open_files,
-        };
-        daemon.restart();
-        daemon
+        }
     }
 
     /// The base URL of the OCS API (`http://127.0.0.1:PORT`).

@@ -34,6 +34,9 @@ pub const FORBIDDEN: u32 = 403;
 pub const SERVER_ERROR: u32 = 996;
 /// The brute-force throttle said no (HTTP 429 in v1 too).
 pub const THROTTLED: u32 = 429;
+/// The account store cannot be reached just now (HTTP 503 in v1 too): the
+/// request may be sent again; nothing is known of the account.
+pub const UNAVAILABLE: u32 = 503;
 
 /// An answer before it is rendered: the OCS code, a message and the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +93,13 @@ impl Reply {
     /// The store failed: logged here with its detail and answered as a server
     /// error, never as a wrong answer ("no such group", an empty list).
     pub fn store_failure(e: &StoreError) -> Reply {
+        if let StoreError::Unavailable(detail) = e {
+            tracing::warn!("the store is unavailable: {detail}");
+            return Reply::fail(
+                UNAVAILABLE,
+                "The account store is unavailable; try again shortly",
+            );
+        }
         tracing::error!("the store failed while answering an OCS request: {e}");
         Reply::fail(
             SERVER_ERROR,
@@ -112,9 +122,14 @@ impl Reply {
             | StoreError::InvalidUid(_)
             | StoreError::IdRangeExhausted
             | StoreError::InvalidIdRange(..) => Reply::fail(code, e.to_string()),
+            StoreError::Unavailable(_) => Reply::store_failure(e),
             StoreError::NotAStore { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Sqlite(_)
+            | StoreError::Postgres(_)
+            | StoreError::Retry(_)
+            | StoreError::Settings(_)
+            | StoreError::Unexpected(_)
             | StoreError::Io { .. } => Reply {
                 code,
                 ..Reply::store_failure(e)
@@ -163,6 +178,7 @@ fn http_status(version: Version, code: u32) -> StatusCode {
     let status = match (version, code) {
         (_, UNAUTHORISED) => 401,
         (_, THROTTLED) => 429,
+        (_, UNAVAILABLE) => 503,
         (Version::V1, _) => 200,
         (Version::V2, OK) => 200,
         (Version::V2, NOT_FOUND) => 404,

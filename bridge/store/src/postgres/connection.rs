@@ -31,8 +31,8 @@ struct Session {
 pub(super) struct Pool {
     config: tokio_postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
-    /// Drives the connections' sockets; calls only wait on it.
-    runtime: tokio::runtime::Runtime,
+    /// Drives the connections' sockets; calls only wait on it. Taken on drop.
+    runtime: Option<tokio::runtime::Runtime>,
     size: usize,
     timeout: Duration,
     /// For messages: the URL without its password.
@@ -71,7 +71,7 @@ impl Pool {
         Ok(Pool {
             config,
             tls,
-            runtime,
+            runtime: Some(runtime),
             size: settings.pool_size,
             timeout: settings.timeout,
             described: redact(&settings.url),
@@ -162,7 +162,7 @@ impl Pool {
     /// store's runtime is entered so that the timer (and a connect) work from
     /// any thread, the daemon's async ones included.
     fn block<F: Future>(&self, deadline: Instant, future: F) -> Result<F::Output> {
-        let _entered = self.runtime.enter();
+        let _entered = self.runtime().enter();
         let left = deadline.saturating_duration_since(Instant::now());
         futures_executor::block_on(tokio::time::timeout(left, future)).map_err(|_| {
             StoreError::Unavailable(format!(
@@ -227,7 +227,9 @@ impl Pool {
 
     fn connect(&self, deadline: Instant) -> Result<Session> {
         let (config, tls) = (self.config.clone(), self.tls.clone());
-        let connecting = self.runtime.spawn(async move { config.connect(tls).await });
+        let connecting = self
+            .runtime()
+            .spawn(async move { config.connect(tls).await });
         let (client, connection) = self
             .block(deadline, connecting)?
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.described)))?
@@ -235,11 +237,17 @@ impl Pool {
                 StoreError::Unavailable(format!("cannot connect to {}: {e}", self.described))
             })?;
         // The connection ends when the client is dropped or the server goes.
-        self.runtime.spawn(connection);
+        self.runtime().spawn(connection);
         Ok(Session {
             client,
             statements: HashMap::new(),
         })
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the pool")
     }
 
     fn lock_idle(&self) -> MutexGuard<'_, Idle> {
@@ -253,6 +261,18 @@ impl Pool {
 
     pub(super) fn describe(&self) -> String {
         self.described.clone()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // The last handle may go on one of the daemon's async threads, where a
+        // runtime may not block to shut down: its threads are told to stop
+        // and left to it. The connections close with their clients.
+        self.lock_idle().sessions.clear();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

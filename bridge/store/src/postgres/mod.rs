@@ -25,7 +25,7 @@ mod user_data;
 use std::sync::OnceLock;
 
 pub use connection::Db;
-pub use settings::{PostgresSettings, SettingsError};
+pub use settings::{PostgresSettings, SettingsError, redact};
 
 use crate::{Result, StoreError};
 use connection::Pool;
@@ -55,10 +55,16 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// The schema version of the database and the one this build knows, read
-    /// without changing anything (`authbridge doctor`).
+    /// The schema version of the database and the one this build knows.
     pub fn schema(&self) -> Result<(i64, i64)> {
         let found = self.read(schema_version)?;
+        Ok((found.unwrap_or(0), MIGRATIONS.len() as i64))
+    }
+
+    /// As [`PostgresStore::schema`], without opening the store: nothing is
+    /// migrated or written (`authbridge doctor`).
+    pub fn schema_of(settings: &PostgresSettings) -> Result<(i64, i64)> {
+        let found = Pool::new(settings)?.read(schema_version)?;
         Ok((found.unwrap_or(0), MIGRATIONS.len() as i64))
     }
 
@@ -147,5 +153,9 @@ fn schema_version(db: &mut Db<'_>) -> Result<Option<i64>> {
 impl crate::AccountStore for PostgresStore {
     fn on_directory_change(&self, listener: Box<dyn Fn() + Send + Sync>) -> bool {
         self.on_directory_change.set(listener).is_ok()
+    }
+
+    fn shared_by_hosts(&self) -> bool {
+        true
     }
 }

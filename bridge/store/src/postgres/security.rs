@@ -9,6 +9,15 @@ fn count(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+fn failure(r: &Row) -> LoginFailure {
+    LoginFailure {
+        login: r.get(0),
+        source: r.get(1),
+        failures: count(r.get(2)),
+        last_failure: r.get(3),
+    }
+}
+
 fn verifier(r: &Row) -> Verifier {
     Verifier {
         login: r.get(0),
@@ -33,12 +42,7 @@ impl SecurityStore for PostgresStore {
                     &[],
                 )?
                 .iter()
-                .map(|r| LoginFailure {
-                    login: r.get(0),
-                    source: r.get(1),
-                    failures: count(r.get(2)),
-                    last_failure: r.get(3),
-                })
+                .map(failure)
                 .collect())
         })
     }
@@ -52,6 +56,41 @@ impl SecurityStore for PostgresStore {
                 &[&f.login, &f.source, &failures, &f.last_failure],
             )?;
             Ok(())
+        })
+    }
+
+    fn add_login_failure(
+        &self,
+        login: &str,
+        source: &str,
+        now: i64,
+        window_start: i64,
+    ) -> Result<LoginFailure> {
+        self.write(|db| {
+            let row = db.query_one(
+                "INSERT INTO login_failures (login, source, failures, last_failure) VALUES ($1, $2, 1, $3)
+                 ON CONFLICT (login, source) DO UPDATE SET
+                     failures = CASE WHEN login_failures.last_failure < $4 THEN 1
+                                     ELSE login_failures.failures + 1 END,
+                     last_failure = $3
+                 RETURNING login, source, failures, last_failure",
+                &[&login, &source, &now, &window_start],
+            )?;
+            Ok(failure(&row))
+        })
+    }
+
+    fn login_failures_after(&self, after: i64) -> Result<Vec<LoginFailure>> {
+        self.read(|db| {
+            Ok(db
+                .query(
+                    "SELECT login, source, failures, last_failure FROM login_failures
+                     WHERE last_failure > $1",
+                    &[&after],
+                )?
+                .iter()
+                .map(failure)
+                .collect())
         })
     }
 

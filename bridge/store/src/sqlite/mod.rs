@@ -246,6 +246,10 @@ impl crate::AccountStore for SqliteStore {
     fn on_directory_change(&self, listener: Box<dyn Fn() + Send + Sync>) -> bool {
         self.on_directory_change.set(listener).is_ok()
     }
+
+    fn shared_by_hosts(&self) -> bool {
+        false
+    }
 }
 
 const USER_COLUMNS: &str = "uid, display_name, email, backend, enabled, first_seen, last_seen, quota, language, welcome_pending";

@@ -38,6 +38,49 @@ impl SecurityStore for SqliteStore {
         })
     }
 
+    fn add_login_failure(
+        &self,
+        login: &str,
+        source: &str,
+        now: i64,
+        window_start: i64,
+    ) -> Result<LoginFailure> {
+        self.write(|tx| {
+            Ok(tx.query_row(
+                "INSERT INTO login_failures (login, source, failures, last_failure) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (login, source) DO UPDATE SET
+                     failures = CASE WHEN last_failure < ?4 THEN 1 ELSE failures + 1 END,
+                     last_failure = ?3
+                 RETURNING login, source, failures, last_failure",
+                params![login, source, now, window_start],
+                |r| {
+                    Ok(LoginFailure {
+                        login: r.get(0)?,
+                        source: r.get(1)?,
+                        failures: r.get(2)?,
+                        last_failure: r.get(3)?,
+                    })
+                },
+            )?)
+        })
+    }
+
+    fn login_failures_after(&self, after: i64) -> Result<Vec<LoginFailure>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT login, source, failures, last_failure FROM login_failures WHERE last_failure > ?1",
+        )?;
+        let rows = stmt.query_map([after], |r| {
+            Ok(LoginFailure {
+                login: r.get(0)?,
+                source: r.get(1)?,
+                failures: r.get(2)?,
+                last_failure: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn prune_login_failures(&self, before: i64) -> Result<usize> {
         self.write(|tx| {
             Ok(tx.execute(
