@@ -2,7 +2,8 @@
 //! accepted external login is recorded. Wraps the chain of authenticators.
 
 use authbridge_core::{
-    Attempt, BackendKind, Chain, Credentials, Decision, Outcome, RejectReason, Verdict,
+    Attempt, BackendKind, Chain, Credentials, Decision, Outcome, RejectReason, UnavailableKind,
+    Verdict,
 };
 use authbridge_store::{SharedStore, StoreError};
 
@@ -30,6 +31,22 @@ fn rejected_by_store(reason: RejectReason) -> Decision {
             backend: "store".into(),
             kind: BackendKind::Database,
             verdict: Verdict::Rejected(reason),
+            elapsed: Duration::ZERO,
+        }],
+    }
+}
+
+/// The store could not be read: whether the account is disabled, or whose it
+/// is, cannot be told, so nobody is let in, and nobody is told no either (a
+/// right password is not "wrong" because the database is down).
+fn store_unavailable(login: &str, e: &StoreError) -> Decision {
+    tracing::warn!(?login, "store unreadable, answering unavailable: {e}");
+    Decision {
+        outcome: Outcome::Unavailable,
+        attempts: vec![Attempt {
+            backend: "store".into(),
+            kind: BackendKind::Database,
+            verdict: Verdict::unavailable(UnavailableKind::Connect, e.to_string()),
             elapsed: Duration::ZERO,
         }],
     }
@@ -105,11 +122,8 @@ impl Gate {
             }
             Ok(user) => Some(user),
             Err(StoreError::NoSuchUser(_)) => None,
-            // Cannot tell: refuse rather than let a possibly disabled user in.
-            Err(e) => {
-                tracing::warn!(?login, "store unreadable, refusing: {e}");
-                return disabled(login);
-            }
+            // Cannot tell: nobody in, a possibly disabled user least of all.
+            Err(e) => return store_unavailable(login, &e),
         };
         // A known account's password goes to its own backend only (and app
         // passwords): a local user's password is never shown to a mail server.
@@ -151,10 +165,7 @@ impl Gate {
         let known = match rechecked {
             Ok(user) => Some(user),
             Err(StoreError::NoSuchUser(_)) => None,
-            Err(e) => {
-                tracing::warn!(?uid, "store unreadable, refusing: {e}");
-                return disabled(uid);
-            }
+            Err(e) => return store_unavailable(uid, &e),
         };
         if known.as_ref().is_some_and(|u| !u.enabled) {
             return disabled(uid);
