@@ -113,6 +113,11 @@ pub enum Command {
         #[command(subcommand)]
         command: NssCommand,
     },
+    /// Work with the account store itself.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -156,6 +161,31 @@ pub enum NssCommand {
     Disable {
         #[arg(long, value_name = "PATH", default_value = authbridge::nsswitch::DEFAULT_PATH)]
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StoreCommand {
+    /// Copy every table of one store into another (SQLite to PostgreSQL or
+    /// back), then read the target back and compare row counts and a SHA-256
+    /// digest of the contents with the source's.
+    ///
+    /// Stop the daemons that use either store first: rows written during the
+    /// copy may be missed. The copy is one transaction in the target: on any
+    /// failure the target is as it was. A target that holds accounts is
+    /// refused unless --replace is given, which empties it first.
+    /// Exit codes: 0 copied and verified, 1 refused or failed.
+    #[command(verbatim_doc_comment)]
+    Copy {
+        /// postgresql://USER@HOST/DB or sqlite:PATH
+        #[arg(long, value_name = "STORE")]
+        from: String,
+        /// postgresql://USER@HOST/DB or sqlite:PATH (a new SQLite file is made)
+        #[arg(long, value_name = "STORE")]
+        to: String,
+        /// Empty the target first, whatever it holds
+        #[arg(long)]
+        replace: bool,
     },
 }
 

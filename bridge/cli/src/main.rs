@@ -19,7 +19,7 @@ use clap::Parser;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::defs::{Cli, Command, ConfigCommand, Generate, NssCommand};
+use crate::defs::{Cli, Command, ConfigCommand, Generate, NssCommand, StoreCommand};
 
 /// The version `--version` shows: the package's, and the commit it was built from.
 pub const VERSION: &str = concat!(
@@ -89,6 +89,9 @@ fn try_main(cli: Cli) -> Result<ExitCode, Failure> {
             command: ConfigCommand::ImportNextcloud { config_php },
         } => import_nextcloud(&config_php)?,
         Command::Generate { what } => generate(what)?,
+        Command::Store {
+            command: StoreCommand::Copy { from, to, replace },
+        } => copy_store(&config_path, &from, &to, replace)?,
         Command::Nss { command } => nss(command)?,
         Command::Doctor {
             pam_dir,
@@ -153,6 +156,43 @@ fn nss(command: NssCommand) -> Result<(), Failure> {
             change.after
         );
     }
+    Ok(())
+}
+
+/// `store copy`: both stores opened (and migrated) with the config's
+/// `[store]` pool and time settings, every table copied and checked.
+fn copy_store(config_path: &Path, from: &str, to: &str, replace: bool) -> Result<(), Failure> {
+    use authbridge_store::StoreLocation;
+    let config = config::load_optional(config_path).map_err(Failure::config)?;
+    let mut postgres = config
+        .map(|c| c.store.postgres())
+        .unwrap_or_else(|| config::StoreSection::default().postgres());
+    // A copy moves every row in one transaction: give it time.
+    postgres.timeout = authbridge_store::PostgresSettings::COPY_TIMEOUT;
+    let (from, to) = (
+        StoreLocation::parse(from).map_err(Failure::config)?,
+        StoreLocation::parse(to).map_err(Failure::config)?,
+    );
+    if from == to {
+        return Err(Failure::config("--from and --to name the same store"));
+    }
+    let open = |location: &StoreLocation| {
+        location
+            .open(&postgres)
+            .map_err(|e| Failure::failed(format!("{}: {e}", location.describe())))
+    };
+    let (source, target) = (open(&from)?, open(&to)?);
+    let report = authbridge_store::copy::copy(&*source, &*target, replace)
+        .map_err(|e| Failure::failed(format!("{} -> {}: {e}", from.describe(), to.describe())))?;
+    for (table, rows) in &report.counts {
+        println!("{table}: {rows} rows");
+    }
+    println!(
+        "copied {} -> {}; contents verified, SHA-256 {}",
+        from.describe(),
+        to.describe(),
+        report.digest
+    );
     Ok(())
 }
 

@@ -383,3 +383,85 @@ fn an_outage_is_unavailable_then_both_hosts_recover_and_nothing_acknowledged_is_
     assert!(missing.is_empty(), "acknowledged, then lost: {missing:?}");
     assert!(!acknowledged.is_empty());
 }
+
+/// `authbridge store copy` SQLite → PostgreSQL → SQLite: the same digest
+/// each way, the accounts usable through `--store`, and a target that holds
+/// accounts refused unless `--replace`.
+#[test]
+fn store_copy_round_trips_and_refuses_a_target_with_accounts() {
+    let server = authbridge_testsupport::postgres::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], password: Option<&str>| {
+        let mut c = std::process::Command::new(BIN);
+        c.env("AUTHBRIDGE_CONFIG", dir.path().join("none.toml"))
+            .env("AUTHBRIDGE_DATA_DIR", dir.path().join("data"))
+            .env_remove("AUTHBRIDGE_STORE")
+            .args(args);
+        if let Some(p) = password {
+            c.env("OC_PASS", p);
+        }
+        c.output().unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    ok(run(
+        &["user", "add", "--password-from-env", "-g", "staff", "ann"],
+        Some("Ann-long-pass-1"),
+    ));
+    ok(run(
+        &["user", "auth-tokens", "add", "--name", "phone", "ann"],
+        None,
+    ));
+    let sqlite = format!(
+        "sqlite:{}",
+        dir.path().join("data/authbridge.sqlite").display()
+    );
+    let url = server.create_database();
+    let digest = |text: &str| text.rsplit("SHA-256 ").next().unwrap().trim().to_owned();
+    let there = ok(run(
+        &["store", "copy", "--from", &sqlite, "--to", &url],
+        None,
+    ));
+    assert!(there.contains("users: 1 rows"), "{there}");
+    assert!(there.contains("app_passwords: 1 rows"), "{there}");
+    let back_to = format!("sqlite:{}", dir.path().join("back.sqlite").display());
+    let back = ok(run(
+        &["store", "copy", "--from", &url, "--to", &back_to],
+        None,
+    ));
+    assert_eq!(digest(&there), digest(&back));
+    assert_eq!(digest(&there).len(), 64);
+    // The copy is a working store.
+    let listed = ok(run(
+        &["--store", &url, "user", "list", "--output", "json"],
+        None,
+    ));
+    assert!(listed.contains("\"ann\""), "{listed}");
+    // Not over accounts, unless told.
+    let refused = run(&["store", "copy", "--from", &sqlite, "--to", &url], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("already holds accounts"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    ok(run(
+        &[
+            "store",
+            "copy",
+            "--from",
+            &sqlite,
+            "--to",
+            &url,
+            "--replace",
+        ],
+        None,
+    ));
+}

@@ -7,6 +7,7 @@
 //! PostgreSQL implementation for several nodes can follow with the `postgres`
 //! crate (or run on a blocking pool behind the same trait) without changing callers.
 
+pub mod copy;
 mod datadir;
 mod location;
 mod posix;
@@ -123,6 +124,12 @@ pub enum StoreError {
     Settings(String),
     #[error("unexpected answer from the store: {0}")]
     Unexpected(String),
+    #[error("the target store already holds accounts; --replace empties it first")]
+    TargetNotEmpty,
+    #[error(
+        "the copy does not match its source (digest {expected}, the target holds {found}); the target was changed"
+    )]
+    CopyMismatch { expected: String, found: String },
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -177,6 +184,7 @@ pub trait AccountStore:
     + SecurityStore
     + TwoFactorStore
     + Directory
+    + copy::Transfer
     + Send
     + Sync
 {

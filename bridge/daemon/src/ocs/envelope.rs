@@ -130,6 +130,8 @@ impl Reply {
             | StoreError::Retry(_)
             | StoreError::Settings(_)
             | StoreError::Unexpected(_)
+            | StoreError::TargetNotEmpty
+            | StoreError::CopyMismatch { .. }
             | StoreError::Io { .. } => Reply {
                 code,
                 ..Reply::store_failure(e)

@@ -380,6 +380,22 @@ impl Db<'_> {
         }?)
     }
 
+    /// A statement made at run time (the copy's, from the table list):
+    /// prepared for this one use.
+    pub fn query_once(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        Ok(match &self.conn {
+            Conn::Client(c) => self.pool.block(self.deadline, c.query(sql, params))?,
+            Conn::Transaction(t) => self.pool.block(self.deadline, t.query(sql, params))?,
+        }?)
+    }
+
+    pub fn execute_once(&mut self, sql: &str, params: Params<'_>) -> Result<u64> {
+        Ok(match &self.conn {
+            Conn::Client(c) => self.pool.block(self.deadline, c.execute(sql, params))?,
+            Conn::Transaction(t) => self.pool.block(self.deadline, t.execute(sql, params))?,
+        }?)
+    }
+
     /// Statements without parameters, in one round trip (migrations).
     pub fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(match &self.conn {

@@ -19,6 +19,7 @@ mod posix;
 mod provisioning;
 mod security;
 mod settings;
+mod transfer;
 mod twofactor;
 mod user_data;
 

@@ -57,6 +57,9 @@ pub enum SettingsError {
 }
 
 impl PostgresSettings {
+    /// `store copy` reads and writes whole tables in one call.
+    pub const COPY_TIMEOUT: Duration = MAX_TIMEOUT;
+
     pub fn new(url: &str) -> PostgresSettings {
         PostgresSettings {
             url: url.to_owned(),

@@ -13,6 +13,7 @@ mod app_passwords;
 mod posix;
 mod provisioning;
 mod security;
+mod transfer;
 mod twofactor;
 mod user_data;
 
