@@ -86,9 +86,9 @@ pub fn open(
     let dir = location.data_dir(config);
     dir.ensure()?;
     let store_location = location.store(config, &dir)?;
-    let postgres = config
-        .map(|c| c.store.postgres())
-        .unwrap_or_else(|| config::StoreSection::default().postgres());
+    let section = config.map(|c| c.store.clone()).unwrap_or_default();
+    section.check()?;
+    let postgres = section.postgres();
     let store = store_location
         .open(&postgres)
         .with_context(|| format!("store {}", store_location.describe()))?;

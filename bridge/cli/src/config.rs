@@ -92,6 +92,22 @@ impl Default for StoreSection {
 }
 
 impl StoreSection {
+    /// The limits a config file may set (a copy may wait longer).
+    pub fn check(&self) -> anyhow::Result<()> {
+        use authbridge_store::postgres_limits::{MAX_POOL_SIZE, MAX_TIMEOUT};
+        anyhow::ensure!(
+            !self.timeout.is_zero() && self.timeout <= MAX_TIMEOUT,
+            "[store] timeout must be above 0 and at most {}s",
+            MAX_TIMEOUT.as_secs()
+        );
+        anyhow::ensure!(
+            (1..=MAX_POOL_SIZE).contains(&self.pool_size),
+            "[store] pool_size must be 1 to {MAX_POOL_SIZE}, not {}",
+            self.pool_size
+        );
+        Ok(())
+    }
+
     pub fn postgres(&self) -> authbridge_store::PostgresSettings {
         authbridge_store::PostgresSettings {
             url: String::new(),

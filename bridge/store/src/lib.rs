@@ -25,6 +25,11 @@ pub use security::{LoginFailure, SecurityStore, Verifier};
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
 pub use location::StoreLocation;
 pub use postgres::{PostgresSettings, PostgresStore, SettingsError as PostgresSettingsError};
+
+/// What a config file may set for PostgreSQL.
+pub mod postgres_limits {
+    pub use crate::postgres::{MAX_POOL_SIZE, MAX_TIMEOUT};
+}
 pub use sqlite::{MAX_LOGIN_FAILURES, SqliteStore};
 pub use twofactor::{BACKUP_CODES, Enforcement, SecondFactors, TotpSecret, TwoFactorStore};
 pub use uid::{UidError, hidden_character, validate_gid, validate_uid};

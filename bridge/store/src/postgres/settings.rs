@@ -50,7 +50,7 @@ pub enum SettingsError {
     PlainTextToRemote(String),
     #[error("[store] pool_size must be 1 to {MAX_POOL_SIZE}, not {0}")]
     PoolSize(usize),
-    #[error("[store] timeout must be above 0 and at most {}s", MAX_TIMEOUT.as_secs())]
+    #[error("the store timeout must be above 0 and at most an hour")]
     Timeout,
     #[error("{path}: {detail}")]
     CaFile { path: String, detail: String },
@@ -58,7 +58,7 @@ pub enum SettingsError {
 
 impl PostgresSettings {
     /// `store copy` reads and writes whole tables in one call.
-    pub const COPY_TIMEOUT: Duration = MAX_TIMEOUT;
+    pub const COPY_TIMEOUT: Duration = Duration::from_secs(3600);
 
     pub fn new(url: &str) -> PostgresSettings {
         PostgresSettings {
@@ -75,7 +75,9 @@ impl PostgresSettings {
         if self.pool_size == 0 || self.pool_size > MAX_POOL_SIZE {
             return Err(SettingsError::PoolSize(self.pool_size));
         }
-        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+        // A config file's timeout is at most MAX_TIMEOUT (the CLI checks);
+        // only a copy waits longer.
+        if self.timeout.is_zero() || self.timeout > Self::COPY_TIMEOUT {
             return Err(SettingsError::Timeout);
         }
         let mut config: tokio_postgres::Config = self.url.parse().map_err(SettingsError::Url)?;
@@ -233,6 +235,8 @@ mod tests {
         assert!(matches!(s.config(), Err(SettingsError::PoolSize(_))));
         s.pool_size = 4;
         s.timeout = Duration::ZERO;
+        assert!(matches!(s.config(), Err(SettingsError::Timeout)));
+        s.timeout = PostgresSettings::COPY_TIMEOUT + Duration::from_secs(1);
         assert!(matches!(s.config(), Err(SettingsError::Timeout)));
         assert!(matches!(
             PostgresSettings::new("postgresql://127.0.0.1").config(),
