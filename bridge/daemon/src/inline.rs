@@ -205,6 +205,11 @@ pub fn try_answer(
     let mut answer: Pin<Box<dyn Future<Output = Answered> + Send>> = Box::pin(
         crate::server::answer(Arc::clone(service), decode::<Request>(&body), peer),
     );
+    // A store on another host answers over the network, and its calls block
+    // until it does: waiting for it here would hold up every accept behind it.
+    if service.store().shared_by_hosts() {
+        return Outcome::Continue(Rest::Answer(answer), ahead);
+    }
     // One poll: an answer that needs to wait for anything goes to a task, which
     // polls it again with a real waker (the no-op one is forgotten then).
     let answered = match answer

@@ -344,7 +344,12 @@ impl Service {
                 if !self.may_act_for(peer, &user) {
                     return Answered::now(refused(peer, "query another user's account"));
                 }
-                Response::Account(self.account(&user))
+                match self.account(&user) {
+                    Ok(status) => Response::Account(status),
+                    // Not "disabled": nothing is known of the account (the
+                    // module answers PAM_AUTHINFO_UNAVAIL).
+                    Err(e) => Response::Error(format!("the store cannot be read: {e}")),
+                }
             }
             Request::OpenSession {
                 user,
@@ -642,6 +647,11 @@ impl Service {
                 let status = self.rejection(login, &decision);
                 Conclusion::new(status, None, "-", detail)
             }
+            // The store, not a backend, could not answer: the offline
+            // verifiers are no way in (a backend may just have said no).
+            Outcome::Unavailable if authbridge_local::store_failed(&decision) => {
+                Conclusion::new(AuthStatus::Unavailable, None, "-", detail)
+            }
             Outcome::Unavailable => {
                 match self
                     .verifiers
@@ -649,7 +659,8 @@ impl Service {
                     .await
                 {
                     Offline::Accepted { uid }
-                        if self.enabled(&uid) && engine.names.check_user(&uid).is_ok() =>
+                        if matches!(self.enabled(&uid), Ok(true))
+                            && engine.names.check_user(&uid).is_ok() =>
                     {
                         Conclusion::new(
                             AuthStatus::Accepted,
@@ -658,6 +669,12 @@ impl Service {
                             format!("backends unavailable, verifier matched ({detail})"),
                         )
                     }
+                    Offline::Accepted { uid } if self.enabled(&uid).is_err() => Conclusion::new(
+                        AuthStatus::Unavailable,
+                        None,
+                        "offline",
+                        "verifier matched, but the store cannot say whether the account is enabled",
+                    ),
                     Offline::Accepted { .. } => {
                         Conclusion::new(AuthStatus::Disabled, None, "offline", "account disabled")
                     }
@@ -724,8 +741,13 @@ impl Service {
         Some(hit)
     }
 
-    fn enabled(&self, uid: &str) -> bool {
-        matches!(self.store.user(uid), Ok(u) if u.enabled)
+    /// Whether the account may log in; an error when the store cannot say.
+    fn enabled(&self, uid: &str) -> Result<bool, StoreError> {
+        match self.store.user(uid) {
+            Ok(u) => Ok(u.enabled),
+            Err(StoreError::NoSuchUser(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Disabled, unknown to everyone, or a plain wrong password.
@@ -761,18 +783,18 @@ impl Service {
         }
     }
 
-    pub fn account(&self, user: &str) -> AccountStatus {
+    pub fn account(&self, user: &str) -> Result<AccountStatus, StoreError> {
         if let Err(refusal) = self.engine().names.check_user(user) {
             tracing::debug!("account: {refusal}");
-            return AccountStatus::Unknown;
+            return Ok(AccountStatus::Unknown);
         }
         match self.store.user(&canonical_uid(user)) {
-            Ok(u) if u.enabled => AccountStatus::Active,
-            Ok(_) => AccountStatus::Disabled,
-            Err(StoreError::NoSuchUser(_)) => AccountStatus::Unknown,
+            Ok(u) if u.enabled => Ok(AccountStatus::Active),
+            Ok(_) => Ok(AccountStatus::Disabled),
+            Err(StoreError::NoSuchUser(_)) => Ok(AccountStatus::Unknown),
             Err(e) => {
-                tracing::warn!(?user, "store unreadable, answering disabled: {e}");
-                AccountStatus::Disabled
+                tracing::warn!(?user, "store unreadable, answering unavailable: {e}");
+                Err(e)
             }
         }
     }

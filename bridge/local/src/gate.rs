@@ -52,6 +52,17 @@ fn store_unavailable(login: &str, e: &StoreError) -> Decision {
     }
 }
 
+/// Whether the store (local passwords, app passwords, the gate's own reads)
+/// is what could not answer: then nothing else decides, not even an offline
+/// verifier.
+pub fn store_failed(decision: &Decision) -> bool {
+    decision.outcome == Outcome::Unavailable
+        && decision.attempts.iter().any(|a| {
+            matches!(a.kind, BackendKind::Database | BackendKind::AppPassword)
+                && matches!(a.verdict, Verdict::Unavailable { .. })
+        })
+}
+
 /// A system account's name (or a denied one): refused before any backend.
 fn system_name(refusal: crate::NameRefusal) -> Decision {
     tracing::warn!("refused: {refusal}");
@@ -106,6 +117,10 @@ impl Gate {
                 .await;
             match &first.outcome {
                 Outcome::Accepted { uid, .. } if uid.eq_ignore_ascii_case(login) => return first,
+                // App passwords live in the store only: it did not answer, so
+                // no backend is asked either (its "no" could not be told from
+                // a store that failed).
+                Outcome::Unavailable => return first,
                 // Issued to another account: the checks below decide.
                 Outcome::Accepted { .. } => None,
                 _ => Some(first),

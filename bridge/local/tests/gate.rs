@@ -121,3 +121,66 @@ async fn an_account_belongs_to_one_backend() {
     );
     assert_eq!(backend.asked(), 3);
 }
+
+/// The store cannot answer the app-password lookup (the table is locked past
+/// the store's timeout) while it still answers the account lookup: no backend
+/// is asked (its "no" would be merged with the store's "cannot say" into
+/// "unavailable", and the daemon would then try an offline verifier, which may
+/// hold a password the server has just refused), and the decision says the
+/// store failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_that_cannot_answer_stops_the_decision_before_any_backend() {
+    use authbridge_local::{AppPasswords, SecretKey, store_failed};
+    use authbridge_store::{PostgresSettings, PostgresStore, SharedStore};
+    let server = authbridge_testsupport::postgres::shared();
+    let url = server.create_database();
+    let mut settings = PostgresSettings::new(&url);
+    settings.timeout = std::time::Duration::from_secs(1);
+    let store: SharedStore = Arc::new(PostgresStore::open(&settings).unwrap());
+    store
+        .record_login("carol@example.org", "IMAP", &[], 1)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = Arc::new(SecretKey::load_or_create(&dir.path().join("key")).unwrap());
+    let backend = Scripted::always(
+        BackendKind::Imap,
+        Verdict::Rejected(RejectReason::BadCredentials),
+    );
+    let chain = Chain::new(vec![
+        Arc::new(AppPasswords::new(store.clone(), key, || 42)) as Arc<dyn Authenticator>,
+        Arc::clone(&backend) as Arc<dyn Authenticator>,
+    ]);
+    let gate = Gate::new(chain, store.clone(), || 42, Arc::new(Names::default()));
+    let name = url.rsplit('/').next().unwrap();
+    let mut holder = server
+        .psql_command(
+            name,
+            "BEGIN; LOCK TABLE app_passwords IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;",
+        )
+        .spawn()
+        .unwrap();
+    let locked = authbridge_testsupport::eventually(std::time::Duration::from_secs(5), || {
+        server.psql(
+            name,
+            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'app_passwords'::regclass",
+        ) == "1"
+    });
+    assert!(locked, "the lock was not taken");
+    let credentials = Credentials::new(
+        "carol@example.org".into(),
+        SecretString::from("an-old-password".to_owned()),
+    )
+    .unwrap();
+    let decision = gate.authenticate(&credentials).await;
+    holder.kill().ok();
+    holder.wait().ok();
+    assert_eq!(decision.outcome, Outcome::Unavailable, "{decision:?}");
+    assert!(store_failed(&decision), "{decision:?}");
+    assert_eq!(
+        backend.asked(),
+        0,
+        "no backend asked while the store cannot answer"
+    );
+    // The account itself was readable all along.
+    assert!(store.user("carol@example.org").is_ok());
+}

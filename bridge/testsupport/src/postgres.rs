@@ -70,22 +70,22 @@ impl Postgres {
         self.url(&name)
     }
 
+    /// psql for `sql` in database `name` (unaligned, tuples only), to start
+    /// in the background (a session that holds a lock, say).
+    pub fn psql_command(&self, name: &str, sql: &str) -> Command {
+        let mut command = Command::new(bin().join("psql"));
+        let port = self.port.to_string();
+        command
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres"])
+            .args(["-d", name, "-c", sql]);
+        command
+    }
+
     /// Runs `sql` in database `name` with psql; what it printed (unaligned,
     /// tuples only).
     pub fn psql(&self, name: &str, sql: &str) -> String {
-        let output = Command::new(bin().join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(["-d", name, "-c", sql])
-            .output()
-            .expect("psql runs");
+        let output = self.psql_command(name, sql).output().expect("psql runs");
         assert!(
             output.status.success(),
             "psql {sql:?}: {}",

@@ -326,11 +326,20 @@ impl Service {
                 };
             }
         };
-        if !self.enabled(&pending.uid) {
-            return Answered {
-                response: done(AuthStatus::Disabled, None),
-                line: line(AuthStatus::Disabled, "-", "disabled after the password"),
-            };
+        match self.enabled(&pending.uid) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Answered {
+                    response: done(AuthStatus::Disabled, None),
+                    line: line(AuthStatus::Disabled, "-", "disabled after the password"),
+                };
+            }
+            Err(_) => {
+                return Answered {
+                    response: done(AuthStatus::Unavailable, None),
+                    line: line(AuthStatus::Unavailable, "-", "the store cannot be read"),
+                };
+            }
         }
         let now = now_ms() / 1000;
         let (status, backend, detail) = match engine.twofactor.verify(&pending.uid, &code, now) {

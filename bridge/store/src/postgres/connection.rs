@@ -162,9 +162,21 @@ impl Pool {
     /// store's runtime is entered so that the timer (and a connect) work from
     /// any thread, the daemon's async ones included.
     fn block<F: Future>(&self, deadline: Instant, future: F) -> Result<F::Output> {
-        let _entered = self.runtime().enter();
-        let left = deadline.saturating_duration_since(Instant::now());
-        futures_executor::block_on(tokio::time::timeout(left, future)).map_err(|_| {
+        let wait = || {
+            let _entered = self.runtime().enter();
+            let left = deadline.saturating_duration_since(Instant::now());
+            futures_executor::block_on(tokio::time::timeout(left, future))
+        };
+        // On a worker of the daemon's (multi-threaded) runtime, tokio is told
+        // that this thread blocks, and moves its other tasks to another thread
+        // meanwhile: a slow database holds up only the requests that wait for it.
+        let waited = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        };
+        waited.map_err(|_| {
             StoreError::Unavailable(format!(
                 "PostgreSQL did not answer within {:?}",
                 self.timeout
