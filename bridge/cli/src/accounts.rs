@@ -93,7 +93,7 @@ pub fn open(
         .open(&postgres)
         .with_context(|| format!("store {}", store_location.describe()))?;
     if let Some(c) = config {
-        store.set_id_range(c.nss.id_range())?;
+        configure_id_range(&*store, c.nss.id_range())?;
     }
     let names = std::sync::Arc::new(authbridge_local::Names::new(
         &config.map(|c| c.names.clone()).unwrap_or_default(),
@@ -133,6 +133,34 @@ fn mark_nss_cache_stale_on_change(store: &dyn authbridge_store::AccountStore, so
             );
         }
     }));
+}
+
+/// The config's `[nss]` id range into the store. A store shared by hosts
+/// takes it from the first host that sets one; a host whose range differs
+/// later is told so and the store's is kept (hosts that each wrote their own
+/// would hand out ids from whichever started last).
+fn configure_id_range(
+    store: &dyn authbridge_store::AccountStore,
+    range: authbridge_store::IdRange,
+) -> anyhow::Result<()> {
+    if !store.shared_by_hosts() {
+        return Ok(store.set_id_range(range)?);
+    }
+    let stored = store.id_range()?;
+    if stored == range {
+        return Ok(());
+    }
+    if stored == authbridge_store::IdRange::default() {
+        return Ok(store.set_id_range(range)?);
+    }
+    tracing::warn!(
+        "[nss] id_min..id_max is {}..{} here, but {}..{} in the shared store, which is kept: give every host the same range",
+        range.min,
+        range.max,
+        stored.min,
+        stored.max
+    );
+    Ok(())
 }
 
 /// Opens the store for a user or group command and runs it.

@@ -25,8 +25,15 @@ pub struct Cli {
 
     /// The account store: postgresql://USER@HOST/DB (shared by several hosts)
     /// or sqlite:PATH [default: the config's [store] url, else authbridge.sqlite
-    /// in the data directory]
-    #[arg(long, global = true, env = "AUTHBRIDGE_STORE", value_name = "URL")]
+    /// in the data directory]; a password belongs in AUTHBRIDGE_STORE or the
+    /// config, not here, where `ps` shows it
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHBRIDGE_STORE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
 
     /// The daemon's socket [default: the config's [daemon] socket, else as
@@ -172,16 +179,28 @@ pub enum StoreCommand {
     ///
     /// Stop the daemons that use either store first: rows written during the
     /// copy may be missed. The copy is one transaction in the target: on any
-    /// failure the target is as it was. A target that holds accounts is
-    /// refused unless --replace is given, which empties it first.
+    /// failure the target is as it was. A target that holds data is refused
+    /// unless --replace is given, which empties it first.
     /// Exit codes: 0 copied and verified, 1 refused or failed.
     #[command(verbatim_doc_comment)]
     Copy {
-        /// postgresql://USER@HOST/DB or sqlite:PATH
-        #[arg(long, value_name = "STORE")]
+        /// postgresql://USER@HOST/DB or sqlite:PATH (AUTHBRIDGE_COPY_FROM keeps a
+        /// password out of `ps`)
+        #[arg(
+            long,
+            env = "AUTHBRIDGE_COPY_FROM",
+            value_name = "STORE",
+            hide_env_values = true
+        )]
         from: String,
-        /// postgresql://USER@HOST/DB or sqlite:PATH (a new SQLite file is made)
-        #[arg(long, value_name = "STORE")]
+        /// postgresql://USER@HOST/DB or sqlite:PATH, a new SQLite file is made
+        /// (AUTHBRIDGE_COPY_TO keeps a password out of `ps`)
+        #[arg(
+            long,
+            env = "AUTHBRIDGE_COPY_TO",
+            value_name = "STORE",
+            hide_env_values = true
+        )]
         to: String,
         /// Empty the target first, whatever it holds
         #[arg(long)]

@@ -448,7 +448,7 @@ fn store_copy_round_trips_and_refuses_a_target_with_accounts() {
     let refused = run(&["store", "copy", "--from", &sqlite, "--to", &url], None);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("already holds accounts"),
+        String::from_utf8_lossy(&refused.stderr).contains("already holds data"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
@@ -464,4 +464,44 @@ fn store_copy_round_trips_and_refuses_a_target_with_accounts() {
         ],
         None,
     ));
+}
+
+/// The id range of a shared store comes from the first host that sets one;
+/// a host configured otherwise later is warned, and ids stay in the store's
+/// range (hosts writing their own in turn would mix ranges).
+#[test]
+fn the_first_hosts_id_range_holds_for_every_host() {
+    let server = authbridge_testsupport::postgres::shared();
+    let url = server.create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |range: (u32, u32), uid: &str| {
+        let config = dir.path().join(format!("{uid}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\nurl = \"{url}\"\n[nss]\nid_min = {}\nid_max = {}\n",
+                range.0, range.1
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(BIN)
+            .env("AUTHBRIDGE_CONFIG", &config)
+            .env("AUTHBRIDGE_DATA_DIR", dir.path().join("data"))
+            .env("OC_PASS", "Some-long-pass-1")
+            .args(["user", "add", "--password-from-env", uid])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let first = run((300_000, 399_999), "first");
+    assert!(!first.contains("shared store"), "{first}");
+    let second = run((400_000, 499_999), "second");
+    assert!(second.contains("in the shared store, which is kept"), "{second}");
+    let name = url.rsplit('/').next().unwrap();
+    let ids = server.psql(
+        name,
+        "SELECT string_agg(id_number::text, ',' ORDER BY uid) FROM users WHERE uid IN ('first', 'second')",
+    );
+    assert_eq!(ids, "300000,300001", "both from the first host's range");
 }

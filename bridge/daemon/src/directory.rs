@@ -106,12 +106,18 @@ impl<'a> Directory<'a> {
     }
 
     pub fn passwd_all(&self) -> Vec<Passwd> {
-        or_none("getpwent", self.store.posix_users())
-            .unwrap_or_default()
+        or_none("getpwent", self.try_passwd_all()).unwrap_or_default()
+    }
+
+    /// Every user, or the store's error: for a snapshot that must be whole.
+    pub fn try_passwd_all(&self) -> authbridge_store::Result<Vec<Passwd>> {
+        Ok(self
+            .store
+            .posix_users()?
             .into_iter()
             .filter(|u| self.user_shown(u))
             .map(|u| self.passwd(u))
-            .collect()
+            .collect())
     }
 
     /// A real group of that name first; else the user private group.
@@ -141,7 +147,14 @@ impl<'a> Directory<'a> {
     }
 
     pub fn group_all(&self) -> Vec<Group> {
-        let groups = or_none("getgrent", self.store.posix_groups()).unwrap_or_default();
+        or_none("getgrent", self.try_group_all()).unwrap_or_default()
+    }
+
+    /// Every group, or the store's error: for a snapshot that must be whole
+    /// (a private group must never stand in for a store group of that name
+    /// the store failed to list).
+    pub fn try_group_all(&self) -> authbridge_store::Result<Vec<Group>> {
+        let groups = self.store.posix_groups()?;
         let taken: std::collections::HashSet<String> =
             groups.iter().map(|g| g.name.to_lowercase()).collect();
         let mut all: Vec<Group> = groups
@@ -149,15 +162,15 @@ impl<'a> Directory<'a> {
             .filter_map(|g| self.shown_group(g))
             .collect();
         all.extend(
-            or_none("getgrent", self.store.posix_users())
-                .unwrap_or_default()
+            self.store
+                .posix_users()?
                 .into_iter()
                 .filter(|u| !taken.contains(&u.name.to_lowercase()))
                 .filter(|u| self.private_group_shown(u))
                 .map(Self::private_group),
         );
         all.sort_by_key(|g| g.gid);
-        all
+        Ok(all)
     }
 
     /// The groups a user is a member of, as initgroups wants them: none for a

@@ -118,12 +118,16 @@ impl ModuleId {
 /// read them again every [`FOLLOW_EVERY`](crate::FOLLOW_EVERY).
 pub struct Switches {
     off: AtomicU32,
+    /// Held by a switch and by a reload from the store, so that a reload that
+    /// read the store before a switch committed cannot put the old state back.
+    changing: std::sync::Mutex<()>,
 }
 
 impl Switches {
     pub fn load(store: &dyn AccountStore) -> authbridge_store::Result<Switches> {
         Ok(Switches {
             off: AtomicU32::new(Self::read(store)?),
+            changing: std::sync::Mutex::new(()),
         })
     }
 
@@ -140,6 +144,7 @@ impl Switches {
     /// Reads the switches again: on a store shared by hosts, another host's
     /// daemon may have switched a module.
     pub fn reload(&self, store: &dyn AccountStore) -> authbridge_store::Result<()> {
+        let _turn = self.changing.lock().unwrap_or_else(|p| p.into_inner());
         self.off.store(Self::read(store)?, Ordering::Release);
         Ok(())
     }
@@ -164,6 +169,7 @@ impl Switches {
         id: ModuleId,
         on: bool,
     ) -> authbridge_store::Result<()> {
+        let _turn = self.changing.lock().unwrap_or_else(|p| p.into_inner());
         store.set_app_enabled(id.app_id(), on)?;
         match on {
             true => self.off.fetch_and(!id.bit(), Ordering::AcqRel),

@@ -538,6 +538,9 @@ impl Service {
     pub fn follow_store(&self) -> authbridge_store::Result<()> {
         self.switches.reload(&*self.store)?;
         let engine = self.engine();
+        // Pruned here too: a host with no failures of its own still takes in
+        // other hosts'.
+        self.throttle.prune_now_and_then(&engine.throttle, now_ms());
         self.throttle.follow_store(&engine.throttle, now_ms())
     }
 

@@ -421,16 +421,29 @@ impl Throttle {
                 _ => f.failures,
             };
             self.remember(&f.login, &f.source, (f.failures, f.last_failure));
-            let mut sources = self.sources();
-            let entry = sources
-                .entry(f.source.clone())
-                .or_insert((0, f.last_failure));
-            entry.0 = entry.0.saturating_add(added);
-            entry.1 = entry.1.max(f.last_failure);
+            self.add_for_source(&f.source, added, f.last_failure);
         }
         self.followed_until
             .store(newest.min(now_ms), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// `added` failures of `source` another host counted, the last at `last`;
+    /// the source failing longest ago makes room when the table is full.
+    fn add_for_source(&self, source: &str, added: u32, last: i64) {
+        let mut sources = self.sources();
+        if sources.len() >= self.capacity && !sources.contains_key(source) {
+            let oldest = sources
+                .iter()
+                .min_by_key(|(_, (_, last))| *last)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                sources.remove(&oldest);
+            }
+        }
+        let entry = sources.entry(source.to_owned()).or_insert((0, last));
+        entry.0 = entry.0.saturating_add(added);
+        entry.1 = entry.1.max(last);
     }
 
     /// One more failure of `source`, whatever the login.
@@ -455,7 +468,7 @@ impl Throttle {
 
     /// Forgets pairs whose last failure left the window, in memory and in the
     /// store, at most once a minute.
-    fn prune_now_and_then(&self, settings: &ThrottleSettings, now_ms: i64) {
+    pub fn prune_now_and_then(&self, settings: &ThrottleSettings, now_ms: i64) {
         let last = self.last_prune.load(Ordering::Relaxed);
         if now_ms - last < PRUNE_EVERY_MS
             || self

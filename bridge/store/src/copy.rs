@@ -199,18 +199,22 @@ impl Snapshot {
         }
         hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
+}
 
-    /// Whether the store holds anything a copy would overwrite: an account, a
-    /// group besides `admin`, or an app password.
-    pub fn holds_accounts(&self) -> bool {
-        let rows = |name: &str| {
-            TABLES
-                .iter()
-                .position(|t| t.name == name)
-                .map_or(0, |i| self.tables[i].len())
-        };
-        rows("users") > 0 || rows("groups") > 1 || rows("app_passwords") > 0
-    }
+/// SQL that is true when a store holds anything a copy would overwrite: a row
+/// in any table (the `admin` group aside, which every store has) or
+/// enforcement switched on.
+pub(crate) fn holds_data_sql() -> String {
+    let rows: Vec<String> = TABLES
+        .iter()
+        .filter(|t| !t.singleton && t.name != "groups")
+        .map(|t| format!("(SELECT count(*) FROM {})", t.name))
+        .collect();
+    format!(
+        "SELECT ({}) > 0 OR (SELECT count(*) FROM groups) > 1
+             OR (SELECT enforced FROM twofactor_enforcement)",
+        rows.join(" + ")
+    )
 }
 
 /// Length-prefixed and tagged, so that no two different rows encode alike.
@@ -240,7 +244,7 @@ pub trait Transfer {
     fn export(&self) -> Result<Snapshot>;
     /// Writes `snapshot` in one transaction: all of it or nothing. With
     /// `replace`, the target's rows go first; without, the target must hold
-    /// no accounts (see [`Snapshot::holds_accounts`]).
+    /// nothing a copy would overwrite ([`holds_data_sql`]).
     fn import(&self, snapshot: &Snapshot, replace: bool) -> Result<()>;
 }
 
@@ -255,9 +259,7 @@ pub struct CopyReport {
 /// must be the source's.
 pub fn copy(from: &dyn AccountStore, to: &dyn AccountStore, replace: bool) -> Result<CopyReport> {
     let snapshot = from.export()?;
-    if !replace && to.export()?.holds_accounts() {
-        return Err(StoreError::TargetNotEmpty);
-    }
+    // The target says whether it holds anything, inside its transaction.
     to.import(&snapshot, replace)?;
     let copied = to.export()?;
     let (digest, arrived) = (snapshot.digest(), copied.digest());

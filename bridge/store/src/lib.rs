@@ -129,7 +129,7 @@ pub enum StoreError {
     Settings(String),
     #[error("unexpected answer from the store: {0}")]
     Unexpected(String),
-    #[error("the target store already holds accounts; --replace empties it first")]
+    #[error("the target store already holds data; --replace empties it first")]
     TargetNotEmpty,
     #[error(
         "the copy does not match its source (digest {expected}, the target holds {found}); the target was changed"

@@ -37,9 +37,10 @@ impl StoreLocation {
         if path.is_empty() {
             return Err(StoreError::Settings("sqlite: names no file".into()));
         }
-        if path.contains("://") {
+        if let Some((scheme, _)) = path.split_once("://") {
+            // The rest may hold a password: only the scheme is shown.
             return Err(StoreError::Settings(format!(
-                "{text:?} is neither a postgresql:// URL nor a SQLite file"
+                "a {scheme}:// store is neither postgresql:// nor a SQLite file"
             )));
         }
         Ok(StoreLocation::Sqlite(PathBuf::from(path)))
@@ -54,7 +55,7 @@ impl StoreLocation {
     pub fn describe(&self) -> String {
         match self {
             StoreLocation::Sqlite(path) => format!("sqlite:{}", path.display()),
-            StoreLocation::Postgres(url) => crate::postgres::redact(url),
+            StoreLocation::Postgres(url) => crate::postgres::describe(url),
         }
     }
 
@@ -110,7 +111,7 @@ mod tests {
             StoreLocation::parse("postgresql://u:pw@db/ab")
                 .unwrap()
                 .describe(),
-            "postgresql://u:***@db/ab"
+            "postgresql://u@db:5432/ab"
         );
     }
 }

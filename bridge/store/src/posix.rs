@@ -37,6 +37,8 @@ pub struct PosixGroup {
 /// Lookups for the NSS side, by name or by number, and enumeration.
 pub trait Directory {
     fn set_id_range(&self, range: IdRange) -> Result<()>;
+    /// The range ids are handed out from now.
+    fn id_range(&self) -> Result<IdRange>;
     fn posix_user(&self, name: &str) -> Result<Option<PosixUser>>;
     fn posix_user_by_id(&self, id: u32) -> Result<Option<PosixUser>>;
     fn posix_users(&self) -> Result<Vec<PosixUser>>;

@@ -120,6 +120,10 @@ fn sqlite_to_postgres_and_back_carries_every_table_unchanged() {
     );
     let id = postgres.add_app_password("dan", "x", &[9; 32], 21).unwrap();
     assert!(id > 2, "app password ids go on after the copied ones: {id}");
+    // Copied again over itself (--replace): ids never go back.
+    copy(&*sqlite, &*postgres, true).unwrap();
+    let again = postgres.add_app_password("ann", "y", &[10; 32], 22).unwrap();
+    assert!(again > id, "{again} after {id}");
 
     // And back, into a fresh SQLite file: the same digest again.
     let back = common::sqlite();
@@ -140,6 +144,18 @@ fn a_target_with_accounts_is_refused_unless_replaced() {
         Err(StoreError::TargetNotEmpty)
     ));
     assert_eq!(to.export().unwrap().digest(), before, "nothing written");
+    // Only enforcement switched on: that too would be lost.
+    let enforced = common::postgres();
+    enforced
+        .set_enforcement(&Enforcement {
+            enforced: true,
+            ..Enforcement::default()
+        })
+        .unwrap();
+    assert!(matches!(
+        copy(&*from, &*enforced, false),
+        Err(StoreError::TargetNotEmpty)
+    ));
     let replaced = copy(&*from, &*to, true).unwrap();
     assert_eq!(replaced.digest, from.export().unwrap().digest());
     assert!(matches!(to.user("zed"), Err(StoreError::NoSuchUser(_))));

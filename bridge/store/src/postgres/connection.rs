@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement, Transaction};
 
-use super::settings::{PostgresSettings, redact};
+use super::settings::{PostgresSettings, describe};
 use crate::{Result, StoreError};
 
 /// How long a failed connection attempt keeps the next ones from trying: while
@@ -74,7 +74,7 @@ impl Pool {
             runtime: Some(runtime),
             size: settings.pool_size,
             timeout: settings.timeout,
-            described: redact(&settings.url),
+            described: describe(&settings.url),
             idle: Mutex::new(Idle {
                 sessions: Vec::new(),
                 open: 0,
@@ -86,7 +86,15 @@ impl Pool {
         })
     }
 
-    pub(super) fn read<T>(&self, mut f: impl FnMut(&mut Db<'_>) -> Result<T>) -> Result<T> {
+    pub(super) fn read<T>(&self, f: impl FnMut(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        blocking(|| self.read_here(f))
+    }
+
+    pub(super) fn write<T>(&self, f: impl FnMut(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        blocking(|| self.write_here(f))
+    }
+
+    fn read_here<T>(&self, mut f: impl FnMut(&mut Db<'_>) -> Result<T>) -> Result<T> {
         let deadline = Instant::now() + self.timeout;
         let mut lease = self.lease(deadline)?;
         let result = {
@@ -109,7 +117,7 @@ impl Pool {
         result
     }
 
-    pub(super) fn write<T>(&self, mut f: impl FnMut(&mut Db<'_>) -> Result<T>) -> Result<T> {
+    fn write_here<T>(&self, mut f: impl FnMut(&mut Db<'_>) -> Result<T>) -> Result<T> {
         let deadline = Instant::now() + self.timeout;
         let mut lease = self.lease(deadline)?;
         let mut attempt = 0;
@@ -162,21 +170,9 @@ impl Pool {
     /// store's runtime is entered so that the timer (and a connect) work from
     /// any thread, the daemon's async ones included.
     fn block<F: Future>(&self, deadline: Instant, future: F) -> Result<F::Output> {
-        let wait = || {
-            let _entered = self.runtime().enter();
-            let left = deadline.saturating_duration_since(Instant::now());
-            futures_executor::block_on(tokio::time::timeout(left, future))
-        };
-        // On a worker of the daemon's (multi-threaded) runtime, tokio is told
-        // that this thread blocks, and moves its other tasks to another thread
-        // meanwhile: a slow database holds up only the requests that wait for it.
-        let waited = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        };
-        waited.map_err(|_| {
+        let _entered = self.runtime().enter();
+        let left = deadline.saturating_duration_since(Instant::now());
+        futures_executor::block_on(tokio::time::timeout(left, future)).map_err(|_| {
             StoreError::Unavailable(format!(
                 "PostgreSQL did not answer within {:?}",
                 self.timeout
@@ -285,6 +281,19 @@ impl Drop for Pool {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// Runs `f`, which waits for the database (for a connection, for answers,
+/// between attempts). On a worker of the daemon's multi-threaded runtime,
+/// tokio is told that this thread blocks and moves its other tasks to another
+/// thread meanwhile: a slow database holds up only the requests waiting for it.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -437,7 +446,9 @@ const RETRYABLE: [&str; 2] = ["40001", "40P01"];
 
 /// The database is going away or cannot take us now: "unavailable", not a
 /// fault of the request. Class 08 is connection exceptions.
-const UNAVAILABLE: [&str; 6] = ["57P01", "57P02", "57P03", "53300", "57014", "55P03"];
+/// Class 53 (insufficient resources) and 58 (system error) too, and 25006: a
+/// write sent to a standby (a fail-over in progress).
+const UNAVAILABLE: [&str; 6] = ["57P01", "57P02", "57P03", "57014", "55P03", "25006"];
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
@@ -450,7 +461,11 @@ impl From<tokio_postgres::Error> for StoreError {
             StoreError::IdRangeExhausted
         } else if RETRYABLE.contains(&code) {
             StoreError::Retry(e.to_string())
-        } else if code.starts_with("08") || UNAVAILABLE.contains(&code) {
+        } else if ["08", "53", "58"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || UNAVAILABLE.contains(&code)
+        {
             StoreError::Unavailable(format!("PostgreSQL: {}", db.message()))
         } else {
             if !code.starts_with("23") {

@@ -70,6 +70,16 @@ impl Directory for PostgresStore {
         })
     }
 
+    fn id_range(&self) -> Result<IdRange> {
+        self.read(|db| {
+            let row = db.query_one("SELECT min, max FROM id_allocator", &[])?;
+            Ok(IdRange {
+                min: id(row.get(0))?,
+                max: id(row.get(1))?,
+            })
+        })
+    }
+
     fn posix_user(&self, name: &str) -> Result<Option<PosixUser>> {
         self.read(|db| {
             db.query_opt(

@@ -1,7 +1,7 @@
 //! Subadmins, module switches and password links on PostgreSQL.
 
 use super::PostgresStore;
-use super::accounts::{drop_password_tokens, require_group, require_user, user_row};
+use super::accounts::{drop_password_tokens, lock_user, require_group, require_user, user_row};
 use crate::{ProvisioningStore, Result};
 
 impl ProvisioningStore for PostgresStore {
@@ -112,7 +112,8 @@ impl ProvisioningStore for PostgresStore {
 
     fn add_password_token(&self, uid: &str, hash: &[u8], expires: i64) -> Result<()> {
         self.write(|db| {
-            let uid = require_user(db, uid)?;
+            // Locked: of two links made at once, only the later one works.
+            let uid = lock_user(db, uid)?;
             // Only the newest link works.
             drop_password_tokens(db, &uid)?;
             db.execute(

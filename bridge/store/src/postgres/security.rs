@@ -105,12 +105,21 @@ impl SecurityStore for PostgresStore {
     }
 
     fn prune_login_failures(&self, before: i64) -> Result<usize> {
+        let keep = crate::MAX_LOGIN_FAILURES as i64;
         self.write(|db| {
-            let gone = db.execute(
+            let old = db.execute(
                 "DELETE FROM login_failures WHERE last_failure < $1",
                 &[&before],
             )?;
-            Ok(usize::try_from(gone).unwrap_or(usize::MAX))
+            // Every host adds to this table: it keeps the newest pairs only,
+            // as each host's memory does.
+            let over = db.execute(
+                "DELETE FROM login_failures WHERE (login, source) IN (
+                     SELECT login, source FROM login_failures
+                     ORDER BY last_failure DESC OFFSET $1)",
+                &[&keep],
+            )?;
+            Ok(usize::try_from(old + over).unwrap_or(usize::MAX))
         })
     }
 

@@ -27,7 +27,7 @@ impl std::fmt::Debug for PostgresSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may hold a password.
         f.debug_struct("PostgresSettings")
-            .field("url", &redact(&self.url))
+            .field("url", &describe(&self.url))
             .field("ca_file", &self.ca_file)
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
@@ -86,7 +86,8 @@ impl PostgresSettings {
         }
         if config.get_ssl_mode() != SslMode::Require {
             // "prefer" falls back to plain text when the server (or whoever
-            // sits between) says no TLS: only loopback may go without.
+            // sits between) says no TLS: only loopback may go without. An
+            // address given as hostaddr is where the driver connects.
             for host in config.get_hosts() {
                 if let Host::Tcp(name) = host
                     && !is_loopback(name)
@@ -94,6 +95,14 @@ impl PostgresSettings {
                     return Err(SettingsError::PlainTextToRemote(name.clone()));
                 }
             }
+            if let Some(addr) = config.get_hostaddrs().iter().find(|a| !a.is_loopback()) {
+                return Err(SettingsError::PlainTextToRemote(addr.to_string()));
+            }
+        }
+        // Several hosts (a primary and its replicas): only the primary takes
+        // writes, and a replica may lag behind a disable.
+        if config.get_hosts().len() > 1 || config.get_hostaddrs().len() > 1 {
+            config.target_session_attrs(tokio_postgres::config::TargetSessionAttrs::ReadWrite);
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(self.timeout);
@@ -162,37 +171,42 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The URL with its password replaced, for messages and logs.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// The database a URL names, for messages and logs: user, hosts, ports and
+/// database as the driver reads them, never a password (nor anything else
+/// the URL holds). Text the driver cannot read is not shown at all.
+pub fn describe(url: &str) -> String {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return "postgresql://(a URL that cannot be read)".into();
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{hosts}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    // A password can also come as a query parameter.
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_owned(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        })
+        .chain(config.get_hostaddrs().iter().map(|a| a.to_string()))
+        .collect();
+    let mut ports: Vec<String> = Vec::new();
+    for port in config.get_ports() {
+        // The driver fills in the default for every host: say it once.
+        if !ports.contains(&port.to_string()) {
+            ports.push(port.to_string());
         }
-        None => tail.to_owned(),
+    }
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let port = match ports.is_empty() {
+        true => String::new(),
+        false => format!(":{}", ports.join(",")),
     };
-    format!("{scheme}://{authority}{tail}")
+    format!(
+        "postgresql://{user}{}{port}/{}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
 }
 
 #[cfg(test)]
@@ -260,16 +274,54 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
+        for url in [
+            "postgresql://ab:s3cret@db:5432/ab?sslmode=require",
+            "postgresql://db/ab?user=ab&password=s3cret",
+            "postgresql://ab:pa/s3cret@db/ab",
+            "postgresql://ab:pa?s3cret@db/ab",
+            "postgresql://db/ab?pass%77ord=s3cret",
+            "PostgreSQL://u:s3cret@db/ab",
+        ] {
+            let shown = describe(url);
+            assert!(!shown.contains("s3cret"), "{url} -> {shown}");
+        }
         assert_eq!(
-            redact("postgresql://ab:s3cret@db:5432/ab?sslmode=require"),
-            "postgresql://ab:***@db:5432/ab?sslmode=require"
+            describe("postgresql://ab:s3cret@db1,db2:5432/auth?sslmode=require"),
+            "postgresql://ab@db1,db2:5432/auth"
         );
-        assert_eq!(
-            redact("postgresql://db/ab?user=ab&password=s3cret"),
-            "postgresql://db/ab?user=ab&password=***"
-        );
-        assert_eq!(redact("postgresql://db/ab"), "postgresql://db/ab");
         let s = PostgresSettings::new("postgresql://ab:s3cret@db/ab");
         assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_hostaddr_beyond_loopback_needs_tls_too() {
+        for url in [
+            "postgresql://localhost/ab?hostaddr=10.0.0.5",
+            "postgresql:///ab?hostaddr=10.0.0.5",
+        ] {
+            assert!(
+                matches!(
+                    PostgresSettings::new(url).config(),
+                    Err(SettingsError::PlainTextToRemote(_))
+                ),
+                "{url}"
+            );
+        }
+        assert!(
+            PostgresSettings::new("postgresql://localhost/ab?hostaddr=127.0.0.1")
+                .config()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn several_hosts_connect_to_the_primary_only() {
+        let config = PostgresSettings::new("postgresql://db1,db2/ab?sslmode=require")
+            .config()
+            .unwrap();
+        assert_eq!(
+            config.get_target_session_attrs(),
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        );
     }
 }

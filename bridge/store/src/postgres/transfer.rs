@@ -4,7 +4,9 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{Db, PostgresStore};
-use crate::copy::{Cell, Kind, Snapshot, TABLES, Transfer, insert_sql, select_sql, update_sql};
+use crate::copy::{
+    Cell, Kind, Snapshot, TABLES, Transfer, holds_data_sql, insert_sql, select_sql, update_sql,
+};
 use crate::{Result, StoreError};
 
 fn cell(row: &Row, i: usize, kind: Kind) -> Cell {
@@ -39,14 +41,8 @@ fn param(cell: &Cell, kind: Kind) -> Result<Box<dyn ToSql + Sync + Send>> {
     })
 }
 
-fn holds_accounts(db: &mut Db<'_>) -> Result<bool> {
-    Ok(db
-        .query_one(
-            "SELECT (SELECT count(*) FROM users) > 0 OR (SELECT count(*) FROM groups) > 1
-                 OR (SELECT count(*) FROM app_passwords) > 0",
-            &[],
-        )?
-        .get(0))
+fn holds_data(db: &mut Db<'_>) -> Result<bool> {
+    Ok(db.query_once(&holds_data_sql(), &[])?[0].get(0))
 }
 
 impl Transfer for PostgresStore {
@@ -85,7 +81,7 @@ impl Transfer for PostgresStore {
         self.write(|db| {
             // Nobody else writes while the copy runs.
             db.batch("LOCK TABLE users, groups, app_passwords IN EXCLUSIVE MODE")?;
-            if !replace && holds_accounts(db)? {
+            if !replace && holds_data(db)? {
                 return Err(StoreError::TargetNotEmpty);
             }
             for table in TABLES.iter().rev().filter(|t| !t.singleton) {
@@ -107,10 +103,12 @@ impl Transfer for PostgresStore {
                     db.execute_once(&sql, &refs)?;
                 }
             }
-            // Ids given from now on follow the copied ones.
+            // Ids given from now on follow the copied ones and never go back
+            // to ones the target gave before (a revoked one stays unused).
             db.batch(
-                "SELECT setval(pg_get_serial_sequence('app_passwords', 'id'),
-                               coalesce((SELECT max(id) FROM app_passwords), 0) + 1, false);
+                "SELECT setval('app_passwords_id_seq',
+                               GREATEST(coalesce((SELECT max(id) FROM app_passwords), 0),
+                                        (SELECT last_value FROM app_passwords_id_seq), 1));
                  UPDATE directory_generation SET value = value + 1;",
             )?;
             Ok(())

@@ -61,6 +61,17 @@ impl Directory for SqliteStore {
         })
     }
 
+    fn id_range(&self) -> Result<IdRange> {
+        Ok(self
+            .lock()
+            .query_row("SELECT min, max FROM id_allocator", [], |r| {
+                Ok(IdRange {
+                    min: r.get(0)?,
+                    max: r.get(1)?,
+                })
+            })?)
+    }
+
     fn posix_user(&self, name: &str) -> Result<Option<PosixUser>> {
         Ok(self
             .lock()

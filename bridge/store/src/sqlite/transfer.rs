@@ -3,7 +3,9 @@
 use rusqlite::types::{ToSqlOutput, Value};
 
 use super::SqliteStore;
-use crate::copy::{Cell, Kind, Snapshot, TABLES, Transfer, insert_sql, select_sql, update_sql};
+use crate::copy::{
+    Cell, Kind, Snapshot, TABLES, Transfer, holds_data_sql, insert_sql, select_sql, update_sql,
+};
 use crate::{Result, StoreError};
 
 fn cell(row: &rusqlite::Row<'_>, i: usize, kind: Kind) -> rusqlite::Result<Cell> {
@@ -57,12 +59,7 @@ impl Transfer for SqliteStore {
             return Err(StoreError::Unexpected("a snapshot of other tables".into()));
         }
         self.write(|tx| {
-            let holds: bool = tx.query_row(
-                "SELECT (SELECT count(*) FROM users) > 0 OR (SELECT count(*) FROM groups) > 1
-                     OR (SELECT count(*) FROM app_passwords) > 0",
-                [],
-                |r| r.get(0),
-            )?;
+            let holds: bool = tx.query_row(&holds_data_sql(), [], |r| r.get(0))?;
             if !replace && holds {
                 return Err(StoreError::TargetNotEmpty);
             }

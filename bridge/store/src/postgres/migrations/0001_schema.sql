@@ -1,5 +1,7 @@
 -- authbridge's store on PostgreSQL: the same tables, rules and triggers as
 -- the SQLite store at its schema 8, for several daemons on one database.
+-- The functions keep the search path they were made with: a schema someone
+-- else can write, earlier in a session's path, cannot stand in for a table.
 
 -- Ids are unique regardless of ASCII case, as SQLite's NOCASE compares them:
 -- only A-Z fold, whatever the database's locale (lower() would fold more).
@@ -84,7 +86,8 @@ CREATE TABLE id_allocator (
 );
 INSERT INTO id_allocator VALUES (1, 200000, 299999, 200000);
 
-CREATE FUNCTION ab_next_id() RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION ab_next_id() RETURNS bigint LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 DECLARE
     id bigint;
     last bigint;
@@ -98,7 +101,8 @@ END $$;
 
 -- After the insert, as SQLite's triggers do: an insert that a conflict turned
 -- into nothing uses up no id.
-CREATE FUNCTION ab_assign_user_id() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ab_assign_user_id() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE users SET id_number = ab_next_id() WHERE uid = NEW.uid;
     RETURN NULL;
@@ -106,7 +110,8 @@ END $$;
 CREATE TRIGGER users_id_number AFTER INSERT ON users
     FOR EACH ROW WHEN (NEW.id_number IS NULL) EXECUTE FUNCTION ab_assign_user_id();
 
-CREATE FUNCTION ab_assign_group_id() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ab_assign_group_id() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE groups SET id_number = ab_next_id() WHERE gid = NEW.gid;
     RETURN NULL;
@@ -160,7 +165,8 @@ CREATE TABLE directory_generation (
 );
 INSERT INTO directory_generation VALUES (1, 0);
 
-CREATE FUNCTION ab_directory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ab_directory_changed() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     UPDATE directory_generation SET value = value + 1;
     PERFORM set_config('authbridge.directory_changed', 'yes', true);
