@@ -167,7 +167,7 @@ async fn a_store_that_cannot_answer_stops_the_decision_before_any_backend() {
     });
     assert!(locked, "the lock was not taken");
     let credentials = Credentials::new(
-        "carol@example.org".into(),
+        "carol@example.org",
         SecretString::from("an-old-password".to_owned()),
     )
     .unwrap();
