@@ -491,17 +491,102 @@ fn the_first_hosts_id_range_holds_for_every_host() {
             .args(["user", "add", "--password-from-env", uid])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let first = run((300_000, 399_999), "first");
     assert!(!first.contains("shared store"), "{first}");
     let second = run((400_000, 499_999), "second");
-    assert!(second.contains("in the shared store, which is kept"), "{second}");
+    assert!(
+        second.contains("in the shared store, which is kept"),
+        "{second}"
+    );
     let name = url.rsplit('/').next().unwrap();
     let ids = server.psql(
         name,
         "SELECT string_agg(id_number::text, ',' ORDER BY uid) FROM users WHERE uid IN ('first', 'second')",
     );
     assert_eq!(ids, "300000,300001", "both from the first host's range");
+}
+
+/// A store that cannot list the groups while the NSS cache is rebuilt (the
+/// memberships table locked past the store's timeout) leaves no snapshot
+/// without them: the last file stays stale, lookups ask the daemon, and the
+/// next rebuild once the store answers has every group again.
+#[test]
+fn an_nss_snapshot_is_published_whole_or_not_at_all() {
+    let server = authbridge_testsupport::postgres::shared();
+    let url = server.create_database();
+    let d = Daemon::start(
+        BIN,
+        &format!("[store]\nurl = \"{url}\"\ntimeout = \"1s\"\n"),
+    );
+    d.cli(
+        &["user", "add", "--password-from-env", "-g", "team", "ann"],
+        Some("Ann-long-pass-1"),
+    );
+    let path = authbridge_nsscache::cache_path(&d.socket);
+    // (live, group names in it) of the file as it is now.
+    let file = || {
+        let bytes = std::fs::read(&path).ok()?;
+        let live =
+            authbridge_nsscache::header(&bytes).ok()?.state == authbridge_nsscache::STATE_LIVE;
+        let view = authbridge_nsscache::View::parse(&bytes).ok()?;
+        let groups: Vec<String> = (0..view.group_count())
+            .filter_map(|i| view.group_at(i).map(|g| g.name.to_owned()))
+            .collect();
+        Some((live, groups))
+    };
+    let whole = |groups: &Vec<String>| groups.iter().any(|g| g == "team");
+    assert!(
+        eventually(Duration::from_secs(10), || file()
+            .is_some_and(|(live, groups)| live && whole(&groups))),
+        "{:?}\n{}",
+        file(),
+        d.log()
+    );
+    let name = url.rsplit('/').next().unwrap();
+    let mut holder = server
+        .psql_command(
+            name,
+            "BEGIN; LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;",
+        )
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(5), || {
+        server.psql(
+        name,
+        "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'memberships'::regclass"
+    ) == "1"
+    }));
+    // A change: the file is marked stale and rebuilt while groups cannot be read.
+    d.cli(
+        &["user", "add", "--password-from-env", "bob"],
+        Some("Bob-long-pass-1"),
+    );
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        if let Some((true, groups)) = file() {
+            assert!(
+                whole(&groups),
+                "a live snapshot with {groups:?}:\n{}",
+                d.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    holder.kill().ok();
+    holder.wait().ok();
+    assert!(
+        eventually(Duration::from_secs(10), || file().is_some_and(
+            |(live, groups)| live && whole(&groups) && groups.iter().any(|g| g == "bob")
+        )),
+        "{:?}\n{}",
+        file(),
+        d.log()
+    );
 }

@@ -122,7 +122,9 @@ fn sqlite_to_postgres_and_back_carries_every_table_unchanged() {
     assert!(id > 2, "app password ids go on after the copied ones: {id}");
     // Copied again over itself (--replace): ids never go back.
     copy(&*sqlite, &*postgres, true).unwrap();
-    let again = postgres.add_app_password("ann", "y", &[10; 32], 22).unwrap();
+    let again = postgres
+        .add_app_password("ann", "y", &[10; 32], 22)
+        .unwrap();
     assert!(again > id, "{again} after {id}");
 
     // And back, into a fresh SQLite file: the same digest again.
