@@ -590,3 +590,40 @@ fn an_nss_snapshot_is_published_whole_or_not_at_all() {
         d.log()
     );
 }
+
+/// `authbridge doctor` reads a PostgreSQL store's schema without writing, and
+/// names a database that is down (by host and name, never its password).
+#[test]
+fn doctor_reads_a_postgres_store_and_names_one_that_is_down() {
+    let server = Postgres::start();
+    let url = server.create_database();
+    let with_password = url.replace("postgres@", "postgres:not-a-real-secret@");
+    let d = Daemon::start(
+        BIN,
+        &format!("[store]\nurl = \"{with_password}\"\ntimeout = \"2s\"\n"),
+    );
+    let store_check = || {
+        let out = d
+            .command()
+            .args(["doctor", "--output", "json"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains("not-a-real-secret"), "{text}");
+        let checks: Vec<Value> = serde_json::from_str(&text).unwrap();
+        checks
+            .into_iter()
+            .find(|c| c["check"] == "store")
+            .expect("a store check")
+    };
+    let up = store_check();
+    assert_eq!(up["ok"], true, "{up}");
+    assert!(up["detail"].as_str().unwrap().contains("schema 1"), "{up}");
+    server.stop();
+    let down = store_check();
+    assert_eq!(down["ok"], false, "{down}");
+    assert!(
+        down["hint"].as_str().unwrap().contains("start PostgreSQL"),
+        "{down}"
+    );
+}
