@@ -5,7 +5,8 @@
 #   postgres.sh stop DIR    # a fast shutdown (an outage the daemons must ride out)
 #   postgres.sh kill DIR    # an immediate shutdown (the end of a test)
 #
-# Environment for start: PG_PORT. The server listens on 127.0.0.1 only, and on
+# Environment for start: PG_PORT; PG_TLS_CERT and PG_TLS_KEY (PEM files) switch
+# TLS on with that certificate. The server listens on 127.0.0.1 only, and on
 # a unix socket in DIR/sock; trust authentication, user postgres. The cluster
 # uses the C.UTF-8 locale. fsync is off: a test server survives no power cut,
 # and a clean or fast shutdown still writes everything. Run as root, the
@@ -44,8 +45,16 @@ if [ ! -f "$dir/data/PG_VERSION" ]; then
 fi
 : >"$dir/postgres.log"
 [ "$(id -u)" = 0 ] && chown postgres "$dir/postgres.log"
+tls=""
+if [ -n "${PG_TLS_CERT:-}" ]; then
+    # The server refuses a key others may read.
+    install -m 0644 "$PG_TLS_CERT" "$dir/tls.crt"
+    install -m 0600 "${PG_TLS_KEY:?PG_TLS_KEY goes with PG_TLS_CERT}" "$dir/tls.key"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/tls.crt" "$dir/tls.key"
+    tls="-c ssl=on -c ssl_cert_file=$dir/tls.crt -c ssl_key_file=$dir/tls.key"
+fi
 if ! as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 \
-    -o "-p $PG_PORT -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null 2>&1; then
+    -o "-p $PG_PORT -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 $tls" start >/dev/null 2>&1; then
     cat "$dir/postgres.log" >&2
     exit 1
 fi

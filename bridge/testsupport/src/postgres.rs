@@ -9,22 +9,37 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::ports::{PortTaken, free_port, says_port_taken, start_retrying};
-use crate::{server_dir, try_run_script};
+use crate::{Pki, server_dir, try_run_script};
 
 pub struct Postgres {
     dir: tempfile::TempDir,
     pub port: u16,
+    /// The certificate it serves over TLS, when started with [`Postgres::start_tls`].
+    pub pki: Option<Pki>,
 }
 
 impl Postgres {
     pub fn start() -> Postgres {
-        start_retrying("PostgreSQL", Self::try_start)
+        start_retrying("PostgreSQL", || Self::try_start(false))
     }
 
-    fn try_start() -> Result<Postgres, PortTaken> {
+    /// With TLS, its certificate (for localhost and 127.0.0.1) signed by a
+    /// private CA: [`Postgres::pki`].
+    pub fn start_tls() -> Postgres {
+        start_retrying("PostgreSQL", || Self::try_start(true))
+    }
+
+    fn try_start(tls: bool) -> Result<Postgres, PortTaken> {
+        let dir = server_dir("abpg");
+        let pki = tls.then(|| {
+            let certs = dir.path().join("pki");
+            std::fs::create_dir(&certs).unwrap();
+            Pki::generate(&certs)
+        });
         let server = Postgres {
-            dir: server_dir("abpg"),
+            dir,
             port: free_port(),
+            pki,
         };
         match server.run("start") {
             Ok(()) => Ok(server),
@@ -34,10 +49,15 @@ impl Postgres {
     }
 
     fn run(&self, command: &str) -> Result<(), String> {
+        let mut env = vec![("PG_PORT", self.port.to_string())];
+        if let Some(pki) = &self.pki {
+            env.push(("PG_TLS_CERT", pki.cert_file.display().to_string()));
+            env.push(("PG_TLS_KEY", pki.key_file.display().to_string()));
+        }
         try_run_script(
             "postgres.sh",
             &[command, self.dir.path().to_str().expect("UTF-8 temp dir")],
-            &[("PG_PORT", self.port.to_string())],
+            &env,
         )
     }
 

@@ -242,7 +242,11 @@ impl Pool {
             .block(deadline, connecting)?
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.described)))?
             .map_err(|e| {
-                StoreError::Unavailable(format!("cannot connect to {}: {e}", self.described))
+                StoreError::Unavailable(format!(
+                    "cannot connect to {}: {}",
+                    self.described,
+                    with_causes(&e)
+                ))
             })?;
         // The connection ends when the client is dropped or the server goes.
         self.runtime().spawn(connection);
@@ -440,6 +444,19 @@ impl Db<'_> {
     }
 }
 
+/// An error and what caused it ("error performing TLS handshake: invalid peer
+/// certificate: UnknownIssuer"): the driver's own text stops at the first.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// Errors the database may send once: a transaction it aborted to break a
 /// deadlock or a serialization conflict.
 const RETRYABLE: [&str; 2] = ["40001", "40P01"];
@@ -454,7 +471,7 @@ impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         let Some(db) = e.as_db_error() else {
             // No answer from the server: the socket, TLS or the connection.
-            return StoreError::Unavailable(e.to_string());
+            return StoreError::Unavailable(with_causes(&e));
         };
         let code = db.code().code();
         if db.message().contains("authbridge: id range exhausted") {
