@@ -920,3 +920,46 @@ fn wrong_su_attempts_of_one_user_do_not_lock_the_victim_out_of_the_console() {
         "{log}"
     );
 }
+
+/// Two mail servers serve the same users; the first says the password is
+/// wrong, the second cannot be asked. An offline verifier that still holds
+/// that password (changed since on the server) must not let it in: a server
+/// that checked it said no.
+#[test]
+fn an_offline_verifier_never_overrules_a_server_that_said_no() {
+    let imap = Dovecot::start(&[("alice", "alice-new-pw")]);
+    let closed = ClosedPort::hold();
+    let d = Daemon::start(
+        BIN,
+        &format!(
+            "[daemon]\noffline_credentials_expiration = \"1h\"\n\n\
+             [[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\nca_file = \"{}\"\n\n\
+             [[backend]]\ntype = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\nsslmode = \"ssl\"\nca_file = \"{}\"\n",
+            imap.imaps_port,
+            imap.pki.ca_file.display(),
+            closed.port,
+            imap.pki.ca_file.display()
+        ),
+    );
+    let pam = Pam::new(BIN);
+    pam.service("ab", &format!("auth required {}\n", line(&d.socket, "")));
+    expect(alice_authenticates(&pam, "alice-new-pw"), true, SUCCESS);
+    // The verifier holds the password alice had before she changed it.
+    let db = rusqlite::Connection::open(d.dir.path().join("data/authbridge.sqlite")).unwrap();
+    assert!(authbridge_testsupport::eventually(
+        std::time::Duration::from_secs(10),
+        || db
+            .query_row("SELECT count(*) FROM verifiers", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+            == 1
+    ));
+    let old = authbridge_local::hash_password("alice-old-pw");
+    db.execute("UPDATE verifiers SET verifier = ?1", [&old])
+        .unwrap();
+    let refused = alice_authenticates(&pam, "alice-old-pw");
+    assert!(!refused.ok, "{}\n{}", refused.output, d.log());
+    // Both servers away: the verifier decides, and does hold that password.
+    imap.stop();
+    let offline = alice_authenticates(&pam, "alice-old-pw");
+    assert!(offline.ok, "{}\n{}", offline.output, d.log());
+}

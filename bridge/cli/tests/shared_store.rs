@@ -627,3 +627,43 @@ fn doctor_reads_a_postgres_store_and_names_one_that_is_down() {
         "{down}"
     );
 }
+
+/// NSS lookups through the socket while the database is away: an error (the
+/// module's UNAVAIL), never "no such user" or an empty group list.
+#[test]
+fn nss_lookups_without_a_store_are_errors_not_empty_answers() {
+    let server = Postgres::start();
+    let url = server.create_database();
+    let d = Daemon::start(
+        BIN,
+        &format!("[store]\nurl = \"{url}\"\ntimeout = \"1s\"\n[nss]\nmemcache_timeout = \"0s\"\n"),
+    );
+    d.cli(
+        &["user", "add", "--password-from-env", "-g", "team", "ann"],
+        Some("Ann-long-pass-1"),
+    );
+    let ask = |request: Request| {
+        let mut s = Socket::connect(&d.socket, Duration::from_secs(5)).unwrap();
+        s.set_timeout(Duration::from_secs(10)).unwrap();
+        s.call(&request).unwrap()
+    };
+    assert!(
+        matches!(ask(Request::PasswdByName("ann".into())), Response::Passwd(p) if p.len() == 1)
+    );
+    assert!(
+        matches!(ask(Request::GroupIdsOf("ann".into())), Response::GroupIds(g) if g.len() == 1)
+    );
+    server.stop();
+    for request in [
+        Request::PasswdByName("ann".into()),
+        Request::PasswdAll,
+        Request::GroupByName("team".into()),
+        Request::GroupIdsOf("ann".into()),
+    ] {
+        let answer = ask(request.clone());
+        assert!(
+            matches!(answer, Response::Error(_)),
+            "{request:?}: {answer:?}"
+        );
+    }
+}

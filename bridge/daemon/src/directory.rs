@@ -9,7 +9,7 @@
 
 use authbridge_local::Names;
 use authbridge_proto::{Group, Passwd};
-use authbridge_store::{AccountStore, PosixGroup, PosixUser};
+use authbridge_store::{AccountStore, PosixGroup, PosixUser, Result};
 
 use crate::settings::NssSettings;
 
@@ -19,8 +19,8 @@ pub struct Directory<'a> {
     names: &'a Names,
 }
 
-/// A lookup that failed in the store answers "not found" (logged): NSS callers
-/// get an empty answer rather than a daemon error for one bad read.
+/// A failed read of the store, for a question whose "no" fails closed
+/// (whose socket peer this is): logged, and "nobody".
 fn or_none<T>(what: &str, r: authbridge_store::Result<T>) -> Option<T> {
     r.map_err(|e| tracing::warn!("nss {what}: {e}")).ok()
 }
@@ -87,30 +87,27 @@ impl<'a> Directory<'a> {
             .map(|u| u.name)
     }
 
-    pub fn passwd_by_name(&self, name: &str) -> Vec<Passwd> {
-        or_none("getpwnam", self.store.posix_user(name))
-            .flatten()
+    pub fn passwd_by_name(&self, name: &str) -> Result<Vec<Passwd>> {
+        Ok(self
+            .store
+            .posix_user(name)?
             .filter(|u| self.user_shown(u))
             .map(|u| self.passwd(u))
             .into_iter()
-            .collect()
+            .collect())
     }
 
-    pub fn passwd_by_id(&self, id: u32) -> Vec<Passwd> {
-        or_none("getpwuid", self.store.posix_user_by_id(id))
-            .flatten()
+    pub fn passwd_by_id(&self, id: u32) -> Result<Vec<Passwd>> {
+        Ok(self
+            .store
+            .posix_user_by_id(id)?
             .filter(|u| self.user_shown(u))
             .map(|u| self.passwd(u))
             .into_iter()
-            .collect()
+            .collect())
     }
 
-    pub fn passwd_all(&self) -> Vec<Passwd> {
-        or_none("getpwent", self.try_passwd_all()).unwrap_or_default()
-    }
-
-    /// Every user, or the store's error: for a snapshot that must be whole.
-    pub fn try_passwd_all(&self) -> authbridge_store::Result<Vec<Passwd>> {
+    pub fn passwd_all(&self) -> authbridge_store::Result<Vec<Passwd>> {
         Ok(self
             .store
             .posix_users()?
@@ -121,39 +118,36 @@ impl<'a> Directory<'a> {
     }
 
     /// A real group of that name first; else the user private group.
-    pub fn group_by_name(&self, name: &str) -> Vec<Group> {
-        if let Some(g) = or_none("getgrnam", self.store.posix_group(name)).flatten() {
-            return self.shown_group(g).into_iter().collect();
+    pub fn group_by_name(&self, name: &str) -> Result<Vec<Group>> {
+        if let Some(g) = self.store.posix_group(name)? {
+            return Ok(self.shown_group(g).into_iter().collect());
         }
-        or_none("getgrnam", self.store.posix_user(name))
-            .flatten()
+        Ok(self
+            .store
+            .posix_user(name)?
             .filter(|u| self.private_group_shown(u))
             .map(Self::private_group)
             .into_iter()
-            .collect()
+            .collect())
     }
 
-    pub fn group_by_id(&self, id: u32) -> Vec<Group> {
+    pub fn group_by_id(&self, id: u32) -> Result<Vec<Group>> {
         // Users and groups draw from one sequence: at most one of these exists.
-        if let Some(g) = or_none("getgrgid", self.store.posix_group_by_id(id)).flatten() {
-            return self.shown_group(g).into_iter().collect();
+        if let Some(g) = self.store.posix_group_by_id(id)? {
+            return Ok(self.shown_group(g).into_iter().collect());
         }
-        or_none("getgrgid", self.store.posix_user_by_id(id))
-            .flatten()
+        Ok(self
+            .store
+            .posix_user_by_id(id)?
             .filter(|u| self.private_group_shown(u))
             .map(Self::private_group)
             .into_iter()
-            .collect()
+            .collect())
     }
 
-    pub fn group_all(&self) -> Vec<Group> {
-        or_none("getgrent", self.try_group_all()).unwrap_or_default()
-    }
-
-    /// Every group, or the store's error: for a snapshot that must be whole
-    /// (a private group must never stand in for a store group of that name
-    /// the store failed to list).
-    pub fn try_group_all(&self) -> authbridge_store::Result<Vec<Group>> {
+    /// Every group, or the store's error (a private group must never stand
+    /// in for a store group of that name the store failed to list).
+    pub fn group_all(&self) -> authbridge_store::Result<Vec<Group>> {
         let groups = self.store.posix_groups()?;
         let taken: std::collections::HashSet<String> =
             groups.iter().map(|g| g.name.to_lowercase()).collect();
@@ -175,15 +169,16 @@ impl<'a> Directory<'a> {
 
     /// The groups a user is a member of, as initgroups wants them: none for a
     /// user not shown, and only groups that are exported.
-    pub fn group_ids_of(&self, name: &str) -> Vec<u32> {
+    pub fn group_ids_of(&self, name: &str) -> Result<Vec<u32>> {
         if self.names.check_user(name).is_err() {
-            return vec![];
+            return Ok(vec![]);
         }
-        or_none("initgroups", self.store.posix_groups_of(name))
-            .unwrap_or_default()
+        Ok(self
+            .store
+            .posix_groups_of(name)?
             .into_iter()
             .filter(|(group, id)| self.group_shown(group, *id))
             .map(|(_, id)| id)
-            .collect()
+            .collect())
     }
 }

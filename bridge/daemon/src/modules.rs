@@ -118,9 +118,11 @@ impl ModuleId {
 /// read them again every [`FOLLOW_EVERY`](crate::FOLLOW_EVERY).
 pub struct Switches {
     off: AtomicU32,
-    /// Held by a switch and by a reload from the store, so that a reload that
-    /// read the store before a switch committed cannot put the old state back.
+    /// Held by a switch and by a reload's store, so that a reload that read
+    /// the store before a switch committed cannot put the old state back.
     changing: std::sync::Mutex<()>,
+    /// Switches made through this process, counted.
+    switched: std::sync::atomic::AtomicU64,
 }
 
 impl Switches {
@@ -128,6 +130,7 @@ impl Switches {
         Ok(Switches {
             off: AtomicU32::new(Self::read(store)?),
             changing: std::sync::Mutex::new(()),
+            switched: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -144,8 +147,14 @@ impl Switches {
     /// Reads the switches again: on a store shared by hosts, another host's
     /// daemon may have switched a module.
     pub fn reload(&self, store: &dyn AccountStore) -> authbridge_store::Result<()> {
+        // Read without the lock (a slow store must not hold up a switch);
+        // kept only if no switch happened meanwhile.
+        let before = self.switched.load(Ordering::Acquire);
+        let read = Self::read(store)?;
         let _turn = self.changing.lock().unwrap_or_else(|p| p.into_inner());
-        self.off.store(Self::read(store)?, Ordering::Release);
+        if self.switched.load(Ordering::Acquire) == before {
+            self.off.store(read, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -169,8 +178,9 @@ impl Switches {
         id: ModuleId,
         on: bool,
     ) -> authbridge_store::Result<()> {
-        let _turn = self.changing.lock().unwrap_or_else(|p| p.into_inner());
         store.set_app_enabled(id.app_id(), on)?;
+        let _turn = self.changing.lock().unwrap_or_else(|p| p.into_inner());
+        self.switched.fetch_add(1, Ordering::AcqRel);
         match on {
             true => self.off.fetch_and(!id.bit(), Ordering::AcqRel),
             false => self.off.fetch_or(id.bit(), Ordering::AcqRel),

@@ -65,12 +65,8 @@ fn publish_once(service: &Service, dir: &Path) -> Result<Published, String> {
     let directory = Directory::new(&**store, &engine.nss, &engine.names);
     // A store error fails the publish (the last file stays until it expires
     // or is marked stale): a partial list must never be served as whole.
-    let passwd = directory
-        .try_passwd_all()
-        .map_err(|e| format!("store: {e}"))?;
-    let groups = directory
-        .try_group_all()
-        .map_err(|e| format!("store: {e}"))?;
+    let passwd = directory.passwd_all().map_err(|e| format!("store: {e}"))?;
+    let groups = directory.group_all().map_err(|e| format!("store: {e}"))?;
     let initgroups = initgroups(&groups, &passwd);
     let expires = now_secs() + engine.nss.memcache_timeout.as_secs();
     let bytes = authbridge_nsscache::encode(&Snapshot {

@@ -380,13 +380,16 @@ impl Service {
                 )
             }
             Request::PasswordOwner { user } => Response::PasswordOwner(self.password_owner(&user)),
-            Request::PasswdByName(name) => Response::Passwd(dir.passwd_by_name(&name)),
-            Request::PasswdById(id) => Response::Passwd(dir.passwd_by_id(id)),
-            Request::PasswdAll => Response::Passwd(dir.passwd_all()),
-            Request::GroupByName(name) => Response::Group(dir.group_by_name(&name)),
-            Request::GroupById(id) => Response::Group(dir.group_by_id(id)),
-            Request::GroupAll => Response::Group(dir.group_all()),
-            Request::GroupIdsOf(name) => Response::GroupIds(dir.group_ids_of(&name)),
+            // A store that cannot answer is an error, never "not found" or a
+            // short list (the module answers UNAVAIL: a missing supplementary
+            // group could let a login past a deny rule).
+            Request::PasswdByName(name) => lookup(dir.passwd_by_name(&name), Response::Passwd),
+            Request::PasswdById(id) => lookup(dir.passwd_by_id(id), Response::Passwd),
+            Request::PasswdAll => lookup(dir.passwd_all(), Response::Passwd),
+            Request::GroupByName(name) => lookup(dir.group_by_name(&name), Response::Group),
+            Request::GroupById(id) => lookup(dir.group_by_id(id), Response::Group),
+            Request::GroupAll => lookup(dir.group_all(), Response::Group),
+            Request::GroupIdsOf(name) => lookup(dir.group_ids_of(&name), Response::GroupIds),
         };
         Answered::now(response)
     }
@@ -650,9 +653,14 @@ impl Service {
                 let status = self.rejection(login, &decision);
                 Conclusion::new(status, None, "-", detail)
             }
-            // The store, not a backend, could not answer: the offline
-            // verifiers are no way in (a backend may just have said no).
-            Outcome::Unavailable if authbridge_local::store_failed(&decision) => {
+            // The store could not answer, or a backend that checked the
+            // password said no while another could not be asked: the offline
+            // verifiers are no way in (one may hold a password a server has
+            // just refused).
+            Outcome::Unavailable
+                if authbridge_local::store_failed(&decision)
+                    || authbridge_local::a_backend_said_no(&decision) =>
+            {
                 Conclusion::new(AuthStatus::Unavailable, None, "-", detail)
             }
             Outcome::Unavailable => {
@@ -661,26 +669,26 @@ impl Service {
                     .offline(login, &password, &engine.daemon, now)
                     .await
                 {
-                    Offline::Accepted { uid }
-                        if matches!(self.enabled(&uid), Ok(true))
-                            && engine.names.check_user(&uid).is_ok() =>
-                    {
-                        Conclusion::new(
+                    Offline::Accepted { uid } => match self.enabled(&uid) {
+                        Ok(true) if engine.names.check_user(&uid).is_ok() => Conclusion::new(
                             AuthStatus::Accepted,
                             Some(uid),
                             "offline",
                             format!("backends unavailable, verifier matched ({detail})"),
-                        )
-                    }
-                    Offline::Accepted { uid } if self.enabled(&uid).is_err() => Conclusion::new(
-                        AuthStatus::Unavailable,
-                        None,
-                        "offline",
-                        "verifier matched, but the store cannot say whether the account is enabled",
-                    ),
-                    Offline::Accepted { .. } => {
-                        Conclusion::new(AuthStatus::Disabled, None, "offline", "account disabled")
-                    }
+                        ),
+                        Ok(_) => Conclusion::new(
+                            AuthStatus::Disabled,
+                            None,
+                            "offline",
+                            "account disabled",
+                        ),
+                        Err(_) => Conclusion::new(
+                            AuthStatus::Unavailable,
+                            None,
+                            "offline",
+                            "verifier matched, but the store cannot say whether the account is enabled",
+                        ),
+                    },
                     Offline::Mismatch => {
                         self.throttle
                             .failed(login, source, &engine.throttle, now_ms());
@@ -859,7 +867,13 @@ impl Service {
         if let Some(old) = old {
             let hash = match self.store.password_hash(&uid) {
                 Ok(Some(h)) => h,
-                _ => return PasswordChange::Denied,
+                Ok(None) | Err(StoreError::NoSuchUser(_)) => return PasswordChange::Denied,
+                // Not "wrong password": the old one could not be checked.
+                Err(e) => {
+                    return PasswordChange::External(format!(
+                        "authbridge cannot read the account: {e}"
+                    ));
+                }
             };
             let old = SecretString::from(old.as_str().to_owned());
             match authbridge_local::verify_password_bounded(old, Some(hash)).await {
@@ -1008,6 +1022,18 @@ fn describe(attempts: &[Attempt]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// An NSS lookup's answer, or the store's failure as an error the module
+/// turns into UNAVAIL.
+fn lookup<T>(found: authbridge_store::Result<T>, answer: fn(T) -> Response) -> Response {
+    match found {
+        Ok(found) => answer(found),
+        Err(e) => {
+            tracing::warn!("nss lookup: the store cannot answer: {e}");
+            Response::Error(format!("the store cannot answer: {e}"))
+        }
+    }
 }
 
 #[cfg(test)]

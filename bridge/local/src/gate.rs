@@ -59,8 +59,24 @@ pub fn store_failed(decision: &Decision) -> bool {
     decision.outcome == Outcome::Unavailable
         && decision.attempts.iter().any(|a| {
             matches!(a.kind, BackendKind::Database | BackendKind::AppPassword)
-                && matches!(a.verdict, Verdict::Unavailable { .. })
+                && matches!(&a.verdict, Verdict::Unavailable { kind, .. }
+                    // Busy hashing is not the store failing.
+                    if *kind != UnavailableKind::Overloaded)
         })
+}
+
+/// Whether an external server that checked the password said it is wrong
+/// (or the account is disabled there): then no offline verifier may say
+/// otherwise, whatever other servers could not answer. (App passwords and
+/// local passwords say no to every other password; they do not count.)
+pub fn a_backend_said_no(decision: &Decision) -> bool {
+    decision.attempts.iter().any(|a| {
+        !matches!(a.kind, BackendKind::Database | BackendKind::AppPassword)
+            && matches!(
+                a.verdict,
+                Verdict::Rejected(RejectReason::BadCredentials | RejectReason::AccountDisabled)
+            )
+    })
 }
 
 /// A system account's name (or a denied one): refused before any backend.
@@ -117,10 +133,6 @@ impl Gate {
                 .await;
             match &first.outcome {
                 Outcome::Accepted { uid, .. } if uid.eq_ignore_ascii_case(login) => return first,
-                // App passwords live in the store only: it did not answer, so
-                // no backend is asked either (its "no" could not be told from
-                // a store that failed).
-                Outcome::Unavailable => return first,
                 // Issued to another account: the checks below decide.
                 Outcome::Accepted { .. } => None,
                 _ => Some(first),

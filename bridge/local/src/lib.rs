@@ -15,7 +15,7 @@ use authbridge_core::{
 use authbridge_store::{LOCAL_BACKEND, SharedStore, StoreError};
 
 pub use app_passwords::{AppPasswords, SecretKey, generate_app_password, random_alphanumeric};
-pub use gate::{Gate, store_failed};
+pub use gate::{Gate, a_backend_said_no, store_failed};
 pub use hash::{
     Busy, HASH_PARAMS, HashBudget, hash_password, hash_password_bounded, verify_password,
     verify_password_bounded,

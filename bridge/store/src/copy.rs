@@ -192,7 +192,14 @@ impl Snapshot {
             let mut sorted: Vec<&Vec<Cell>> = rows.iter().collect();
             sorted.sort();
             for row in sorted {
-                for cell in row {
+                // The allocator's next id is bookkeeping: a target keeps the
+                // higher of its own and the source's (ids are never reused),
+                // which `copy` checks apart.
+                let cells = match table.name {
+                    "id_allocator" => &row[..2],
+                    _ => &row[..],
+                };
+                for cell in cells {
                     encode(cell, &mut hash);
                 }
             }
@@ -263,7 +270,10 @@ pub fn copy(from: &dyn AccountStore, to: &dyn AccountStore, replace: bool) -> Re
     to.import(&snapshot, replace)?;
     let copied = to.export()?;
     let (digest, arrived) = (snapshot.digest(), copied.digest());
-    if digest != arrived || snapshot.counts() != copied.counts() {
+    if digest != arrived
+        || snapshot.counts() != copied.counts()
+        || next_id(&copied) < next_id(&snapshot)
+    {
         return Err(StoreError::CopyMismatch {
             expected: digest,
             found: arrived,
@@ -273,6 +283,15 @@ pub fn copy(from: &dyn AccountStore, to: &dyn AccountStore, replace: bool) -> Re
         counts: snapshot.counts(),
         digest,
     })
+}
+
+/// The id allocator's next id in a snapshot.
+fn next_id(snapshot: &Snapshot) -> Option<i64> {
+    let at = TABLES.iter().position(|t| t.name == "id_allocator")?;
+    match snapshot.tables.get(at)?.first()?.get(2)? {
+        Cell::Int(next) => Some(*next),
+        _ => None,
+    }
 }
 
 /// `INSERT INTO t (c1, c2) VALUES (p(1), p(2))` with the store's placeholders.

@@ -33,7 +33,17 @@ impl StoreLocation {
         {
             return Ok(StoreLocation::Postgres(format!("postgresql://{rest}")));
         }
-        let path = text.strip_prefix("sqlite:").unwrap_or(text);
+        let path = match text.strip_prefix("sqlite:") {
+            Some(path) => path,
+            // libpq's "host=… password=…" form is not a file name (and must
+            // not become one, password and all).
+            None if text.contains('=') || text.contains(char::is_whitespace) => {
+                return Err(StoreError::Settings(
+                    "a store is a postgresql:// URL or sqlite:PATH (keyword=value connection strings are not read)".into(),
+                ));
+            }
+            None => text,
+        };
         if path.is_empty() {
             return Err(StoreError::Settings("sqlite: names no file".into()));
         }
@@ -104,7 +114,15 @@ mod tests {
             StoreLocation::parse("/tmp/a.sqlite").unwrap(),
             StoreLocation::Sqlite("/tmp/a.sqlite".into())
         );
-        for bad in ["", "sqlite:", "mysql://db/ab"] {
+        for bad in [
+            "",
+            "sqlite:",
+            "mysql://db/ab",
+            "host=db user=ab password=s3cret dbname=auth",
+        ] {
+            if let Err(e) = StoreLocation::parse(bad) {
+                assert!(!e.to_string().contains("s3cret"), "{e}");
+            }
             assert!(StoreLocation::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(

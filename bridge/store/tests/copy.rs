@@ -120,8 +120,13 @@ fn sqlite_to_postgres_and_back_carries_every_table_unchanged() {
     );
     let id = postgres.add_app_password("dan", "x", &[9; 32], 21).unwrap();
     assert!(id > 2, "app password ids go on after the copied ones: {id}");
-    // Copied again over itself (--replace): ids never go back.
+    // Copied again over itself (--replace): ids never go back, neither app
+    // passwords' nor POSIX ones ("frank" got one there, not in the source).
+    postgres.create_user(&local("frank", &[]), 23).unwrap();
+    let frank = postgres.posix_user("frank").unwrap().unwrap().id;
     copy(&*sqlite, &*postgres, true).unwrap();
+    postgres.create_user(&local("eve", &[]), 24).unwrap();
+    assert!(postgres.posix_user("eve").unwrap().unwrap().id > frank);
     let again = postgres
         .add_app_password("ann", "y", &[10; 32], 22)
         .unwrap();

@@ -45,6 +45,10 @@ pub enum SettingsError {
     #[error("the PostgreSQL URL names no database (postgresql://HOST/DBNAME)")]
     NoDatabase,
     #[error(
+        "the PostgreSQL URL has an @ that is not the one before the host: write an @ in a password or parameter as %40"
+    )]
+    AmbiguousAt,
+    #[error(
         "{0} is not on this machine: connections to it must use TLS (add sslmode=require to the URL; [store] ca_file names the CA)"
     )]
     PlainTextToRemote(String),
@@ -79,6 +83,9 @@ impl PostgresSettings {
         // only a copy waits longer.
         if self.timeout.is_zero() || self.timeout > Self::COPY_TIMEOUT {
             return Err(SettingsError::Timeout);
+        }
+        if ambiguous_at(&self.url) {
+            return Err(SettingsError::AmbiguousAt);
         }
         let mut config: tokio_postgres::Config = self.url.parse().map_err(SettingsError::Url)?;
         if config.get_dbname().is_none() {
@@ -171,12 +178,25 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The driver takes everything up to the first @ as user and password, so a
+/// second @ (or one in the path or query) moves part of a password into the
+/// host name: such a URL is refused, and never shown.
+fn ambiguous_at(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    rest.matches('@').count() > 1 || rest[authority_end..].contains('@')
+}
+
 /// The database a URL names, for messages and logs: user, hosts, ports and
 /// database as the driver reads them, never a password (nor anything else
 /// the URL holds). Text the driver cannot read is not shown at all.
 pub fn describe(url: &str) -> String {
+    const UNREADABLE: &str = "postgresql://(a URL that cannot be read)";
+    if ambiguous_at(url) {
+        return UNREADABLE.into();
+    }
     let Ok(config) = url.parse::<tokio_postgres::Config>() else {
-        return "postgresql://(a URL that cannot be read)".into();
+        return UNREADABLE.into();
     };
     let hosts: Vec<String> = config
         .get_hosts()
@@ -281,6 +301,8 @@ mod tests {
             "postgresql://ab:pa?s3cret@db/ab",
             "postgresql://db/ab?pass%77ord=s3cret",
             "PostgreSQL://u:s3cret@db/ab",
+            "postgresql://db.example.org/auth?sslmode=require&user=ab&password=p@s3cret",
+            "postgresql://ab:s3c@s3cret@db/auth",
         ] {
             let shown = describe(url);
             assert!(!shown.contains("s3cret"), "{url} -> {shown}");
@@ -291,6 +313,27 @@ mod tests {
         );
         let s = PostgresSettings::new("postgresql://ab:s3cret@db/ab");
         assert!(!format!("{s:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn an_at_sign_the_driver_would_misread_is_refused() {
+        for url in [
+            "postgresql://db.example.org/auth?user=ab&password=p@ss",
+            "postgresql://ab:s3c@ret@db/auth",
+        ] {
+            assert!(
+                matches!(
+                    PostgresSettings::new(url).config(),
+                    Err(SettingsError::AmbiguousAt)
+                ),
+                "{url}"
+            );
+        }
+        assert!(
+            PostgresSettings::new("postgresql://ab:p%40ss@127.0.0.1/auth")
+                .config()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -84,6 +84,8 @@ impl Transfer for PostgresStore {
             if !replace && holds_data(db)? {
                 return Err(StoreError::TargetNotEmpty);
             }
+            // The ids the target gave out so far: never handed out again.
+            let given: i64 = db.query_one("SELECT next FROM id_allocator", &[])?.get(0);
             for table in TABLES.iter().rev().filter(|t| !t.singleton) {
                 db.execute_once(&format!("DELETE FROM {}", table.name), &[])?;
             }
@@ -110,6 +112,10 @@ impl Transfer for PostgresStore {
                                GREATEST(coalesce((SELECT max(id) FROM app_passwords), 0),
                                         (SELECT last_value FROM app_passwords_id_seq), 1));
                  UPDATE directory_generation SET value = value + 1;",
+            )?;
+            db.execute(
+                "UPDATE id_allocator SET next = GREATEST(next, $1)",
+                &[&given],
             )?;
             Ok(())
         })

@@ -63,6 +63,8 @@ impl Transfer for SqliteStore {
             if !replace && holds {
                 return Err(StoreError::TargetNotEmpty);
             }
+            // The ids the target gave out so far: never handed out again.
+            let given: i64 = tx.query_row("SELECT next FROM id_allocator", [], |r| r.get(0))?;
             for table in TABLES.iter().rev().filter(|t| !t.singleton) {
                 tx.execute(&format!("DELETE FROM {}", table.name), [])?;
             }
@@ -84,6 +86,7 @@ impl Transfer for SqliteStore {
                 }
             }
             tx.execute("UPDATE directory_generation SET value = value + 1", [])?;
+            tx.execute("UPDATE id_allocator SET next = max(next, ?1)", [given])?;
             Ok(())
         })
     }
