@@ -113,6 +113,24 @@ impl Drop for Pass<'_> {
     }
 }
 
+/// Before `key` goes into a full table of (failures, last failure): the entry
+/// that failed longest ago leaves; returned, so the store can forget it too.
+fn make_room<K: std::hash::Hash + Eq + Clone>(
+    table: &mut HashMap<K, (u32, i64)>,
+    key: &K,
+    capacity: usize,
+) -> Option<K> {
+    if table.len() < capacity || table.contains_key(key) {
+        return None;
+    }
+    let oldest = table
+        .iter()
+        .min_by_key(|(_, (_, last))| *last)
+        .map(|(k, _)| k.clone())?;
+    table.remove(&oldest);
+    Some(oldest)
+}
+
 fn decrement<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, u32>, key: &K) {
     if let Some(n) = map.get_mut(key) {
         *n -= 1;
@@ -296,21 +314,15 @@ impl Throttle {
         if self.store.shared_by_hosts() {
             return self.failed_on_shared_store(login, source, settings, now_ms);
         }
-        let mut evicted = None;
+        let evicted;
         let failure = {
             let mut map = self.map();
-            if map.len() >= self.capacity
-                && !map.contains_key(&(login.to_owned(), source.to_owned()))
-            {
-                // Full: the pair that failed longest ago makes room.
-                evicted = map
-                    .iter()
-                    .min_by_key(|(_, (_, last))| *last)
-                    .map(|(k, _)| k.clone());
-                if let Some(oldest) = &evicted {
-                    map.remove(oldest);
-                }
-            }
+            // Full: the pair that failed longest ago makes room.
+            evicted = make_room(
+                &mut map,
+                &(login.to_owned(), source.to_owned()),
+                self.capacity,
+            );
             let entry = map
                 .entry((login.to_owned(), source.to_owned()))
                 .or_insert((0, now_ms));
@@ -375,15 +387,7 @@ impl Throttle {
     fn remember(&self, login: &str, source: &str, counted: (u32, i64)) {
         let mut map = self.map();
         let key = (login.to_owned(), source.to_owned());
-        if map.len() >= self.capacity && !map.contains_key(&key) {
-            let oldest = map
-                .iter()
-                .min_by_key(|(_, (_, last))| *last)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                map.remove(&oldest);
-            }
-        }
+        make_room(&mut map, &key, self.capacity);
         map.insert(key, counted);
     }
 
@@ -432,15 +436,7 @@ impl Throttle {
     /// the source failing longest ago makes room when the table is full.
     fn add_for_source(&self, source: &str, added: u32, last: i64) {
         let mut sources = self.sources();
-        if sources.len() >= self.capacity && !sources.contains_key(source) {
-            let oldest = sources
-                .iter()
-                .min_by_key(|(_, (_, last))| *last)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                sources.remove(&oldest);
-            }
-        }
+        make_room(&mut sources, &source.to_owned(), self.capacity);
         let entry = sources.entry(source.to_owned()).or_insert((0, last));
         entry.0 = entry.0.saturating_add(added);
         entry.1 = entry.1.max(last);
@@ -449,15 +445,7 @@ impl Throttle {
     /// One more failure of `source`, whatever the login.
     fn count_for_source(&self, source: &str, settings: &ThrottleSettings, now_ms: i64) {
         let mut sources = self.sources();
-        if sources.len() >= self.capacity && !sources.contains_key(source) {
-            let oldest = sources
-                .iter()
-                .min_by_key(|(_, (_, last))| *last)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                sources.remove(&oldest);
-            }
-        }
+        make_room(&mut sources, &source.to_owned(), self.capacity);
         let entry = sources.entry(source.to_owned()).or_insert((0, now_ms));
         if now_ms - entry.1 > settings.window.as_millis() as i64 {
             entry.0 = 0;

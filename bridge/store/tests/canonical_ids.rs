@@ -3,25 +3,13 @@
 //! when the store is opened.
 
 use authbridge_store::prelude::*;
-use authbridge_store::{NewUser, SqliteStore};
+use authbridge_store::SqliteStore;
 
 mod common;
-use common::Opened;
-
-fn user(s: &dyn AccountStore, uid: &str) {
-    s.create_user(
-        &NewUser {
-            uid: uid.into(),
-            backend: "Database".into(),
-            ..NewUser::default()
-        },
-        1,
-    )
-    .unwrap();
-}
+use common::{Opened, plain};
 
 fn a_membership_given_in_another_case_is_the_stored_group(s: &Opened) {
-    user(&**s, "u2");
+    plain(&**s, "u2");
     assert!(s.add_member("Admin", "U2").unwrap());
     assert_eq!(
         s.members("admin").unwrap(),
@@ -48,8 +36,8 @@ fn rows_an_older_version_wrote_in_another_case_are_repaired_on_open() {
     let path = dir.path().join("s.sqlite");
     {
         let s = SqliteStore::open(&path).unwrap();
-        user(&s, "u2");
-        user(&s, "u3");
+        plain(&s, "u2");
+        plain(&s, "u3");
         s.create_group("staff", 1).unwrap();
     }
     {

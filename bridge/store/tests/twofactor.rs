@@ -1,25 +1,13 @@
 //! Second factors as stored: single-use steps and codes, counted attempts,
 //! enforcement, on both stores.
 
-use authbridge_store::{AccountStore, BACKUP_CODES, Enforcement, NewUser};
+use authbridge_store::{BACKUP_CODES, Enforcement};
 
 mod common;
-use common::Opened;
-
-fn add(s: &dyn AccountStore, uid: &str) {
-    s.create_user(
-        &NewUser {
-            uid: uid.into(),
-            backend: "Database".into(),
-            ..NewUser::default()
-        },
-        1,
-    )
-    .unwrap();
-}
+use common::{Opened, plain};
 
 fn a_step_is_accepted_once_and_never_an_older_one(s: &Opened) {
-    add(&**s, "Alice");
+    plain(&**s, "Alice");
     assert!(!s.use_totp_step("alice", 5).unwrap(), "no secret yet");
     s.set_totp_secret("alice", b"sealed", false, 1).unwrap();
     assert!(!s.use_totp_step("alice", 5).unwrap(), "not confirmed yet");
@@ -44,7 +32,7 @@ fn a_step_is_accepted_once_and_never_an_older_one(s: &Opened) {
 }
 
 fn a_new_secret_starts_with_no_used_step(s: &Opened) {
-    add(&**s, "bob");
+    plain(&**s, "bob");
     s.set_totp_secret("bob", b"one", true, 1).unwrap();
     assert!(s.use_totp_step("bob", 100).unwrap());
     assert!(s.set_totp_secret("bob", b"two", true, 2).unwrap());
@@ -52,7 +40,7 @@ fn a_new_secret_starts_with_no_used_step(s: &Opened) {
 }
 
 fn a_waiting_secret_never_replaces_a_confirmed_one(s: &Opened) {
-    add(&**s, "bob");
+    plain(&**s, "bob");
     assert!(s.set_totp_secret("bob", b"w1", false, 1).unwrap());
     assert!(
         s.set_totp_secret("bob", b"w2", false, 2).unwrap(),
@@ -69,7 +57,7 @@ fn a_waiting_secret_never_replaces_a_confirmed_one(s: &Opened) {
 }
 
 fn code_attempts_count_up_front_per_user_until_cleared(s: &Opened) {
-    add(&**s, "Eve");
+    plain(&**s, "Eve");
     let never = |_: u32, _: i64| 0;
     assert_eq!(s.code_failures("eve").unwrap(), (0, 0));
     assert_eq!(s.start_code_attempt("eve", 10, &never).unwrap(), Ok(0));
@@ -87,7 +75,7 @@ fn code_attempts_count_up_front_per_user_until_cleared(s: &Opened) {
 }
 
 fn backup_codes_are_single_use_and_replaced_as_a_whole(s: &Opened) {
-    add(&**s, "carol");
+    plain(&**s, "carol");
     let codes: Vec<[u8; 32]> = (0..BACKUP_CODES as u8).map(|i| [i; 32]).collect();
     s.set_backup_codes("carol", &codes).unwrap();
     let f = s.second_factors("carol").unwrap();
@@ -107,19 +95,19 @@ fn backup_codes_are_single_use_and_replaced_as_a_whole(s: &Opened) {
 }
 
 fn second_factors_go_with_the_user(s: &Opened) {
-    add(&**s, "dave");
+    plain(&**s, "dave");
     s.set_totp_secret("dave", b"x", true, 1).unwrap();
     s.set_backup_codes("dave", &[[1; 32]]).unwrap();
     s.delete_user("dave").unwrap();
     // A new account of the same name inherits nothing.
-    add(&**s, "dave");
+    plain(&**s, "dave");
     assert_eq!(s.totp_secret("dave").unwrap(), None);
     assert_eq!(s.second_factors("dave").unwrap(), Default::default());
     assert_eq!(s.cleanup_provider("backup_codes").unwrap(), 0);
 }
 
 fn enforcement_keeps_its_groups_in_order(s: &Opened) {
-    add(&**s, "erin");
+    plain(&**s, "erin");
     assert_eq!(s.enforcement().unwrap(), Enforcement::default());
     let on = Enforcement {
         enforced: true,

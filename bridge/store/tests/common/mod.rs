@@ -24,6 +24,19 @@ pub fn local(uid: &str, groups: &[&str]) -> NewUser {
     }
 }
 
+/// A local user without a password (nothing here logs in).
+pub fn plain(s: &dyn AccountStore, uid: &str) {
+    s.create_user(
+        &NewUser {
+            uid: uid.into(),
+            backend: "Database".into(),
+            ..NewUser::default()
+        },
+        1,
+    )
+    .unwrap();
+}
+
 type Opener = Arc<dyn Fn() -> Box<dyn AccountStore> + Send + Sync>;
 
 /// A store under test, and how to open it again (as another process or
