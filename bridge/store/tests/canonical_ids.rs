@@ -2,8 +2,8 @@
 //! case a request used; rows an older version wrote in another case are repaired
 //! when the store is opened.
 
-use authbridge_store::prelude::*;
 use authbridge_store::SqliteStore;
+use authbridge_store::prelude::*;
 
 mod common;
 use common::{Opened, plain};

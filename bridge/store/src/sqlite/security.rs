@@ -6,6 +6,15 @@ use super::CachedRow as _;
 use super::SqliteStore;
 use crate::{LoginFailure, Result, SecurityStore, Verifier};
 
+fn failure_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LoginFailure> {
+    Ok(LoginFailure {
+        login: r.get(0)?,
+        source: r.get(1)?,
+        failures: r.get(2)?,
+        last_failure: r.get(3)?,
+    })
+}
+
 impl SecurityStore for SqliteStore {
     fn login_failures(&self, since: i64) -> Result<Vec<LoginFailure>> {
         self.write(|tx| {
@@ -15,14 +24,7 @@ impl SecurityStore for SqliteStore {
             )?;
             let mut stmt =
                 tx.prepare("SELECT login, source, failures, last_failure FROM login_failures")?;
-            let rows = stmt.query_map([], |r| {
-                Ok(LoginFailure {
-                    login: r.get(0)?,
-                    source: r.get(1)?,
-                    failures: r.get(2)?,
-                    last_failure: r.get(3)?,
-                })
-            })?;
+            let rows = stmt.query_map([], failure_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -53,14 +55,7 @@ impl SecurityStore for SqliteStore {
                      last_failure = ?3
                  RETURNING login, source, failures, last_failure",
                 params![login, source, now, window_start],
-                |r| {
-                    Ok(LoginFailure {
-                        login: r.get(0)?,
-                        source: r.get(1)?,
-                        failures: r.get(2)?,
-                        last_failure: r.get(3)?,
-                    })
-                },
+                failure_row,
             )?)
         })
     }
@@ -70,14 +65,7 @@ impl SecurityStore for SqliteStore {
         let mut stmt = conn.prepare_cached(
             "SELECT login, source, failures, last_failure FROM login_failures WHERE last_failure > ?1",
         )?;
-        let rows = stmt.query_map([after], |r| {
-            Ok(LoginFailure {
-                login: r.get(0)?,
-                source: r.get(1)?,
-                failures: r.get(2)?,
-                last_failure: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([after], failure_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
