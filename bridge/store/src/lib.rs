@@ -1,11 +1,13 @@
 //! The account store: users seen or provisioned, groups, memberships, subadmins,
 //! app passwords and per-user settings and profile fields.
 //!
-//! [`Store`] is the interface the commands and the daemon use;
-//! [`SqliteStore`] is the embedded default. The trait is synchronous on purpose:
-//! every operation is one short transaction, SQLite answers in microseconds, and a
-//! PostgreSQL implementation for several nodes can follow with the `postgres`
-//! crate (or run on a blocking pool behind the same trait) without changing callers.
+//! [`AccountStore`] (every store trait as supertraits) is what the commands and
+//! the daemon hold. Two implementations: [`SqliteStore`], the embedded default
+//! for one machine, and [`PostgresStore`], one database for the daemons of many
+//! hosts; the store tests run on both. The traits are synchronous on purpose:
+//! every operation is one short transaction; PostgreSQL's calls wait on the
+//! calling thread while the store's own runtime drives the sockets.
+//! [`copy`] moves every table from one store to the other.
 
 pub mod copy;
 mod datadir;
