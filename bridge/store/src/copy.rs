@@ -251,7 +251,8 @@ pub trait Transfer {
     fn export(&self) -> Result<Snapshot>;
     /// Writes `snapshot` in one transaction: all of it or nothing. With
     /// `replace`, the target's rows go first; without, the target must hold
-    /// nothing a copy would overwrite ([`holds_data_sql`]).
+    /// nothing a copy would overwrite (a row in any table besides the `admin`
+    /// group, or enforcement switched on).
     fn import(&self, snapshot: &Snapshot, replace: bool) -> Result<()>;
 }
 
