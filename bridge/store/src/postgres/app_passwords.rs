@@ -81,7 +81,7 @@ impl AppPasswordStore for PostgresStore {
     fn touch_app_password(&self, id: i64, now: i64, min_interval: i64) -> Result<()> {
         // Only writes when the value is stale, so steady use costs no write per check.
         let stale_before = now.saturating_sub(min_interval);
-        self.write(|db| {
+        self.write_one(|db| {
             db.execute(
                 "UPDATE app_passwords SET last_activity = $2 WHERE id = $1 AND last_activity <= $3",
                 &[&id, &now, &stale_before],

@@ -49,7 +49,7 @@ impl SecurityStore for PostgresStore {
 
     fn set_login_failure(&self, f: &LoginFailure) -> Result<()> {
         let failures = i64::from(f.failures);
-        self.write(|db| {
+        self.write_one(|db| {
             db.execute(
                 "INSERT INTO login_failures (login, source, failures, last_failure) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (login, source) DO UPDATE SET failures = $3, last_failure = $4",
@@ -66,7 +66,7 @@ impl SecurityStore for PostgresStore {
         now: i64,
         window_start: i64,
     ) -> Result<LoginFailure> {
-        self.write(|db| {
+        self.write_one(|db| {
             let row = db.query_one(
                 "INSERT INTO login_failures (login, source, failures, last_failure) VALUES ($1, $2, 1, $3)
                  ON CONFLICT (login, source) DO UPDATE SET
@@ -95,7 +95,7 @@ impl SecurityStore for PostgresStore {
     }
 
     fn clear_login_failures(&self, login: &str, source: &str) -> Result<()> {
-        self.write(|db| {
+        self.write_one(|db| {
             db.execute(
                 "DELETE FROM login_failures WHERE login = $1 AND source = $2",
                 &[&login, &source],
