@@ -63,7 +63,7 @@ pub struct ConfigFile {
 
 /// `[store]`: PostgreSQL for several hosts; unset, the SQLite file in the
 /// data directory.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSection {
     /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require]` or
@@ -88,6 +88,21 @@ impl Default for StoreSection {
             pool_size: defaults.pool_size,
             timeout: defaults.timeout,
         }
+    }
+}
+
+impl std::fmt::Debug for StoreSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold the database's password.
+        f.debug_struct("StoreSection")
+            .field(
+                "url",
+                &self.url.as_deref().map(authbridge_store::describe_url),
+            )
+            .field("ca_file", &self.ca_file)
+            .field("pool_size", &self.pool_size)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -266,6 +281,17 @@ fn line_of_key(text: &str, span: Range<usize>, message: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_url_password_never_shows_in_debug() {
+        let section = StoreSection {
+            url: Some("postgresql://ab:s3cret@db.example.org/ab?sslmode=require".into()),
+            ..StoreSection::default()
+        };
+        let shown = format!("{section:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("ab@db.example.org"), "{shown}");
+    }
 
     fn chain_error(text: &str) -> String {
         let path = Path::new("/etc/authbridge/config.toml");

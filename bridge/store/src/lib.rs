@@ -26,7 +26,7 @@ pub use security::{LoginFailure, SecurityStore, Verifier};
 
 pub use datadir::{DataDir, DataDirError, SYSTEM_DATA_DIR};
 pub use location::StoreLocation;
-pub use postgres::{PostgresSettings, PostgresStore, SettingsError as PostgresSettingsError};
+pub use postgres::{PostgresSettings, PostgresStore, describe as describe_url};
 
 /// What a config file may set for PostgreSQL.
 pub mod postgres_limits {

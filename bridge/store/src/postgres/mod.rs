@@ -26,7 +26,7 @@ mod user_data;
 use std::sync::OnceLock;
 
 pub use connection::Db;
-pub use settings::{MAX_POOL_SIZE, MAX_TIMEOUT, PostgresSettings, SettingsError, describe};
+pub use settings::{MAX_POOL_SIZE, MAX_TIMEOUT, PostgresSettings, describe};
 
 use crate::{Result, StoreError};
 use connection::Pool;

@@ -44,7 +44,6 @@ type Opener = Arc<dyn Fn() -> Box<dyn AccountStore> + Send + Sync>;
 pub struct Opened {
     store: Box<dyn AccountStore>,
     opener: Opener,
-    pub kind: &'static str,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -73,7 +72,6 @@ pub fn sqlite() -> Opened {
     Opened {
         store: opener(),
         opener,
-        kind: "sqlite",
         _dir: Some(dir),
     }
 }
@@ -85,7 +83,6 @@ pub fn postgres() -> Opened {
     Opened {
         store: opener(),
         opener,
-        kind: "postgres",
         _dir: None,
     }
 }
