@@ -661,8 +661,9 @@ fn nss_lookups_without_a_store_are_errors_not_empty_answers() {
         Request::GroupIdsOf("ann".into()),
     ] {
         let answer = ask(request.clone());
+        // An error, naming no database to whoever asked (any local user).
         assert!(
-            matches!(answer, Response::Error(_)),
+            matches!(&answer, Response::Error(e) if !e.contains("postgresql")),
             "{request:?}: {answer:?}"
         );
     }

@@ -348,7 +348,7 @@ impl Service {
                     Ok(status) => Response::Account(status),
                     // Not "disabled": nothing is known of the account (the
                     // module answers PAM_AUTHINFO_UNAVAIL).
-                    Err(e) => Response::Error(format!("the store cannot be read: {e}")),
+                    Err(_) => Response::Error("the store cannot be read".into()),
                 }
             }
             Request::OpenSession {
@@ -1030,8 +1030,10 @@ fn lookup<T>(found: authbridge_store::Result<T>, answer: fn(T) -> Response) -> R
     match found {
         Ok(found) => answer(found),
         Err(e) => {
+            // The detail (which database, where) is for the log: lookups
+            // come from every local user.
             tracing::warn!("nss lookup: the store cannot answer: {e}");
-            Response::Error(format!("the store cannot answer: {e}"))
+            Response::Error("the store cannot answer".into())
         }
     }
 }
