@@ -146,20 +146,24 @@ impl Store for SqliteStore {
     }
 
     fn credential_state(&self, uid: &str) -> Result<CredentialState> {
-        self.lock()
-            .cached_row(
-                "SELECT enabled, backend, password_hash FROM users WHERE uid = ?1",
-                [uid],
-                |r| {
-                    Ok(CredentialState {
-                        enabled: r.get(0)?,
-                        backend: r.get(1)?,
-                        password_hash: r.get(2)?,
-                    })
-                },
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
+        let read = || {
+            self.lock()
+                .cached_row(
+                    "SELECT enabled, backend, password_hash FROM users WHERE uid = ?1",
+                    [uid],
+                    |r| {
+                        Ok(CredentialState {
+                            enabled: r.get(0)?,
+                            backend: r.get(1)?,
+                            password_hash: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NoSuchUser(uid.to_owned()))
+        };
+        self.memo
+            .read(|k| &mut k.credential_states, uid.as_bytes(), read, |_| true)
     }
 
     fn set_password_hash(&self, uid: &str, hash: Option<&str>) -> Result<()> {

@@ -18,22 +18,27 @@ impl AppPasswordStore for SqliteStore {
     }
 
     fn app_password_by_hash(&self, hash: &[u8]) -> Result<Option<AppPasswordMatch>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT t.id, t.uid, t.hash, u.enabled, t.last_activity
-             FROM app_passwords t JOIN users u ON u.uid = t.uid WHERE t.hash = ?1",
-        )?;
-        Ok(stmt
-            .query_row([hash], |r| {
-                Ok(AppPasswordMatch {
-                    id: r.get(0)?,
-                    uid: r.get(1)?,
-                    hash: r.get(2)?,
-                    user_enabled: r.get(3)?,
-                    last_activity: r.get(4)?,
+        let read = || {
+            let conn = self.lock();
+            let mut stmt = conn.prepare_cached(
+                "SELECT t.id, t.uid, t.hash, u.enabled, t.last_activity
+                 FROM app_passwords t JOIN users u ON u.uid = t.uid WHERE t.hash = ?1",
+            )?;
+            Ok(stmt
+                .query_row([hash], |r| {
+                    Ok(AppPasswordMatch {
+                        id: r.get(0)?,
+                        uid: r.get(1)?,
+                        hash: r.get(2)?,
+                        user_enabled: r.get(3)?,
+                        last_activity: r.get(4)?,
+                    })
                 })
-            })
-            .optional()?)
+                .optional()?)
+        };
+        // Only a match is kept: wrong passwords must not fill the memo.
+        self.memo
+            .read(|k| &mut k.app_passwords, hash, read, Option::is_some)
     }
 
     fn app_passwords(&self, uid: &str) -> Result<Vec<AppPassword>> {

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 mod accounts;
 mod app_passwords;
+mod memo;
 mod posix;
 mod provisioning;
 mod security;
 mod transfer;
 mod twofactor;
 mod user_data;
+mod wal_index;
 
 use crate::{Result, StoreError, User};
 
@@ -51,6 +53,8 @@ pub struct SqliteStore {
     /// Told after each commit that changed what NSS shows (see
     /// [`SqliteStore::on_directory_change`]).
     on_directory_change: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// What every login reads, kept while the database is unchanged.
+    memo: memo::Memo,
 }
 
 /// Enough to keep two cores busy with reads while the writer writes.
@@ -156,6 +160,7 @@ impl SqliteStore {
             next_reader: Default::default(),
             directory_touched,
             on_directory_change: OnceLock::new(),
+            memo: memo::Memo::new(None),
         };
         store.migrate()?;
         // Opened after the migration, so that they see the current schema.
@@ -164,6 +169,9 @@ impl SqliteStore {
             reader.pragma_update(None, "query_only", "ON")?;
             store.readers.push(Mutex::new(reader));
         }
+        // The writer has written (the migration), so its wal-index is mapped.
+        let index = wal_index::WalIndex::of(&store.writer());
+        store.memo = memo::Memo::new(index);
         Ok(store)
     }
 

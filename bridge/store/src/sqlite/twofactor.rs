@@ -8,27 +8,31 @@ use crate::{Enforcement, Result, SecondFactors, TotpSecret, TwoFactorStore};
 
 impl TwoFactorStore for SqliteStore {
     fn second_factors(&self, uid: &str) -> Result<SecondFactors> {
-        // One statement: this runs at every accepted login.
-        self.lock()
-            .cached_row(
-                "SELECT
-                    EXISTS (SELECT 1 FROM twofactor_totp t WHERE t.uid = u.uid AND t.confirmed),
-                    (SELECT count(*) FROM twofactor_backup_codes b WHERE b.uid = u.uid AND NOT b.used),
-                    (SELECT count(*) FROM twofactor_backup_codes b WHERE b.uid = u.uid),
-                    (SELECT enforced FROM twofactor_enforcement)
-                 FROM users u WHERE u.uid = ?1",
-                [uid],
-                |r| {
-                    Ok(SecondFactors {
-                        totp: r.get(0)?,
-                        backup_codes_left: r.get(1)?,
-                        backup_codes: r.get(2)?,
-                        enforcement_on: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?
-            .ok_or_else(|| crate::StoreError::NoSuchUser(uid.to_owned()))
+        let read = || {
+            // One statement: this runs at every accepted login.
+            self.lock()
+                .cached_row(
+                    "SELECT
+                        EXISTS (SELECT 1 FROM twofactor_totp t WHERE t.uid = u.uid AND t.confirmed),
+                        (SELECT count(*) FROM twofactor_backup_codes b WHERE b.uid = u.uid AND NOT b.used),
+                        (SELECT count(*) FROM twofactor_backup_codes b WHERE b.uid = u.uid),
+                        (SELECT enforced FROM twofactor_enforcement)
+                     FROM users u WHERE u.uid = ?1",
+                    [uid],
+                    |r| {
+                        Ok(SecondFactors {
+                            totp: r.get(0)?,
+                            backup_codes_left: r.get(1)?,
+                            backup_codes: r.get(2)?,
+                            enforcement_on: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()?
+                .ok_or_else(|| crate::StoreError::NoSuchUser(uid.to_owned()))
+        };
+        self.memo
+            .read(|k| &mut k.second_factors, uid.as_bytes(), read, |_| true)
     }
 
     fn totp_secret(&self, uid: &str) -> Result<Option<TotpSecret>> {
