@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use super::wal_index::{ChangeMark, WalIndex};
 use crate::{AppPasswordMatch, CredentialState, Result, SecondFactors};
 
-/// Entries per kind; past it that kind starts over (only accepted logins fill
-/// them, so this is the number of distinct active credentials between two
-/// commits).
+/// Entries per kind; past it that kind starts over. App passwords enter only
+/// when they match; the per-user kinds take any existing user, once per
+/// spelling of the name (the column compares without case).
 const MAX_ENTRIES: usize = 4096;
 
 /// One kind of answer, by its key.

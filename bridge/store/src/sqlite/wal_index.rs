@@ -12,7 +12,7 @@
 //! the salts that change whenever the log restarts.
 
 use rusqlite::Connection;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Bytes of one copy of the header.
 const HEADER_WORDS: usize = 12;
@@ -34,7 +34,7 @@ pub(crate) struct WalIndex {
     header: *const u32,
 }
 
-// SAFETY: the pointer is only read, with volatile reads, from memory that other
+// SAFETY: the pointer is only read, with atomic loads, from memory that other
 // threads and processes write under SQLite's own protocol (see the module
 // comment); it stays mapped while the store (its owner) lives.
 unsafe impl Send for WalIndex {}
@@ -109,17 +109,14 @@ impl WalIndex {
     /// through rewriting it (or it was never written): then nothing may be
     /// assumed unchanged.
     pub(crate) fn mark(&self) -> Option<ChangeMark> {
-        let mut first = [0u32; HEADER_WORDS];
-        let mut second = [0u32; HEADER_WORDS];
-        for (i, word) in first.iter_mut().enumerate() {
-            // SAFETY: within the mapped region (two copies are 96 bytes of 32 KiB).
-            *word = unsafe { std::ptr::read_volatile(self.header.add(i)) };
-        }
-        fence(Ordering::SeqCst);
-        for (i, word) in second.iter_mut().enumerate() {
-            // SAFETY: as above.
-            *word = unsafe { std::ptr::read_volatile(self.header.add(HEADER_WORDS + i)) };
-        }
+        let word = |i: usize| {
+            // SAFETY: within the mapped region (two copies are 96 bytes of 32 KiB),
+            // 4-byte aligned; read as an atomic, as other processes write it.
+            unsafe { (*self.header.add(i).cast::<AtomicU32>()).load(Ordering::SeqCst) }
+        };
+        // The first copy, then the second: the reverse of the writer's order.
+        let first: [u32; HEADER_WORDS] = std::array::from_fn(word);
+        let second: [u32; HEADER_WORDS] = std::array::from_fn(|i| word(HEADER_WORDS + i));
         let is_init = first[IS_INIT / 4].to_ne_bytes()[IS_INIT % 4];
         (first == second && is_init != 0).then_some(ChangeMark(first))
     }
