@@ -3,7 +3,7 @@
 //! `sqlite3` — must show at the very next read. The writes here go through a
 //! plain connection of their own, which the store knows nothing of.
 
-use authbridge_store::{AppPasswordStore, SqliteStore, Store, TwoFactorStore, User};
+use authbridge_store::{AppPasswordStore, SqliteStore, Store, TwoFactorStore};
 use rusqlite::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -128,19 +128,4 @@ fn a_read_never_answers_older_than_the_last_commit_before_it() {
     for r in readers {
         assert!(r.join().unwrap() > 0);
     }
-}
-
-#[test]
-fn a_user_read_elsewhere_is_unaffected() {
-    // Reads the memo does not keep still see the same database.
-    let (_dir, store, outside) = store_with_alice();
-    store.credential_state("alice").unwrap();
-    outside
-        .execute(
-            "UPDATE users SET display_name = 'A' WHERE uid = 'alice'",
-            [],
-        )
-        .unwrap();
-    let user: User = store.user("alice").unwrap();
-    assert_eq!(user.display_name.as_deref(), Some("A"));
 }

@@ -14,7 +14,7 @@
 use rusqlite::Connection;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Bytes of one copy of the header.
+/// 32-bit words in one copy of the header (48 bytes).
 const HEADER_WORDS: usize = 12;
 /// Byte offset of `isInit` in a copy.
 const IS_INIT: usize = 12;
