@@ -354,9 +354,41 @@ fn wait_for_cache(d: &Daemon) -> authbridge_nsscache::Mapping {
 }
 
 /// SIGSTOP/SIGCONT: a daemon that cannot answer but whose file stays.
-fn signal(d: &Daemon, sig: i32) {
+/// The daemon stopped (SIGSTOP) until this is dropped, also when an assertion
+/// fails meanwhile (a stopped daemon would never take the harness's SIGTERM).
+struct Frozen(i32);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(self.0, libc::SIGCONT) };
+    }
+}
+
+/// Stops the daemon and returns once every one of its threads has stopped:
+/// kill(2) only queues the signal, and a thread still running could answer.
+fn freeze(d: &Daemon) -> Frozen {
+    let pid = d.pid() as i32;
     // SAFETY: a signal to our own child.
-    assert_eq!(unsafe { libc::kill(d.pid() as i32, sig) }, 0);
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let frozen = Frozen(pid);
+    let all_stopped = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .all(|task| {
+                let stat =
+                    std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap_or_default();
+                // The state follows the parenthesised command name.
+                let state = stat.rsplit_once(") ").map(|(_, rest)| rest.as_bytes()[0]);
+                matches!(state, Some(b'T' | b't'))
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !all_stopped() {
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    frozen
 }
 
 #[test]
@@ -376,7 +408,7 @@ fn lookups_are_answered_from_the_cache_file_while_the_daemon_cannot_answer() {
     );
 
     // Frozen, the daemon answers nothing: every answer below comes from the file.
-    signal(&d, libc::SIGSTOP);
+    let frozen = freeze(&d);
     let (code, alice) = nss.run("getent", &["passwd", "alice"]);
     assert_eq!((code, alice.as_str()), (0, before.as_str()));
     let uid = id_of(&alice);
@@ -404,7 +436,7 @@ fn lookups_are_answered_from_the_cache_file_while_the_daemon_cannot_answer() {
         2,
         "not served stale"
     );
-    signal(&d, libc::SIGCONT);
+    drop(frozen);
     let republished = wait_for_cache(&d);
     assert!(republished.view().passwd_by_name("bob").is_none());
     assert_eq!(nss.run("getent", &["passwd", "bob"]).0, 2);
@@ -502,7 +534,7 @@ fn a_damaged_or_foreign_cache_file_is_never_trusted() {
     drop(published);
     // The daemon is frozen while the file is tampered with, so that only the
     // module's checks stand between the file and the answer.
-    signal(&d, libc::SIGSTOP);
+    let frozen = freeze(&d);
     let swap = |bytes: &[u8], mode: u32, owner: Option<u32>| {
         let temp = path.with_extension("forged");
         std::fs::write(&temp, bytes).unwrap();
@@ -545,7 +577,7 @@ fn a_damaged_or_foreign_cache_file_is_never_trusted() {
         assert!(c.starts_with("rc=") && !c.contains(":0:0:"), "{what}: {c}");
     }
     // Once the daemon runs again it replaces whatever lies there.
-    signal(&d, libc::SIGCONT);
+    drop(frozen);
     wait_for_cache(&d);
     assert_eq!(nss.run("getent", &["passwd", "alice"]).1, truth);
 }
