@@ -178,6 +178,17 @@ fn write_now(stream: &UnixStream, frame: &[u8]) -> Vec<u8> {
     frame[usize::try_from(n).unwrap_or(0).min(frame.len())..].to_vec()
 }
 
+/// A unix socket's send wakes the reader synchronously: the scheduler puts the
+/// client on this CPU, expecting the sender to block now. This thread does not
+/// block yet (the decision line, the close, the next accept), so it steps aside
+/// and the login goes on at once; with nothing else runnable here, the call
+/// returns at once. Measured in `benches/daemon.rs`: a fifth of a PAM login's
+/// time through the daemon.
+fn let_the_client_run_first() {
+    // SAFETY: no arguments; it cannot fail on Linux.
+    unsafe { libc::sched_yield() };
+}
+
 /// A response as its frame: length prefix and body (both paths write this).
 pub fn frame_of(response: &Response) -> Vec<u8> {
     let body = encode(response).unwrap_or_else(|e| {
@@ -220,6 +231,9 @@ pub fn try_answer(
         Poll::Pending => return Outcome::Continue(Rest::Answer(answer), ahead),
     };
     let left = write_now(stream, &frame_of(&answered.response));
+    if left.is_empty() {
+        let_the_client_run_first();
+    }
     // The decision line after the answer, before the next accept: see
     // `DecisionLine`.
     drop(answered.line);
