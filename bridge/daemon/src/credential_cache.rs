@@ -39,7 +39,9 @@ struct Entry {
 }
 
 pub struct CredentialCache {
-    key: Zeroizing<[u8; 32]>,
+    /// HMAC keyed with a random key made at start-up, copied per digest
+    /// (keying it again would double the digest's cost).
+    keyed: Hmac<Sha256>,
     /// One entry per login (the spelling the client sent, canonicalised).
     entries: Mutex<HashMap<String, Entry>>,
     max_entries: usize,
@@ -63,15 +65,14 @@ impl CredentialCache {
         let mut key = Zeroizing::new([0u8; 32]);
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, key.as_mut());
         CredentialCache {
-            key,
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).expect("any key length"),
             entries: Mutex::new(HashMap::new()),
             max_entries,
         }
     }
 
     fn password_digest(&self, login: &str, password: &str) -> Digest32 {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_ref()).expect("any key length");
+        let mut mac = self.keyed.clone();
         // Length-prefixed: no (login, password) pair runs into another.
         mac.update(&(login.len() as u64).to_le_bytes());
         mac.update(login.as_bytes());

@@ -108,7 +108,7 @@ struct Conclusion {
     status: AuthStatus,
     uid: Option<String>,
     backend: String,
-    detail: String,
+    detail: Detail,
     /// The kind of backend that accepted, when one did.
     kind: Option<BackendKind>,
     /// Throttled: how long the delay has left, when one holds the attempt back.
@@ -156,13 +156,41 @@ pub struct DecisionLine {
     uid: Option<String>,
     backend: String,
     verdict: AuthStatus,
-    detail: String,
+    detail: Detail,
     /// What became of the second factor ("-": none was needed or asked).
     second_factor: &'static str,
     latency_ms: u64,
     service: String,
     source: String,
     peer: Option<PeerCred>,
+}
+
+/// How a decision came about, for its line: words, or the backends' attempts,
+/// put into words only when the line is written (after the answer).
+pub(crate) enum Detail {
+    Text(String),
+    Attempts(Vec<Attempt>),
+}
+
+impl From<String> for Detail {
+    fn from(text: String) -> Detail {
+        Detail::Text(text)
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(text: &str) -> Detail {
+        Detail::Text(text.to_owned())
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::Text(text) => f.write_str(text),
+            Detail::Attempts(attempts) => f.write_str(&describe(attempts)),
+        }
+    }
 }
 
 /// A client-chosen field (login, PAM service, remote host) is logged up to this
@@ -189,7 +217,8 @@ impl Drop for DecisionLine {
         let login = clip(&self.login, FIELD_MAX);
         let service = clip(&self.service, FIELD_MAX);
         let source = clip(&self.source, FIELD_MAX);
-        let detail = clip(&self.detail, DETAIL_MAX);
+        let detail = self.detail.to_string();
+        let detail = clip(&detail, DETAIL_MAX);
         let uid = self.uid.as_deref().unwrap_or("-");
         let peer_uid = self.peer.map(|p| p.uid as i64).unwrap_or(-1);
         let peer_pid = self.peer.map(|p| p.pid as i64).unwrap_or(-1);
@@ -244,7 +273,7 @@ impl Conclusion {
         status: AuthStatus,
         uid: Option<String>,
         backend: &str,
-        detail: impl Into<String>,
+        detail: impl Into<Detail>,
     ) -> Self {
         Conclusion {
             status,
@@ -607,7 +636,9 @@ impl Service {
             .flatten();
         let allowed = |kind| self.switches.kind_enabled(kind);
         let decision = engine.gate.authenticate_where(&credentials, &allowed).await;
-        let detail = describe(&decision.attempts);
+        // In words only where they are needed now; an acceptance keeps the
+        // attempts for its line.
+        let detail = || describe(&decision.attempts);
         match decision.outcome {
             Outcome::Accepted {
                 backend, kind, uid, ..
@@ -645,13 +676,14 @@ impl Service {
                     self.credentials
                         .insert(login, plain, remembered, ttl, Instant::now());
                 }
-                Conclusion::new(AuthStatus::Accepted, Some(uid), &backend, detail).by(kind)
+                let attempts = Detail::Attempts(decision.attempts);
+                Conclusion::new(AuthStatus::Accepted, Some(uid), &backend, attempts).by(kind)
             }
             Outcome::Rejected => {
                 self.throttle
                     .failed(login, source, &engine.throttle, now_ms());
                 let status = self.rejection(login, &decision);
-                Conclusion::new(status, None, "-", detail)
+                Conclusion::new(status, None, "-", detail())
             }
             // The store could not answer, or a backend that checked the
             // password said no while another could not be asked: the offline
@@ -661,9 +693,10 @@ impl Service {
                 if authbridge_local::store_failed(&decision)
                     || authbridge_local::a_backend_said_no(&decision) =>
             {
-                Conclusion::new(AuthStatus::Unavailable, None, "-", detail)
+                Conclusion::new(AuthStatus::Unavailable, None, "-", detail())
             }
             Outcome::Unavailable => {
+                let detail = detail();
                 match self
                     .verifiers
                     .offline(login, &password, &engine.daemon, now)

@@ -105,9 +105,8 @@ impl Drop for Pass<'_> {
     fn drop(&mut self) {
         {
             let mut running = self.throttle.running();
-            let (login, source) = &self.key;
-            decrement(&mut running.pairs, &(login.clone(), source.clone()));
-            decrement(&mut running.sources, source);
+            decrement(&mut running.pairs, &self.key);
+            decrement(&mut running.sources, &self.key.1);
         }
         self.throttle.finished.notify_waiters();
     }
@@ -206,13 +205,23 @@ impl Throttle {
         settings: &ThrottleSettings,
         now_ms: i64,
     ) -> Option<Duration> {
+        let pair = self.failures_of(login, source, settings, now_ms);
+        self.wait_after(pair, source, settings, now_ms)
+    }
+
+    /// As `wait`, given the pair's failures (`failures_of`).
+    fn wait_after(
+        &self,
+        pair: Option<(u32, i64)>,
+        source: &str,
+        settings: &ThrottleSettings,
+        now_ms: i64,
+    ) -> Option<Duration> {
         let left = |(failures, last): (u32, i64)| {
             let until = last + delay_after(failures, settings).as_millis() as i64;
             (now_ms < until).then(|| Duration::from_millis((until - now_ms) as u64))
         };
-        let pair = self
-            .failures_of(login, source, settings, now_ms)
-            .and_then(left);
+        let pair = pair.and_then(left);
         let threshold = settings.source_failures_before_delay;
         let whole_source = self
             .sources()
@@ -236,6 +245,10 @@ impl Throttle {
         now_ms: i64,
     ) -> Option<(u32, i64)> {
         let map = self.map();
+        // No failure anywhere (the usual case): no key to build.
+        if map.is_empty() {
+            return None;
+        }
         let &(failures, last) = map.get(&(login.to_owned(), source.to_owned()))?;
         (now_ms - last <= settings.window.as_millis() as i64).then_some((failures, last))
     }
@@ -248,13 +261,14 @@ impl Throttle {
         settings: &ThrottleSettings,
         now_ms: i64,
     ) -> Result<Admission<'_>, Blocked> {
-        let left = self.wait(login, source, settings, now_ms);
+        let failures = self.failures_of(login, source, settings, now_ms);
+        let left = self.wait_after(failures, source, settings, now_ms);
         if let Some(left) = left
             && left > settings.max_wait
         {
             return Err(Blocked::Delay(left));
         }
-        let failed_before = self.failures_of(login, source, settings, now_ms).is_some();
+        let failed_before = failures.is_some();
         // A pair that has failed tries one at a time; one that has not, a few.
         let pair_limit = if failed_before {
             1
@@ -290,6 +304,12 @@ impl Throttle {
         settings: &ThrottleSettings,
         now_ms: impl Fn() -> i64,
     ) -> Admission<'_> {
+        // Most attempts find a place at once: nothing to wait on yet.
+        match self.try_admit(login, source, settings, now_ms()) {
+            Ok(admission) => return admission,
+            Err(Blocked::Delay(left)) => return Admission::Refuse(left),
+            Err(Blocked::Full) => {}
+        }
         let deadline = tokio::time::Instant::now() + settings.max_wait;
         loop {
             // Registered before trying, so a place freed in between is not missed.
@@ -481,10 +501,11 @@ impl Throttle {
     }
 
     pub fn succeeded(&self, login: &str, source: &str) {
-        let had = self
-            .map()
-            .remove(&(login.to_owned(), source.to_owned()))
-            .is_some();
+        let had = {
+            let mut map = self.map();
+            // No failure anywhere (the usual case): no key to build.
+            !map.is_empty() && map.remove(&(login.to_owned(), source.to_owned())).is_some()
+        };
         // Only a pair that failed before costs a write; on a shared store
         // another host may have counted failures this one has not seen yet.
         if (had || self.store.shared_by_hosts())

@@ -20,9 +20,19 @@ use subtle::ConstantTimeEq;
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
 /// The HMAC key. Created at first use with mode 0600; never logged.
-pub struct SecretKey([u8; 32]);
+/// Kept as HMAC keyed with it, copied for each hash: keying costs two of the
+/// three SHA-256 blocks an app password's hash takes, on every login.
+pub struct SecretKey {
+    keyed: Hmac<Sha256>,
+}
 
 impl SecretKey {
+    fn new(bytes: [u8; 32]) -> SecretKey {
+        SecretKey {
+            keyed: Hmac::<Sha256>::new_from_slice(&bytes).expect("HMAC takes any key length"),
+        }
+    }
+
     /// Reads the key file, or creates it if there is none (exclusively, so two
     /// processes starting together end up with the same key).
     pub fn load_or_create(path: &Path) -> std::io::Result<SecretKey> {
@@ -37,7 +47,7 @@ impl SecretKey {
                 OsRng.fill_bytes(&mut key);
                 file.write_all(&key)?;
                 file.sync_all()?;
-                Ok(SecretKey(key))
+                Ok(SecretKey::new(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let mut file = std::fs::File::open(path)?;
@@ -47,7 +57,7 @@ impl SecretKey {
                         format!("{} is not a 32-byte key: {e}", path.display()),
                     )
                 })?;
-                Ok(SecretKey(key))
+                Ok(SecretKey::new(key))
             }
             Err(e) => Err(e),
         }
@@ -56,14 +66,14 @@ impl SecretKey {
     /// A key for another purpose (sealing TOTP secrets, hashing backup codes),
     /// so that no two uses share a key and none can be turned against another.
     pub fn derive(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.keyed.clone();
         mac.update(b"authbridge key for: ");
         mac.update(purpose.as_bytes());
         zeroize::Zeroizing::new(mac.finalize().into_bytes().into())
     }
 
     pub fn hash(&self, app_password: &str) -> [u8; 32] {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.keyed.clone();
         mac.update(app_password.as_bytes());
         mac.finalize().into_bytes().into()
     }

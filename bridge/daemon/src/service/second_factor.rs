@@ -301,7 +301,7 @@ impl Service {
                 uid: (status == AuthStatus::Accepted).then(|| pending.uid.clone()),
                 backend: backend.to_owned(),
                 verdict: status,
-                detail: detail.to_owned(),
+                detail: detail.into(),
                 second_factor: "checked",
                 latency_ms: started.elapsed().as_millis() as u64,
                 service: pending.service.clone(),
