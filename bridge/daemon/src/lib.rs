@@ -14,6 +14,7 @@ mod avatar;
 mod bounded;
 pub use authbridge_core::clock;
 mod credential_cache;
+mod decision_line;
 mod directory;
 mod follow;
 pub mod http;

@@ -23,8 +23,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-use super::{Answered, Checked, DecisionLine, Engine, Service};
+use super::{Answered, Checked, Engine, Service};
 use crate::clock::now_ms;
+use crate::decision_line::DecisionLine;
 use crate::throttle::Admission;
 
 /// How long a user has to type the code after the password.
