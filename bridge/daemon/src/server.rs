@@ -412,6 +412,7 @@ impl Acceptor {
         };
         match crate::inline::try_answer(
             &stream,
+            &self.listener,
             MAX_REQUEST,
             &self.inline_wait,
             &self.service,
