@@ -227,13 +227,22 @@ pub fn try_answer(
         First::Frame(body, ahead) => (body, ahead),
         First::Partial(read) => return Outcome::Continue(Rest::Fresh, read),
     };
-    let mut answer: Pin<Box<dyn Future<Output = Answered> + Send>> = Box::pin(
-        crate::server::answer(Arc::clone(service), decode::<Request>(&body), peer),
-    );
+    // Polled once without the request's time limit: an answer ready at once
+    // needs none (and a timer costs a registration with the runtime's clock).
+    // One that has to wait gets it from here on.
+    let mut answer = Box::pin(crate::server::untimed_answer(
+        Arc::clone(service),
+        decode::<Request>(&body),
+        peer,
+    ));
+    let timed = |answer| -> Rest {
+        let timeout = service.request_timeout();
+        Rest::Answer(Box::pin(crate::server::within(timeout, peer, answer)))
+    };
     // A store on another host answers over the network, and its calls block
     // until it does: waiting for it here would hold up every accept behind it.
     if service.store().shared_by_hosts() {
-        return Outcome::Continue(Rest::Answer(answer), ahead);
+        return Outcome::Continue(timed(answer), ahead);
     }
     // One poll: an answer that needs to wait for anything goes to a task, which
     // polls it again with a real waker (the no-op one is forgotten then).
@@ -242,7 +251,7 @@ pub fn try_answer(
         .poll(&mut Context::from_waker(Waker::noop()))
     {
         Poll::Ready(answered) => answered,
-        Poll::Pending => return Outcome::Continue(Rest::Answer(answer), ahead),
+        Poll::Pending => return Outcome::Continue(timed(answer), ahead),
     };
     let left = write_now(stream, &frame_of(&answered.response));
     if left.is_empty() && !connection_waiting(listener) {

@@ -513,14 +513,33 @@ pub(crate) async fn answer(
     request: Result<Request, FrameError>,
     peer: PeerCred,
 ) -> Answered {
-    let request = match request {
-        Ok(request) => request,
+    let timeout = service.request_timeout();
+    within(timeout, peer, untimed_answer(service, request, peer)).await
+}
+
+/// The answer with no time limit: for the inline path's one poll, which puts
+/// one around it only if it has to wait (see `within`).
+pub(crate) async fn untimed_answer(
+    service: Arc<Service>,
+    request: Result<Request, FrameError>,
+    peer: PeerCred,
+) -> Answered {
+    match request {
+        Ok(request) => service.handle(request, &peer).await,
         Err(e) => {
             let refusal = format!("{}: {e}", authbridge_proto::BAD_REQUEST);
-            return Answered::now(Response::Error(refusal));
+            Answered::now(Response::Error(refusal))
         }
-    };
-    match tokio::time::timeout(service.request_timeout(), service.handle(request, &peer)).await {
+    }
+}
+
+/// `answer` within `timeout`, or the request's refusal once it is up.
+pub(crate) async fn within(
+    timeout: Duration,
+    peer: PeerCred,
+    answer: impl Future<Output = Answered>,
+) -> Answered {
+    match tokio::time::timeout(timeout, answer).await {
         Ok(answered) => answered,
         Err(_) => {
             tracing::warn!(
