@@ -39,8 +39,9 @@ struct Entry {
 }
 
 pub struct CredentialCache {
-    /// HMAC keyed with a random key made at start-up, copied per digest
-    /// (keying it again would double the digest's cost).
+    /// HMAC keyed with a random key made at start-up, copied per digest (keying
+    /// is two SHA-256 compressions of every lookup). The keyed state, as good as
+    /// the key, is not wiped when dropped: the cache lives as long as the daemon.
     keyed: Hmac<Sha256>,
     /// One entry per login (the spelling the client sent, canonicalised).
     entries: Mutex<HashMap<String, Entry>>,

@@ -214,7 +214,7 @@ pub fn frame_of(response: &Response) -> Vec<u8> {
 }
 
 /// Serves what can be served without waiting. `listener` is where `stream`
-/// was accepted; `max_request` is the async path's frame limit; `handle` is how the async path would answer a request.
+/// was accepted; `max_request` is the async path's frame limit.
 pub fn try_answer(
     stream: &UnixStream,
     listener: &UnixListener,
@@ -227,18 +227,17 @@ pub fn try_answer(
         First::Frame(body, ahead) => (body, ahead),
         First::Partial(read) => return Outcome::Continue(Rest::Fresh, read),
     };
-    // Polled once without the request's time limit: an answer ready at once
-    // needs none (and a timer costs a registration with the runtime's clock).
-    // One that has to wait gets it from here on.
+    // Polled once without a timer: an answer ready at once needs none (a timer
+    // costs a registration with the runtime's clock). One that has to wait gets
+    // one, with the deadline counted from here, as on the async path.
+    let deadline = tokio::time::Instant::now() + service.request_timeout();
     let mut answer = Box::pin(crate::server::untimed_answer(
         Arc::clone(service),
         decode::<Request>(&body),
         peer,
     ));
-    let timed = |answer| -> Rest {
-        let timeout = service.request_timeout();
-        Rest::Answer(Box::pin(crate::server::within(timeout, peer, answer)))
-    };
+    let timed =
+        |answer| -> Rest { Rest::Answer(Box::pin(crate::server::within(deadline, peer, answer))) };
     // A store on another host answers over the network, and its calls block
     // until it does: waiting for it here would hold up every accept behind it.
     if service.store().shared_by_hosts() {

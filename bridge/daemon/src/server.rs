@@ -513,8 +513,8 @@ pub(crate) async fn answer(
     request: Result<Request, FrameError>,
     peer: PeerCred,
 ) -> Answered {
-    let timeout = service.request_timeout();
-    within(timeout, peer, untimed_answer(service, request, peer)).await
+    let deadline = tokio::time::Instant::now() + service.request_timeout();
+    within(deadline, peer, untimed_answer(service, request, peer)).await
 }
 
 /// The answer with no time limit: for the inline path's one poll, which puts
@@ -533,13 +533,13 @@ pub(crate) async fn untimed_answer(
     }
 }
 
-/// `answer` within `timeout`, or the request's refusal once it is up.
+/// `answer` by `deadline`, or the request's refusal once it has passed.
 pub(crate) async fn within(
-    timeout: Duration,
+    deadline: tokio::time::Instant,
     peer: PeerCred,
     answer: impl Future<Output = Answered>,
 ) -> Answered {
-    match tokio::time::timeout(timeout, answer).await {
+    match tokio::time::timeout_at(deadline, answer).await {
         Ok(answered) => answered,
         Err(_) => {
             tracing::warn!(

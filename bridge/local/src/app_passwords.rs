@@ -19,9 +19,10 @@ use subtle::ConstantTimeEq;
 /// last_activity moves at most once a minute per app password.
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
-/// The HMAC key. Created at first use with mode 0600; never logged.
-/// Kept as HMAC keyed with it, copied for each hash: keying costs two of the
-/// three SHA-256 blocks an app password's hash takes, on every login.
+/// The HMAC key. Created at first use with mode 0600; never logged. Kept as
+/// HMAC keyed with it, copied for each hash: keying is two of the four SHA-256
+/// compressions an app password's hash takes, on every login. (Neither the key
+/// nor the keyed state is wiped when dropped: both live as long as the process.)
 pub struct SecretKey {
     keyed: Hmac<Sha256>,
 }
